@@ -1,0 +1,37 @@
+/** `medallion apply [files]`: run the pipelines (or the --select'ed tables) on the configured engine. */
+import { Console, Effect, Result } from "effect"
+import { Argument, Command, Flag } from "effect/cli"
+import { selectTables } from "../../plan/select.ts"
+import { RunFailed } from "../../runtime/errors.ts"
+import { apply as applyPlan } from "../../runtime/Runner.ts"
+import { engineLayer, envFlag, jsonFlag, planFor, projectDir, settingsFor } from "../context.ts"
+import { runSummary, tableLine } from "../format.ts"
+
+export const apply = Command.make("apply", {
+  files: Argument.String("files").pipe(Argument.withDescription("Pipeline files (default: pipelines/*.yaml)"), Argument.variadic()),
+  select: Flag.String("select").pipe(
+    Flag.withDescription("Tables to run: silver.orders, +gold.x (with upstream), silver.orders+ (with downstream), layer:silver; repeat or comma-separate"),
+    Flag.atLeast(0)
+  ),
+  env: envFlag,
+  json: jsonFlag
+}, ({ files, select, env, json }) =>
+  Effect.gen(function*() {
+    const settings = yield* settingsFor(env._tag === "Some" ? env.value : undefined)
+    const plan = yield* planFor(files)
+    const selected = selectTables(plan, select)
+    if (Result.isFailure(selected)) return yield* selected.failure
+    if (!json) yield* Console.log(`medallion apply: ${selected.success.size} table(s), env ${settings.env}, engine ${settings.engine} (${settings.duckdb.path})`)
+    const report = yield* applyPlan(plan, {
+      projectDir: yield* projectDir,
+      env: settings.env,
+      selected: selected.success,
+      concurrency: settings.concurrency,
+      onTable: json ? undefined : (t) => Console.log(tableLine(t))
+    }).pipe(Effect.provide(engineLayer(settings)))
+    if (json) yield* Console.log(JSON.stringify(report, null, 2))
+    else yield* Console.log(runSummary(report.run, report.tables))
+    if (report.run.status !== "succeeded") {
+      return yield* new RunFailed({ batchId: report.run.batch_id, failed: report.tables.filter((t) => t.status !== "succeeded").map((t) => t.table) })
+    }
+  })).pipe(Command.withDescription("Run pipelines: bronze, silver and gold tables on the configured engine"))

@@ -1,0 +1,30 @@
+/** `medallion runs`: recent runs from the metadata store; with a batch id, that run's tables. */
+import { Console, Effect, Option } from "effect"
+import { Argument, Command, Flag } from "effect/cli"
+import { MetadataStore } from "../../metadata/MetadataStore.ts"
+import { engineLayer, envFlag, jsonFlag, settingsFor } from "../context.ts"
+import { runLine, tableLine } from "../format.ts"
+
+export const runs = Command.make("runs", {
+  batchId: Argument.String("batch_id").pipe(Argument.withDescription("Show one run's tables"), Argument.optional),
+  limit: Flag.Int("limit").pipe(Flag.withDescription("How many runs"), Flag.withDefault(20)),
+  env: envFlag,
+  json: jsonFlag
+}, ({ batchId, limit, env, json }) =>
+  Effect.gen(function*() {
+    const settings = yield* settingsFor(Option.getOrUndefined(env))
+    yield* Effect.gen(function*() {
+      const store = yield* MetadataStore
+      if (Option.isSome(batchId)) {
+        const tables = yield* store.runTables(batchId.value)
+        if (json) return yield* Console.log(JSON.stringify({ batch_id: batchId.value, tables }, null, 2))
+        if (tables.length === 0) return yield* Console.log(`no tables recorded for run ${batchId.value}`)
+        for (const t of tables) yield* Console.log(tableLine(t))
+        return
+      }
+      const recent = yield* store.recentRuns(limit)
+      if (json) return yield* Console.log(JSON.stringify(recent, null, 2))
+      if (recent.length === 0) return yield* Console.log("no runs yet; run medallion apply")
+      for (const r of recent) yield* Console.log(runLine(r))
+    }).pipe(Effect.provide(engineLayer(settings)))
+  })).pipe(Command.withDescription("Recent runs, or one run's per-table counts"))

@@ -1,0 +1,42 @@
+/** `medallion show layer.table`: the first rows of a table. */
+import { Console, Effect, Option } from "effect"
+import { Argument, Command, Flag } from "effect/cli"
+import { Executor } from "../../executor/Executor.ts"
+import { SelectionError } from "../../plan/select.ts"
+import { didYouMean } from "../../spec/suggest.ts"
+import { engineLayer, envFlag, jsonFlag, settingsFor } from "../context.ts"
+
+export const show = Command.make("show", {
+  table: Argument.String("table").pipe(Argument.withDescription("layer.table, e.g. gold.daily_revenue")),
+  limit: Flag.Int("limit").pipe(Flag.withDescription("How many rows"), Flag.withDefault(20)),
+  env: envFlag,
+  json: jsonFlag
+}, ({ table, limit, env, json }) =>
+  Effect.gen(function*() {
+    const settings = yield* settingsFor(Option.getOrUndefined(env))
+    yield* Effect.gen(function*() {
+      const executor = yield* Executor
+      const d = executor.dialect
+      const rows = yield* executor.withSession((s) =>
+        Effect.gen(function*() {
+          const known = (yield* s.query(
+            `SELECT table_schema || '.' || table_name AS id FROM information_schema.tables WHERE table_schema IN ('bronze', 'silver', 'gold')`
+          )).map((r) => String(r["id"]))
+          if (!known.includes(table)) {
+            return yield* new SelectionError({ selector: table, reason: `no table ${table} in the warehouse${didYouMean(table, known)}` })
+          }
+          const [layer, name] = table.split(".") as ["gold", string]
+          return yield* s.query(`SELECT * FROM ${d.table(layer, name)} LIMIT ${Math.max(0, Math.floor(limit))}`)
+        })
+      )
+      if (json) return yield* Console.log(JSON.stringify(rows, null, 2))
+      if (rows.length === 0) return yield* Console.log("(no rows)")
+      const columns = Object.keys(rows[0]!)
+      const cell = (v: unknown) => (v === null || v === undefined ? "" : typeof v === "object" ? JSON.stringify(v) : String(v))
+      const widths = columns.map((c) => Math.min(40, Math.max(c.length, ...rows.map((r) => cell(r[c]).length))))
+      const line = (values: ReadonlyArray<string>) => values.map((v, i) => v.slice(0, 40).padEnd(widths[i]!)).join("  ")
+      yield* Console.log(line(columns))
+      yield* Console.log(line(widths.map((w) => "-".repeat(w))))
+      for (const r of rows) yield* Console.log(line(columns.map((c) => cell(r[c]))))
+    }).pipe(Effect.provide(engineLayer(settings)))
+  })).pipe(Command.withDescription("Show the first rows of a table"))

@@ -1,0 +1,57 @@
+/**
+ * What every command needs from its surroundings: the project directory, the settings for the
+ * chosen environment, the plan of the given files and the executor layers. Commands stay thin.
+ */
+import { Effect, FileSystem, Layer, Path, Result } from "effect"
+import { Flag } from "effect/cli"
+import * as DuckDbExecutor from "../executor/DuckDbExecutor.ts"
+import * as SqlMetadataStore from "../metadata/SqlMetadataStore.ts"
+import { buildPlan } from "../plan/Plan.ts"
+import { loadPipelines } from "../spec/load.ts"
+import { loadSettings, type Settings } from "../settings/Settings.ts"
+import { SpecError } from "../spec/SpecError.ts"
+
+export const envFlag = Flag.String("env").pipe(
+  Flag.withDescription("Environment: overlays config/<env>.yaml on config/default.yaml (default: MEDALLION_ENV)"),
+  Flag.optional
+)
+export const jsonFlag = Flag.Boolean("json").pipe(Flag.withDescription("Print one JSON document for scripts"), Flag.withDefault(false))
+
+const environment = (): Readonly<Record<string, string | undefined>> => globalThis.process?.env ?? {}
+
+export const projectDir = Effect.gen(function*() {
+  const path = yield* Path.Path
+  return path.resolve(".")
+})
+
+export const settingsFor = (env: string | undefined) =>
+  Effect.gen(function*() {
+    return yield* loadSettings({ projectDir: yield* projectDir, env, environment: environment() })
+  })
+
+/** The files to work on: those given, or pipelines/*.yaml. */
+export const pipelineFiles = (files: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    if (files.length > 0) return files
+    const fs = yield* FileSystem.FileSystem
+    const found = yield* fs.glob("pipelines/*.{yaml,yml}", { root: yield* projectDir }).pipe(Effect.orElseSucceed(() => []))
+    return found.toSorted()
+  })
+
+export const planFor = (files: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const parsed = yield* loadPipelines(yield* pipelineFiles(files))
+    const plan = buildPlan(parsed)
+    return Result.isFailure(plan) ? yield* plan.failure : plan.success
+  })
+
+export const engineLayer = (settings: Settings) =>
+  Layer.unwrap(Effect.gen(function*() {
+    if (settings.engine !== "duckdb") {
+      return yield* new SpecError({
+        problems: [{ file: `config/${settings.env}.yaml`, line: 1, column: 1, message: `engine ${settings.engine} is not available in this version; use engine: duckdb` }]
+      })
+    }
+    const executor = DuckDbExecutor.layer({ path: settings.duckdb.path, threads: settings.duckdb.threads, memoryLimit: settings.duckdb.memoryLimit })
+    return Layer.provideMerge(SqlMetadataStore.layer, executor)
+  }))

@@ -1,0 +1,32 @@
+/** Human-readable output of the CLI. Pure string building. */
+import type { RunRecord, TableRecord } from "../metadata/MetadataStore.ts"
+
+const n = (value: number) => value.toLocaleString("en-US")
+const pad = (text: string, width: number) => text.padEnd(width)
+
+export const tableLine = (t: TableRecord): string => {
+  const status = t.status === "succeeded" ? "ok  " : t.status === "failed" ? "FAIL" : "skip"
+  const head = `  ${status}  ${pad(t.table, 32)} ${pad(t.mode, 8)}`
+  if (t.status === "skipped") return `${head} skipped: ${t.reason ?? ""}`
+  if (t.status === "failed") return `${head} ${t.duration_seconds.toFixed(2)}s\n        ${(t.error ?? "").replaceAll("\n", "\n        ")}`
+  const parts = [`in ${n(t.rows_in)}`, `out ${n(t.rows_out)}`]
+  if (t.quarantined > 0) parts.push(`quarantined ${n(t.quarantined)}`)
+  if (t.dropped > 0) parts.push(`dropped ${n(t.dropped)}`)
+  if (t.duplicates > 0) parts.push(`duplicates ${n(t.duplicates)}`)
+  if (t.rejected > 0) parts.push(`rejected lines ${n(t.rejected)}`)
+  const warned = t.expectations.filter((e) => e.on_fail === "warn" && e.failed > 0)
+  const warnings = warned.map((e) => `\n        warn: ${e.expectation} failed for ${n(e.failed)} row(s)`).join("")
+  const note = t.reason === null ? "" : `  (${t.reason})`
+  const accounting = t.accounting_ok ? "" : "\n        warn: row accounting does not balance; see medallion runs --json"
+  return `${head} ${pad(parts.join("  "), 70)} ${t.duration_seconds.toFixed(2)}s${note}${warnings}${accounting}`
+}
+
+export const runSummary = (run: RunRecord, tables: ReadonlyArray<TableRecord>): string => {
+  const count = (s: TableRecord["status"]) => tables.filter((t) => t.status === s).length
+  return `run ${run.status}: ${count("succeeded")} succeeded, ${count("failed")} failed, ${count("skipped")} skipped; ` +
+    `${n(run.records_in)} rows in, ${n(run.records_out)} out in ${run.duration_seconds.toFixed(2)}s (batch ${run.batch_id})`
+}
+
+export const runLine = (r: RunRecord): string =>
+  `${pad(r.batch_id, 30)} ${pad(r.status, 10)} ${pad(r.started_at, 25)} ${pad(r.duration_seconds.toFixed(2) + "s", 9)} ` +
+  `in ${pad(n(r.records_in), 12)} out ${pad(n(r.records_out), 12)} ${r.pipelines.join(",")}`

@@ -1,0 +1,36 @@
+/**
+ * The command tree and how failures become exit codes: 0 ok, 1 pipeline or data failure,
+ * 2 usage or spec error, 130 interrupted. User errors print a message, never a stack trace.
+ */
+import { Console, Effect } from "effect"
+import { CliError, Command } from "effect/cli"
+import { apply } from "./commands/apply.ts"
+import { runs } from "./commands/runs.ts"
+import { schema } from "./commands/schema.ts"
+import { show } from "./commands/show.ts"
+import { validate } from "./commands/validate.ts"
+
+export const version = "0.1.0"
+
+export const root = Command.make("medallion").pipe(
+  Command.withDescription("Declarative medallion pipelines (bronze -> silver -> gold) on DuckDB"),
+  Command.withSubcommands([validate, apply, runs, show, schema])
+)
+
+const usageTags = new Set(["SpecError", "SelectionError"])
+
+/** The exit code for a failure, after telling the user what went wrong. */
+export const reportFailure = (error: unknown): Effect.Effect<number> => {
+  if (CliError.isCliError(error)) return Effect.succeed(2) // already printed with help
+  const tag = typeof error === "object" && error !== null && "_tag" in error ? String(error._tag) : ""
+  if (tag === "RunFailed") return Effect.succeed(1) // the report said which tables failed
+  const message = error instanceof Error ? error.message : String(error)
+  const prefix = tag === "SpecError" ? "" : "error: "
+  return Console.error(`${prefix}${message}`).pipe(Effect.as(usageTags.has(tag) ? 2 : 1))
+}
+
+export const runCli = (args: ReadonlyArray<string>) =>
+  Command.runWith(root, { version })(args).pipe(
+    Effect.as(0),
+    Effect.catch(reportFailure)
+  )

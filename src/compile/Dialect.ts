@@ -1,0 +1,67 @@
+/**
+ * What differs between SQL engines, as data and small functions. The compiler builds every
+ * statement through a Dialect and never assumes one engine; duckdb.ts is the first
+ * implementation, Spark SQL for Databricks the next.
+ */
+import type { Layer, SourceFormat } from "../spec/Pipeline.ts"
+
+export type Literal = string | number | boolean | null
+
+export interface ReadOptions {
+  readonly delimiter?: string | undefined
+  readonly header?: boolean | undefined
+  readonly quote?: string | undefined
+  readonly escape?: string | undefined
+  readonly inferTypes?: boolean | undefined
+}
+
+export interface Dialect {
+  readonly name: "duckdb" | "spark"
+  /** A quoted identifier (column, table or schema name). */
+  readonly quote: (identifier: string) => string
+  /** A qualified table name for a layer's table, e.g. "silver"."orders". */
+  readonly table: (layer: Layer | "_medallion", name: string) => string
+  readonly literal: (value: Literal) => string
+  /** Select-list over `*` that leaves out some columns. */
+  readonly starExcept: (columns: ReadonlyArray<string>) => string
+  /** Select-list over `*` with some columns replaced in place: [column, expression]. */
+  readonly starReplace: (replacements: ReadonlyArray<readonly [string, string]>) => string
+  /** Select-list over `*` with columns renamed: [old, new]. */
+  readonly starRename: (renames: ReadonlyArray<readonly [string, string]>) => string
+  /** Select-list over `*` that sets a column, adding it or replacing one of that name. */
+  readonly withColumn: (column: string, expression: string) => string
+  readonly cast: (expression: string, type: string) => string
+  /** A cast that gives NULL instead of failing. */
+  readonly tryCast: (expression: string, type: string) => string
+  /** Hex sha256 of the text of a value. */
+  readonly sha256: (expression: string) => string
+  /** Start of the fixed-size interval (`every`, e.g. "1 day") that the timestamp falls in. */
+  readonly timeBucket: (every: string, expression: string) => string
+  /** An array of the non-null values of some text expressions. */
+  readonly textArray: (expressions: ReadonlyArray<string>) => string
+  readonly emptyTextArray: string
+  readonly concatArrays: (a: string, b: string) => string
+  readonly arrayLength: (array: string) => string
+  readonly appendToArray: (array: string, element: string) => string
+  readonly arrayContains: (array: string, element: string) => string
+  readonly timestamp: (iso: string) => string
+  /** A query reading files; `filenameColumn` receives each row's file path. */
+  readonly readFiles: (format: SourceFormat, files: ReadonlyArray<string>, options: ReadOptions, filenameColumn: string, rejects: { readonly table: string; readonly scan: string } | undefined) => string
+  /** The query over the rejects tables of readFiles: file, line, error, raw line. */
+  readonly rejectedLines: (rejects: { readonly table: string; readonly scan: string }) => string | undefined
+  readonly createTempTable: (name: string, query: string) => string
+  readonly dropTempTable: (name: string) => string
+  readonly createTable: (name: string, query: string) => string
+  /** Creates an empty table shaped like the query if none exists. */
+  readonly createTableIfMissing: (name: string, query: string) => string
+  readonly insertByName: (name: string, query: string) => string
+  readonly dropTable: (name: string) => string
+  readonly dropView: (name: string) => string
+  readonly renameTable: (from: string, toName: string) => string
+  readonly createOrReplaceView: (name: string, query: string) => string
+  readonly createSchema: (schema: string) => string
+  readonly exportFile: (query: string, path: string, format: "parquet" | "csv", partitionBy: ReadonlyArray<string>) => string
+  readonly begin: string
+  readonly commit: string
+  readonly rollback: string
+}

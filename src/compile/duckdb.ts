@@ -1,0 +1,76 @@
+/** The DuckDB dialect. Every DuckDB-specific spelling lives here. */
+import type { Dialect, Literal, ReadOptions } from "./Dialect.ts"
+
+const quote = (identifier: string) => `"${identifier.replaceAll("\"", "\"\"")}"`
+const literal = (value: Literal): string =>
+  value === null ? "NULL" : typeof value === "string" ? `'${value.replaceAll("'", "''")}'` : String(value)
+const list = (items: ReadonlyArray<string>) => `[${items.join(", ")}]`
+
+// Only what the user set: DuckDB's sniffer detects the dialect more robustly than fixed defaults,
+// also around malformed lines.
+const csvOptions = (o: ReadOptions): ReadonlyArray<string> => [
+  `header = ${o.header ?? true}`,
+  ...(o.delimiter === undefined ? [] : [`delim = ${literal(o.delimiter)}`]),
+  ...(o.quote === undefined ? [] : [`quote = ${literal(o.quote)}`]),
+  ...(o.escape === undefined ? [] : [`escape = ${literal(o.escape)}`]),
+  ...(o.inferTypes === true ? [] : ["all_varchar = true"])
+]
+
+export const duckdb: Dialect = {
+  name: "duckdb",
+  quote,
+  table: (layer, name) => `${quote(layer)}.${quote(name)}`,
+  literal,
+  starExcept: (columns) => `* EXCLUDE (${columns.map(quote).join(", ")})`,
+  starReplace: (replacements) => `* REPLACE (${replacements.map(([c, e]) => `${e} AS ${quote(c)}`).join(", ")})`,
+  starRename: (renames) => `* RENAME (${renames.map(([from, to]) => `${quote(from)} AS ${quote(to)}`).join(", ")})`,
+  withColumn: (column, expression) => `COLUMNS(lambda c: c <> ${literal(column)}), ${expression} AS ${quote(column)}`,
+  cast: (expression, type) => `CAST(${expression} AS ${type})`,
+  tryCast: (expression, type) => `TRY_CAST(${expression} AS ${type})`,
+  sha256: (expression) => `sha256(CAST(${expression} AS VARCHAR))`,
+  timeBucket: (every, expression) => `time_bucket(INTERVAL ${literal(every)}, ${expression})`,
+  textArray: (expressions) => `list_filter(${list(expressions)}, lambda x: x IS NOT NULL)`,
+  emptyTextArray: "CAST([] AS VARCHAR[])",
+  concatArrays: (a, b) => `list_concat(${a}, ${b})`,
+  arrayLength: (array) => `len(${array})`,
+  appendToArray: (array, element) => `list_append(${array}, ${element})`,
+  arrayContains: (array, element) => `list_contains(${array}, ${element})`,
+  timestamp: (iso) => `CAST(${literal(iso)} AS TIMESTAMPTZ)`,
+  readFiles: (format, files, options, filenameColumn, rejects) => {
+    const paths = list(files.map(literal))
+    const filename = `filename = ${literal(filenameColumn)}`
+    switch (format) {
+      case "csv":
+        return `SELECT * FROM read_csv(${[paths, ...csvOptions(options), filename,
+          ...(rejects ? [`store_rejects = true`, `rejects_table = ${literal(rejects.table)}`, `rejects_scan = ${literal(rejects.scan)}`] : [])
+        ].join(", ")})`
+      case "json":
+        return `SELECT * FROM read_json(${paths}, format = 'array', ${filename})`
+      case "ndjson":
+        return `SELECT * FROM read_json(${paths}, format = 'newline_delimited', ${filename})`
+      case "parquet":
+        return `SELECT * FROM read_parquet(${paths}, ${filename}, union_by_name = true)`
+    }
+  },
+  // The reader can report one line more than once (one row per error): one row per line here.
+  rejectedLines: (rejects) =>
+    `SELECT s.file_path AS source_file, e.line AS line, string_agg(DISTINCT e.error_type, ', ') AS error_type,
+       string_agg(DISTINCT e.error_message, '; ') AS error_message, any_value(e.csv_line) AS raw_line
+     FROM ${quote(rejects.table)} e JOIN ${quote(rejects.scan)} s USING (scan_id, file_id) GROUP BY 1, 2`,
+  createTempTable: (name, query) => `CREATE OR REPLACE TEMP TABLE ${quote(name)} AS ${query}`,
+  dropTempTable: (name) => `DROP TABLE IF EXISTS temp.${quote(name)}`,
+  createTable: (name, query) => `CREATE OR REPLACE TABLE ${name} AS ${query}`,
+  createTableIfMissing: (name, query) => `CREATE TABLE IF NOT EXISTS ${name} AS SELECT * FROM (${query}) LIMIT 0`,
+  insertByName: (name, query) => `INSERT INTO ${name} BY NAME ${query}`,
+  dropTable: (name) => `DROP TABLE IF EXISTS ${name}`,
+  dropView: (name) => `DROP VIEW IF EXISTS ${name}`,
+  renameTable: (from, toName) => `ALTER TABLE ${from} RENAME TO ${quote(toName)}`,
+  createOrReplaceView: (name, query) => `CREATE OR REPLACE VIEW ${name} AS ${query}`,
+  createSchema: (schema) => `CREATE SCHEMA IF NOT EXISTS ${quote(schema)}`,
+  exportFile: (query, path, format, partitionBy) =>
+    `COPY (${query}) TO ${literal(path)} (FORMAT ${format}${format === "csv" ? ", HEADER true" : ""}${
+      partitionBy.length > 0 ? `, PARTITION_BY (${partitionBy.map(quote).join(", ")}), OVERWRITE true` : ""})`,
+  begin: "BEGIN TRANSACTION",
+  commit: "COMMIT",
+  rollback: "ROLLBACK"
+}

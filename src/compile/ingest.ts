@@ -1,0 +1,44 @@
+/**
+ * Compiles a bronze table: read the given files as they are and add lineage columns
+ * (`_batch_id`, `_source_file`, `_ingested_at`). Pure; which files to read is decided by the runtime.
+ */
+import type { IngestNode } from "../plan/Plan.ts"
+import type { Dialect } from "./Dialect.ts"
+
+export interface IngestInputs {
+  readonly batchId: string
+  readonly startedAt: string
+  readonly files: ReadonlyArray<string>
+}
+
+export interface IngestProgram {
+  readonly stage: string
+  readonly buildStage: string
+  readonly countStage: string
+  readonly output: string
+  /** Malformed lines the reader kept aside, with the batch id; undefined for formats without rejects. */
+  readonly rejected: string | undefined
+  readonly cleanup: ReadonlyArray<string>
+}
+
+export const compileIngest = (d: Dialect, node: IngestNode, inputs: IngestInputs): IngestProgram => {
+  const q = d.quote
+  const stage = `__stage_bronze_${node.name}`
+  const rejects = node.source.format === "csv"
+    ? { table: `__rejects_bronze_${node.name}`, scan: `__rejects_scan_bronze_${node.name}` }
+    : undefined
+  const options = node.source.options ?? {}
+  const read = d.readFiles(node.source.format, inputs.files, {
+    delimiter: options.delimiter, header: options.header, quote: options.quote, escape: options.escape, inferTypes: options.infer_types
+  }, "_source_file", rejects)
+  const lineage = `${d.literal(inputs.batchId)} AS ${q("_batch_id")}, ${d.timestamp(inputs.startedAt)} AS ${q("_ingested_at")}`
+  const rejectedLines = rejects === undefined ? undefined : d.rejectedLines(rejects)
+  return {
+    stage,
+    buildStage: d.createTempTable(stage, `SELECT *, ${lineage} FROM (${read}) AS files`),
+    countStage: `SELECT count(*) AS n FROM ${q(stage)}`,
+    output: `SELECT * FROM ${q(stage)}`,
+    rejected: rejectedLines === undefined ? undefined : `SELECT ${lineage}, rejected.* FROM (${rejectedLines}) AS rejected`,
+    cleanup: [d.dropTempTable(stage), ...(rejects === undefined ? [] : [d.dropTempTable(rejects.table), d.dropTempTable(rejects.scan)])]
+  }
+}

@@ -1,0 +1,257 @@
+/**
+ * Compiles a silver or gold table (its input, transform chain and expectations) into SQL. Pure.
+ *
+ * Rows are marked rather than removed: every step keeps the rows it would drop and records why in
+ * a marker column, so that one grouped query over the staged rows accounts for every row
+ * (kept, dropped by reason, duplicate, quarantined). Steps that change the grain (aggregate, sql)
+ * first discard marked rows; accounting starts again after the last of them.
+ */
+import type { ModelNode } from "../plan/Plan.ts"
+import { reshapes } from "../plan/Plan.ts"
+import type { Expectation, ExpectationKind, OnFail, Step } from "../spec/Pipeline.ts"
+import type { Dialect } from "./Dialect.ts"
+import { resolveReferences } from "./references.ts"
+
+export const REMOVED = "__medallion_removed"
+export const CAST_QUARANTINE = "__medallion_cast_q"
+export const CAST_FAIL = "__medallion_cast_f"
+const markers = [REMOVED, CAST_QUARANTINE, CAST_FAIL] as const
+
+export interface ExpectationPlan {
+  readonly name: string
+  readonly kind: ExpectationKind
+  readonly onFail: OnFail
+  /** The boolean column that is true for rows failing this expectation. */
+  readonly flag: string
+}
+
+export interface ModelInputs {
+  readonly batchId: string
+  readonly startedAt: string
+  /** Append mode: only these `_batch_id`s of the input are new. */
+  readonly newInputBatches?: ReadonlyArray<string> | undefined
+}
+
+export interface ModelProgram {
+  readonly stage: string
+  /** Materializes the marked and flagged rows into the stage table. */
+  readonly buildStage: string
+  /** One row per combination of (removed reason, cast failures, expectation flags) with its count `n`. */
+  readonly classify: string
+  /** The same classification computed over the chain itself, for views (no stage table). */
+  readonly classifyView: string
+  readonly expectations: ReadonlyArray<ExpectationPlan>
+  /** Up to 5 values of a column whose cast failed, for the error message. */
+  readonly castFailureSample: (column: string) => string
+  /** The rows to publish. */
+  readonly output: string
+  /** The rows to quarantine, with `_expectations`, or undefined when nothing can be quarantined. */
+  readonly quarantine: string | undefined
+  readonly dropStage: string
+  /** For views: the view's query, with marked rows filtered out. */
+  readonly viewQuery: string
+}
+
+/** The name an expectation is reported under. */
+export const expectationName = (e: Expectation): string => {
+  if (e.name !== undefined) return e.name
+  if ("check" in e) return `check(${e.check})`
+  if ("not_null" in e) return `not_null(${e.not_null.join(", ")})`
+  if ("unique" in e) return `unique(${e.unique.join(", ")})`
+  if ("accepted_values" in e) return `accepted_values(${e.accepted_values.column})`
+  return `relationships(${e.relationships.column} -> ${e.relationships.to}.${e.relationships.field})`
+}
+
+const expectationKind = (e: Expectation): ExpectationKind =>
+  "check" in e ? "check" : "not_null" in e ? "not_null" : "unique" in e ? "unique" : "accepted_values" in e ? "accepted_values" : "relationships"
+
+const parseDuration = (every: string): string => {
+  const m = /^(\d+)\s*([a-z]+)$/.exec(every.trim())!
+  const unit = m[2]!
+  const name = unit.startsWith("ms") || unit.startsWith("milli") ? "millisecond"
+    : unit === "s" || unit.startsWith("sec") ? "second"
+    : unit === "m" || unit.startsWith("min") ? "minute"
+    : unit === "h" || unit.startsWith("hour") ? "hour" : "day"
+  return `${m[1]} ${name}${m[1] === "1" ? "" : "s"}`
+}
+
+interface ChainContext {
+  readonly d: Dialect
+  readonly node: ModelNode
+  readonly strictCasts: boolean
+}
+
+/** One step as a SELECT over the previous CTE `prev`. */
+const compileStep = (ctx: ChainContext, step: Step, prev: string, castsAreStrict: boolean): string => {
+  const { d } = ctx
+  const q = d.quote
+  const alive = `${q(REMOVED)} IS NULL`
+  const remove = (reason: string, failing: string) =>
+    `CASE WHEN ${alive} AND (${failing}) THEN ${d.literal(reason)} ELSE ${q(REMOVED)} END`
+  if ("select" in step) return `SELECT ${[...step.select, ...markers.map(q)].join(", ")} FROM ${prev}`
+  if ("drop" in step) return `SELECT ${d.starExcept(step.drop)} FROM ${prev}`
+  if ("rename" in step) return `SELECT ${d.starRename(Object.entries(step.rename))} FROM ${prev}`
+  if ("trim" in step) return `SELECT ${d.starReplace(step.trim.map((c) => [c, `trim(${q(c)})`]))} FROM ${prev}`
+  if ("lowercase" in step) return `SELECT ${d.starReplace(step.lowercase.map((c) => [c, `lower(${q(c)})`]))} FROM ${prev}`
+  if ("fill_nulls" in step) {
+    return `SELECT ${d.starReplace(Object.entries(step.fill_nulls).map(([c, v]) => [c, `coalesce(${q(c)}, ${d.literal(v)})`]))} FROM ${prev}`
+  }
+  if ("drop_nulls" in step) {
+    return `SELECT ${d.starReplace([[REMOVED, remove("drop_nulls", step.drop_nulls.map((c) => `${q(c)} IS NULL`).join(" OR "))]])} FROM ${prev}`
+  }
+  if ("filter" in step) {
+    return `SELECT ${d.starReplace([[REMOVED, remove("filter", `NOT coalesce(${step.filter}, false)`)]])} FROM ${prev}`
+  }
+  if ("dedupe" in step) {
+    const orderBy = step.dedupe.order_by === undefined ? [] : typeof step.dedupe.order_by === "string" ? [step.dedupe.order_by] : step.dedupe.order_by
+    const window = `PARTITION BY ${[alive, ...step.dedupe.keys.map(q)].join(", ")}${orderBy.length > 0 ? ` ORDER BY ${orderBy.join(", ")}` : ""}`
+    const duplicate = step.dedupe.keep === "last"
+      ? `row_number() OVER (${window}) < count(*) OVER (PARTITION BY ${[alive, ...step.dedupe.keys.map(q)].join(", ")})`
+      : `row_number() OVER (${window}) > 1`
+    return `SELECT ${d.starReplace([[REMOVED, remove("duplicate", duplicate)]])} FROM ${prev}`
+  }
+  if ("derive" in step) {
+    // One CTE per column would also work; nesting keeps later columns able to use earlier ones.
+    return Object.entries(step.derive).reduce((from, [column, expression]) =>
+      `SELECT ${d.withColumn(column, expression)} FROM (${from})`, `SELECT * FROM ${prev}`)
+  }
+  if ("window" in step) {
+    return `SELECT ${d.withColumn(step.window.as, d.timeBucket(parseDuration(step.window.every), q(step.window.column)))} FROM ${prev}`
+  }
+  if ("mask" in step) {
+    return `SELECT ${d.starReplace(Object.entries(step.mask).map(([c, how]) => {
+      const col = q(c)
+      const text = d.cast(col, "VARCHAR")
+      switch (how) {
+        case "hash":
+          return [c, `CASE WHEN ${col} IS NULL THEN NULL ELSE ${d.sha256(col)} END`]
+        case "redact":
+          return [c, `CASE WHEN ${col} IS NULL THEN NULL ELSE '[REDACTED]' END`]
+        case "partial":
+          return [c, `CASE WHEN ${col} IS NULL THEN NULL WHEN length(${text}) <= 4 THEN repeat('*', length(${text})) ELSE repeat('*', length(${text}) - 4) || right(${text}, 4) END`]
+        case "null":
+          return [c, `CASE WHEN false THEN ${col} END`]
+      }
+    }))} FROM ${prev}`
+  }
+  if ("cast" in step) {
+    const columns = "columns" in step.cast && typeof step.cast.columns === "object" ? step.cast.columns as Record<string, string> : step.cast as Record<string, string>
+    const onError = "columns" in step.cast && typeof step.cast.columns === "object" ? (step.cast.on_error ?? "fail") : "fail"
+    const entries = Object.entries(columns)
+    if (onError === "fail" && castsAreStrict) {
+      return `SELECT ${d.starReplace(entries.map(([c, t]) => [c, d.cast(q(c), t)]))} FROM ${prev}`
+    }
+    const replaced = entries.map(([c, t]) => [c, d.tryCast(q(c), t)] as const)
+    if (onError === "null") return `SELECT ${d.starReplace(replaced)} FROM ${prev}`
+    const marker = onError === "quarantine" ? CAST_QUARANTINE : CAST_FAIL
+    const failed = entries.reduce((array, [c, t]) =>
+      `CASE WHEN ${alive} AND ${q(c)} IS NOT NULL AND ${d.tryCast(q(c), t)} IS NULL THEN ${d.appendToArray(array, d.literal(onError === "quarantine" ? `cast(${c})` : c))} ELSE ${array} END`,
+      q(marker))
+    return `SELECT ${d.starReplace([...replaced, [marker, failed]])} FROM ${prev}`
+  }
+  if ("join" in step) {
+    const { to, on, how, columns } = step.join
+    const [layer, name] = to.split(".") as ["silver", string]
+    const match = "__medallion_match"
+    const condition = typeof on === "string" ? on : on.map((c) => `l.${q(c)} = r.${q(c)}`).join(" AND ")
+    const right = columns === undefined
+      ? `r.${d.starExcept([...(typeof on === "string" ? [] : on), match])}`
+      : columns.map((c) => `r.${q(c)}`).join(", ")
+    const removed = how === "inner"
+      ? `CASE WHEN l.${q(REMOVED)} IS NULL AND r.${q(match)} IS NULL THEN 'join_unmatched' ELSE l.${q(REMOVED)} END`
+      : `l.${q(REMOVED)}`
+    return `SELECT l.${d.starExcept([REMOVED])}, ${right}, ${removed} AS ${q(REMOVED)} FROM ${prev} l LEFT JOIN (SELECT *, true AS ${q(match)} FROM ${d.table(layer, name)}) r ON ${condition}`
+  }
+  if ("aggregate" in step) {
+    const by = step.aggregate.by ?? []
+    const metrics = Object.entries(step.aggregate.metrics).map(([name, e]) => `${e} AS ${q(name)}`)
+    return `SELECT ${[...by, ...metrics].join(", ")} FROM ${prev}${by.length > 0 ? ` GROUP BY ${by.map((_, i) => i + 1).join(", ")}` : ""}`
+  }
+  return resolveReferences(d, step.sql, { input: prev })
+}
+
+const startMarkers = (d: Dialect) =>
+  `CAST(NULL AS VARCHAR) AS ${d.quote(REMOVED)}, ${d.emptyTextArray} AS ${d.quote(CAST_QUARANTINE)}, ${d.emptyTextArray} AS ${d.quote(CAST_FAIL)}`
+
+/** The CTEs of the chain; the last one is named `final`. */
+const compileChain = (ctx: ChainContext, inputs: ModelInputs): ReadonlyArray<readonly [string, string]> => {
+  const { d, node } = ctx
+  const table = node.table
+  const batchFilter = inputs.newInputBatches === undefined ? ""
+    : ` WHERE ${d.quote("_batch_id")} IN (${inputs.newInputBatches.length === 0 ? "NULL" : inputs.newInputBatches.map(d.literal).join(", ")})`
+  const source = table.from !== undefined
+    ? `SELECT *, ${startMarkers(d)} FROM ${d.table(...(table.from.split(".") as ["silver", string]))}${batchFilter}`
+    : `SELECT *, ${startMarkers(d)} FROM (${resolveReferences(d, table.sql!, {})}) AS q`
+  const ctes: Array<readonly [string, string]> = [["step_0", source]]
+  const steps = table.transforms ?? []
+  const lastReshape = steps.findLastIndex(reshapes)
+  steps.forEach((step, i) => {
+    const prev = `step_${i}`
+    const strict = ctx.strictCasts || i < lastReshape
+    if (reshapes(step)) {
+      ctes.push([`alive_${i}`, `SELECT ${d.starExcept([...markers])} FROM ${prev} WHERE ${d.quote(REMOVED)} IS NULL`])
+      ctes.push([`step_${i + 1}`, `SELECT *, ${startMarkers(d)} FROM (${compileStep(ctx, step, `alive_${i}`, strict)}) AS q`])
+    } else {
+      ctes.push([`step_${i + 1}`, compileStep(ctx, step, prev, strict)])
+    }
+  })
+  ctes.push(["final", `SELECT * FROM step_${steps.length}`])
+  return ctes
+}
+
+const expectationFailing = (d: Dialect, e: Expectation): string => {
+  const q = d.quote
+  if ("check" in e) return `NOT coalesce(${e.check}, false)`
+  if ("not_null" in e) return e.not_null.map((c) => `s.${q(c)} IS NULL`).join(" OR ")
+  if ("unique" in e) {
+    const cols = e.unique.map((c) => `s.${q(c)}`)
+    return `(${cols.map((c) => `${c} IS NOT NULL`).join(" AND ")}) AND count(*) OVER (PARTITION BY s.${q(REMOVED)} IS NULL, ${cols.join(", ")}) > 1`
+  }
+  if ("accepted_values" in e) {
+    const c = `s.${q(e.accepted_values.column)}`
+    return `${c} IS NOT NULL AND ${d.cast(c, "VARCHAR")} NOT IN (${e.accepted_values.values.map((v) => d.literal(String(v))).join(", ")})`
+  }
+  const { column, to, field } = e.relationships
+  const [layer, name] = to.split(".") as ["silver", string]
+  return `s.${q(column)} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ${d.table(layer, name)} r WHERE r.${q(field)} = s.${q(column)})`
+}
+
+export const compileModel = (d: Dialect, node: ModelNode, inputs: ModelInputs): ModelProgram => {
+  const q = d.quote
+  const ctx: ChainContext = { d, node, strictCasts: node.mode === "view" }
+  const ctes = compileChain(ctx, inputs)
+  const expectations: ReadonlyArray<ExpectationPlan> = (node.table.expect ?? []).map((e, i) => ({
+    name: expectationName(e), kind: expectationKind(e), onFail: e.on_fail ?? "warn", flag: `__medallion_e${i}`
+  }))
+  const flagged = `SELECT s.*${(node.table.expect ?? []).map((e, i) =>
+    `, (s.${q(REMOVED)} IS NULL AND coalesce(${expectationFailing(d, e)}, false)) AS ${q(expectations[i]!.flag)}`).join("")} FROM final s`
+  const withChain = (tail: string) => `WITH ${ctes.map(([name, sql]) => `${name} AS (${sql})`).join(",\n")}\n${tail}`
+  const stage = `__stage_${node.layer}_${node.name}`
+  const hidden = [...markers, ...expectations.map((e) => e.flag)]
+  const with_ = (action: OnFail) => expectations.filter((e) => e.onFail === action).map((e) => q(e.flag))
+  const quarantined = [`${d.arrayLength(q(CAST_QUARANTINE))} > 0`, ...with_("quarantine")].join(" OR ")
+  const dropped = with_("drop")
+  const alive = `${q(REMOVED)} IS NULL`
+  const keep = `${alive} AND NOT (${quarantined})${dropped.length > 0 ? ` AND NOT (${dropped.join(" OR ")})` : ""}`
+  const canQuarantine = with_("quarantine").length > 0 || (node.table.transforms ?? []).some((s) => "cast" in s && "columns" in s.cast && s.cast.on_error === "quarantine")
+  const reasons = d.concatArrays(d.textArray(expectations.filter((e) => e.onFail === "quarantine")
+    .map((e) => `CASE WHEN ${q(e.flag)} THEN ${d.literal(e.name)} END`)), q(CAST_QUARANTINE))
+  const classifyColumns = [q(REMOVED), q(CAST_QUARANTINE), q(CAST_FAIL), ...expectations.map((e) => q(e.flag))]
+  const classify = (from: string) =>
+    `SELECT ${classifyColumns.join(", ")}, count(*) AS n FROM ${from} GROUP BY ${classifyColumns.map((_, i) => i + 1).join(", ")}`
+  return {
+    stage,
+    buildStage: d.createTempTable(stage, withChain(flagged)),
+    classify: classify(q(stage)),
+    classifyView: withChain(classify(`(${flagged}) AS flagged`)),
+    expectations,
+    castFailureSample: (column) =>
+      `SELECT DISTINCT CAST(${q(column)} AS VARCHAR) AS value FROM ${q(stage)} WHERE ${d.arrayContains(q(CAST_FAIL), d.literal(column))} LIMIT 5`,
+    output: `SELECT ${d.starExcept(hidden)} FROM ${q(stage)} WHERE ${keep}`,
+    quarantine: canQuarantine
+      ? `SELECT ${d.starExcept(hidden)}, ${reasons} AS _expectations, ${d.literal(inputs.batchId)} AS _quarantine_batch_id, ${d.timestamp(inputs.startedAt)} AS _quarantined_at FROM ${q(stage)} WHERE ${alive} AND (${quarantined})`
+      : undefined,
+    dropStage: d.dropTempTable(stage),
+    viewQuery: withChain(`SELECT ${d.starExcept([...markers])} FROM final WHERE ${alive}`)
+  }
+}

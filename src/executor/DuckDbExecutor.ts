@@ -1,0 +1,97 @@
+/**
+ * The embedded DuckDB executor: one database instance per process, a connection per session.
+ * Owns connection lifetimes, statement interruption and error classification; not SQL building.
+ */
+import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api"
+import { Effect, Exit, FileSystem, Layer, Path } from "effect"
+import { duckdb } from "../compile/duckdb.ts"
+import { Executor, ExecutorError, QueryFailed, type Row, type Session, Unavailable } from "./Executor.ts"
+
+export interface DuckDbOptions {
+  /** Database file, or ":memory:". */
+  readonly path: string
+  readonly threads?: number | undefined
+  readonly memoryLimit?: string | undefined
+}
+
+// Lock contention and write-write conflicts clear up on their own; everything else is the statement.
+const transient = /Could not set lock on file|Conflict on|write-write conflict|Could not open database/i
+
+const toError = (statement: string) => (cause: unknown): ExecutorError => {
+  const detail = cause instanceof Error ? cause.message : String(cause)
+  return new ExecutorError({
+    statement,
+    reason: transient.test(detail) ? new Unavailable({ detail }) : new QueryFailed({ detail })
+  })
+}
+
+const run = (connection: DuckDBConnection, sql: string) =>
+  Effect.tryPromise({
+    try: (signal) => {
+      const onAbort = () => connection.interrupt()
+      signal.addEventListener("abort", onAbort, { once: true })
+      return connection.runAndReadAll(sql).finally(() => signal.removeEventListener("abort", onAbort))
+    },
+    catch: toError(sql)
+  })
+
+const makeSession = (connection: DuckDBConnection): Session => {
+  const execute = (sql: string) =>
+    run(connection, sql).pipe(Effect.map((reader) => {
+      // CREATE TABLE AS reports its rows in a Count column; INSERT and UPDATE in rowsChanged.
+      const counted = reader.columnNames()[0] === "Count" ? Number(reader.getRowObjectsJson()[0]?.["Count"] ?? 0) : 0
+      return reader.rowsChanged > 0 ? reader.rowsChanged : counted
+    }), Effect.withSpan("db.statement", { attributes: { "db.system.name": "duckdb" } }))
+  const query = (sql: string) =>
+    run(connection, sql).pipe(
+      Effect.map((reader) => reader.getRowObjectsJson() as ReadonlyArray<Row>),
+      Effect.withSpan("db.query", { attributes: { "db.system.name": "duckdb" } })
+    )
+  const transaction = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+    Effect.uninterruptibleMask((restore) =>
+      Effect.gen(function*() {
+        yield* execute(duckdb.begin)
+        const exit = yield* Effect.exit(restore(effect))
+        if (Exit.isSuccess(exit)) {
+          yield* execute(duckdb.commit)
+          return exit.value
+        }
+        yield* Effect.ignore(execute(duckdb.rollback))
+        return yield* exit
+      })
+    )
+  return { execute, query, transaction }
+}
+
+export const layer = (options: DuckDbOptions) =>
+  Layer.effect(
+    Executor,
+    Effect.gen(function*() {
+      if (options.path !== ":memory:") {
+        const fs = yield* FileSystem.FileSystem
+        const path = yield* Path.Path
+        yield* fs.makeDirectory(path.dirname(options.path), { recursive: true }).pipe(
+          Effect.mapError((cause) => new ExecutorError({ statement: "(open database)", reason: new QueryFailed({ detail: `cannot create the directory for ${options.path}: ${cause.message}` }) }))
+        )
+      }
+      const settings: Record<string, string> = {}
+      if (options.threads !== undefined) settings["threads"] = String(options.threads)
+      if (options.memoryLimit !== undefined) settings["memory_limit"] = options.memoryLimit
+      const instance = yield* Effect.acquireRelease(
+        Effect.tryPromise({ try: () => DuckDBInstance.create(options.path, settings), catch: toError(`(open database ${options.path})`) }),
+        (db) => Effect.sync(() => db.closeSync())
+      )
+      const withSession = <A, E, R>(use: (session: Session) => Effect.Effect<A, E, R>) =>
+        Effect.acquireUseRelease(
+          Effect.tryPromise({ try: () => instance.connect(), catch: toError("(connect)") }),
+          (connection) => use(makeSession(connection)),
+          (connection) => Effect.sync(() => connection.closeSync())
+        )
+      return Executor.of({
+        engine: "duckdb",
+        dialect: duckdb,
+        withSession,
+        healthCheck: withSession((s) => s.query("SELECT 1 AS ok")).pipe(Effect.asVoid)
+      })
+    })
+  )

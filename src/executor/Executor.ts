@@ -1,0 +1,55 @@
+/**
+ * The executor contract: run SQL on an engine. A session pins one connection, so temp tables and
+ * transactions stay on it. Implementations: DuckDbExecutor.ts (embedded, default).
+ */
+import { Context, type Effect, Schema } from "effect"
+import type { Dialect } from "../compile/Dialect.ts"
+
+export type Row = Readonly<Record<string, unknown>>
+
+/** The engine could not be reached or the statement conflicted with another: worth retrying. */
+export class Unavailable extends Schema.TaggedError<Unavailable>()("Unavailable", {
+  detail: Schema.String
+}) {
+  get isRetryable() {
+    return true
+  }
+}
+
+/** The engine rejected the statement: retrying will not help. */
+export class QueryFailed extends Schema.TaggedError<QueryFailed>()("QueryFailed", {
+  detail: Schema.String
+}) {
+  get isRetryable() {
+    return false
+  }
+}
+
+export class ExecutorError extends Schema.TaggedError<ExecutorError>()("ExecutorError", {
+  reason: Schema.Union([Unavailable, QueryFailed]),
+  statement: Schema.String
+}) {
+  get isRetryable(): boolean {
+    return this.reason.isRetryable
+  }
+  override get message(): string {
+    const sql = this.statement.length > 600 ? `${this.statement.slice(0, 600)} ...` : this.statement
+    return `${this.reason.detail}\n  in statement: ${sql.replaceAll("\n", "\n    ")}`
+  }
+}
+
+export interface Session {
+  /** Runs a statement; returns the rows it changed (or created), when the engine says. */
+  readonly execute: (sql: string) => Effect.Effect<number, ExecutorError>
+  readonly query: (sql: string) => Effect.Effect<ReadonlyArray<Row>, ExecutorError>
+  /** Runs `effect` inside BEGIN/COMMIT on this session; rolls back on failure or interruption. */
+  readonly transaction: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | ExecutorError, R>
+}
+
+export class Executor extends Context.Service<Executor, {
+  readonly engine: string
+  readonly dialect: Dialect
+  /** Gives `use` a session on its own connection for its whole duration. */
+  readonly withSession: <A, E, R>(use: (session: Session) => Effect.Effect<A, E, R>) => Effect.Effect<A, E | ExecutorError, R>
+  readonly healthCheck: Effect.Effect<void, ExecutorError>
+}>()("medallion/executor/Executor") {}

@@ -1,0 +1,93 @@
+/**
+ * The metadata store contract: run history, per-table accounting, expectation results, batches
+ * and the ledgers that keep appends from doubling rows. Implementation: SqlMetadataStore.ts, in
+ * a `_medallion` schema beside the data.
+ */
+import { Context, type Effect, Schema } from "effect"
+import type { ExecutorError, Session } from "../executor/Executor.ts"
+
+export const TableStatus = Schema.Literals(["succeeded", "failed", "skipped"])
+export type TableStatus = typeof TableStatus.Type
+
+export const ExpectationResult = Schema.Struct({
+  expectation: Schema.String,
+  kind: Schema.String,
+  on_fail: Schema.String,
+  passed: Schema.Number,
+  failed: Schema.Number
+})
+export type ExpectationResult = typeof ExpectationResult.Type
+
+/** One table's outcome in a run. rows_in = rows_out + quarantined + dropped + duplicates + rejected. */
+export const TableRecord = Schema.Struct({
+  table: Schema.String,
+  pipeline: Schema.String,
+  layer: Schema.String,
+  mode: Schema.String,
+  status: TableStatus,
+  /** Why a table was skipped, or a short note such as "no new files". */
+  reason: Schema.NullOr(Schema.String),
+  error: Schema.NullOr(Schema.String),
+  rows_in: Schema.Number,
+  rows_out: Schema.Number,
+  quarantined: Schema.Number,
+  dropped: Schema.Number,
+  duplicates: Schema.Number,
+  rejected: Schema.Number,
+  dropped_by_reason: Schema.Record(Schema.String, Schema.Number),
+  expectations: Schema.Array(ExpectationResult),
+  duration_seconds: Schema.Number,
+  accounting_ok: Schema.Boolean
+})
+export type TableRecord = typeof TableRecord.Type
+
+/** The seed's PipelineMetrics, per run. */
+export const RunRecord = Schema.Struct({
+  batch_id: Schema.String,
+  pipelines: Schema.Array(Schema.String),
+  env: Schema.String,
+  engine: Schema.String,
+  started_at: Schema.String,
+  finished_at: Schema.NullOr(Schema.String),
+  status: Schema.Literals(["running", "succeeded", "failed", "cancelled"]),
+  records_in: Schema.Number,
+  records_out: Schema.Number,
+  duration_seconds: Schema.Number,
+  errors: Schema.Number,
+  success_rate: Schema.Number,
+  throughput: Schema.Number
+})
+export type RunRecord = typeof RunRecord.Type
+
+/** The seed's BatchMetadata: one batch per table written in a run. */
+export interface BatchRecord {
+  readonly batch_id: string
+  readonly table: string
+  readonly source: string
+  readonly layer: string
+  readonly ingestion_time: string
+  readonly record_count: number
+  readonly checksum: string
+}
+
+export interface IngestedFile {
+  readonly path: string
+  readonly size: number
+  readonly modifiedAt: string | null
+  readonly checksum: string
+}
+
+export class MetadataStore extends Context.Service<MetadataStore, {
+  readonly startRun: (run: RunRecord) => Effect.Effect<void, ExecutorError>
+  readonly finishRun: (run: RunRecord, tables: ReadonlyArray<TableRecord>) => Effect.Effect<void, ExecutorError>
+  /** Checksums of files already ingested into a table (append mode skips them). */
+  readonly ingestedChecksums: (table: string) => Effect.Effect<ReadonlySet<string>, ExecutorError>
+  /** Statements recording ingested files, to run in the same transaction as the append. */
+  readonly recordIngested: (session: Session, table: string, batchId: string, files: ReadonlyArray<IngestedFile>) => Effect.Effect<void, ExecutorError>
+  /** Input batch ids a table has already consumed from its input. */
+  readonly consumedBatches: (table: string, input: string) => Effect.Effect<ReadonlySet<string>, ExecutorError>
+  readonly recordConsumed: (session: Session, table: string, input: string, batchIds: ReadonlyArray<string>) => Effect.Effect<void, ExecutorError>
+  readonly recordBatch: (session: Session, batch: BatchRecord) => Effect.Effect<void, ExecutorError>
+  readonly recentRuns: (limit: number) => Effect.Effect<ReadonlyArray<RunRecord>, ExecutorError>
+  readonly runTables: (batchId: string) => Effect.Effect<ReadonlyArray<TableRecord>, ExecutorError>
+}>()("medallion/metadata/MetadataStore") {}

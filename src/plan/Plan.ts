@@ -1,0 +1,224 @@
+/**
+ * The plan: every table of every given pipeline file as a node of one DAG, in dependency order.
+ * Pure. Owns reference resolution, cycle detection, table-level rules that need more than one
+ * file, and `--select`. Does not compile SQL or look at data.
+ */
+import { Result } from "effect"
+import type { ParsedPipeline } from "../spec/parse.ts"
+import type { BronzeTable, Layer, OnFail, Pipeline, Retry, Source, Step, Table } from "../spec/Pipeline.ts"
+import { layers } from "../spec/Pipeline.ts"
+import { type Problem, SpecError } from "../spec/SpecError.ts"
+import { didYouMean } from "../spec/suggest.ts"
+
+export type TableId = `${Layer}.${string}`
+
+interface NodeBase {
+  readonly id: TableId
+  readonly layer: Layer
+  readonly name: string
+  readonly pipeline: string
+  readonly file: string
+  /** Tables this one reads, directly or through join/relationships/sql references. */
+  readonly dependsOn: ReadonlyArray<TableId>
+  readonly retry: Retry | undefined
+}
+
+export interface IngestNode extends NodeBase {
+  readonly _tag: "Ingest"
+  readonly sourceName: string
+  readonly source: Source
+  readonly mode: "replace" | "append"
+  readonly table: BronzeTable
+}
+
+export interface ModelNode extends NodeBase {
+  readonly _tag: "Model"
+  readonly mode: "replace" | "append" | "view"
+  readonly table: Table
+  /** The table `from:` names; undefined when the table starts from `sql:`. */
+  readonly input: TableId | undefined
+}
+
+export type PlanNode = IngestNode | ModelNode
+
+export interface Plan {
+  readonly pipelines: ReadonlyArray<Pipeline>
+  readonly nodes: ReadonlyMap<TableId, PlanNode>
+  /** Dependency order: every node comes after the nodes it depends on. */
+  readonly order: ReadonlyArray<TableId>
+}
+
+const referencePattern = /\{\{\s*([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z_][A-Za-z0-9_]*))?\s*\}\}/g
+
+/** `{{ layer.table }}` references in a SQL text, and anything else between braces. */
+export const sqlReferences = (sql: string): ReadonlyArray<string> =>
+  Array.from(sql.matchAll(referencePattern), (m) => (m[2] === undefined ? m[1]! : `${m[1]}.${m[2]}`))
+
+/** Steps that change the grain of the rows: row accounting restarts after the last one. */
+export const reshapes = (step: Step): boolean => "aggregate" in step || "sql" in step
+
+const stepReferences = (step: Step): ReadonlyArray<string> =>
+  "join" in step ? [step.join.to] : "sql" in step ? sqlReferences(step.sql).filter((r) => r !== "input") : []
+
+interface Located {
+  readonly ref: string
+  readonly path: ReadonlyArray<string | number>
+}
+
+const modelReferences = (layer: Layer, name: string, table: Table): ReadonlyArray<Located> => {
+  const base = [layer, name]
+  return [
+    ...(table.from === undefined ? [] : [{ ref: table.from, path: [...base, "from"] }]),
+    ...(table.sql === undefined ? [] : sqlReferences(table.sql).map((ref) => ({ ref, path: [...base, "sql"] }))),
+    ...(table.transforms ?? []).flatMap((step, i) =>
+      stepReferences(step).map((ref) => ({ ref, path: [...base, "transforms", i, Object.keys(step)[0]!] }))),
+    ...(table.expect ?? []).flatMap((e, i) =>
+      "relationships" in e ? [{ ref: e.relationships.to, path: [...base, "expect", i, "relationships", "to"] }] : [])
+  ]
+}
+
+const onFailOf = (e: { readonly on_fail?: OnFail }): OnFail => e.on_fail ?? "warn"
+
+/** Rules about one table that the schema alone cannot express. */
+const tableProblems = (parsed: ParsedPipeline, layer: Layer, name: string, table: Table): ReadonlyArray<Problem> => {
+  const at = (path: ReadonlyArray<string | number>, message: string) => parsed.problemAt([layer, name, ...path], `${layer}.${name}: ${message}`, "key")
+  const problems: Array<Problem> = []
+  if ((table.from === undefined) === (table.sql === undefined)) {
+    problems.push(at([], "needs exactly one of `from:` (a table) or `sql:` (a query)"))
+  }
+  const steps = table.transforms ?? []
+  const lastReshape = steps.findLastIndex(reshapes)
+  steps.forEach((step, i) => {
+    if ("cast" in step && i < lastReshape && "columns" in step.cast && step.cast.on_error === "quarantine") {
+      problems.push(at(["transforms", i, "cast"], "on_error: quarantine must come after the last aggregate or sql step; move the cast down or use on_error: null"))
+    }
+    if ("sql" in step && !sqlReferences(step.sql).includes("input")) {
+      problems.push(at(["transforms", i, "sql"], "a sql step must read the previous step as {{ input }}"))
+    }
+  })
+  if (table.mode === "view") {
+    ;(table.expect ?? []).forEach((e, i) => {
+      const onFail = onFailOf(e)
+      if (onFail === "drop" || onFail === "quarantine") {
+        problems.push(at(["expect", i], `a view cannot ${onFail} rows; use on_fail: warn or fail, or mode: replace`))
+      }
+    })
+    steps.forEach((step, i) => {
+      if ("cast" in step && "columns" in step.cast && step.cast.on_error === "quarantine") {
+        problems.push(at(["transforms", i, "cast"], "a view cannot quarantine rows; use on_error: null or fail, or mode: replace"))
+      }
+    })
+    if ((table.targets ?? []).length > 0) problems.push(at(["targets"], "targets export materialized tables; use mode: replace"))
+  }
+  return problems
+}
+
+const findCycle = (edges: ReadonlyMap<TableId, ReadonlyArray<TableId>>): ReadonlyArray<TableId> | undefined => {
+  const state = new Map<TableId, "visiting" | "done">()
+  const stack: Array<TableId> = []
+  const visit = (id: TableId): ReadonlyArray<TableId> | undefined => {
+    if (state.get(id) === "done") return undefined
+    if (state.get(id) === "visiting") return [...stack.slice(stack.indexOf(id)), id]
+    state.set(id, "visiting")
+    stack.push(id)
+    for (const dep of edges.get(id) ?? []) {
+      const cycle = visit(dep)
+      if (cycle) return cycle
+    }
+    stack.pop()
+    state.set(id, "done")
+    return undefined
+  }
+  for (const id of edges.keys()) {
+    const cycle = visit(id)
+    if (cycle) return cycle
+  }
+  return undefined
+}
+
+const topologicalOrder = (nodes: ReadonlyMap<TableId, PlanNode>): ReadonlyArray<TableId> => {
+  const order: Array<TableId> = []
+  const seen = new Set<TableId>()
+  const visit = (id: TableId) => {
+    if (seen.has(id)) return
+    seen.add(id)
+    for (const dep of nodes.get(id)?.dependsOn ?? []) visit(dep)
+    order.push(id)
+  }
+  // Layer order first, then name: a stable, readable order for output.
+  const ids = Array.from(nodes.keys()).sort((a, b) =>
+    layers.indexOf(nodes.get(a)!.layer) - layers.indexOf(nodes.get(b)!.layer) || a.localeCompare(b))
+  ids.forEach(visit)
+  return order
+}
+
+/** Build the plan of all tables across the given pipelines, or every problem found. */
+export const buildPlan = (files: ReadonlyArray<ParsedPipeline>): Result.Result<Plan, SpecError> => {
+  const problems: Array<Problem> = []
+  const nodes = new Map<TableId, PlanNode>()
+  const located = new Map<TableId, { parsed: ParsedPipeline; refs: ReadonlyArray<Located> }>()
+  const pipelineNames = new Map<string, string>()
+
+  for (const parsed of files) {
+    const spec = parsed.spec
+    const previousFile = pipelineNames.get(spec.pipeline)
+    if (previousFile !== undefined) {
+      problems.push(parsed.problemAt(["pipeline"], `pipeline "${spec.pipeline}" is also defined in ${previousFile}; names must be unique`))
+    }
+    pipelineNames.set(spec.pipeline, parsed.file)
+    const define = (node: PlanNode, refs: ReadonlyArray<Located>) => {
+      const existing = nodes.get(node.id)
+      if (existing !== undefined) {
+        problems.push(parsed.problemAt([node.layer, node.name], `${node.id} is already defined by pipeline ${existing.pipeline} in ${existing.file}`, "key"))
+        return
+      }
+      nodes.set(node.id, node)
+      located.set(node.id, { parsed, refs })
+    }
+    const sources = spec.sources ?? {}
+    for (const [name, table] of Object.entries(spec.bronze ?? {})) {
+      const source = sources[table.from]
+      if (source === undefined) {
+        problems.push(parsed.problemAt(["bronze", name, "from"],
+          `bronze.${name}: unknown source "${table.from}"${didYouMean(table.from, Object.keys(sources))} (bronze tables read the pipeline's sources)`))
+        continue
+      }
+      define({
+        _tag: "Ingest", id: `bronze.${name}`, layer: "bronze", name, pipeline: spec.pipeline, file: parsed.file,
+        dependsOn: [], retry: spec.retry, sourceName: table.from, source, mode: table.mode ?? "replace", table
+      }, [])
+    }
+    for (const layer of ["silver", "gold"] as const) {
+      for (const [name, table] of Object.entries(spec[layer] ?? {})) {
+        problems.push(...tableProblems(parsed, layer, name, table))
+        const refs = modelReferences(layer, name, table)
+        define({
+          _tag: "Model", id: `${layer}.${name}`, layer, name, pipeline: spec.pipeline, file: parsed.file,
+          dependsOn: [...new Set(refs.map((r) => r.ref as TableId))], retry: spec.retry,
+          mode: table.mode ?? "replace", table, input: table.from as TableId | undefined
+        }, refs)
+      }
+    }
+  }
+
+  for (const [id, { parsed, refs }] of located) {
+    for (const { ref, path } of refs) {
+      if (ref === id) {
+        problems.push(parsed.problemAt(path, `${id} refers to itself`))
+      } else if (!nodes.has(ref as TableId)) {
+        problems.push(parsed.problemAt(path, `${id}: unknown table "${ref}"${didYouMean(ref, nodes.keys())}`))
+      }
+    }
+  }
+  if (problems.length > 0) return Result.fail(new SpecError({ problems }))
+
+  const cycle = findCycle(new Map(Array.from(nodes, ([id, node]) => [id, node.dependsOn])))
+  if (cycle !== undefined) {
+    const first = located.get(cycle[0]!)!
+    const ref = first.refs.find((r) => r.ref === cycle[1])
+    return Result.fail(new SpecError({
+      problems: [first.parsed.problemAt(ref?.path ?? [], `cycle: ${cycle.join(" -> ")}; a table cannot depend on itself, directly or through others`)]
+    }))
+  }
+  return Result.succeed({ pipelines: files.map((f) => f.spec), nodes, order: topologicalOrder(nodes) })
+}

@@ -1,0 +1,40 @@
+/** Finds a source's files and fingerprints them (size, mtime, sha256), through the platform FileSystem. */
+import { createHash } from "node:crypto"
+import { Effect, FileSystem, Option, Path, Stream } from "effect"
+import type { IngestedFile } from "../metadata/MetadataStore.ts"
+import { SourceError } from "./errors.ts"
+
+export const checksum = (path: string) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const hash = createHash("sha256")
+    yield* Stream.runForEach(fs.stream(path), (chunk) => Effect.sync(() => hash.update(chunk)))
+    return hash.digest("hex")
+  })
+
+/** The files matching a source's glob, sorted, with their fingerprints. */
+export const findFiles = (table: string, projectDir: string, pattern: string) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const fail = (reason: string) => new SourceError({ table, path: pattern, reason })
+    const matches = yield* fs.glob(pattern, { root: projectDir }).pipe(
+      Effect.mapError((e) => fail(`cannot list files: ${e.message}`))
+    )
+    const files: Array<IngestedFile> = []
+    for (const match of matches.toSorted()) {
+      const absolute = path.isAbsolute(match) ? match : path.join(projectDir, match)
+      const info = yield* fs.stat(absolute).pipe(Effect.mapError((e) => fail(`cannot read ${match}: ${e.message}`)))
+      if (info.type !== "File") continue
+      files.push({
+        path: absolute,
+        size: Number(info.size),
+        modifiedAt: Option.match(info.mtime, { onNone: () => null, onSome: (d) => d.toISOString() }),
+        checksum: yield* checksum(absolute).pipe(Effect.mapError((e) => fail(`cannot read ${match}: ${e.message}`)))
+      })
+    }
+    if (files.length === 0) {
+      return yield* fail(`no files match the source path; check the path in the pipeline (it is relative to ${projectDir})`)
+    }
+    return files
+  })

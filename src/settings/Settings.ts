@@ -1,0 +1,155 @@
+/**
+ * Runtime settings: config/default.yaml, overlaid by config/<env>.yaml (env from --env or
+ * MEDALLION_ENV), with `${VAR}` / `${VAR:-default}` taken from the environment, and any key
+ * overridable as MEDALLION_<SECTION>__<KEY> (e.g. MEDALLION_DUCKDB__THREADS=4).
+ * The interpolation and merge are pure; loadSettings does the reading.
+ */
+import { Effect, FileSystem, Path, Result, Schema } from "effect"
+import { parse as parseYamlValue } from "yaml"
+import { decodeYaml, type YamlPath } from "../spec/parse.ts"
+import { type Problem, SpecError } from "../spec/SpecError.ts"
+
+export const SettingsSchema = Schema.Struct({
+  engine: Schema.optionalKey(Schema.Literals(["duckdb", "databricks"])),
+  storage: Schema.optionalKey(Schema.String),
+  concurrency: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 64 }))),
+  duckdb: Schema.optionalKey(Schema.Struct({
+    path: Schema.optionalKey(Schema.String),
+    threads: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))),
+    memory_limit: Schema.optionalKey(Schema.String)
+  })),
+  databricks: Schema.optionalKey(Schema.Struct({
+    host: Schema.optionalKey(Schema.String),
+    token: Schema.optionalKey(Schema.String),
+    client_id: Schema.optionalKey(Schema.String),
+    client_secret: Schema.optionalKey(Schema.String),
+    warehouse_id: Schema.optionalKey(Schema.String),
+    catalog: Schema.optionalKey(Schema.String)
+  })),
+  telemetry: Schema.optionalKey(Schema.Struct({ traces: Schema.optionalKey(Schema.Literals(["auto", "otlp", "off"])) })),
+  api: Schema.optionalKey(Schema.Struct({
+    host: Schema.optionalKey(Schema.String),
+    port: Schema.optionalKey(Schema.Int),
+    auth: Schema.optionalKey(Schema.Struct({ jwt_secret: Schema.optionalKey(Schema.String) }))
+  })),
+  log_level: Schema.optionalKey(Schema.Literals(["debug", "info", "warn", "error"]))
+})
+export type SettingsFile = typeof SettingsSchema.Type
+
+/** Settings with defaults applied and paths made absolute. */
+export interface Settings {
+  readonly env: string
+  readonly projectDir: string
+  readonly engine: "duckdb" | "databricks"
+  readonly storage: string
+  readonly concurrency: number
+  readonly duckdb: { readonly path: string; readonly threads: number | undefined; readonly memoryLimit: string | undefined }
+  readonly file: SettingsFile
+}
+
+const variable = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g
+
+/** Replaces `${VAR}` and `${VAR:-default}` in every string of a YAML value. Pure. */
+export const interpolate = (
+  value: unknown,
+  env: Readonly<Record<string, string | undefined>>,
+  problemAt: (path: YamlPath, message: string) => Problem,
+  path: YamlPath = []
+): Result.Result<unknown, ReadonlyArray<Problem>> => {
+  if (typeof value === "string") {
+    const missing: Array<string> = []
+    const replaced = value.replace(variable, (_, name: string, fallback: string | undefined) => {
+      const found = env[name]
+      if (found !== undefined && found !== "") return found
+      if (fallback !== undefined) return fallback
+      missing.push(name)
+      return ""
+    })
+    return missing.length > 0
+      ? Result.fail(missing.map((name) => problemAt(path, `environment variable ${name} is not set; set it or write \${${name}:-default}`)))
+      : Result.succeed(replaced)
+  }
+  if (Array.isArray(value) || (value !== null && typeof value === "object")) {
+    const entries = Object.entries(value)
+    const problems: Array<Problem> = []
+    const out: Record<string, unknown> = {}
+    for (const [key, inner] of entries) {
+      const r = interpolate(inner, env, problemAt, [...path, Array.isArray(value) ? Number(key) : key])
+      if (Result.isFailure(r)) problems.push(...r.failure)
+      else out[key] = r.success
+    }
+    if (problems.length > 0) return Result.fail(problems)
+    return Result.succeed(Array.isArray(value) ? Object.values(out) : out)
+  }
+  return Result.succeed(value)
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v)
+
+/** Deep merge: objects merge key by key, everything else in `over` wins. Pure. */
+export const merge = (base: unknown, over: unknown): unknown => {
+  if (!isObject(base) || !isObject(over)) return over === undefined ? base : over
+  const out: Record<string, unknown> = { ...base }
+  for (const [k, v] of Object.entries(over)) out[k] = merge(base[k], v)
+  return out
+}
+
+/** MEDALLION_DUCKDB__THREADS=4 -> { duckdb: { threads: 4 } }. Values are read as YAML scalars. */
+export const envOverrides = (env: Readonly<Record<string, string | undefined>>): Record<string, unknown> => {
+  const out: Record<string, unknown> = {}
+  for (const [name, raw] of Object.entries(env)) {
+    if (!name.startsWith("MEDALLION_") || name === "MEDALLION_ENV" || raw === undefined || name === "MEDALLION_JWT_SECRET") continue
+    const keys = name.slice("MEDALLION_".length).toLowerCase().split("__")
+    let target = out
+    keys.slice(0, -1).forEach((k) => (target = (target[k] ??= {}) as Record<string, unknown>))
+    target[keys[keys.length - 1]!] = parseYamlValue(raw) as unknown
+  }
+  return out
+}
+
+export const loadSettings = Effect.fn("settings.load")(function*(options: {
+  readonly projectDir: string
+  readonly env: string | undefined
+  readonly environment: Readonly<Record<string, string | undefined>>
+}) {
+  const fs = yield* FileSystem.FileSystem
+  const path = yield* Path.Path
+  const envName = options.env ?? options.environment["MEDALLION_ENV"] ?? undefined
+  const files = ["default", ...(envName === undefined ? [] : [envName])].map((name) => ({
+    name, file: path.join("config", `${name}.yaml`)
+  }))
+  let merged: unknown = {}
+  for (const { name, file } of files) {
+    const absolute = path.join(options.projectDir, file)
+    const exists = yield* fs.exists(absolute).pipe(Effect.orElseSucceed(() => false))
+    if (!exists) {
+      if (name === "default") continue
+      return yield* new SpecError({ problems: [{ file, line: 1, column: 1, message: `environment "${name}" has no config file; create ${file} or pick another --env` }] })
+    }
+    const text = yield* fs.readFileString(absolute).pipe(
+      Effect.mapError((e) => new SpecError({ problems: [{ file, line: 1, column: 1, message: `cannot read: ${e.message}` }] }))
+    )
+    const decoded = decodeYaml(SettingsSchema, file, text, (input, problemAt) => interpolate(input, options.environment, problemAt))
+    if (Result.isFailure(decoded)) return yield* decoded.failure
+    merged = merge(merged, decoded.success.value)
+  }
+  merged = merge(merged, envOverrides(options.environment))
+  const file = yield* Schema.decodeUnknownEffect(SettingsSchema)(merged, { onExcessProperty: "error" }).pipe(
+    Effect.mapError((e) => new SpecError({ problems: [{ file: "environment", line: 1, column: 1, message: `MEDALLION_* override: ${e.message}` }] }))
+  )
+  const storage = path.resolve(options.projectDir, file.storage ?? ".medallion")
+  const settings: Settings = {
+    env: envName ?? "default",
+    projectDir: options.projectDir,
+    engine: file.engine ?? "duckdb",
+    storage,
+    concurrency: file.concurrency ?? 4,
+    duckdb: {
+      path: file.duckdb?.path === ":memory:" ? ":memory:" : path.resolve(options.projectDir, file.duckdb?.path ?? path.join(storage, "warehouse.duckdb")),
+      threads: file.duckdb?.threads,
+      memoryLimit: file.duckdb?.memory_limit
+    },
+    file
+  }
+  return settings
+})

@@ -1,0 +1,162 @@
+/**
+ * YAML text -> decoded Pipeline, pure. Owns turning YAML and Schema failures into problems that
+ * point at file:line:col with a "did you mean" hint. Does not read files (see load.ts) and does
+ * not check references between tables (see plan/).
+ */
+import { Result, Schema, SchemaAST, SchemaIssue } from "effect"
+import { type Document, isMap, isNode, isPair, isScalar, LineCounter, parseDocument } from "yaml"
+import { Pipeline } from "./Pipeline.ts"
+import { type Problem, SpecError } from "./SpecError.ts"
+import { didYouMean } from "./suggest.ts"
+
+export type YamlPath = ReadonlyArray<string | number>
+
+/** A decoded pipeline together with a way back from a spec path to its place in the file. */
+export interface ParsedPipeline {
+  readonly file: string
+  readonly spec: Pipeline
+  /** The problem at `path`, positioned at the key (`at: "key"`) or at the value. */
+  readonly problemAt: (path: YamlPath, message: string, at?: "key" | "value") => Problem
+}
+
+const formatDefault = SchemaIssue.makeFormatterDefault()
+
+const positionOf = (doc: Document, lines: LineCounter, path: YamlPath, at: "key" | "value") => {
+  // Walk down as far as the document goes; report the deepest node that exists.
+  let node: unknown = doc.contents
+  let keyNode: unknown
+  for (const segment of path) {
+    if (!isMap(node) && !(isNode(node) && "items" in node)) break
+    const items = (node as { items: Array<unknown> }).items
+    const next = typeof segment === "number"
+      ? items[segment]
+      : items.find((item) => isPair(item) && isScalar(item.key) && item.key.value === segment)
+    if (next === undefined) break
+    if (isPair(next)) {
+      keyNode = next.key
+      node = next.value
+    } else {
+      keyNode = undefined
+      node = next
+    }
+  }
+  const target = at === "key" && isNode(keyNode) ? keyNode : isNode(node) ? node : keyNode
+  const offset = isNode(target) && target.range ? target.range[0] : 0
+  const { line, col } = lines.linePos(offset)
+  return { line, column: col }
+}
+
+const valueAt = (input: unknown, path: YamlPath): unknown =>
+  path.reduce<unknown>((value, key) =>
+    value !== null && typeof value === "object" ? (value as Record<string | number, unknown>)[key] : undefined, input)
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  value !== null && typeof value === "object" && !Array.isArray(value)
+
+/** What a union at this path is called, for messages such as `unknown transform "dedup"`. */
+const nounFor = (path: YamlPath): string => {
+  const parent = path.length >= 2 ? path[path.length - 2] : undefined
+  return parent === "transforms" ? "transform" : parent === "expect" ? "expectation" : parent === "targets" ? "target" : "entry"
+}
+
+interface Found {
+  readonly path: YamlPath
+  readonly message: string
+  readonly at: "key" | "value"
+}
+
+const firstLine = (issue: SchemaIssue.Issue) => formatDefault(issue).split("\n")[0] ?? "invalid value"
+
+const collect = (issue: SchemaIssue.Issue, path: YamlPath, input: unknown): ReadonlyArray<Found> => {
+  switch (issue._tag) {
+    case "Pointer":
+      return collect(issue.issue, [...path, ...(issue.path as ReadonlyArray<string | number>)], input)
+    case "Composite":
+      return issue.issues.flatMap((child) => collect(child, path, input))
+    case "AnyOf":
+      return collectUnion(issue, path, input)
+    case "UnexpectedKey": {
+      const key = String(path[path.length - 1])
+      const known = SchemaAST.isObjects(issue.ast) ? issue.ast.propertySignatures.map((p) => String(p.name)) : []
+      return [{ path, at: "key", message: `unknown key "${key}"${didYouMean(key, known)}${known.length > 0 ? ` (expected one of: ${known.join(", ")})` : ""}` }]
+    }
+    case "MissingKey":
+      return [{ path: path.slice(0, -1), at: "key", message: `missing required key "${String(path[path.length - 1])}"` }]
+    default:
+      return [{ path, at: "value", message: firstLine(issue) }]
+  }
+}
+
+/** Pick the union member the user meant (by its first key) instead of reporting every member. */
+const collectUnion = (issue: SchemaIssue.AnyOf, path: YamlPath, input: unknown): ReadonlyArray<Found> => {
+  const value = valueAt(input, path)
+  if (!isPlainObject(value)) return [{ path, at: "value", message: firstLine(issue) }]
+  const members = issue.ast.types
+  const discriminators = members.flatMap((m) =>
+    SchemaAST.isObjects(m) && m.propertySignatures.length > 0 ? [String(m.propertySignatures[0]!.name)] : [])
+  const meant = members.find((m) =>
+    SchemaAST.isObjects(m) && m.propertySignatures.length > 0 && String(m.propertySignatures[0]!.name) in value)
+    ?? members.find((m) => SchemaAST.isObjects(m) && m.indexSignatures.length > 0)
+  const memberIssue = meant === undefined ? undefined : issue.issues.find((i) => "ast" in i && i.ast === meant)
+  if (memberIssue !== undefined) return collect(memberIssue, path, input)
+  const keys = Object.keys(value)
+  const unknownKey = keys.find((k) => !discriminators.includes(k)) ?? keys[0] ?? ""
+  return [{
+    path: keys.length > 0 ? [...path, unknownKey] : path,
+    at: "key",
+    message: `unknown ${nounFor(path)} "${unknownKey}"${didYouMean(unknownKey, discriminators)} (expected one of: ${discriminators.join(", ")})`
+  }]
+}
+
+/** `silver.orders.transforms[0].dedupe` */
+export const formatPath = (path: YamlPath): string =>
+  path.map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? p : `.${p}`)).join("")
+
+export interface ParsedYaml<A> {
+  readonly file: string
+  readonly value: A
+  readonly problemAt: ParsedPipeline["problemAt"]
+}
+
+/**
+ * Parse YAML and decode it with `schema`; every problem is positioned in the file. `prepare`
+ * may rewrite the plain value first (config interpolation) and report its own problems.
+ */
+export const decodeYaml = <S extends Schema.Top & { readonly DecodingServices: never }>(
+  schema: S,
+  file: string,
+  text: string,
+  prepare: (input: unknown, problemAt: ParsedPipeline["problemAt"]) => Result.Result<unknown, ReadonlyArray<Problem>> = Result.succeed
+): Result.Result<ParsedYaml<S["Type"]>, SpecError> => {
+  const lines = new LineCounter()
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true })
+  const problemAt = (path: YamlPath, message: string, at: "key" | "value" = "value"): Problem => ({
+    file, message, ...positionOf(doc, lines, path, at)
+  })
+  if (doc.errors.length > 0) {
+    return Result.fail(new SpecError({
+      problems: doc.errors.map((e) => {
+        const { line, col } = lines.linePos(e.pos[0])
+        return { file, line, column: col, message: `YAML: ${e.message.split("\n")[0]} (check the indentation and quoting around here)` }
+      })
+    }))
+  }
+  const raw: unknown = doc.toJS() ?? {}
+  if (!isPlainObject(raw)) return Result.fail(new SpecError({ problems: [problemAt([], "expected a YAML mapping (key: value lines)")] }))
+  const prepared = prepare(raw, problemAt)
+  if (Result.isFailure(prepared)) return Result.fail(new SpecError({ problems: prepared.failure }))
+  const input = prepared.success
+  const decoded = Schema.decodeUnknownResult(schema)(input, { errors: "all", onExcessProperty: "error" })
+  if (Result.isFailure(decoded)) {
+    const seen = new Set<string>()
+    const problems = collect(decoded.failure.issue, [], input)
+      .map((f) => problemAt(f.path, f.path.length > 0 ? `${formatPath(f.path)}: ${f.message}` : f.message, f.at))
+      .filter((p) => !seen.has(p.message) && seen.add(p.message) !== undefined)
+    return Result.fail(new SpecError({ problems }))
+  }
+  return Result.succeed({ file, value: decoded.success, problemAt })
+}
+
+/** Parse and decode one pipeline file's text. */
+export const parsePipeline = (file: string, text: string): Result.Result<ParsedPipeline, SpecError> =>
+  Result.map(decodeYaml(Pipeline, file, text), ({ value, problemAt }) => ({ file, spec: value, problemAt }))
