@@ -1,0 +1,107 @@
+/** The CLI as a child process: apply, runs, show and schema, their output and exit codes. */
+import { describe, it } from "@effect/vitest"
+import { assert, afterAll } from "vitest"
+import { cli, makeProject } from "../support/project.ts"
+
+const pipeline = `
+version: 1
+pipeline: shop
+sources:
+  orders_raw: { format: csv, path: data/orders/*.csv }
+bronze:
+  orders: { from: orders_raw }
+silver:
+  orders:
+    from: bronze.orders
+    transforms:
+      - cast: { columns: { id: int, amount: "decimal(10,2)" }, on_error: quarantine }
+      - dedupe: { keys: [id] }
+    expect:
+      - { name: positive_amount, check: amount > 0, on_fail: drop }
+gold:
+  revenue:
+    from: silver.orders
+    transforms:
+      - aggregate: { metrics: { revenue: sum(amount), orders: count(*) } }
+`
+
+describe("medallion CLI", () => {
+  const project = makeProject({
+    "pipelines/shop.yaml": pipeline,
+    "data/orders/a.csv": "id,amount\n1,10.50\n2,abc\n3,-1\n3,-1\n4,5,extra\n"
+  })
+  afterAll(() => project.remove())
+
+  it("applies, reports per table, and exits 0", () => {
+    const result = cli(project.dir, ["apply"])
+    assert.strictEqual(result.code, 0, result.stderr)
+    assert.match(result.stdout, /ok\s+bronze\.orders\s+replace\s+in 5\s+out 4\s+rejected lines 1/)
+    assert.match(result.stdout, /ok\s+silver\.orders\s+replace\s+in 4\s+out 1\s+quarantined 1\s+dropped 1\s+duplicates 1/)
+    assert.match(result.stdout, /run succeeded: 3 succeeded, 0 failed, 0 skipped/)
+  })
+
+  it("prints one JSON document with --json, and a re-apply leaves the same gold", () => {
+    const result = cli(project.dir, ["apply", "--json"])
+    assert.strictEqual(result.code, 0, result.stderr)
+    const report = JSON.parse(result.stdout) as { run: { status: string; batch_id: string }; tables: Array<{ table: string; rows_out: number }> }
+    assert.strictEqual(report.run.status, "succeeded")
+    assert.deepStrictEqual(report.tables.map((t) => [t.table, t.rows_out]), [["bronze.orders", 4], ["silver.orders", 1], ["gold.revenue", 1]])
+    const gold = JSON.parse(cli(project.dir, ["show", "gold.revenue", "--json"]).stdout) as Array<Record<string, unknown>>
+    assert.deepStrictEqual(gold, [{ revenue: "10.50", orders: "1" }])
+  })
+
+  it("lists runs and one run's tables", () => {
+    const runs = JSON.parse(cli(project.dir, ["runs", "--json"]).stdout) as Array<{ batch_id: string; status: string; records_in: number }>
+    assert.isAtLeast(runs.length, 2)
+    assert.notStrictEqual(runs[0]!.batch_id, runs[1]!.batch_id)
+    const one = JSON.parse(cli(project.dir, ["runs", runs[0]!.batch_id, "--json"]).stdout) as { tables: Array<{ table: string; rejected: number }> }
+    assert.strictEqual(one.tables.find((t) => t.table === "bronze.orders")?.rejected, 1)
+  })
+
+  it("shows rows with --limit and suggests a table name for typos", () => {
+    const rows = JSON.parse(cli(project.dir, ["show", "bronze.orders", "--limit", "2", "--json"]).stdout) as Array<Record<string, unknown>>
+    assert.strictEqual(rows.length, 2)
+    assert.containsAllKeys(rows[0], ["id", "amount", "_batch_id", "_source_file", "_ingested_at"])
+    const typo = cli(project.dir, ["show", "silver.ordrs"])
+    assert.strictEqual(typo.code, 2)
+    assert.match(typo.stderr, /did you mean silver\.orders\?/)
+  })
+
+  it("exits 1 when a table fails, names it, skips its dependents, and prints no stack trace", () => {
+    const failing = makeProject({
+      "pipelines/shop.yaml": pipeline.replace("on_fail: drop", "on_fail: fail"),
+      "data/orders/a.csv": "id,amount\n1,10\n2,-5\n"
+    })
+    try {
+      const result = cli(failing.dir, ["apply"])
+      assert.strictEqual(result.code, 1)
+      assert.match(result.stdout, /FAIL\s+silver\.orders/)
+      assert.match(result.stdout, /expectation positive_amount failed for 1 row/)
+      assert.match(result.stdout, /skip\s+gold\.revenue\s+replace\s+skipped: upstream silver\.orders failed/)
+      assert.notMatch(result.stdout + result.stderr, /\n\s+at /)
+    } finally {
+      failing.remove()
+    }
+  })
+
+  it("exits 2 on usage errors and unknown selections", () => {
+    assert.strictEqual(cli(project.dir, ["apply", "--no-such-flag"]).code, 2)
+    const select = cli(project.dir, ["apply", "--select", "silver.ordrs"])
+    assert.strictEqual(select.code, 2)
+    assert.match(select.stderr, /silver\.ordrs: unknown table "silver\.ordrs"; did you mean silver\.orders\?/)
+  })
+
+  it("runs only the selected tables", () => {
+    const result = cli(project.dir, ["apply", "--select", "+silver.orders", "--json"])
+    assert.strictEqual(result.code, 0, result.stderr)
+    const report = JSON.parse(result.stdout) as { tables: Array<{ table: string }> }
+    assert.deepStrictEqual(report.tables.map((t) => t.table), ["bronze.orders", "silver.orders"])
+  })
+
+  it("writes the JSON Schema", () => {
+    const result = cli(project.dir, ["schema"])
+    assert.strictEqual(result.code, 0)
+    const schema = JSON.parse(result.stdout) as { properties: Record<string, unknown> }
+    assert.containsAllKeys(schema.properties, ["version", "pipeline", "sources", "bronze", "silver", "gold"])
+  })
+})
