@@ -6,7 +6,7 @@
 import { Result } from "effect"
 import type { ParsedPipeline } from "../spec/parse.ts"
 import type { BronzeTable, Layer, OnFail, Pipeline, Retry, Source, Step, Table } from "../spec/Pipeline.ts"
-import { layers } from "../spec/Pipeline.ts"
+import { layers, namePattern } from "../spec/Pipeline.ts"
 import { type Problem, SpecError } from "../spec/SpecError.ts"
 import { didYouMean } from "../spec/suggest.ts"
 
@@ -166,6 +166,13 @@ export const buildPlan = (files: ReadonlyArray<ParsedPipeline>): Result.Result<P
       problems.push(parsed.problemAt(["pipeline"], `pipeline "${spec.pipeline}" is also defined in ${previousFile}; names must be unique`))
     }
     pipelineNames.set(spec.pipeline, parsed.file)
+    for (const section of ["sources", ...layers] as const) {
+      for (const name of Object.keys(spec[section] ?? {})) {
+        if (!namePattern.test(name)) {
+          problems.push(parsed.problemAt([section, name], `${section}.${name}: names may contain only letters, digits and _ and must not start with a digit`, "key"))
+        }
+      }
+    }
     const define = (node: PlanNode, refs: ReadonlyArray<Located>) => {
       const existing = nodes.get(node.id)
       if (existing !== undefined) {

@@ -11,6 +11,8 @@ const described = <S extends Schema.Top>(schema: S, description: string): S["Reb
 /** A column name or SQL identifier as the user wrote it. */
 const Column = Schema.NonEmptyString
 const Columns = Schema.NonEmptyArray(Column)
+/** Column names as record keys: plain strings, so the JSON Schema keeps the value type. */
+const ColumnKey = Schema.String
 /** A SQL expression in the portable subset both dialects accept. */
 const Expression = Schema.NonEmptyString
 /** `layer.table`, e.g. `silver.orders`. */
@@ -57,14 +59,14 @@ export type Source = typeof Source.Type
 // ---------------------------------------------------------------------------------------------
 // Transforms: each step is a one-key object, `- dedupe: {...}`
 
-const CastMap = Schema.Record(Column, Schema.NonEmptyString)
+const CastMap = Schema.Record(ColumnKey, Schema.NonEmptyString)
 export const CastOnError = Schema.Literals(["null", "quarantine", "fail"])
 export type CastOnError = typeof CastOnError.Type
 
 export const Steps = {
   select: described(Columns, "Keep these columns or expressions (`expr as name`), in this order"),
   drop: described(Columns, "Remove these columns"),
-  rename: described(Schema.Record(Column, Column), "Rename columns: { old: new }"),
+  rename: described(Schema.Record(ColumnKey, Column), "Rename columns: { old: new }"),
   cast: described(
     Schema.Union([
       Schema.Struct({ columns: CastMap, on_error: Schema.optionalKey(CastOnError) }),
@@ -74,7 +76,7 @@ export const Steps = {
   ),
   trim: described(Columns, "Trim whitespace from these text columns"),
   lowercase: described(Columns, "Lower-case these text columns"),
-  fill_nulls: described(Schema.Record(Column, Scalar), "Replace nulls: { col: value }"),
+  fill_nulls: described(Schema.Record(ColumnKey, Scalar), "Replace nulls: { col: value }"),
   drop_nulls: described(Columns, "Drop rows where any of these columns is null (counted as dropped)"),
   dedupe: described(
     Schema.Struct({
@@ -85,9 +87,9 @@ export const Steps = {
     "Keep one row per key: the first (or last) by order_by; the rest are counted as duplicates"
   ),
   filter: described(Expression, "Keep rows for which this SQL predicate is true (others are counted as dropped)"),
-  derive: described(Schema.Record(Column, Expression), "Add or replace columns: { name: expression }, in order"),
+  derive: described(Schema.Record(ColumnKey, Expression), "Add or replace columns: { name: expression }, in order"),
   mask: described(
-    Schema.Record(Column, Schema.Literals(["hash", "redact", "partial", "null"])),
+    Schema.Record(ColumnKey, Schema.Literals(["hash", "redact", "partial", "null"])),
     "Mask PII: hash (sha256), redact (fixed text), partial (keep the last 4 characters), null"
   ),
   join: described(
@@ -102,7 +104,7 @@ export const Steps = {
   aggregate: described(
     Schema.Struct({
       by: Schema.optionalKey(Schema.Array(Expression)),
-      metrics: Schema.Record(Column, Expression)
+      metrics: Schema.Record(ColumnKey, Expression)
     }),
     "Group by columns and compute metrics: { by: [...], metrics: { name: sum(x) } }"
   ),
@@ -192,7 +194,9 @@ export const Table = Schema.Struct({
 })
 export type Table = typeof Table.Type
 
-const TableName = Schema.String.check(Schema.isPattern(/^[A-Za-z_][A-Za-z0-9_]*$/))
+/** Names of pipelines, sources and tables: SQL identifiers that need no quoting. */
+export const namePattern = /^[A-Za-z_][A-Za-z0-9_]*$/
+const TableName = Schema.String.check(Schema.isPattern(namePattern))
 
 export const Retry = Schema.Struct({
   attempts: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 100 })),
@@ -209,10 +213,11 @@ export const Pipeline = Schema.Struct({
   description: Schema.optionalKey(Schema.String),
   schedule: Schema.optionalKey(Schema.Struct({ cron: Schema.NonEmptyString, timezone: Schema.optionalKey(Schema.String) })),
   retry: Schema.optionalKey(Retry),
-  sources: Schema.optionalKey(Schema.Record(TableName, Source)),
-  bronze: Schema.optionalKey(Schema.Record(TableName, BronzeTable)),
-  silver: Schema.optionalKey(Schema.Record(TableName, Table)),
-  gold: Schema.optionalKey(Schema.Record(TableName, Table))
+  // Keys are plain strings so that editors get the value schema; the planner checks the names.
+  sources: Schema.optionalKey(Schema.Record(Schema.String, Source)),
+  bronze: Schema.optionalKey(Schema.Record(Schema.String, BronzeTable)),
+  silver: Schema.optionalKey(Schema.Record(Schema.String, Table)),
+  gold: Schema.optionalKey(Schema.Record(Schema.String, Table))
 }).annotate({ title: "medallion pipeline", description: "A medallion pipeline: sources, bronze, silver and gold tables" })
 export type Pipeline = typeof Pipeline.Type
 
