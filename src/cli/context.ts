@@ -2,7 +2,7 @@
  * What every command needs from its surroundings: the project directory, the settings for the
  * chosen environment, the plan of the given files and the executor layers. Commands stay thin.
  */
-import { Effect, FileSystem, Layer, Path, Result } from "effect"
+import { Data, Effect, FileSystem, Layer, Path, Result } from "effect"
 import { Flag } from "effect/cli"
 import * as DuckDbExecutor from "../executor/DuckDbExecutor.ts"
 import * as SqlMetadataStore from "../metadata/SqlMetadataStore.ts"
@@ -10,6 +10,9 @@ import { buildPlan } from "../plan/Plan.ts"
 import { loadPipelines } from "../spec/load.ts"
 import { loadSettings, type Settings } from "../settings/Settings.ts"
 import { SpecError } from "../spec/SpecError.ts"
+
+/** A failure the command has already shown (e.g. as JSON); only its exit code is left to set. */
+export class AlreadyReported extends Data.TaggedError("AlreadyReported")<{ readonly exitCode: number }> {}
 
 export const envFlag = Flag.String("env").pipe(
   Flag.withDescription("Environment: overlays config/<env>.yaml on config/default.yaml (default: MEDALLION_ENV)"),

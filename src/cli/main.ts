@@ -9,6 +9,7 @@ import { runs } from "./commands/runs.ts"
 import { schema } from "./commands/schema.ts"
 import { show } from "./commands/show.ts"
 import { validate } from "./commands/validate.ts"
+import { AlreadyReported } from "./context.ts"
 
 export const version = "0.1.0"
 
@@ -24,6 +25,7 @@ export const reportFailure = (error: unknown): Effect.Effect<number> => {
   if (CliError.isCliError(error)) return Effect.succeed(2) // already printed with help
   const tag = typeof error === "object" && error !== null && "_tag" in error ? String(error._tag) : ""
   if (tag === "RunFailed") return Effect.succeed(1) // the report said which tables failed
+  if (error instanceof AlreadyReported) return Effect.succeed(error.exitCode)
   const message = error instanceof Error ? error.message : String(error)
   const prefix = tag === "SpecError" ? "" : "error: "
   return Console.error(`${prefix}${message}`).pipe(Effect.as(usageTags.has(tag) ? 2 : 1))

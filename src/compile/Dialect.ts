@@ -24,6 +24,8 @@ export interface Dialect {
   readonly literal: (value: Literal) => string
   /** Select-list over `*` that leaves out some columns. */
   readonly starExcept: (columns: ReadonlyArray<string>) => string
+  /** Select-list of all columns except these, whether or not they exist. */
+  readonly columnsExcept: (columns: ReadonlyArray<string>) => string
   /** Select-list over `*` with some columns replaced in place: [column, expression]. */
   readonly starReplace: (replacements: ReadonlyArray<readonly [string, string]>) => string
   /** Select-list over `*` with columns renamed: [old, new]. */

@@ -22,6 +22,7 @@ export const duckdb: Dialect = {
   table: (layer, name) => `${quote(layer)}.${quote(name)}`,
   literal,
   starExcept: (columns) => `* EXCLUDE (${columns.map(quote).join(", ")})`,
+  columnsExcept: (columns) => `COLUMNS(lambda c: c NOT IN (${columns.map(literal).join(", ")}))`,
   starReplace: (replacements) => `* REPLACE (${replacements.map(([c, e]) => `${e} AS ${quote(c)}`).join(", ")})`,
   starRename: (renames) => `* RENAME (${renames.map(([from, to]) => `${quote(from)} AS ${quote(to)}`).join(", ")})`,
   withColumn: (column, expression) => `COLUMNS(lambda c: c <> ${literal(column)}), ${expression} AS ${quote(column)}`,

@@ -16,6 +16,8 @@ export const REMOVED = "__medallion_removed"
 export const CAST_QUARANTINE = "__medallion_cast_q"
 export const CAST_FAIL = "__medallion_cast_f"
 const markers = [REMOVED, CAST_QUARANTINE, CAST_FAIL] as const
+/** Columns bronze adds to every row. */
+export const lineageColumns = ["_batch_id", "_source_file", "_ingested_at"] as const
 
 export interface ExpectationPlan {
   readonly name: string
@@ -160,7 +162,9 @@ const compileStep = (ctx: ChainContext, step: Step, prev: string, castsAreStrict
     const removed = how === "inner"
       ? `CASE WHEN l.${q(REMOVED)} IS NULL AND r.${q(match)} IS NULL THEN 'join_unmatched' ELSE l.${q(REMOVED)} END`
       : `l.${q(REMOVED)}`
-    return `SELECT l.${d.starExcept([REMOVED])}, ${right}, ${removed} AS ${q(REMOVED)} FROM ${prev} l LEFT JOIN (SELECT *, true AS ${q(match)} FROM ${d.table(layer, name)}) r ON ${condition}`
+    // The right side never brings its lineage columns: the row's lineage is the left side's.
+    const rightRows = `SELECT ${d.columnsExcept(lineageColumns)}, true AS ${q(match)} FROM ${d.table(layer, name)}`
+    return `SELECT l.${d.starExcept([REMOVED])}, ${right}, ${removed} AS ${q(REMOVED)} FROM ${prev} l LEFT JOIN (${rightRows}) r ON ${condition}`
   }
   if ("aggregate" in step) {
     const by = step.aggregate.by ?? []

@@ -18,6 +18,8 @@ interface NodeBase {
   readonly name: string
   readonly pipeline: string
   readonly file: string
+  /** Where the table is declared, as file:line:col. */
+  readonly location: string
   /** Tables this one reads, directly or through join/relationships/sql references. */
   readonly dependsOn: ReadonlyArray<TableId>
   readonly retry: Retry | undefined
@@ -75,6 +77,11 @@ const modelReferences = (layer: Layer, name: string, table: Table): ReadonlyArra
     ...(table.expect ?? []).flatMap((e, i) =>
       "relationships" in e ? [{ ref: e.relationships.to, path: [...base, "expect", i, "relationships", "to"] }] : [])
   ]
+}
+
+const locationOf = (parsed: ParsedPipeline, path: ReadonlyArray<string>): string => {
+  const p = parsed.problemAt(path, "", "key")
+  return `${p.file}:${p.line}:${p.column}`
 }
 
 const onFailOf = (e: { readonly on_fail?: OnFail }): OnFail => e.on_fail ?? "warn"
@@ -184,7 +191,7 @@ export const buildPlan = (files: ReadonlyArray<ParsedPipeline>): Result.Result<P
     }
     const sources = spec.sources ?? {}
     for (const [name, table] of Object.entries(spec.bronze ?? {})) {
-      const source = sources[table.from]
+      const source = Object.hasOwn(sources, table.from) ? sources[table.from] : undefined
       if (source === undefined) {
         problems.push(parsed.problemAt(["bronze", name, "from"],
           `bronze.${name}: unknown source "${table.from}"${didYouMean(table.from, Object.keys(sources))} (bronze tables read the pipeline's sources)`))
@@ -192,6 +199,7 @@ export const buildPlan = (files: ReadonlyArray<ParsedPipeline>): Result.Result<P
       }
       define({
         _tag: "Ingest", id: `bronze.${name}`, layer: "bronze", name, pipeline: spec.pipeline, file: parsed.file,
+        location: locationOf(parsed, ["bronze", name]),
         dependsOn: [], retry: spec.retry, sourceName: table.from, source, mode: table.mode ?? "replace", table
       }, [])
     }
@@ -201,6 +209,7 @@ export const buildPlan = (files: ReadonlyArray<ParsedPipeline>): Result.Result<P
         const refs = modelReferences(layer, name, table)
         define({
           _tag: "Model", id: `${layer}.${name}`, layer, name, pipeline: spec.pipeline, file: parsed.file,
+          location: locationOf(parsed, [layer, name]),
           dependsOn: [...new Set(refs.map((r) => r.ref as TableId))], retry: spec.retry,
           mode: table.mode ?? "replace", table, input: table.from as TableId | undefined
         }, refs)
@@ -212,8 +221,12 @@ export const buildPlan = (files: ReadonlyArray<ParsedPipeline>): Result.Result<P
     for (const { ref, path } of refs) {
       if (ref === id) {
         problems.push(parsed.problemAt(path, `${id} refers to itself`))
+      } else if (ref === "input") {
+        problems.push(parsed.problemAt(path, `${id}: {{ input }} is the previous step inside a sql transform; a table-level sql reads tables as {{ layer.table }}`))
       } else if (!nodes.has(ref as TableId)) {
-        problems.push(parsed.problemAt(path, `${id}: unknown table "${ref}"${didYouMean(ref, nodes.keys())}`))
+        const byName = [...nodes.keys()].filter((known) => known.split(".")[1] === ref)
+        const hint = byName.length > 0 ? `; did you mean ${byName.join(" or ")}?` : didYouMean(ref, [...nodes.keys()].filter((known) => known !== id))
+        problems.push(parsed.problemAt(path, `${id}: unknown table "${ref}"${hint}`))
       }
     }
   }

@@ -3,7 +3,7 @@
  * are ready (bounded concurrency), retries transient failures, skips the dependents of a failed
  * table, and records the run. The only place that decides what runs when.
  */
-import { Clock, Deferred, Duration, Effect, Exit, Random, Schedule, Semaphore } from "effect"
+import { type Cause, Clock, Deferred, Duration, Effect, Exit, Random, Schedule, Semaphore } from "effect"
 import { Executor } from "../executor/Executor.ts"
 import { MetadataStore, type RunRecord, type TableRecord } from "../metadata/MetadataStore.ts"
 import type { Plan, PlanNode, TableId } from "../plan/Plan.ts"
@@ -57,8 +57,11 @@ export const retryPolicy = (retry: Retry | undefined) => {
   )
 }
 
-const describeError = (error: unknown): string =>
-  error instanceof Error ? error.message : typeof error === "object" && error !== null && "message" in error ? String(error.message) : String(error)
+const describeFailure = (cause: Cause.Cause<unknown>): string => {
+  const reason = cause.reasons[0]
+  const error = reason === undefined ? "unknown failure" : reason._tag === "Fail" ? reason.error : reason._tag === "Die" ? reason.defect : "interrupted"
+  return error instanceof Error ? error.message : String(error)
+}
 
 const emptyCounts: TableCounts = {
   rowsIn: 0, rowsOut: 0, quarantined: 0, dropped: 0, duplicates: 0, rejected: 0, droppedByReason: {}, expectations: [], accountingOk: true, note: null
@@ -114,7 +117,7 @@ export const apply = Effect.fn("medallion.apply")(function*(plan: Plan, options:
         const seconds = ((yield* Clock.currentTimeMillis) - started) / 1000
         result = Exit.isSuccess(exit)
           ? record(node, "succeeded", exit.value, seconds, null)
-          : record(node, "failed", emptyCounts, seconds, Exit.isFailure(exit) ? describeError(exit.cause.reasons.map((r) => r._tag === "Fail" ? r.error : r._tag === "Die" ? r.defect : "interrupted")[0]) : null)
+          : record(node, "failed", emptyCounts, seconds, `${describeFailure(exit.cause)}\n(${node.id} is declared at ${node.location})`)
       }
       records.set(id, result)
       if (options.onTable) yield* options.onTable(result)

@@ -6,7 +6,7 @@
  */
 import { Effect, FileSystem, Path, Result, Schema } from "effect"
 import { parse as parseYamlValue } from "yaml"
-import { decodeYaml, type YamlPath } from "../spec/parse.ts"
+import { decodeYaml, describeIssues, type YamlPath } from "../spec/parse.ts"
 import { type Problem, SpecError } from "../spec/SpecError.ts"
 
 export const SettingsSchema = Schema.Struct({
@@ -47,6 +47,7 @@ export interface Settings {
   readonly file: SettingsFile
 }
 
+const wholeVariable = /^\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}$/
 const variable = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g
 
 /** Replaces `${VAR}` and `${VAR:-default}` in every string of a YAML value. Pure. */
@@ -65,9 +66,11 @@ export const interpolate = (
       missing.push(name)
       return ""
     })
-    return missing.length > 0
-      ? Result.fail(missing.map((name) => problemAt(path, `environment variable ${name} is not set; set it or write \${${name}:-default}`)))
-      : Result.succeed(replaced)
+    if (missing.length > 0) {
+      return Result.fail(missing.map((name) => problemAt(path, `environment variable ${name} is not set; set it or write \${${name}:-default}`)))
+    }
+    // A value that is one whole ${VAR} takes the variable's YAML type: threads: ${THREADS:-2} is a number.
+    return Result.succeed(wholeVariable.test(value) && replaced !== "" ? parseYamlValue(replaced) as unknown : replaced)
   }
   if (Array.isArray(value) || (value !== null && typeof value === "object")) {
     const entries = Object.entries(value)
@@ -94,17 +97,33 @@ export const merge = (base: unknown, over: unknown): unknown => {
   return out
 }
 
-/** MEDALLION_DUCKDB__THREADS=4 -> { duckdb: { threads: 4 } }. Values are read as YAML scalars. */
+const sections = new Set(Object.keys(SettingsSchema.fields))
+
+/**
+ * MEDALLION_DUCKDB__THREADS=4 -> { duckdb: { threads: 4 } }, values read as YAML scalars.
+ * Variables whose first part names no setting (MEDALLION_HOME) are not settings and are ignored,
+ * unless they use `__`, which only settings do.
+ */
 export const envOverrides = (env: Readonly<Record<string, string | undefined>>): Record<string, unknown> => {
   const out: Record<string, unknown> = {}
   for (const [name, raw] of Object.entries(env)) {
-    if (!name.startsWith("MEDALLION_") || name === "MEDALLION_ENV" || raw === undefined || name === "MEDALLION_JWT_SECRET") continue
+    if (!name.startsWith("MEDALLION_") || raw === undefined) continue
     const keys = name.slice("MEDALLION_".length).toLowerCase().split("__")
+    if (!sections.has(keys[0]!) && keys.length === 1) continue
     let target = out
     keys.slice(0, -1).forEach((k) => (target = (target[k] ??= {}) as Record<string, unknown>))
     target[keys[keys.length - 1]!] = parseYamlValue(raw) as unknown
   }
   return out
+}
+
+const overrideProblems = (overrides: Record<string, unknown>): ReadonlyArray<Problem> => {
+  const decoded = Schema.decodeUnknownResult(SettingsSchema)(overrides, { errors: "all", onExcessProperty: "error" })
+  if (Result.isSuccess(decoded)) return []
+  return describeIssues(decoded.failure.issue, overrides).map(({ path, message }) => ({
+    file: "environment", line: 1, column: 1,
+    message: `MEDALLION_${path.map(String).join("__").toUpperCase()}: ${message}`
+  }))
 }
 
 export const loadSettings = Effect.fn("settings.load")(function*(options: {
@@ -133,9 +152,11 @@ export const loadSettings = Effect.fn("settings.load")(function*(options: {
     if (Result.isFailure(decoded)) return yield* decoded.failure
     merged = merge(merged, decoded.success.value)
   }
-  merged = merge(merged, envOverrides(options.environment))
-  const file = yield* Schema.decodeUnknownEffect(SettingsSchema)(merged, { onExcessProperty: "error" }).pipe(
-    Effect.mapError((e) => new SpecError({ problems: [{ file: "environment", line: 1, column: 1, message: `MEDALLION_* override: ${e.message}` }] }))
+  const overrides = envOverrides(options.environment)
+  const problems = overrideProblems(overrides)
+  if (problems.length > 0) return yield* new SpecError({ problems })
+  const file = yield* Schema.decodeUnknownEffect(SettingsSchema)(merge(merged, overrides), { onExcessProperty: "error" }).pipe(
+    Effect.mapError((e) => new SpecError({ problems: [{ file: "config", line: 1, column: 1, message: e.message }] }))
   )
   const storage = path.resolve(options.projectDir, file.storage ?? ".medallion")
   const settings: Settings = {

@@ -77,6 +77,9 @@ const collect = (issue: SchemaIssue.Issue, path: YamlPath, input: unknown): Read
       return collectUnion(issue, path, input)
     case "UnexpectedKey": {
       const key = String(path[path.length - 1])
+      if (/[()]/.test(key)) {
+        return [{ path, at: "key", message: `"${key}" looks like part of a value split at a comma; quote values that contain commas inside { }, e.g. "decimal(12,2)"` }]
+      }
       const known = SchemaAST.isObjects(issue.ast) ? issue.ast.propertySignatures.map((p) => String(p.name)) : []
       return [{ path, at: "key", message: `unknown key "${key}"${didYouMean(key, known)}${known.length > 0 ? ` (expected one of: ${known.join(", ")})` : ""}` }]
     }
@@ -97,12 +100,21 @@ const collectUnion = (issue: SchemaIssue.AnyOf, path: YamlPath, input: unknown):
   const meant = members.find((m) =>
     SchemaAST.isObjects(m) && m.propertySignatures.length > 0 && String(m.propertySignatures[0]!.name) in value)
     ?? members.find((m) => SchemaAST.isObjects(m) && m.indexSignatures.length > 0)
+  const keys = Object.keys(value)
+  const present = discriminators.filter((k) => keys.includes(k))
+  if (present.length > 1) {
+    return [{ path: [...path, present[1]!], at: "key", message: `one ${nounFor(path)} per list item: found ${present.join(" and ")}; write each as its own "- " item` }]
+  }
   const memberIssue = meant === undefined ? undefined : issue.issues.find((i) => "ast" in i && i.ast === meant)
   if (memberIssue !== undefined) return collect(memberIssue, path, input)
-  const keys = Object.keys(value)
-  const unknownKey = keys.find((k) => !discriminators.includes(k)) ?? keys[0] ?? ""
+  // Keys every member shares (such as an expectation's name and on_fail) are not the unknown one.
+  const shared = new Set(members.flatMap((m) => SchemaAST.isObjects(m) ? m.propertySignatures.slice(1).map((p) => String(p.name)) : []))
+  const unknownKey = keys.find((k) => !discriminators.includes(k) && !shared.has(k))
+  if (unknownKey === undefined) {
+    return [{ path, at: "value", message: `missing the ${nounFor(path)} itself: one of ${discriminators.join(", ")}` }]
+  }
   return [{
-    path: keys.length > 0 ? [...path, unknownKey] : path,
+    path: [...path, unknownKey],
     at: "key",
     message: `unknown ${nounFor(path)} "${unknownKey}"${didYouMean(unknownKey, discriminators)} (expected one of: ${discriminators.join(", ")})`
   }]
@@ -122,6 +134,10 @@ export interface ParsedYaml<A> {
  * Parse YAML and decode it with `schema`; every problem is positioned in the file. `prepare`
  * may rewrite the plain value first (config interpolation) and report its own problems.
  */
+/** Schema problems of a plain value as (path, message) pairs, for inputs that are not YAML files. */
+export const describeIssues = (issue: SchemaIssue.Issue, input: unknown): ReadonlyArray<{ readonly path: YamlPath; readonly message: string }> =>
+  collect(issue, [], input)
+
 export const decodeYaml = <S extends Schema.Top & { readonly DecodingServices: never }>(
   schema: S,
   file: string,
