@@ -68,6 +68,11 @@ interface Found {
 const firstLine = (issue: SchemaIssue.Issue) => formatDefault(issue).split("\n")[0] ?? "invalid value"
 
 const collect = (issue: SchemaIssue.Issue, path: YamlPath, input: unknown): ReadonlyArray<Found> => {
+  const last = path[path.length - 1]
+  if (issue._tag !== "Pointer" && typeof last === "string" && /^[^(]*\)/.test(last)) {
+    // `{ amount: decimal(12,2) }` is YAML for { amount: "decimal(12", "2)": null }.
+    return [{ path, at: "key", message: `"${last}" looks like the end of a value split at its comma; quote values that contain commas inside { }, e.g. "decimal(12,2)"` }]
+  }
   switch (issue._tag) {
     case "Pointer":
       return collect(issue.issue, [...path, ...(issue.path as ReadonlyArray<string | number>)], input)
@@ -77,9 +82,6 @@ const collect = (issue: SchemaIssue.Issue, path: YamlPath, input: unknown): Read
       return collectUnion(issue, path, input)
     case "UnexpectedKey": {
       const key = String(path[path.length - 1])
-      if (/[()]/.test(key)) {
-        return [{ path, at: "key", message: `"${key}" looks like part of a value split at a comma; quote values that contain commas inside { }, e.g. "decimal(12,2)"` }]
-      }
       const known = SchemaAST.isObjects(issue.ast) ? issue.ast.propertySignatures.map((p) => String(p.name)) : []
       return [{ path, at: "key", message: `unknown key "${key}"${didYouMean(key, known)}${known.length > 0 ? ` (expected one of: ${known.join(", ")})` : ""}` }]
     }
