@@ -43,6 +43,12 @@ export interface Dialect {
   readonly textArray: (expressions: ReadonlyArray<string>) => string
   readonly emptyTextArray: string
   readonly concatArrays: (a: string, b: string) => string
+  /** A cast-failure marker entry: the column name and the value that did not cast. */
+  readonly castFailureEntry: (column: string, value: string) => string
+  /** The distinct column names of an array of cast-failure entries. */
+  readonly castFailureColumns: (array: string) => string
+  /** Up to 5 distinct values of `column` that failed to cast, from the entries in `marker` of `from`. */
+  readonly castFailureValues: (from: string, marker: string, column: string) => string
   readonly arrayLength: (array: string) => string
   readonly appendToArray: (array: string, element: string) => string
   readonly arrayContains: (array: string, element: string) => string

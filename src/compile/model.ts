@@ -96,7 +96,7 @@ const compileStep = (ctx: ChainContext, step: Step, prev: string, castsAreStrict
   if ("trim" in step) return `SELECT ${d.starReplace(step.trim.map((c) => [c, `trim(${q(c)})`]))} FROM ${prev}`
   if ("lowercase" in step) return `SELECT ${d.starReplace(step.lowercase.map((c) => [c, `lower(${q(c)})`]))} FROM ${prev}`
   if ("fill_nulls" in step) {
-    return `SELECT ${d.starReplace(Object.entries(step.fill_nulls).map(([c, v]) => [c, `coalesce(${q(c)}, ${d.literal(v)})`]))} FROM ${prev}`
+    return `SELECT ${d.starReplace(Object.entries(step.fill_nulls).map(([c, v]) => [c, `coalesce(${q(c)}, ${d.literal(String(v))})`]))} FROM ${prev}`
   }
   if ("drop_nulls" in step) {
     return `SELECT ${d.starReplace([[REMOVED, remove("drop_nulls", step.drop_nulls.map((c) => `${q(c)} IS NULL`).join(" OR "))]])} FROM ${prev}`
@@ -147,7 +147,8 @@ const compileStep = (ctx: ChainContext, step: Step, prev: string, castsAreStrict
     if (onError === "null") return `SELECT ${d.starReplace(replaced)} FROM ${prev}`
     const marker = onError === "quarantine" ? CAST_QUARANTINE : CAST_FAIL
     const failed = entries.reduce((array, [c, t]) =>
-      `CASE WHEN ${alive} AND ${q(c)} IS NOT NULL AND ${d.tryCast(q(c), t)} IS NULL THEN ${d.appendToArray(array, d.literal(onError === "quarantine" ? `cast(${c})` : c))} ELSE ${array} END`,
+      `CASE WHEN ${alive} AND ${q(c)} IS NOT NULL AND ${d.tryCast(q(c), t)} IS NULL THEN ${d.appendToArray(array,
+        onError === "quarantine" ? d.literal(`cast(${c})`) : d.castFailureEntry(c, q(c)))} ELSE ${array} END`,
       q(marker))
     return `SELECT ${d.starReplace([...replaced, [marker, failed]])} FROM ${prev}`
   }
@@ -213,7 +214,8 @@ const expectationFailing = (d: Dialect, e: Expectation): string => {
   }
   if ("accepted_values" in e) {
     const c = `s.${q(e.accepted_values.column)}`
-    return `${c} IS NOT NULL AND ${d.cast(c, "VARCHAR")} NOT IN (${e.accepted_values.values.map((v) => d.literal(String(v))).join(", ")})`
+    // Text literals take the column's type, so 5 matches a DECIMAL 5.00 and 'a' a VARCHAR 'a'.
+    return `${c} IS NOT NULL AND ${c} NOT IN (${e.accepted_values.values.map((v) => d.literal(String(v))).join(", ")})`
   }
   const { column, to, field } = e.relationships
   const [layer, name] = to.split(".") as ["silver", string]
@@ -222,14 +224,17 @@ const expectationFailing = (d: Dialect, e: Expectation): string => {
 
 export const compileModel = (d: Dialect, node: ModelNode, inputs: ModelInputs): ModelProgram => {
   const q = d.quote
-  const ctx: ChainContext = { d, node, strictCasts: node.mode === "view" }
-  const ctes = compileChain(ctx, inputs)
+  // Casts are checked row by row (TRY_CAST plus markers) so that failures are counted and shown;
+  // a view's own query casts strictly, so reading it never hides a bad value as NULL.
+  const ctes = compileChain({ d, node, strictCasts: false }, inputs)
+  const strictCtes = compileChain({ d, node, strictCasts: true }, inputs)
   const expectations: ReadonlyArray<ExpectationPlan> = (node.table.expect ?? []).map((e, i) => ({
     name: expectationName(e), kind: expectationKind(e), onFail: e.on_fail ?? "warn", flag: `__medallion_e${i}`
   }))
   const flagged = `SELECT s.*${(node.table.expect ?? []).map((e, i) =>
     `, (s.${q(REMOVED)} IS NULL AND coalesce(${expectationFailing(d, e)}, false)) AS ${q(expectations[i]!.flag)}`).join("")} FROM final s`
-  const withChain = (tail: string) => `WITH ${ctes.map(([name, sql]) => `${name} AS (${sql})`).join(",\n")}\n${tail}`
+  const withCtes = (chain: typeof ctes) => (tail: string) => `WITH ${chain.map(([name, sql]) => `${name} AS (${sql})`).join(",\n")}\n${tail}`
+  const withChain = withCtes(ctes)
   const stage = `__stage_${node.layer}_${node.name}`
   const hidden = [...markers, ...expectations.map((e) => e.flag)]
   const with_ = (action: OnFail) => expectations.filter((e) => e.onFail === action).map((e) => q(e.flag))
@@ -240,7 +245,8 @@ export const compileModel = (d: Dialect, node: ModelNode, inputs: ModelInputs): 
   const canQuarantine = with_("quarantine").length > 0 || (node.table.transforms ?? []).some((s) => "cast" in s && "columns" in s.cast && s.cast.on_error === "quarantine")
   const reasons = d.concatArrays(d.textArray(expectations.filter((e) => e.onFail === "quarantine")
     .map((e) => `CASE WHEN ${q(e.flag)} THEN ${d.literal(e.name)} END`)), q(CAST_QUARANTINE))
-  const classifyColumns = [q(REMOVED), q(CAST_QUARANTINE), q(CAST_FAIL), ...expectations.map((e) => q(e.flag))]
+  // Cast failures are grouped by column, not by value, so the grouping stays small.
+  const classifyColumns = [q(REMOVED), q(CAST_QUARANTINE), `${d.castFailureColumns(q(CAST_FAIL))} AS ${q(CAST_FAIL)}`, ...expectations.map((e) => q(e.flag))]
   const classify = (from: string) =>
     `SELECT ${classifyColumns.join(", ")}, count(*) AS n FROM ${from} GROUP BY ${classifyColumns.map((_, i) => i + 1).join(", ")}`
   return {
@@ -249,13 +255,12 @@ export const compileModel = (d: Dialect, node: ModelNode, inputs: ModelInputs): 
     classify: classify(q(stage)),
     classifyView: withChain(classify(`(${flagged}) AS flagged`)),
     expectations,
-    castFailureSample: (column) =>
-      `SELECT DISTINCT CAST(${q(column)} AS VARCHAR) AS value FROM ${q(stage)} WHERE ${d.arrayContains(q(CAST_FAIL), d.literal(column))} LIMIT 5`,
+    castFailureSample: (column) => d.castFailureValues(node.mode === "view" ? `(${withChain("SELECT * FROM final")}) AS chain` : q(stage), q(CAST_FAIL), column),
     output: `SELECT ${d.starExcept(hidden)} FROM ${q(stage)} WHERE ${keep}`,
     quarantine: canQuarantine
       ? `SELECT ${d.starExcept(hidden)}, ${reasons} AS _expectations, ${d.literal(inputs.batchId)} AS _quarantine_batch_id, ${d.timestamp(inputs.startedAt)} AS _quarantined_at FROM ${q(stage)} WHERE ${alive} AND (${quarantined})`
       : undefined,
     dropStage: d.dropTempTable(stage),
-    viewQuery: withChain(`SELECT ${d.starExcept([...markers])} FROM final WHERE ${alive}`)
+    viewQuery: withCtes(strictCtes)(`SELECT ${d.starExcept([...markers])} FROM final WHERE ${alive}`)
   }
 }

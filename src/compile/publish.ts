@@ -20,7 +20,8 @@ export interface ReplaceStatements {
   readonly cleanup: ReadonlyArray<string>
 }
 
-const nextName = (name: string) => `${name}__next`
+/** Where a replace builds the new table before swapping it in. */
+export const nextName = (name: string) => `${name}__next`
 
 export const replaceStatements = (d: Dialect, publications: ReadonlyArray<Publication>): ReplaceStatements => ({
   build: publications.map((p) => d.createTable(d.table(p.layer, nextName(p.name)), p.query)),

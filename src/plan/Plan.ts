@@ -197,10 +197,13 @@ export const buildPlan = (files: ReadonlyArray<ParsedPipeline>): Result.Result<P
           `bronze.${name}: unknown source "${table.from}"${didYouMean(table.from, Object.keys(sources))} (bronze tables read the pipeline's sources)`))
         continue
       }
+      if (source.incremental === true && table.mode === "replace") {
+        problems.push(parsed.problemAt(["bronze", name, "mode"], `bronze.${name}: source ${table.from} is incremental (ingest only new files), which needs mode: append; remove mode: replace or incremental: true`))
+      }
       define({
         _tag: "Ingest", id: `bronze.${name}`, layer: "bronze", name, pipeline: spec.pipeline, file: parsed.file,
         location: locationOf(parsed, ["bronze", name]),
-        dependsOn: [], retry: spec.retry, sourceName: table.from, source, mode: table.mode ?? "replace", table
+        dependsOn: [], retry: spec.retry, sourceName: table.from, source, mode: table.mode ?? (source.incremental === true ? "append" : "replace"), table
       }, [])
     }
     for (const layer of ["silver", "gold"] as const) {
@@ -228,6 +231,18 @@ export const buildPlan = (files: ReadonlyArray<ParsedPipeline>): Result.Result<P
         const hint = byName.length > 0 ? `; did you mean ${byName.join(" or ")}?` : didYouMean(ref, [...nodes.keys()].filter((known) => known !== id))
         problems.push(parsed.problemAt(path, `${id}: unknown table "${ref}"${hint}`))
       }
+    }
+  }
+  if (problems.length > 0) return Result.fail(new SpecError({ problems }))
+
+  // An append re-reads its input's new _batch_ids; an input rebuilt every run has only new ones.
+  for (const node of nodes.values()) {
+    if (node._tag !== "Model" || node.mode !== "append" || node.input === undefined) continue
+    const input = nodes.get(node.input)!
+    if (input.mode !== "append") {
+      const { parsed } = located.get(node.id)!
+      problems.push(parsed.problemAt([node.layer, node.name, "mode"],
+        `${node.id}: mode: append reads the new batches of ${input.id}, but ${input.id} is rebuilt on every run (mode: ${input.mode}), so every run would append all its rows again; make ${input.id} mode: append (or its source incremental) or use mode: replace`))
     }
   }
   if (problems.length > 0) return Result.fail(new SpecError({ problems }))

@@ -6,7 +6,7 @@
 import { Effect, FileSystem, Path } from "effect"
 import { compileIngest } from "../compile/ingest.ts"
 import { compileModel, type ModelProgram } from "../compile/model.ts"
-import { appendStatements, type Publication, replaceStatements } from "../compile/publish.ts"
+import { appendStatements, nextName, type Publication, replaceStatements } from "../compile/publish.ts"
 import { Executor, type ExecutorError, type Session } from "../executor/Executor.ts"
 import { MetadataStore } from "../metadata/MetadataStore.ts"
 import type { IngestNode, ModelNode, PlanNode } from "../plan/Plan.ts"
@@ -48,12 +48,19 @@ const viewsIn = (session: Session, layer: Layer, names: ReadonlyArray<string>) =
   })
 
 /** Build aside, then swap every publication in in one transaction; on failure drop what was built. */
-const publishReplace = (session: Session, layer: Layer, publications: ReadonlyArray<Publication>, alsoInTransaction: (s: Session) => Effect.Effect<void, ExecutorError>) =>
+const publishReplace = (
+  session: Session,
+  layer: Layer,
+  publications: ReadonlyArray<Publication>,
+  alsoInTransaction: (s: Session) => Effect.Effect<void, ExecutorError>,
+  beforeSwap: Effect.Effect<void, InputError | ExecutorError, Executor | FileSystem.FileSystem | Path.Path>
+) =>
   Effect.gen(function*() {
     const { dialect } = yield* Executor
     const statements = replaceStatements(dialect, publications)
     const views = yield* viewsIn(session, layer, publications.map((p) => p.name))
     const counts = yield* Effect.forEach(statements.build, session.execute)
+    yield* beforeSwap
     yield* session.transaction(Effect.gen(function*() {
       yield* Effect.forEach(statements.swap(views), session.execute, { discard: true })
       yield* alsoInTransaction(session)
@@ -64,7 +71,8 @@ const publishReplace = (session: Session, layer: Layer, publications: ReadonlyAr
     yield* Effect.forEach(replaceStatements(dialect, publications).cleanup, (sql) => Effect.ignore(session.execute(sql)), { discard: true })
   })))
 
-const exportTargets = (session: Session, node: ModelNode, ctx: RunContext) =>
+/** Writes the table's targets from `from` (the table about to be published), so a failed export publishes nothing. */
+const exportTargets = (session: Session, node: ModelNode, ctx: RunContext, from: string) =>
   Effect.gen(function*() {
     const { dialect } = yield* Executor
     const fs = yield* FileSystem.FileSystem
@@ -79,7 +87,7 @@ const exportTargets = (session: Session, node: ModelNode, ctx: RunContext) =>
       yield* fs.makeDirectory(partitionBy.length > 0 ? file : path.dirname(file), { recursive: true }).pipe(
         Effect.mapError((e) => new InputError({ table: node.id, reason: `cannot create export folder ${raw}: ${e.message}` }))
       )
-      yield* session.execute(dialect.exportFile(`SELECT * FROM ${dialect.table(node.layer, node.name)}`, file, format, partitionBy))
+      yield* session.execute(dialect.exportFile(`SELECT * FROM ${from}`, file, format, partitionBy))
     }
   })
 
@@ -116,7 +124,7 @@ const runIngest = (node: IngestNode, ctx: RunContext) =>
         ]
         let written = 0, rejected = 0
         if (node.mode === "replace") {
-          const counts = yield* publishReplace(session, "bronze", publications, (s) => store.recordBatch(s, batch(read)))
+          const counts = yield* publishReplace(session, "bronze", publications, (s) => store.recordBatch(s, batch(read)), Effect.void)
           written = counts[0] ?? 0
           rejected = counts[1] ?? 0
         } else {
@@ -207,13 +215,15 @@ const runModel = (node: ModelNode, ctx: RunContext) =>
           ]
           let written = 0, quarantined = 0
           if (node.mode === "replace") {
-            const built = yield* publishReplace(session, node.layer, publications, (s) => store.recordBatch(s, batch(counts.rowsOut)))
+            const built = yield* publishReplace(session, node.layer, publications, (s) => store.recordBatch(s, batch(counts.rowsOut)),
+              exportTargets(session, node, ctx, d.table(node.layer, nextName(node.name))))
             written = built[0] ?? 0
             quarantined = built[1] ?? 0
           } else {
             const statements = appendStatements(d, publications)
             const appended = yield* session.transaction(Effect.gen(function*() {
               const appended = yield* Effect.forEach(statements, session.execute)
+              yield* exportTargets(session, node, ctx, target)
               yield* store.recordConsumed(session, node.id, node.input!, batches ?? [])
               yield* store.recordBatch(session, batch(counts.rowsOut))
               return appended
@@ -221,7 +231,6 @@ const runModel = (node: ModelNode, ctx: RunContext) =>
             written = appended[1] ?? 0
             quarantined = appended[3] ?? 0
           }
-          yield* exportTargets(session, node, ctx)
           return {
             ...counts, rejected: 0,
             accountingOk: written === counts.rowsOut && quarantined === counts.quarantined &&

@@ -41,7 +41,7 @@ export type SourceFormat = typeof SourceFormat.Type
 export const Source = Schema.Struct({
   format: SourceFormat,
   path: described(Schema.NonEmptyString, "A file path or glob relative to the project directory"),
-  incremental: Schema.optionalKey(Schema.Boolean),
+  incremental: described(Schema.optionalKey(Schema.Boolean), "Ingest only files not ingested before (by content); its bronze table defaults to mode: append"),
   description: Schema.optionalKey(Schema.String),
   options: Schema.optionalKey(Schema.Struct({
     delimiter: Schema.optionalKey(Schema.String),

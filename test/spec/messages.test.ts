@@ -4,9 +4,10 @@ import { Result } from "effect"
 import { buildPlan } from "../../src/plan/Plan.ts"
 import { parsePipeline } from "../../src/spec/parse.ts"
 import { envOverrides } from "../../src/settings/Settings.ts"
+import type { SpecError } from "../../src/spec/SpecError.ts"
 import { onlyProblem } from "./positions.ts"
 
-const plan = (text: string) => {
+const plan = (text: string): Result.Result<unknown, SpecError> => {
   const parsed = parsePipeline("p.yaml", text)
   return Result.isFailure(parsed) ? parsed : buildPlan([parsed.success])
 }

@@ -13,7 +13,7 @@ const db = await DuckDBInstance.create(":memory:")
 const connection = await db.connect()
 await connection.run(`ATTACH '${left.replaceAll("'", "''")}' AS l (READ_ONLY); ATTACH '${right.replaceAll("'", "''")}' AS r (READ_ONLY)`)
 const tables = (await connection.runAndReadAll(
-  "SELECT table_name FROM l.information_schema.tables WHERE table_schema = 'gold' ORDER BY 1"
+  "SELECT table_name FROM information_schema.tables WHERE table_catalog = 'l' AND table_schema = 'gold' AND table_type = 'BASE TABLE' ORDER BY 1"
 )).getRowObjectsJson().map((row) => String(row["table_name"]))
 if (tables.length === 0) {
   console.error("no gold tables to compare")

@@ -1,0 +1,266 @@
+/**
+ * Golden-style checks of the SQL compileModel produces with the DuckDB dialect: key fragments,
+ * not whole strings, so that formatting may change but the semantics may not.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { duckdb } from "../../src/compile/duckdb.ts"
+import { compileModel, type ModelInputs } from "../../src/compile/model.ts"
+import type { ModelNode, TableId } from "../../src/plan/Plan.ts"
+import { planOf } from "../support/project.ts"
+
+const header = `
+version: 1
+pipeline: golden
+sources: { orders: { format: csv, path: data/orders.csv }, customers: { format: csv, path: data/customers.csv } }
+bronze: { orders: { from: orders }, customers: { from: customers } }
+`
+const inputs: ModelInputs = { batchId: "B-1", startedAt: "2024-05-01T12:00:00.000Z" }
+
+/** The plan node of `id` in a pipeline made of the shared header and `tables`. */
+const nodeOf = (tables: string, id: string): ModelNode => {
+  const node = planOf(`${header}${tables}`).nodes.get(id as TableId)
+  assert.isDefined(node)
+  assert.strictEqual(node!._tag, "Model")
+  return node as ModelNode
+}
+
+/** Each fragment occurs in `sql`, in this order. */
+const includesInOrder = (sql: string, fragments: ReadonlyArray<string>) => {
+  let from = 0
+  for (const fragment of fragments) {
+    const at = sql.indexOf(fragment, from)
+    assert.isAtLeast(at, 0, `missing (in order) ${JSON.stringify(fragment)} in:\n${sql}`)
+    from = at + fragment.length
+  }
+}
+
+describe("compileModel (duckdb)", () => {
+  const orders = nodeOf(`
+silver:
+  orders:
+    from: bronze.orders
+    transforms:
+      - dedupe: { keys: [order_id], order_by: _ingested_at desc }
+      - cast: { columns: { amount: "decimal(12,2)", ordered_at: timestamp }, on_error: quarantine }
+      - filter: amount > 0
+    expect:
+      - { name: known_customer, not_null: [customer_id], on_fail: quarantine }
+      - { unique: [order_id], on_fail: drop }
+      - { accepted_values: { column: status, values: [paid, shipped] } }
+`, "silver.orders")
+  const program = compileModel(duckdb, orders, inputs)
+
+  it("stages the marked chain as CTEs over the input with empty markers", () => {
+    includesInOrder(program.buildStage, [
+      `CREATE OR REPLACE TEMP TABLE "__stage_silver_orders" AS WITH step_0 AS (SELECT *, CAST(NULL AS VARCHAR) AS "__medallion_removed"`,
+      `CAST([] AS VARCHAR[]) AS "__medallion_cast_q"`,
+      `FROM "bronze"."orders")`,
+      "step_1 AS (",
+      "step_2 AS (",
+      "step_3 AS (",
+      "final AS (SELECT * FROM step_3)",
+      "FROM final s"
+    ])
+    assert.strictEqual(program.stage, "__stage_silver_orders")
+    assert.strictEqual(program.dropStage, `DROP TABLE IF EXISTS temp."__stage_silver_orders"`)
+  })
+
+  it("dedupes with row_number over the alive rows of a key, marking instead of QUALIFY", () => {
+    assert.include(
+      program.buildStage,
+      `CASE WHEN "__medallion_removed" IS NULL AND (row_number() OVER (PARTITION BY "__medallion_removed" IS NULL, "order_id" ORDER BY _ingested_at desc) > 1) THEN 'duplicate' ELSE "__medallion_removed" END AS "__medallion_removed"`
+    )
+    assert.notMatch(program.buildStage, /QUALIFY/i)
+    const last = compileModel(duckdb, nodeOf(`
+silver:
+  latest:
+    from: bronze.orders
+    transforms: [ { dedupe: { keys: [order_id, line], order_by: [a, b desc], keep: last } } ]
+`, "silver.latest"), inputs)
+    assert.include(
+      last.buildStage,
+      `row_number() OVER (PARTITION BY "__medallion_removed" IS NULL, "order_id", "line" ORDER BY a, b desc) < count(*) OVER (PARTITION BY "__medallion_removed" IS NULL, "order_id", "line")`
+    )
+    assert.notMatch(last.buildStage, /QUALIFY/i)
+  })
+
+  it("casts with TRY_CAST and records quarantined columns as cast(col)", () => {
+    assert.include(program.buildStage, `TRY_CAST("amount" AS decimal(12,2)) AS "amount"`)
+    assert.include(program.buildStage, `TRY_CAST("ordered_at" AS timestamp) AS "ordered_at"`)
+    assert.include(program.buildStage, `"amount" IS NOT NULL AND TRY_CAST("amount" AS decimal(12,2)) IS NULL THEN list_append("__medallion_cast_q", 'cast(amount)')`)
+    assert.include(program.buildStage, `list_append(`)
+    assert.include(program.buildStage, `'cast(ordered_at)'`)
+    assert.notMatch(program.buildStage, /(?<!TRY_)CAST\("amount"/)
+  })
+
+  it("marks filtered rows with a reason instead of removing them", () => {
+    assert.include(program.buildStage, `CASE WHEN "__medallion_removed" IS NULL AND (NOT coalesce(amount > 0, false)) THEN 'filter' ELSE "__medallion_removed" END`)
+    assert.notMatch(program.buildStage, /\bWHERE amount > 0\b/)
+  })
+
+  it("flags each expectation in its own column, for alive rows only", () => {
+    assert.deepStrictEqual(program.expectations.map((e) => [e.name, e.kind, e.onFail, e.flag]), [
+      ["known_customer", "not_null", "quarantine", "__medallion_e0"],
+      ["unique(order_id)", "unique", "drop", "__medallion_e1"],
+      ["accepted_values(status)", "accepted_values", "warn", "__medallion_e2"]
+    ])
+    assert.include(program.buildStage, `(s."__medallion_removed" IS NULL AND coalesce(s."customer_id" IS NULL, false)) AS "__medallion_e0"`)
+    assert.include(program.buildStage, `count(*) OVER (PARTITION BY s."__medallion_removed" IS NULL, s."order_id") > 1`)
+    // Text literals take the column's type: accepted numbers match DECIMAL values too.
+    assert.include(program.buildStage, `s."status" NOT IN ('paid', 'shipped')`)
+  })
+
+  it("publishes alive rows that are neither quarantined nor dropped; quarantines with the reasons", () => {
+    const hidden = `* EXCLUDE ("__medallion_removed", "__medallion_cast_q", "__medallion_cast_f", "__medallion_e0", "__medallion_e1", "__medallion_e2")`
+    assert.strictEqual(
+      program.output,
+      `SELECT ${hidden} FROM "__stage_silver_orders" WHERE "__medallion_removed" IS NULL AND NOT (len("__medallion_cast_q") > 0 OR "__medallion_e0") AND NOT ("__medallion_e1")`
+    )
+    assert.isDefined(program.quarantine)
+    includesInOrder(program.quarantine!, [
+      `SELECT ${hidden}`,
+      `list_concat(list_filter([CASE WHEN "__medallion_e0" THEN 'known_customer' END], lambda x: x IS NOT NULL), "__medallion_cast_q") AS _expectations`,
+      `'B-1' AS _quarantine_batch_id`,
+      `CAST('2024-05-01T12:00:00.000Z' AS TIMESTAMPTZ) AS _quarantined_at`,
+      `WHERE "__medallion_removed" IS NULL AND (len("__medallion_cast_q") > 0 OR "__medallion_e0")`
+    ])
+  })
+
+  it("classifies by markers and flags with one grouped count", () => {
+    assert.strictEqual(
+      program.classify,
+      `SELECT "__medallion_removed", "__medallion_cast_q", list_sort(list_distinct(list_transform("__medallion_cast_f", lambda e: split_part(e, chr(31), 1)))) AS "__medallion_cast_f", "__medallion_e0", "__medallion_e1", "__medallion_e2", count(*) AS n FROM "__stage_silver_orders" GROUP BY 1, 2, 3, 4, 5, 6`
+    )
+    // Samples come from the raw values kept in the cast-failure entries, not the NULLed column.
+    assert.include(program.castFailureSample("amount"), `SELECT DISTINCT split_part(e, chr(31), 2) AS value FROM (SELECT unnest("__medallion_cast_f") AS e FROM "__stage_silver_orders") WHERE split_part(e, chr(31), 1) = 'amount'`)
+  })
+
+  it("has no quarantine when nothing can be quarantined", () => {
+    const plain = compileModel(duckdb, nodeOf(`
+silver:
+  plain:
+    from: bronze.orders
+    transforms: [ { cast: { columns: { amount: int }, on_error: "null" } } ]
+    expect: [ { check: amount > 0, on_fail: drop } ]
+`, "silver.plain"), inputs)
+    assert.isUndefined(plain.quarantine)
+    assert.include(plain.buildStage, `TRY_CAST("amount" AS int) AS "amount"`)
+    assert.notInclude(plain.buildStage, "list_append")
+  })
+
+  it("a cast set to fail marks failures by column; before an aggregate it is a strict CAST", () => {
+    const node = nodeOf(`
+gold:
+  totals:
+    from: bronze.orders
+    transforms:
+      - cast: { amount: int }
+      - aggregate: { by: [status], metrics: { total: sum(amount) } }
+      - cast: { total: bigint }
+`, "gold.totals")
+    const totals = compileModel(duckdb, node, inputs)
+    assert.include(totals.buildStage, `CAST("amount" AS int) AS "amount"`)
+    assert.notInclude(totals.buildStage, `TRY_CAST("amount"`)
+    // After the last reshape the cast is tried and failures are collected for CastFailed.
+    assert.include(totals.buildStage, `TRY_CAST("total" AS bigint)`)
+    assert.include(totals.buildStage, `list_append("__medallion_cast_f", 'total' || chr(31) || CAST("total" AS VARCHAR))`)
+    // The aggregate discards marked rows first and restarts the markers.
+    includesInOrder(totals.buildStage, [
+      `alive_1 AS (SELECT * EXCLUDE ("__medallion_removed", "__medallion_cast_q", "__medallion_cast_f") FROM step_1 WHERE "__medallion_removed" IS NULL)`,
+      `step_2 AS (SELECT *, CAST(NULL AS VARCHAR) AS "__medallion_removed"`,
+      `FROM (SELECT status, sum(amount) AS "total" FROM alive_1 GROUP BY 1) AS q)`
+    ])
+  })
+
+  it("window, mask, derive and join compile to DuckDB functions", () => {
+    const node = nodeOf(`
+silver:
+  customers: { from: bronze.customers }
+  enriched:
+    from: bronze.orders
+    transforms:
+      - window: { column: ordered_at, every: 1h, as: hour }
+      - window: { column: ordered_at, every: 15 minutes, as: quarter }
+      - window: { column: ordered_at, every: 1 day, as: day }
+      - mask: { email: hash, phone: partial, name: redact, note: "null" }
+      - derive: { total: amount * 2, total2: total + 1 }
+      - join: { to: silver.customers, on: [customer_id], how: inner, columns: [segment] }
+`, "silver.enriched")
+    const sql = compileModel(duckdb, node, inputs).buildStage
+    assert.include(sql, `time_bucket(INTERVAL '1 hour', "ordered_at") AS "hour"`)
+    assert.include(sql, `time_bucket(INTERVAL '15 minutes', "ordered_at") AS "quarter"`)
+    assert.include(sql, `time_bucket(INTERVAL '1 day', "ordered_at") AS "day"`)
+    assert.include(sql, `CASE WHEN "email" IS NULL THEN NULL ELSE sha256(CAST("email" AS VARCHAR)) END AS "email"`)
+    assert.include(sql, `right(CAST("phone" AS VARCHAR), 4)`)
+    assert.include(sql, `'[REDACTED]'`)
+    assert.include(sql, `COLUMNS(lambda c: c <> 'total'), amount * 2 AS "total"`)
+    // A later derive reads from the one before it, nested.
+    assert.include(sql, `total + 1 AS "total2" FROM (SELECT COLUMNS(lambda c: c <> 'total'), amount * 2 AS "total" FROM (SELECT * FROM step_4))`)
+    assert.include(sql, `LEFT JOIN (`)
+    assert.include(sql, `FROM "silver"."customers") r ON l."customer_id" = r."customer_id"`)
+    assert.include(sql, `r."segment"`)
+    assert.include(sql, `THEN 'join_unmatched'`)
+  })
+
+  it("append reads only the new input batches", () => {
+    const node = planOf(`
+version: 1
+pipeline: golden
+sources: { orders: { format: csv, path: data/orders.csv, incremental: true } }
+bronze: { orders: { from: orders } }
+silver:
+  feed: { from: bronze.orders, mode: append }
+`).nodes.get("silver.feed") as ModelNode
+    assert.include(compileModel(duckdb, node, { ...inputs, newInputBatches: ["b1", "b'2"] }).buildStage, `FROM "bronze"."orders" WHERE "_batch_id" IN ('b1', 'b''2')`)
+    assert.include(compileModel(duckdb, node, { ...inputs, newInputBatches: [] }).buildStage, `WHERE "_batch_id" IN (NULL)`)
+    assert.notInclude(compileModel(duckdb, node, inputs).buildStage, `"_batch_id" IN`)
+  })
+
+  it("resolves {{ input }} and {{ layer.table }} references", () => {
+    const node = nodeOf(`
+silver:
+  customers: { from: bronze.customers }
+  by_sql:
+    from: bronze.orders
+    transforms:
+      - sql: "select o.*, c.name from {{ input }} o join {{silver.customers}} c using (customer_id)"
+gold:
+  top:
+    sql: "select customer_id, count(*) as n from {{ silver.by_sql }} group by 1"
+`, "silver.by_sql")
+    const sql = compileModel(duckdb, node, inputs).buildStage
+    assert.include(sql, `select o.*, c.name from alive_0 o join "silver"."customers" c using (customer_id)`)
+    assert.notInclude(sql, "{{")
+    const top = compileModel(duckdb, planOf(`${header}
+silver:
+  by_sql: { from: bronze.orders }
+gold:
+  top:
+    sql: "select customer_id, count(*) as n from {{ silver.by_sql }} group by 1"
+`).nodes.get("gold.top") as ModelNode, inputs)
+    assert.include(top.buildStage, `FROM (select customer_id, count(*) as n from "silver"."by_sql" group by 1) AS q`)
+  })
+
+  it("a view's query hides markers and marked rows, and casts strictly", () => {
+    const node = nodeOf(`
+silver:
+  live:
+    from: bronze.orders
+    mode: view
+    transforms: [ { cast: { amount: int } }, { filter: amount > 0 } ]
+    expect: [ { check: amount < 100, on_fail: fail } ]
+`, "silver.live")
+    const view = compileModel(duckdb, node, inputs)
+    assert.include(view.viewQuery, `CAST("amount" AS int) AS "amount"`)
+    assert.notInclude(view.viewQuery, "TRY_CAST")
+    assert.match(view.viewQuery, /SELECT \* EXCLUDE \("__medallion_removed", "__medallion_cast_q", "__medallion_cast_f"\) FROM final WHERE "__medallion_removed" IS NULL$/)
+    assert.include(view.classifyView, `count(*) AS n FROM (SELECT s.*, (s."__medallion_removed" IS NULL AND coalesce(NOT coalesce(amount < 100, false), false)) AS "__medallion_e0" FROM final s) AS flagged`)
+  })
+
+  it("is deterministic", () => {
+    assert.deepStrictEqual(
+      JSON.stringify(compileModel(duckdb, orders, inputs), (_, v) => (typeof v === "function" ? String(v("x")) : v)),
+      JSON.stringify(compileModel(duckdb, orders, inputs), (_, v) => (typeof v === "function" ? String(v("x")) : v))
+    )
+  })
+})
