@@ -32,13 +32,15 @@ export const settingsFor = (env: string | undefined) =>
     return yield* loadSettings({ projectDir: yield* projectDir, env, environment: environment() })
   })
 
-/** The files to work on: those given, or pipelines/*.yaml. */
+/** The files to work on: those given (globs expanded here too, for shells that do not), or pipelines/*.yaml. */
 export const pipelineFiles = (files: ReadonlyArray<string>) =>
   Effect.gen(function*() {
-    if (files.length > 0) return files
     const fs = yield* FileSystem.FileSystem
-    const found = yield* fs.glob("pipelines/*.{yaml,yml}", { root: yield* projectDir }).pipe(Effect.orElseSucceed(() => []))
-    return found.toSorted()
+    const root = yield* projectDir
+    const expand = (pattern: string) => fs.glob(pattern, { root }).pipe(Effect.map((found) => found.toSorted()), Effect.orElseSucceed(() => []))
+    if (files.length === 0) return yield* expand("pipelines/*.{yaml,yml}")
+    const expanded = yield* Effect.forEach(files, (file) => /[*?[{]/.test(file) ? expand(file) : Effect.succeed([file]))
+    return expanded.flat()
   })
 
 export const planFor = (files: ReadonlyArray<string>) =>

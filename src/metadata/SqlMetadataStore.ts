@@ -2,9 +2,9 @@
  * The metadata store as tables in a `_medallion` schema, written through the Executor, so it lives
  * in the same database as the data and commits in the same transactions as appends.
  */
-import { Effect, Layer } from "effect"
-import { Executor, type Row, type Session } from "../executor/Executor.ts"
-import { type BatchRecord, MetadataStore, type RunRecord, type TableRecord } from "./MetadataStore.ts"
+import { Effect, Layer, Schema, SchemaTransformation } from "effect"
+import { Executor, ExecutorError, QueryFailed, type Row, type Session } from "../executor/Executor.ts"
+import { type BatchRecord, ExpectationResult, MetadataStore, RunRecord, TableRecord } from "./MetadataStore.ts"
 
 const migrations = [
   `CREATE SCHEMA IF NOT EXISTS _medallion`,
@@ -27,8 +27,38 @@ const migrations = [
   `CREATE TABLE IF NOT EXISTS _medallion.consumed_batches (table_id VARCHAR, input_id VARCHAR, batch_id VARCHAR)`
 ]
 
-const num = (value: unknown): number => (value === null || value === undefined ? 0 : Number(value))
-const str = (value: unknown): string | null => (value === null || value === undefined ? null : String(value))
+// Rows as the engine returns them: BIGINT as text, timestamps as text, maps as JSON text.
+const Count = Schema.NumberFromString
+const Timestamp = Schema.String
+const RunRow = Schema.Struct({
+  ...RunRecord.fields,
+  pipelines: Schema.String.pipe(Schema.decodeTo(Schema.Array(Schema.String), SchemaTransformation.transform({
+    decode: (text): ReadonlyArray<string> => text.split(",").filter((p) => p !== ""),
+    encode: (names: ReadonlyArray<string>) => names.join(",")
+  }))),
+  started_at: Timestamp,
+  finished_at: Schema.NullOr(Timestamp),
+  records_in: Count,
+  records_out: Count,
+  errors: Count
+})
+const TableRow = Schema.Struct({
+  ...TableRecord.mapFields(({ table: _, expectations: __, ...fields }) => fields).fields,
+  table_id: Schema.String,
+  rows_in: Count,
+  rows_out: Count,
+  quarantined: Count,
+  dropped: Count,
+  duplicates: Count,
+  rejected: Count,
+  dropped_by_reason: Schema.fromJsonString(Schema.Record(Schema.String, Schema.Number))
+})
+const ExpectationRow = Schema.Struct({ ...ExpectationResult.fields, table_id: Schema.String, passed: Count, failed: Count })
+
+const decodeRows = <S extends Schema.Top & { readonly DecodingServices: never }>(schema: S) => (rows: ReadonlyArray<Row>) =>
+  Schema.decodeUnknownEffect(Schema.Array(schema))(rows, { onExcessProperty: "ignore" }).pipe(
+    Effect.mapError((e) => new ExecutorError({ statement: "(reading _medallion)", reason: new QueryFailed({ detail: `unexpected metadata row: ${e.message}` }) }))
+  )
 
 export const layer = Layer.effect(
   MetadataStore,
@@ -47,22 +77,6 @@ export const layer = Layer.effect(
       r.batch_id, r.pipelines.join(","), r.env, r.engine, r.started_at, r.finished_at, r.status,
       r.records_in, r.records_out, r.duration_seconds, r.errors, r.success_rate, r.throughput
     ])
-    const toRun = (row: Row): RunRecord => ({
-      batch_id: String(row["batch_id"]),
-      pipelines: String(row["pipelines"] ?? "").split(",").filter((p) => p !== ""),
-      env: String(row["env"]),
-      engine: String(row["engine"]),
-      started_at: String(row["started_at"]),
-      finished_at: str(row["finished_at"]),
-      status: String(row["status"]) as RunRecord["status"],
-      records_in: num(row["records_in"]),
-      records_out: num(row["records_out"]),
-      duration_seconds: num(row["duration_seconds"]),
-      errors: num(row["errors"]),
-      success_rate: num(row["success_rate"]),
-      throughput: num(row["throughput"])
-    })
-
     return MetadataStore.of({
       startRun: (r) => run([`INSERT INTO _medallion.runs VALUES ${runRow(r)}`]),
       finishRun: (r, tables) =>
@@ -99,36 +113,16 @@ export const layer = Layer.effect(
         ])}`).pipe(Effect.asVoid),
       recentRuns: (limit) =>
         query(`SELECT * FROM _medallion.runs ORDER BY started_at DESC, batch_id DESC LIMIT ${Math.max(1, Math.floor(limit))}`).pipe(
-          Effect.map((rows) => rows.map(toRun))
+          Effect.flatMap(decodeRows(RunRow))
         ),
       runTables: (batchId) =>
         Effect.gen(function*() {
-          const tables = yield* query(`SELECT * FROM _medallion.run_tables WHERE batch_id = ${lit(batchId)} ORDER BY table_id`)
-          const expectations = yield* query(`SELECT * FROM _medallion.expectation_results WHERE batch_id = ${lit(batchId)}`)
-          return tables.map((t): TableRecord => ({
-            table: String(t["table_id"]),
-            pipeline: String(t["pipeline"]),
-            layer: String(t["layer"]),
-            mode: String(t["mode"]),
-            status: String(t["status"]) as TableRecord["status"],
-            reason: str(t["reason"]),
-            error: str(t["error"]),
-            rows_in: num(t["rows_in"]),
-            rows_out: num(t["rows_out"]),
-            quarantined: num(t["quarantined"]),
-            dropped: num(t["dropped"]),
-            duplicates: num(t["duplicates"]),
-            rejected: num(t["rejected"]),
-            dropped_by_reason: JSON.parse(String(t["dropped_by_reason"] ?? "{}")) as Record<string, number>,
-            expectations: expectations.filter((e) => e["table_id"] === t["table_id"]).map((e) => ({
-              expectation: String(e["expectation"]),
-              kind: String(e["kind"]),
-              on_fail: String(e["on_fail"]),
-              passed: num(e["passed"]),
-              failed: num(e["failed"])
-            })),
-            duration_seconds: num(t["duration_seconds"]),
-            accounting_ok: t["accounting_ok"] === true
+          const tables = yield* query(`SELECT * FROM _medallion.run_tables WHERE batch_id = ${lit(batchId)} ORDER BY table_id`).pipe(Effect.flatMap(decodeRows(TableRow)))
+          const expectations = yield* query(`SELECT * FROM _medallion.expectation_results WHERE batch_id = ${lit(batchId)}`).pipe(Effect.flatMap(decodeRows(ExpectationRow)))
+          return tables.map(({ table_id, ...t }): TableRecord => ({
+            table: table_id,
+            ...t,
+            expectations: expectations.filter((e) => e.table_id === table_id).map(({ table_id: _, ...e }) => e)
           }))
         })
     })
