@@ -18,7 +18,7 @@ const allowed: Record<string, ReadonlyArray<string>> = {
   plan: ["plan", "spec"],
   compile: ["compile", "plan", "spec"],
   executor: ["executor", "compile"],
-  metadata: ["metadata", "executor"],
+  metadata: ["metadata", "executor", "plan"],
   runtime: ["runtime", "compile", "plan", "spec", "executor", "metadata"],
   settings: ["settings", "spec"],
   cli: ["cli", "runtime", "compile", "plan", "spec", "executor", "metadata", "settings"]

@@ -4,6 +4,7 @@
  */
 import { Data, Effect, FileSystem, Layer, Path, Result } from "effect"
 import { Flag } from "effect/cli"
+import * as CircuitBreaker from "../executor/CircuitBreaker.ts"
 import * as DuckDbExecutor from "../executor/DuckDbExecutor.ts"
 import * as SqlMetadataStore from "../metadata/SqlMetadataStore.ts"
 import { buildPlan } from "../plan/Plan.ts"
@@ -57,6 +58,9 @@ export const engineLayer = (settings: Settings) =>
         problems: [{ file: `config/${settings.env}.yaml`, line: 1, column: 1, message: `engine ${settings.engine} is not available in this version; use engine: duckdb` }]
       })
     }
-    const executor = DuckDbExecutor.layer({ path: settings.duckdb.path, threads: settings.duckdb.threads, memoryLimit: settings.duckdb.memoryLimit })
+    // After 5 transient failures in a row the engine is likely down: fail the rest fast, try again in 30 s.
+    const executor = CircuitBreaker.layer({ failureThreshold: 5, cooldown: "30 seconds" }).pipe(
+      Layer.provide(DuckDbExecutor.layer({ path: settings.duckdb.path, threads: settings.duckdb.threads, memoryLimit: settings.duckdb.memoryLimit }))
+    )
     return Layer.provideMerge(SqlMetadataStore.layer, executor)
   }))

@@ -5,15 +5,17 @@ const n = (value: number) => value.toLocaleString("en-US")
 const pad = (text: string, width: number) => text.padEnd(width)
 
 export const tableLine = (t: TableRecord): string => {
-  const status = t.status === "succeeded" ? "ok  " : t.status === "failed" ? "FAIL" : "skip"
+  const status = { succeeded: "ok  ", unchanged: "same", failed: "FAIL", skipped: "skip" }[t.status]
   const head = `  ${status}  ${pad(t.table, 32)} ${pad(t.mode, 8)}`
   if (t.status === "skipped") return `${head} skipped: ${t.reason ?? ""}`
+  if (t.status === "unchanged") return `${head} unchanged`
   if (t.status === "failed") return `${head} ${t.duration_seconds.toFixed(2)}s\n        ${(t.error ?? "").replaceAll("\n", "\n        ")}`
   const parts = [`in ${n(t.rows_in)}`, `out ${n(t.rows_out)}`]
   if (t.quarantined > 0) parts.push(`quarantined ${n(t.quarantined)}`)
   if (t.dropped > 0) parts.push(`dropped ${n(t.dropped)}`)
   if (t.duplicates > 0) parts.push(`duplicates ${n(t.duplicates)}`)
   if (t.rejected > 0) parts.push(`rejected lines ${n(t.rejected)}`)
+  if (t.attempts > 1) parts.push(`attempts ${t.attempts}`)
   const warned = t.expectations.filter((e) => e.on_fail === "warn" && e.failed > 0)
   const warnings = warned.map((e) => `\n        warn: ${e.expectation} failed for ${n(e.failed)} row(s)`).join("")
   const note = t.reason === null ? "" : `  (${t.reason})`
@@ -23,7 +25,7 @@ export const tableLine = (t: TableRecord): string => {
 
 export const runSummary = (run: RunRecord, tables: ReadonlyArray<TableRecord>): string => {
   const count = (s: TableRecord["status"]) => tables.filter((t) => t.status === s).length
-  return `run ${run.status}: ${count("succeeded")} succeeded, ${count("failed")} failed, ${count("skipped")} skipped; ` +
+  return `run ${run.status}: ${count("succeeded")} succeeded, ${count("unchanged")} unchanged, ${count("failed")} failed, ${count("skipped")} skipped; ` +
     `${n(run.records_in)} rows in, ${n(run.records_out)} out in ${run.duration_seconds.toFixed(2)}s (batch ${run.batch_id})`
 }
 

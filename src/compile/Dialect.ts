@@ -57,6 +57,15 @@ export interface Dialect {
   readonly readFiles: (format: SourceFormat, files: ReadonlyArray<string>, options: ReadOptions, filenameColumn: string, rejects: { readonly table: string; readonly scan: string } | undefined) => string
   /** The query over the rejects tables of readFiles: file, line, error, raw line. */
   readonly rejectedLines: (rejects: { readonly table: string; readonly scan: string }) => string | undefined
+  /** Query: table_name of the views among `names` in a layer. */
+  readonly viewsIn: (layer: string, names: ReadonlyArray<string>) => string
+  /** Query: column_name and column_type of a table, in order (no rows when it does not exist). */
+  readonly columnsOf: (layer: string, name: string) => string
+  /** Query: column_name and column_type of a query's result. */
+  readonly describe: (query: string) => string
+  readonly addColumn: (table: string, column: string, type: string) => string
+  /** Upserts the query's rows by key; with a sequenceBy column, a row replaces the stored one only if not older. */
+  readonly merge: (table: string, query: string, keys: ReadonlyArray<string>, sequenceBy: string | undefined) => string
   readonly createTempTable: (name: string, query: string) => string
   readonly dropTempTable: (name: string) => string
   readonly createTable: (name: string, query: string) => string

@@ -62,6 +62,15 @@ export const duckdb: Dialect = {
     `SELECT s.file_path AS source_file, e.line AS line, string_agg(DISTINCT e.error_type, ', ') AS error_type,
        string_agg(DISTINCT e.error_message, '; ') AS error_message, any_value(e.csv_line) AS raw_line
      FROM ${quote(rejects.table)} e JOIN ${quote(rejects.scan)} s USING (scan_id, file_id) GROUP BY 1, 2`,
+  viewsIn: (layer, names) =>
+    `SELECT table_name FROM information_schema.tables WHERE table_schema = ${literal(layer)} AND table_type = 'VIEW' AND table_name IN (${names.map(literal).join(", ")})`,
+  columnsOf: (layer, name) =>
+    `SELECT column_name, data_type AS column_type FROM information_schema.columns WHERE table_schema = ${literal(layer)} AND table_name = ${literal(name)} ORDER BY ordinal_position`,
+  describe: (query) => `DESCRIBE ${query}`,
+  addColumn: (table, column, type) => `ALTER TABLE ${table} ADD COLUMN ${quote(column)} ${type}`,
+  merge: (table, query, keys, sequenceBy) =>
+    `MERGE INTO ${table} AS t USING (${query}) AS s ON ${keys.map((k) => `t.${quote(k)} = s.${quote(k)}`).join(" AND ")}
+      WHEN MATCHED${sequenceBy === undefined ? "" : ` AND s.${quote(sequenceBy)} >= t.${quote(sequenceBy)}`} THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *`,
   createTempTable: (name, query) => `CREATE OR REPLACE TEMP TABLE ${quote(name)} AS ${query}`,
   dropTempTable: (name) => `DROP TABLE IF EXISTS temp.${quote(name)}`,
   createTable: (name, query) => `CREATE OR REPLACE TABLE ${name} AS ${query}`,

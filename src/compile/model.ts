@@ -175,6 +175,14 @@ const compileStep = (ctx: ChainContext, step: Step, prev: string, castsAreStrict
   return resolveReferences(d, step.sql, { input: prev })
 }
 
+/** A merge keeps one row per key from what it reads (the newest by sequence_by), counted as duplicates. */
+const withImplicitSteps = (d: Dialect, node: ModelNode): ReadonlyArray<Step> =>
+  node.mode === "merge" && node.table.key !== undefined
+    ? [...(node.table.transforms ?? []), {
+      dedupe: { keys: node.table.key, ...(node.table.sequence_by === undefined ? {} : { order_by: `${d.quote(node.table.sequence_by)} DESC` }) }
+    }]
+    : node.table.transforms ?? []
+
 const startMarkers = (d: Dialect) =>
   `CAST(NULL AS VARCHAR) AS ${d.quote(REMOVED)}, ${d.emptyTextArray} AS ${d.quote(CAST_QUARANTINE)}, ${d.emptyTextArray} AS ${d.quote(CAST_FAIL)}`
 
@@ -188,7 +196,7 @@ const compileChain = (ctx: ChainContext, inputs: ModelInputs): ReadonlyArray<rea
     ? `SELECT *, ${startMarkers(d)} FROM ${d.table(...(table.from.split(".") as ["silver", string]))}${batchFilter}`
     : `SELECT *, ${startMarkers(d)} FROM (${resolveReferences(d, table.sql!, {})}) AS q`
   const ctes: Array<readonly [string, string]> = [["step_0", source]]
-  const steps = table.transforms ?? []
+  const steps = withImplicitSteps(d, node)
   const lastReshape = steps.findLastIndex(reshapes)
   steps.forEach((step, i) => {
     const prev = `step_${i}`

@@ -25,8 +25,20 @@ export class QueryFailed extends Schema.TaggedError<QueryFailed>()("QueryFailed"
   }
 }
 
+/**
+ * A circuit breaker (CircuitBreaker.ts) stopped the statement before it reached the engine, after
+ * repeated transient failures. Not retryable: retrying during the cooldown would only spin.
+ */
+export class CircuitOpen extends Schema.TaggedError<CircuitOpen>()("CircuitOpen", {
+  detail: Schema.String
+}) {
+  get isRetryable() {
+    return false
+  }
+}
+
 export class ExecutorError extends Schema.TaggedError<ExecutorError>()("ExecutorError", {
-  reason: Schema.Union([Unavailable, QueryFailed]),
+  reason: Schema.Union([Unavailable, QueryFailed, CircuitOpen]),
   statement: Schema.String
 }) {
   get isRetryable(): boolean {

@@ -5,8 +5,10 @@
  */
 import { Context, type Effect, Schema } from "effect"
 import type { ExecutorError, Session } from "../executor/Executor.ts"
+import type { TableState } from "../plan/changes.ts"
 
-export const TableStatus = Schema.Literals(["succeeded", "failed", "skipped"])
+/** skipped: not run because an upstream table failed; unchanged: nothing to do since the last run. */
+export const TableStatus = Schema.Literals(["succeeded", "unchanged", "failed", "skipped"])
 export type TableStatus = typeof TableStatus.Type
 
 export const ExpectationResult = Schema.Struct({
@@ -37,7 +39,9 @@ export const TableRecord = Schema.Struct({
   dropped_by_reason: Schema.Record(Schema.String, Schema.Number),
   expectations: Schema.Array(ExpectationResult),
   duration_seconds: Schema.Number,
-  accounting_ok: Schema.Boolean
+  accounting_ok: Schema.Boolean,
+  /** Retries of transient failures before the table succeeded or failed. */
+  attempts: Schema.Number
 })
 export type TableRecord = typeof TableRecord.Type
 
@@ -49,7 +53,7 @@ export const RunRecord = Schema.Struct({
   engine: Schema.String,
   started_at: Schema.String,
   finished_at: Schema.NullOr(Schema.String),
-  status: Schema.Literals(["running", "succeeded", "failed", "cancelled"]),
+  status: Schema.Literals(["running", "succeeded", "failed", "cancelled", "crashed"]),
   records_in: Schema.Number,
   records_out: Schema.Number,
   duration_seconds: Schema.Number,
@@ -88,6 +92,14 @@ export class MetadataStore extends Context.Service<MetadataStore, {
   readonly consumedBatches: (table: string, input: string) => Effect.Effect<ReadonlySet<string>, ExecutorError>
   readonly recordConsumed: (session: Session, table: string, input: string, batchIds: ReadonlyArray<string>) => Effect.Effect<void, ExecutorError>
   readonly recordBatch: (session: Session, batch: BatchRecord) => Effect.Effect<void, ExecutorError>
+  /** Files ingested into a table, by path: the latest version of each. */
+  readonly ingestedFiles: (table: string) => Effect.Effect<ReadonlyMap<string, IngestedFile>, ExecutorError>
+  /** Forget what a table ingested or consumed, inside the transaction that rebuilds it. */
+  readonly resetLedgers: (session: Session, table: string) => Effect.Effect<void, ExecutorError>
+  readonly tableStates: Effect.Effect<ReadonlyMap<string, TableState>, ExecutorError>
+  readonly saveState: (session: Session, table: string, state: TableState) => Effect.Effect<void, ExecutorError>
+  /** Marks runs left "running" by a process that died as "crashed". */
+  readonly closeAbandonedRuns: Effect.Effect<number, ExecutorError>
   readonly recentRuns: (limit: number) => Effect.Effect<ReadonlyArray<RunRecord>, ExecutorError>
   readonly runTables: (batchId: string) => Effect.Effect<ReadonlyArray<TableRecord>, ExecutorError>
 }>()("medallion/metadata/MetadataStore") {}

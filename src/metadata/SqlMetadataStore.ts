@@ -4,6 +4,7 @@
  */
 import { Effect, Layer, Schema, SchemaTransformation } from "effect"
 import { Executor, ExecutorError, QueryFailed, type Row, type Session } from "../executor/Executor.ts"
+import { retrySchedule } from "../executor/policy.ts"
 import { type BatchRecord, ExpectationResult, MetadataStore, RunRecord, TableRecord } from "./MetadataStore.ts"
 
 const migrations = [
@@ -24,7 +25,10 @@ const migrations = [
     record_count BIGINT, checksum VARCHAR)`,
   `CREATE TABLE IF NOT EXISTS _medallion.ingested_files (
     table_id VARCHAR, path VARCHAR, size BIGINT, modified_at TIMESTAMPTZ, checksum VARCHAR, batch_id VARCHAR)`,
-  `CREATE TABLE IF NOT EXISTS _medallion.consumed_batches (table_id VARCHAR, input_id VARCHAR, batch_id VARCHAR)`
+  `CREATE TABLE IF NOT EXISTS _medallion.consumed_batches (table_id VARCHAR, input_id VARCHAR, batch_id VARCHAR)`,
+  `CREATE TABLE IF NOT EXISTS _medallion.table_state (
+    table_id VARCHAR PRIMARY KEY, parts VARCHAR, inputs VARCHAR, data_version VARCHAR, files VARCHAR, updated_at TIMESTAMPTZ)`,
+  `ALTER TABLE _medallion.run_tables ADD COLUMN IF NOT EXISTS attempts BIGINT DEFAULT 0`
 ]
 
 // Rows as the engine returns them: BIGINT as text, timestamps as text, maps as JSON text.
@@ -51,8 +55,13 @@ const TableRow = Schema.Struct({
   dropped: Count,
   duplicates: Count,
   rejected: Count,
-  dropped_by_reason: Schema.fromJsonString(Schema.Record(Schema.String, Schema.Number))
+  dropped_by_reason: Schema.fromJsonString(Schema.Record(Schema.String, Schema.Number)),
+  attempts: Count
 })
+const Json = Schema.fromJsonString(Schema.Record(Schema.String, Schema.String))
+const FileMeta = Schema.fromJsonString(Schema.Record(Schema.String, Schema.Struct({ size: Schema.Number, modifiedAt: Schema.NullOr(Schema.String) })))
+const StateRow = Schema.Struct({ table_id: Schema.String, parts: Json, inputs: Json, data_version: Schema.String, files: FileMeta })
+const FileRow = Schema.Struct({ path: Schema.String, size: Count, modified_at: Schema.NullOr(Schema.String), checksum: Schema.String })
 const ExpectationRow = Schema.Struct({ ...ExpectationResult.fields, table_id: Schema.String, passed: Count, failed: Count })
 
 const decodeRows = <S extends Schema.Top & { readonly DecodingServices: never }>(schema: S) => (rows: ReadonlyArray<Row>) =>
@@ -67,11 +76,14 @@ export const layer = Layer.effect(
     const lit = executor.dialect.literal
     const values = (items: ReadonlyArray<unknown>) =>
       `(${items.map((v) => (typeof v === "number" || typeof v === "boolean" || v === null ? lit(v) : lit(String(v)))).join(", ")})`
+    // The store's own statements ride out transient failures too (those inside a table's
+    // transaction are retried with the table).
+    const retried = <A>(effect: Effect.Effect<A, ExecutorError>) => Effect.retry(effect, retrySchedule({ attempts: 5, initial: "50ms", max: "2s" }))
     const run = (statements: ReadonlyArray<string>) =>
-      executor.withSession((s) => Effect.forEach(statements, s.execute, { discard: true }))
-    const query = (sql: string) => executor.withSession((s) => s.query(sql))
+      retried(executor.withSession((s) => Effect.forEach(statements, s.execute, { discard: true })))
+    const query = (sql: string) => retried(executor.withSession((s) => s.query(sql)))
 
-    yield* run(migrations)
+    yield* Effect.forEach(migrations, (statement) => run([statement]), { discard: true })
 
     const runRow = (r: RunRecord) => values([
       r.batch_id, r.pipelines.join(","), r.env, r.engine, r.started_at, r.finished_at, r.status,
@@ -80,19 +92,20 @@ export const layer = Layer.effect(
     return MetadataStore.of({
       startRun: (r) => run([`INSERT INTO _medallion.runs VALUES ${runRow(r)}`]),
       finishRun: (r, tables) =>
-        executor.withSession((s) =>
+        retried(executor.withSession((s) =>
           s.transaction(Effect.forEach([
             `DELETE FROM _medallion.runs WHERE batch_id = ${lit(r.batch_id)}`,
             `INSERT INTO _medallion.runs VALUES ${runRow(r)}`,
             ...tables.map((t) =>
               `INSERT INTO _medallion.run_tables VALUES ${values([
                 r.batch_id, t.table, t.pipeline, t.layer, t.mode, t.status, t.reason, t.error, t.rows_in, t.rows_out,
-                t.quarantined, t.dropped, t.duplicates, t.rejected, JSON.stringify(t.dropped_by_reason), t.duration_seconds, t.accounting_ok
+                t.quarantined, t.dropped, t.duplicates, t.rejected, JSON.stringify(t.dropped_by_reason), t.duration_seconds, t.accounting_ok,
+                t.attempts
               ])}`),
             ...tables.flatMap((t) => t.expectations.map((e) =>
               `INSERT INTO _medallion.expectation_results VALUES ${values([r.batch_id, t.table, e.expectation, e.kind, e.on_fail, e.passed, e.failed])}`))
           ], s.execute, { discard: true }))
-        ),
+        )),
       ingestedChecksums: (table) =>
         query(`SELECT DISTINCT checksum FROM _medallion.ingested_files WHERE table_id = ${lit(table)}`).pipe(
           Effect.map((rows) => new Set(rows.map((r) => String(r["checksum"]))))
@@ -111,6 +124,27 @@ export const layer = Layer.effect(
         session.execute(`INSERT INTO _medallion.batches VALUES ${values([
           b.batch_id, b.table, b.source, b.layer, b.ingestion_time, b.record_count, b.checksum
         ])}`).pipe(Effect.asVoid),
+      ingestedFiles: (table) =>
+        query(`SELECT path, size, strftime(modified_at AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S.%gZ') AS modified_at, checksum
+               FROM _medallion.ingested_files WHERE table_id = ${lit(table)} QUALIFY row_number() OVER (PARTITION BY path ORDER BY batch_id DESC) = 1`).pipe(
+          Effect.flatMap(decodeRows(FileRow)),
+          Effect.map((rows) => new Map(rows.map((r) => [r.path, { path: r.path, size: r.size, modifiedAt: r.modified_at, checksum: r.checksum }])))
+        ),
+      resetLedgers: (session, table) =>
+        Effect.forEach([
+          `DELETE FROM _medallion.ingested_files WHERE table_id = ${lit(table)}`,
+          `DELETE FROM _medallion.consumed_batches WHERE table_id = ${lit(table)}`
+        ], session.execute, { discard: true }),
+      tableStates: query(`SELECT table_id, parts, inputs, data_version, files FROM _medallion.table_state`).pipe(
+        Effect.flatMap(decodeRows(StateRow)),
+        Effect.map((rows) => new Map(rows.map((r) => [r.table_id, { parts: r.parts, inputs: r.inputs, dataVersion: r.data_version, files: r.files }])))
+      ),
+      saveState: (session, table, state) =>
+        Effect.forEach([
+          `DELETE FROM _medallion.table_state WHERE table_id = ${lit(table)}`,
+          `INSERT INTO _medallion.table_state VALUES ${values([table, JSON.stringify(state.parts), JSON.stringify(state.inputs), state.dataVersion, JSON.stringify(state.files), new Date().toISOString()])}`
+        ], session.execute, { discard: true }),
+      closeAbandonedRuns: retried(executor.withSession((s) => s.execute(`UPDATE _medallion.runs SET status = 'crashed' WHERE status = 'running'`))),
       recentRuns: (limit) =>
         query(`SELECT * FROM _medallion.runs ORDER BY started_at DESC, batch_id DESC LIMIT ${Math.max(1, Math.floor(limit))}`).pipe(
           Effect.flatMap(decodeRows(RunRow))

@@ -23,6 +23,8 @@ interface NodeBase {
   /** Tables this one reads, directly or through join/relationships/sql references. */
   readonly dependsOn: ReadonlyArray<TableId>
   readonly retry: Retry | undefined
+  /** The table's time limit (its own, else the pipeline's), as written. */
+  readonly timeout: string | undefined
 }
 
 export interface IngestNode extends NodeBase {
@@ -35,7 +37,7 @@ export interface IngestNode extends NodeBase {
 
 export interface ModelNode extends NodeBase {
   readonly _tag: "Model"
-  readonly mode: "replace" | "append" | "view"
+  readonly mode: "replace" | "append" | "merge" | "view"
   readonly table: Table
   /** The table `from:` names; undefined when the table starts from `sql:`. */
   readonly input: TableId | undefined
@@ -103,6 +105,13 @@ const tableProblems = (parsed: ParsedPipeline, layer: Layer, name: string, table
       problems.push(at(["transforms", i, "sql"], "a sql step must read the previous step as {{ input }}"))
     }
   })
+  if (table.mode === "merge" && table.key === undefined) {
+    problems.push(at(["mode"], "mode: merge needs key: [columns] that identify a row (and optionally sequence_by)"))
+  }
+  if (table.mode !== "merge") {
+    if (table.key !== undefined) problems.push(at(["key"], "key is for mode: merge; add mode: merge or remove key"))
+    if (table.sequence_by !== undefined) problems.push(at(["sequence_by"], "sequence_by is for mode: merge; add mode: merge or remove it"))
+  }
   if (table.mode === "view") {
     ;(table.expect ?? []).forEach((e, i) => {
       const onFail = onFailOf(e)
@@ -203,7 +212,7 @@ export const buildPlan = (files: ReadonlyArray<ParsedPipeline>): Result.Result<P
       define({
         _tag: "Ingest", id: `bronze.${name}`, layer: "bronze", name, pipeline: spec.pipeline, file: parsed.file,
         location: locationOf(parsed, ["bronze", name]),
-        dependsOn: [], retry: spec.retry, sourceName: table.from, source, mode: table.mode ?? (source.incremental === true ? "append" : "replace"), table
+        dependsOn: [], retry: table.retry ?? spec.retry, timeout: table.timeout ?? spec.timeout, sourceName: table.from, source, mode: table.mode ?? (source.incremental === true ? "append" : "replace"), table
       }, [])
     }
     for (const layer of ["silver", "gold"] as const) {
@@ -213,7 +222,7 @@ export const buildPlan = (files: ReadonlyArray<ParsedPipeline>): Result.Result<P
         define({
           _tag: "Model", id: `${layer}.${name}`, layer, name, pipeline: spec.pipeline, file: parsed.file,
           location: locationOf(parsed, [layer, name]),
-          dependsOn: [...new Set(refs.map((r) => r.ref as TableId))], retry: spec.retry,
+          dependsOn: [...new Set(refs.map((r) => r.ref as TableId))], retry: table.retry ?? spec.retry, timeout: table.timeout ?? spec.timeout,
           mode: table.mode ?? "replace", table, input: table.from as TableId | undefined
         }, refs)
       }

@@ -3,19 +3,23 @@
  * are ready (bounded concurrency), retries transient failures, skips the dependents of a failed
  * table, and records the run. The only place that decides what runs when.
  */
-import { type Cause, Clock, Deferred, Duration, Effect, Exit, Random, Schedule, Semaphore } from "effect"
+import { type Cause, Clock, Deferred, Duration, Effect, Exit, Random, Semaphore } from "effect"
 import { Executor } from "../executor/Executor.ts"
 import { MetadataStore, type RunRecord, type TableRecord } from "../metadata/MetadataStore.ts"
 import type { Plan, PlanNode, TableId } from "../plan/Plan.ts"
-import type { Retry } from "../spec/Pipeline.ts"
 import { layers } from "../spec/Pipeline.ts"
+import { actionName } from "../plan/changes.ts"
+import { retrySchedule, withRetries, withTimeout } from "../executor/policy.ts"
 import { runTable, type TableCounts } from "./runTable.ts"
+import { assess, loadSituation, stateAfter } from "./situation.ts"
 
 export interface ApplyOptions {
   readonly projectDir: string
   readonly env: string
   readonly selected: ReadonlySet<TableId>
   readonly concurrency: number
+  /** Tables to rebuild from all their input, whatever changed. */
+  readonly fullRefresh: ReadonlySet<TableId>
   /** Called as each table finishes, for progress output. */
   readonly onTable?: ((record: TableRecord) => Effect.Effect<void>) | undefined
 }
@@ -33,29 +37,7 @@ export const makeBatchId = Effect.gen(function*() {
   return `${stamp}-${suffix.toString(16).padStart(8, "0")}`
 })
 
-const toDuration = (text: string | undefined, fallback: Duration.Input): Duration.Duration => {
-  if (text === undefined) return Duration.fromInputUnsafe(fallback)
-  const m = /^(\d+)\s*([a-z]+)$/.exec(text.trim())
-  if (m === null) return Duration.fromInputUnsafe(fallback)
-  const unit = m[2]!
-  const ms = unit.startsWith("ms") || unit.startsWith("milli") ? 1 : unit === "s" || unit.startsWith("sec") ? 1000
-    : unit === "m" || unit.startsWith("min") ? 60_000 : unit === "h" || unit.startsWith("hour") ? 3_600_000 : 86_400_000
-  return Duration.millis(Number(m[1]) * ms)
-}
-
-/** Retries only errors that say they are retryable, with the pipeline's backoff. */
-export const retryPolicy = (retry: Retry | undefined) => {
-  const attempts = retry?.attempts ?? 3
-  const initial = toDuration(retry?.initial, "1 second")
-  const max = toDuration(retry?.max, "30 seconds")
-  const base = retry?.backoff === "fixed" ? Schedule.spaced(initial) : Schedule.exponential(initial)
-  return Schedule.min([base, Schedule.spaced(max)]).pipe(
-    Schedule.jittered,
-    Schedule.upTo({ times: attempts - 1 }),
-    Schedule.setInputType<unknown>(),
-    Schedule.while(({ input }) => typeof input === "object" && input !== null && (input as { isRetryable?: unknown }).isRetryable === true)
-  )
-}
+const describeError = (error: unknown): string => (error instanceof Error ? error.message.split("\n")[0]! : String(error))
 
 const describeFailure = (cause: Cause.Cause<unknown>): string => {
   const reason = cause.reasons[0]
@@ -63,16 +45,17 @@ const describeFailure = (cause: Cause.Cause<unknown>): string => {
   return error instanceof Error ? error.message : String(error)
 }
 
-const emptyCounts: TableCounts = {
-  rowsIn: 0, rowsOut: 0, quarantined: 0, dropped: 0, duplicates: 0, rejected: 0, droppedByReason: {}, expectations: [], accountingOk: true, note: null
-}
+const noCounts = (notes: ReadonlyArray<string>): TableCounts => ({
+  rowsIn: 0, rowsOut: 0, quarantined: 0, dropped: 0, duplicates: 0, rejected: 0, droppedByReason: {}, expectations: [],
+  accountingOk: true, notes, changed: false
+})
 
-const record = (node: PlanNode, status: TableRecord["status"], counts: TableCounts, seconds: number, error: string | null): TableRecord => ({
+const record = (node: PlanNode, status: TableRecord["status"], counts: TableCounts, seconds: number, error: string | null, attempts: number): TableRecord => ({
   table: node.id, pipeline: node.pipeline, layer: node.layer, mode: node.mode, status,
-  reason: counts.note, error,
+  reason: counts.notes.length > 0 ? counts.notes.join("; ") : null, error,
   rows_in: counts.rowsIn, rows_out: counts.rowsOut, quarantined: counts.quarantined, dropped: counts.dropped,
   duplicates: counts.duplicates, rejected: counts.rejected, dropped_by_reason: counts.droppedByReason,
-  expectations: counts.expectations, duration_seconds: seconds, accounting_ok: counts.accountingOk
+  expectations: counts.expectations, duration_seconds: seconds, accounting_ok: counts.accountingOk, attempts
 })
 
 export const apply = Effect.fn("medallion.apply")(function*(plan: Plan, options: ApplyOptions) {
@@ -84,12 +67,18 @@ export const apply = Effect.fn("medallion.apply")(function*(plan: Plan, options:
   const order = plan.order.filter((id) => options.selected.has(id))
   const pipelines = [...new Set(order.map((id) => plan.nodes.get(id)!.pipeline))]
   yield* Effect.annotateCurrentSpan({ "medallion.batch_id": batchId, "medallion.env": options.env, "medallion.engine": executor.engine })
+  // Only one process can open the warehouse for writing, so runs still "running" belong to a dead one.
+  yield* store.closeAbandonedRuns
   const run: RunRecord = {
     batch_id: batchId, pipelines, env: options.env, engine: executor.engine, started_at: startedAt, finished_at: null,
     status: "running", records_in: 0, records_out: 0, duration_seconds: 0, errors: 0, success_rate: 0, throughput: 0
   }
   yield* store.startRun(run)
-  yield* executor.withSession((s) => Effect.forEach(layers, (l) => s.execute(executor.dialect.createSchema(l)), { discard: true }))
+  // Bookkeeping outside a table's own attempt rides out transient failures too.
+  const bookkeeping = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.retry(effect, retrySchedule({ attempts: 5, initial: "50ms", max: "2s" }))
+  yield* bookkeeping(executor.withSession((s) => Effect.forEach(layers, (l) => s.execute(executor.dialect.createSchema(l)), { discard: true })))
+  const situation = yield* bookkeeping(loadSituation)
+  const versions = new Map<TableId, string>(Array.from(situation.states, ([id, state]) => [id as TableId, state.dataVersion]))
 
   const semaphore = yield* Semaphore.make(Math.max(1, options.concurrency))
   const done = new Map<TableId, Deferred.Deferred<TableRecord["status"]>>()
@@ -97,28 +86,51 @@ export const apply = Effect.fn("medallion.apply")(function*(plan: Plan, options:
   const records = new Map<TableId, TableRecord>()
   const ctx = { batchId, startedAt, projectDir: options.projectDir }
 
+  /** Assess and run one table; its record says what happened. */
+  const execute = (node: PlanNode) =>
+    Effect.gen(function*() {
+      let attempts = 0
+      const started = yield* Clock.currentTimeMillis
+      const seconds = Effect.map(Clock.currentTimeMillis, (now) => (now - started) / 1000)
+      const attempt = Effect.suspend(() => {
+        attempts++
+        return Effect.gen(function*() {
+          const assessment = yield* assess(plan, node, situation, versions, { projectDir: options.projectDir, fullRefresh: options.fullRefresh.has(node.id) })
+          const reasons = assessment.action.reasons
+          if (assessment.action._tag === "Skip") return { status: "unchanged" as const, counts: noCounts(reasons) }
+          const counts = yield* runTable({
+            node,
+            full: assessment.action._tag !== "Incremental",
+            files: assessment.files,
+            onPublish: (session) => store.saveState(session, node.id, stateAfter(assessment, batchId))
+          }, ctx)
+          if (counts.changed) versions.set(node.id, batchId)
+          else yield* bookkeeping(executor.withSession((s) => store.saveState(s, node.id, stateAfter(assessment, versions.get(node.id) ?? batchId))))
+          return { status: "succeeded" as const, counts: { ...counts, notes: [`${actionName(assessment.action)}: ${reasons.join("; ")}`, ...counts.notes] } }
+        })
+      })
+      const exit = yield* semaphore.withPermits(1)(
+        attempt.pipe(
+          withTimeout(node.timeout, node.id),
+          withRetries(node.retry, (attempt, error, delay) =>
+            Effect.logWarning(`${node.id}: attempt ${attempt} failed (${describeError(error)}); retrying in ${Duration.format(delay)}`)),
+          Effect.withSpan("medallion.table", { attributes: { "medallion.table": node.id, "medallion.mode": node.mode, "medallion.layer": node.layer } })
+        )
+      ).pipe(Effect.exit)
+      return Exit.isSuccess(exit)
+        ? record(node, exit.value.status, exit.value.counts, yield* seconds, null, attempts)
+        : record(node, "failed", noCounts([]), yield* seconds, `${describeFailure(exit.cause)}\n(${node.id} is declared at ${node.location})`, attempts)
+    })
+
   const runNode = (id: TableId) =>
     Effect.gen(function*() {
       const node = plan.nodes.get(id)!
       const upstream = yield* Effect.forEach(node.dependsOn.filter((dep) => done.has(dep)), (dep) =>
         Deferred.await(done.get(dep)!).pipe(Effect.map((status) => [dep, status] as const)))
-      const blocked = upstream.find(([, status]) => status !== "succeeded")
-      let result: TableRecord
-      if (blocked !== undefined) {
-        result = record(node, "skipped", { ...emptyCounts, note: `upstream ${blocked[0]} ${blocked[1]}` }, 0, null)
-      } else {
-        const started = yield* Clock.currentTimeMillis
-        const exit = yield* semaphore.withPermits(1)(
-          runTable(node, ctx).pipe(
-            Effect.retry(retryPolicy(node.retry)),
-            Effect.withSpan("medallion.table", { attributes: { "medallion.table": id, "medallion.mode": node.mode, "medallion.layer": node.layer } })
-          )
-        ).pipe(Effect.exit)
-        const seconds = ((yield* Clock.currentTimeMillis) - started) / 1000
-        result = Exit.isSuccess(exit)
-          ? record(node, "succeeded", exit.value, seconds, null)
-          : record(node, "failed", emptyCounts, seconds, `${describeFailure(exit.cause)}\n(${node.id} is declared at ${node.location})`)
-      }
+      const blocked = upstream.find(([, status]) => status === "failed" || status === "skipped")
+      const result = blocked !== undefined
+        ? record(node, "skipped", noCounts([`upstream ${blocked[0]} ${blocked[1]}`]), 0, null, 0)
+        : yield* execute(node)
       records.set(id, result)
       if (options.onTable) yield* options.onTable(result)
       yield* Deferred.succeed(done.get(id)!, result.status)
@@ -148,6 +160,6 @@ export const apply = Effect.fn("medallion.apply")(function*(plan: Plan, options:
   yield* Effect.forEach(order, runNode, { concurrency: "unbounded", discard: true }).pipe(
     Effect.onInterrupt(() => Effect.ignore(finish("cancelled")))
   )
-  const failed = [...records.values()].some((t) => t.status !== "succeeded")
+  const failed = [...records.values()].some((t) => t.status === "failed" || t.status === "skipped")
   return yield* finish(failed ? "failed" : "succeeded")
 })

@@ -12,8 +12,12 @@ export const checksum = (path: string) =>
     return hash.digest("hex")
   })
 
-/** The files matching a source's glob, sorted, with their fingerprints. */
-export const findFiles = (table: string, projectDir: string, pattern: string) =>
+/**
+ * The files matching a source's glob, sorted, with their fingerprints. A file whose size and
+ * modification time match `known` keeps its known checksum instead of being read again (as make
+ * and rsync do), which keeps a no-op run cheap.
+ */
+export const findFiles = (table: string, projectDir: string, pattern: string, known: ReadonlyMap<string, IngestedFile> = new Map()) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
@@ -26,11 +30,13 @@ export const findFiles = (table: string, projectDir: string, pattern: string) =>
       const absolute = path.isAbsolute(match) ? match : path.join(projectDir, match)
       const info = yield* fs.stat(absolute).pipe(Effect.mapError((e) => fail(`cannot read ${match}: ${e.message}`)))
       if (info.type !== "File") continue
+      const size = Number(info.size)
+      const modifiedAt = Option.match(info.mtime, { onNone: () => null, onSome: (d) => d.toISOString() })
+      const previous = known.get(absolute)
+      const unchanged = previous !== undefined && previous.size === size && previous.modifiedAt === modifiedAt && modifiedAt !== null
       files.push({
-        path: absolute,
-        size: Number(info.size),
-        modifiedAt: Option.match(info.mtime, { onNone: () => null, onSome: (d) => d.toISOString() }),
-        checksum: yield* checksum(absolute).pipe(Effect.mapError((e) => fail(`cannot read ${match}: ${e.message}`)))
+        path: absolute, size, modifiedAt,
+        checksum: unchanged ? previous.checksum : yield* checksum(absolute).pipe(Effect.mapError((e) => fail(`cannot read ${match}: ${e.message}`)))
       })
     }
     if (files.length === 0) {

@@ -1,24 +1,33 @@
 /**
  * Runs one table of the plan: compiles it with the run's inputs, executes the statements on one
- * session, checks the accounting and records batches and ledgers. Owns the order of statements
- * and what is atomic; not the SQL text (compile/) nor scheduling across tables (Runner.ts).
+ * session, checks the accounting and records ledgers and state. Owns the order of statements and
+ * what is atomic; not the SQL text (compile/) nor scheduling and change detection (Runner.ts).
  */
 import { Effect, FileSystem, Path } from "effect"
 import { compileIngest } from "../compile/ingest.ts"
 import { compileModel, type ModelProgram } from "../compile/model.ts"
 import { appendStatements, nextName, type Publication, replaceStatements } from "../compile/publish.ts"
 import { Executor, type ExecutorError, type Session } from "../executor/Executor.ts"
-import { MetadataStore } from "../metadata/MetadataStore.ts"
+import { type IngestedFile, MetadataStore } from "../metadata/MetadataStore.ts"
 import type { IngestNode, ModelNode, PlanNode } from "../plan/Plan.ts"
 import type { Layer, Target } from "../spec/Pipeline.ts"
 import { type Accounting, account } from "./accounting.ts"
-import { CastFailed, ExpectationFailed, InputError, type TableError } from "./errors.ts"
-import { findFiles } from "./files.ts"
+import { CastFailed, ExpectationFailed, InputError, SourceError, type TableError } from "./errors.ts"
 
 export interface RunContext {
   readonly batchId: string
   readonly startedAt: string
   readonly projectDir: string
+}
+
+export interface TableJob {
+  readonly node: PlanNode
+  /** Read all input (create, rebuild) rather than only what is new (incremental). */
+  readonly full: boolean
+  /** The source's files, for bronze tables. */
+  readonly files: ReadonlyArray<IngestedFile>
+  /** Runs in the transaction that publishes: records the batch and the table's new state. */
+  readonly onPublish: (session: Session, rowsOut: number) => Effect.Effect<void, ExecutorError>
 }
 
 /** What a table run measured; the Runner adds status, timing and identity. */
@@ -32,19 +41,47 @@ export interface TableCounts {
   readonly droppedByReason: Readonly<Record<string, number>>
   readonly expectations: Accounting["expectations"]
   readonly accountingOk: boolean
-  readonly note: string | null
+  readonly notes: ReadonlyArray<string>
+  /** Whether the table's rows changed (a new data version for its dependents). */
+  readonly changed: boolean
 }
 
-const sum = (rows: ReadonlyArray<Record<string, unknown>>) => Number(rows[0]?.["n"] ?? 0)
+type Requirements = Executor | MetadataStore | FileSystem.FileSystem | Path.Path
+
+const nothingNew = (notes: ReadonlyArray<string>): TableCounts => ({
+  rowsIn: 0, rowsOut: 0, quarantined: 0, dropped: 0, duplicates: 0, rejected: 0, droppedByReason: {}, expectations: [],
+  accountingOk: true, notes, changed: false
+})
+
+const count = (rows: ReadonlyArray<Record<string, unknown>>) => Number(rows[0]?.["n"] ?? 0)
 
 /** Names in a layer that currently hold a view, so a replace can drop the right kind of object. */
 const viewsIn = (session: Session, layer: Layer, names: ReadonlyArray<string>) =>
   Effect.gen(function*() {
     const { dialect } = yield* Executor
-    const rows = yield* session.query(
-      `SELECT table_name FROM information_schema.tables WHERE table_schema = ${dialect.literal(layer)} AND table_type = 'VIEW' AND table_name IN (${names.map(dialect.literal).join(", ")})`
-    )
+    const rows = yield* session.query(dialect.viewsIn(layer, names))
     return new Set(rows.map((r) => String(r["table_name"])))
+  })
+
+/**
+ * Adds to `table` the columns `query` has and it lacks (schema drift: union by name); columns the
+ * query lacks stay and get NULL. Returns a note for the run, or nothing when the shapes agree.
+ */
+const alignColumns = (session: Session, layer: Layer, name: string, query: string) =>
+  Effect.gen(function*() {
+    const { dialect } = yield* Executor
+    const existing = yield* session.query(dialect.columnsOf(layer, name))
+    if (existing.length === 0) return [] // the table does not exist yet
+    const have = new Set(existing.map((r) => String(r["column_name"])))
+    const incoming = yield* session.query(dialect.describe(query))
+    const added = incoming.filter((c) => !have.has(String(c["column_name"])))
+    for (const c of added) yield* session.execute(dialect.addColumn(dialect.table(layer, name), String(c["column_name"]), String(c["column_type"])))
+    const names = new Set(incoming.map((c) => String(c["column_name"])))
+    const missing = [...have].filter((c) => !names.has(c))
+    return [
+      ...(added.length > 0 ? [`${layer}.${name}: new columns ${added.map((c) => c["column_name"]).join(", ")}`] : []),
+      ...(missing.length > 0 ? [`${layer}.${name}: no values for ${missing.join(", ")} (NULL)`] : [])
+    ]
   })
 
 /** Build aside, then swap every publication in in one transaction; on failure drop what was built. */
@@ -52,8 +89,8 @@ const publishReplace = (
   session: Session,
   layer: Layer,
   publications: ReadonlyArray<Publication>,
-  alsoInTransaction: (s: Session) => Effect.Effect<void, ExecutorError>,
-  beforeSwap: Effect.Effect<void, InputError | ExecutorError, Executor | FileSystem.FileSystem | Path.Path>
+  beforeSwap: Effect.Effect<void, InputError | ExecutorError, Requirements>,
+  inTransaction: Effect.Effect<void, ExecutorError, Requirements>
 ) =>
   Effect.gen(function*() {
     const { dialect } = yield* Executor
@@ -63,13 +100,30 @@ const publishReplace = (
     yield* beforeSwap
     yield* session.transaction(Effect.gen(function*() {
       yield* Effect.forEach(statements.swap(views), session.execute, { discard: true })
-      yield* alsoInTransaction(session)
+      yield* inTransaction
     }))
     return counts
-  }).pipe(Effect.onError(() => Effect.gen(function*() {
+  }).pipe(Effect.onError(() =>
+    Effect.gen(function*() {
+      const { dialect } = yield* Executor
+      yield* Effect.forEach(replaceStatements(dialect, publications).cleanup, (sql) => Effect.ignore(session.execute(sql)), { discard: true })
+    })
+  ))
+
+/** Inserts each publication by name, after aligning columns; returns rows inserted and drift notes. */
+const publishAppend = (session: Session, publications: ReadonlyArray<Publication>) =>
+  Effect.gen(function*() {
     const { dialect } = yield* Executor
-    yield* Effect.forEach(replaceStatements(dialect, publications).cleanup, (sql) => Effect.ignore(session.execute(sql)), { discard: true })
-  })))
+    const notes: Array<string> = []
+    const inserted: Array<number> = []
+    for (const p of publications) {
+      notes.push(...yield* alignColumns(session, p.layer, p.name, p.query))
+      const [create, insert] = appendStatements(dialect, [p])
+      yield* session.execute(create!)
+      inserted.push(yield* session.execute(insert!))
+    }
+    return { inserted, notes }
+  })
 
 /** Writes the table's targets from `from` (the table about to be published), so a failed export publishes nothing. */
 const exportTargets = (session: Session, node: ModelNode, ctx: RunContext, from: string) =>
@@ -91,58 +145,91 @@ const exportTargets = (session: Session, node: ModelNode, ctx: RunContext, from:
     }
   })
 
-const runIngest = (node: IngestNode, ctx: RunContext) =>
+/** Which files an incremental bronze run reads, by the documented rule for changed files. */
+const filesToIngest = (node: IngestNode, files: ReadonlyArray<IngestedFile>, ledger: ReadonlyMap<string, IngestedFile>) =>
+  Effect.gen(function*() {
+    const knownChecksums = new Set([...ledger.values()].map((f) => f.checksum))
+    const notes: Array<string> = []
+    const read: Array<IngestedFile> = []
+    for (const file of files) {
+      const before = ledger.get(file.path)
+      if (before?.checksum === file.checksum || (before === undefined && knownChecksums.has(file.checksum))) continue
+      if (before !== undefined) {
+        const rule = node.source.on_change ?? "fail"
+        if (rule === "fail") {
+          return yield* new SourceError({
+            table: node.id, path: file.path,
+            reason: "this file changed after it was ingested (same path, new content); nothing was ingested. Restore it and put the new data in a new file, or set on_change: ingest (adds the new version as a new batch) or skip on the source"
+          })
+        }
+        notes.push(`${file.path} changed after ingestion: ${rule === "ingest" ? "ingested again as a new batch" : "skipped"} (on_change: ${rule})`)
+        if (rule === "skip") continue
+      }
+      knownChecksums.add(file.checksum)
+      read.push(file)
+    }
+    return { read, notes }
+  })
+
+const runIngest = (job: TableJob, node: IngestNode, ctx: RunContext) =>
   Effect.gen(function*() {
     const executor = yield* Executor
     const store = yield* MetadataStore
     const d = executor.dialect
-    const found = yield* findFiles(node.id, ctx.projectDir, node.source.path)
-    const known = node.mode === "append" ? yield* store.ingestedChecksums(node.id) : new Set<string>()
-    const seen = new Set<string>()
-    const files = found.filter((f) => !known.has(f.checksum) && !seen.has(f.checksum) && seen.add(f.checksum))
-    const skippedFiles = found.length - files.length
+    const incremental = node.mode === "append" && !job.full
+    const selected = incremental ? yield* filesToIngest(node, job.files, yield* store.ingestedFiles(node.id)) : { read: job.files, notes: [] }
+    const empty = selected.read.filter((f) => f.size === 0)
+    const files = selected.read.filter((f) => f.size > 0)
+    const notes = [...selected.notes, ...empty.map((f) => `${f.path} is empty (0 bytes): skipped`)]
     if (files.length === 0) {
-      const counts: TableCounts = {
-        rowsIn: 0, rowsOut: 0, quarantined: 0, dropped: 0, duplicates: 0, rejected: 0, droppedByReason: {}, expectations: [],
-        accountingOk: true, note: `no new files (${found.length} already ingested)`
-      }
-      return counts
+      return nothingNew([...notes, incremental ? `no new files (${job.files.length} already ingested)` : "no data in the source's files"])
     }
     const program = compileIngest(d, node, { batchId: ctx.batchId, startedAt: ctx.startedAt, files: files.map((f) => f.path) })
-    const batch = (count: number) => ({
-      batch_id: ctx.batchId, table: node.id, source: node.sourceName, layer: "bronze", ingestion_time: ctx.startedAt,
-      record_count: count, checksum: files.map((f) => f.checksum).join(",")
-    })
+    const batch = (session: Session, rows: number) =>
+      Effect.andThen(
+        store.recordBatch(session, {
+          batch_id: ctx.batchId, table: node.id, source: node.sourceName, layer: "bronze", ingestion_time: ctx.startedAt,
+          record_count: rows, checksum: files.map((f) => f.checksum).join(",")
+        }),
+        job.onPublish(session, rows)
+      )
     return yield* executor.withSession((session) =>
       Effect.gen(function*() {
         yield* session.execute(program.buildStage)
-        const read = sum(yield* session.query(program.countStage))
-        const rejectsName = `${node.name}__rejects`
+        const read = count(yield* session.query(program.countStage))
         const publications: Array<Publication> = [
           { layer: "bronze", name: node.name, query: program.output },
-          ...(program.rejected === undefined ? [] : [{ layer: "bronze" as const, name: rejectsName, query: program.rejected }])
+          ...(program.rejected === undefined ? [] : [{ layer: "bronze" as const, name: `${node.name}__rejects`, query: program.rejected }])
         ]
+        const ledger = (s: Session) =>
+          node.mode === "append" ? store.recordIngested(s, node.id, ctx.batchId, files) : Effect.void
         let written = 0, rejected = 0
-        if (node.mode === "replace") {
-          const counts = yield* publishReplace(session, "bronze", publications, (s) => store.recordBatch(s, batch(read)), Effect.void)
-          written = counts[0] ?? 0
-          rejected = counts[1] ?? 0
+        if (!incremental) {
+          const built = yield* publishReplace(session, "bronze", publications, Effect.void,
+            Effect.gen(function*() {
+              if (node.mode === "append") yield* store.resetLedgers(session, node.id)
+              yield* ledger(session)
+              yield* batch(session, read)
+            }))
+          written = built[0] ?? 0
+          rejected = built[1] ?? 0
         } else {
-          const statements = appendStatements(d, publications)
-          const counts = yield* session.transaction(Effect.gen(function*() {
-            const counts = yield* Effect.forEach(statements, session.execute)
-            yield* store.recordIngested(session, node.id, ctx.batchId, files)
-            yield* store.recordBatch(session, batch(read))
-            return counts
+          const appended = yield* session.transaction(Effect.gen(function*() {
+            const result = yield* publishAppend(session, publications)
+            yield* ledger(session)
+            yield* batch(session, read)
+            return result
           }))
-          written = counts[1] ?? 0
-          rejected = counts[3] ?? 0
+          written = appended.inserted[0] ?? 0
+          rejected = appended.inserted[1] ?? 0
+          notes.push(...appended.notes)
         }
-        return {
+        const counts: TableCounts = {
           rowsIn: read + rejected, rowsOut: written, quarantined: 0, dropped: 0, duplicates: 0, rejected,
-          droppedByReason: {}, expectations: [], accountingOk: written === read,
-          note: `${files.length} file(s)${skippedFiles > 0 ? `, ${skippedFiles} already ingested` : ""}`
-        } satisfies TableCounts
+          droppedByReason: {}, expectations: [], accountingOk: written === read, changed: true,
+          notes: [`${files.length} file(s)${incremental && job.files.length > files.length ? `, ${job.files.length - files.length} already ingested` : ""}`, ...notes]
+        }
+        return counts
       }).pipe(Effect.ensuring(Effect.forEach(program.cleanup, (sql) => Effect.ignore(session.execute(sql)), { discard: true })))
     )
   })
@@ -160,40 +247,53 @@ const enforce = (session: Session, node: ModelNode, program: ModelProgram, count
     }
   })
 
-/** Append mode: the input's `_batch_id`s this table has not consumed yet. */
-const newInputBatches = (session: Session, node: ModelNode) =>
+/** The input's `_batch_id`s: all of them, and those this table has not consumed yet. */
+const inputBatches = (session: Session, node: ModelNode, required: boolean) =>
   Effect.gen(function*() {
     const { dialect } = yield* Executor
     const store = yield* MetadataStore
     if (node.input === undefined) {
-      return yield* new InputError({ table: node.id, reason: "mode: append needs `from:` an input table with _batch_id lineage; use mode: replace for sql tables" })
+      if (!required) return undefined
+      return yield* new InputError({ table: node.id, reason: `mode: ${node.mode} needs \`from:\` an input table with _batch_id lineage; use mode: replace for sql tables` })
     }
     const [layer, name] = node.input.split(".") as [Layer, string]
-    const columns = yield* session.query(
-      `SELECT column_name FROM information_schema.columns WHERE table_schema = ${dialect.literal(layer)} AND table_name = ${dialect.literal(name)} AND column_name = '_batch_id'`
-    )
-    if (columns.length === 0) {
-      return yield* new InputError({ table: node.id, reason: `mode: append needs the input ${node.input} to keep its _batch_id column (do not select or drop it upstream), or use mode: replace` })
+    const columns = yield* session.query(dialect.columnsOf(layer, name))
+    if (!columns.some((c) => c["column_name"] === "_batch_id")) {
+      if (!required) return undefined
+      return yield* new InputError({ table: node.id, reason: `mode: ${node.mode} needs the input ${node.input} to keep its _batch_id column (do not select or drop it upstream), or use mode: replace` })
     }
     const consumed = yield* store.consumedBatches(node.id, node.input)
-    const rows = yield* session.query(`SELECT DISTINCT _batch_id AS b FROM ${dialect.table(layer, name)}`)
-    return rows.map((r) => String(r["b"])).filter((b) => !consumed.has(b)).sort()
+    const all = (yield* session.query(`SELECT DISTINCT _batch_id AS b FROM ${dialect.table(layer, name)}`)).map((r) => String(r["b"])).sort()
+    return { all, fresh: all.filter((b) => !consumed.has(b)) }
   })
 
-const runModel = (node: ModelNode, ctx: RunContext) =>
+const runModel = (job: TableJob, node: ModelNode, ctx: RunContext) =>
   Effect.gen(function*() {
     const executor = yield* Executor
     const store = yield* MetadataStore
     const d = executor.dialect
     return yield* executor.withSession((session) =>
       Effect.gen(function*() {
-        const batches = node.mode === "append" ? yield* newInputBatches(session, node) : undefined
-        const program = compileModel(d, node, { batchId: ctx.batchId, startedAt: ctx.startedAt, newInputBatches: batches })
+        const batches = node.mode === "append" || node.mode === "merge" ? yield* inputBatches(session, node, node.mode === "append") : undefined
+        const incremental = !job.full && batches !== undefined
+        const reading = incremental ? batches?.fresh : undefined
+        if (incremental && reading !== undefined && reading.length === 0) {
+          return nothingNew([`no new batches in ${node.input}`])
+        }
+        const program = compileModel(d, node, { batchId: ctx.batchId, startedAt: ctx.startedAt, newInputBatches: reading })
         const target = d.table(node.layer, node.name)
-        const batch = (count: number) => ({
-          batch_id: ctx.batchId, table: node.id, source: node.input ?? "sql", layer: node.layer, ingestion_time: ctx.startedAt,
-          record_count: count, checksum: batches?.join(",") ?? ""
-        })
+        const publish = (rowsOut: number) =>
+          Effect.gen(function*() {
+            yield* store.recordBatch(session, {
+              batch_id: ctx.batchId, table: node.id, source: node.input ?? "sql", layer: node.layer, ingestion_time: ctx.startedAt,
+              record_count: rowsOut, checksum: (reading ?? batches?.all ?? []).join(",")
+            })
+            if (batches !== undefined && node.input !== undefined) {
+              if (!incremental) yield* store.resetLedgers(session, node.id)
+              yield* store.recordConsumed(session, node.id, node.input, reading ?? batches.all)
+            }
+            yield* job.onPublish(session, rowsOut)
+          })
         if (node.mode === "view") {
           const counts = account(yield* session.query(program.classifyView), program.expectations)
           yield* enforce(session, node, program, counts)
@@ -201,9 +301,10 @@ const runModel = (node: ModelNode, ctx: RunContext) =>
           yield* session.transaction(Effect.gen(function*() {
             if (!views.has(node.name)) yield* session.execute(d.dropTable(target))
             yield* session.execute(d.createOrReplaceView(target, program.viewQuery))
-            yield* store.recordBatch(session, batch(counts.rowsOut))
+            yield* publish(counts.rowsOut)
           }))
-          return { ...counts, rejected: 0, accountingOk: true, note: "view" } satisfies TableCounts
+          const result: TableCounts = { ...counts, rejected: 0, accountingOk: true, notes: ["view"], changed: true }
+          return result
         }
         const body = Effect.gen(function*() {
           yield* session.execute(program.buildStage)
@@ -213,38 +314,50 @@ const runModel = (node: ModelNode, ctx: RunContext) =>
             { layer: node.layer, name: node.name, query: program.output },
             ...(program.quarantine === undefined ? [] : [{ layer: node.layer, name: `${node.name}__quarantine`, query: program.quarantine }])
           ]
+          const notes: Array<string> = []
           let written = 0, quarantined = 0
-          if (node.mode === "replace") {
-            const built = yield* publishReplace(session, node.layer, publications, (s) => store.recordBatch(s, batch(counts.rowsOut)),
-              exportTargets(session, node, ctx, d.table(node.layer, nextName(node.name))))
+          if (!incremental) {
+            const built = yield* publishReplace(session, node.layer, publications,
+              exportTargets(session, node, ctx, d.table(node.layer, nextName(node.name))), publish(counts.rowsOut))
             written = built[0] ?? 0
             quarantined = built[1] ?? 0
-          } else {
-            const statements = appendStatements(d, publications)
+          } else if (node.mode === "append") {
             const appended = yield* session.transaction(Effect.gen(function*() {
-              const appended = yield* Effect.forEach(statements, session.execute)
+              const result = yield* publishAppend(session, publications)
               yield* exportTargets(session, node, ctx, target)
-              yield* store.recordConsumed(session, node.id, node.input!, batches ?? [])
-              yield* store.recordBatch(session, batch(counts.rowsOut))
-              return appended
+              yield* publish(counts.rowsOut)
+              return result
             }))
-            written = appended[1] ?? 0
-            quarantined = appended[3] ?? 0
+            written = appended.inserted[0] ?? 0
+            quarantined = appended.inserted[1] ?? 0
+            notes.push(...appended.notes)
+          } else {
+            const merged = yield* session.transaction(Effect.gen(function*() {
+              notes.push(...yield* alignColumns(session, node.layer, node.name, program.output))
+              const changed = yield* session.execute(d.merge(target, program.output, node.table.key ?? [], node.table.sequence_by))
+              const rest = yield* publishAppend(session, publications.slice(1))
+              yield* exportTargets(session, node, ctx, target)
+              yield* publish(counts.rowsOut)
+              return { changed, quarantined: rest.inserted[0] ?? 0, notes: rest.notes }
+            }))
+            // Rows older than the stored version of their key are offered but not written.
+            written = counts.rowsOut
+            quarantined = merged.quarantined
+            notes.push(...merged.notes)
+            if (merged.changed < counts.rowsOut) notes.push(`${counts.rowsOut - merged.changed} row(s) older than the stored version of their key were not applied`)
           }
-          return {
-            ...counts, rejected: 0,
+          const result: TableCounts = {
+            ...counts, rejected: 0, changed: true,
             accountingOk: written === counts.rowsOut && quarantined === counts.quarantined &&
               counts.rowsIn === counts.rowsOut + counts.quarantined + counts.dropped + counts.duplicates,
-            note: batches === undefined ? null : `${batches.length} new input batch(es)`
-          } satisfies TableCounts
+            notes: [...(reading === undefined ? [] : [`${reading.length} new input batch(es)`]), ...notes]
+          }
+          return result
         })
         return yield* body.pipe(Effect.ensuring(Effect.ignore(session.execute(program.dropStage))))
       })
     )
   })
 
-export const runTable = (
-  node: PlanNode,
-  ctx: RunContext
-): Effect.Effect<TableCounts, TableError | ExecutorError, Executor | MetadataStore | FileSystem.FileSystem | Path.Path> =>
-  node._tag === "Ingest" ? runIngest(node, ctx) : runModel(node, ctx)
+export const runTable = (job: TableJob, ctx: RunContext): Effect.Effect<TableCounts, TableError | ExecutorError, Requirements> =>
+  job.node._tag === "Ingest" ? runIngest(job, job.node, ctx) : runModel(job, job.node, ctx)

@@ -42,6 +42,10 @@ export const Source = Schema.Struct({
   format: SourceFormat,
   path: described(Schema.NonEmptyString, "A file path or glob relative to the project directory"),
   incremental: described(Schema.optionalKey(Schema.Boolean), "Ingest only files not ingested before (by content); its bronze table defaults to mode: append"),
+  on_change: described(
+    Schema.optionalKey(Schema.Literals(["fail", "ingest", "skip"])),
+    "Incremental sources: what to do when an ingested file changes (same path, new content): fail (default), ingest the new version as a new batch, or skip it"
+  ),
   description: Schema.optionalKey(Schema.String),
   options: Schema.optionalKey(Schema.Struct({
     delimiter: Schema.optionalKey(Schema.String),
@@ -167,18 +171,29 @@ export type Expectation = typeof Expectation.Type
 // ---------------------------------------------------------------------------------------------
 // Tables and targets
 
+export const Retry = Schema.Struct({
+  attempts: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 100 })),
+  backoff: Schema.optionalKey(Schema.Literals(["exponential", "fixed"])),
+  initial: Schema.optionalKey(Duration),
+  max: Schema.optionalKey(Duration),
+  jitter: Schema.optionalKey(Schema.Boolean)
+})
+export type Retry = typeof Retry.Type
+
 export const Target = Schema.Union([
   Schema.Struct({ parquet: Schema.NonEmptyString, partition_by: Schema.optionalKey(Columns) }),
   Schema.Struct({ csv: Schema.NonEmptyString, partition_by: Schema.optionalKey(Columns) })
 ])
 export type Target = typeof Target.Type
 
-export const Mode = Schema.Literals(["replace", "append", "view"])
+export const Mode = Schema.Literals(["replace", "append", "merge", "view"])
 export type Mode = typeof Mode.Type
 
 export const BronzeTable = Schema.Struct({
   from: described(Schema.NonEmptyString, "The name of a source of this pipeline"),
   mode: Schema.optionalKey(Schema.Literals(["replace", "append"])),
+  retry: Schema.optionalKey(Retry),
+  timeout: Schema.optionalKey(Duration),
   description: Schema.optionalKey(Schema.String)
 })
 export type BronzeTable = typeof BronzeTable.Type
@@ -189,7 +204,11 @@ export const Table = Schema.Struct({
   transforms: Schema.optionalKey(Schema.Array(Step)),
   expect: Schema.optionalKey(Schema.Array(Expectation)),
   mode: Schema.optionalKey(Mode),
+  key: Schema.optionalKey(described(Columns, "mode: merge: the columns that identify a row")),
+  sequence_by: Schema.optionalKey(described(Column, "mode: merge: the column that orders versions of a row; an older row never replaces a newer one")),
   targets: Schema.optionalKey(Schema.Array(Target)),
+  retry: Schema.optionalKey(Retry),
+  timeout: Schema.optionalKey(Duration),
   description: Schema.optionalKey(Schema.String)
 })
 export type Table = typeof Table.Type
@@ -198,13 +217,6 @@ export type Table = typeof Table.Type
 export const namePattern = /^[A-Za-z_][A-Za-z0-9_]*$/
 const TableName = Schema.String.check(Schema.isPattern(namePattern))
 
-export const Retry = Schema.Struct({
-  attempts: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 100 })),
-  backoff: Schema.optionalKey(Schema.Literals(["exponential", "fixed"])),
-  initial: Schema.optionalKey(Duration),
-  max: Schema.optionalKey(Duration)
-})
-export type Retry = typeof Retry.Type
 
 export const Pipeline = Schema.Struct({
   $schema: Schema.optionalKey(Schema.String),
@@ -213,6 +225,7 @@ export const Pipeline = Schema.Struct({
   description: Schema.optionalKey(Schema.String),
   schedule: Schema.optionalKey(Schema.Struct({ cron: Schema.NonEmptyString, timezone: Schema.optionalKey(Schema.String) })),
   retry: Schema.optionalKey(Retry),
+  timeout: Schema.optionalKey(described(Duration, "Time limit for each table of this pipeline (a table's own timeout wins)")),
   // Keys are plain strings so that editors get the value schema; the planner checks the names.
   sources: Schema.optionalKey(Schema.Record(Schema.String, Source)),
   bronze: Schema.optionalKey(Schema.Record(Schema.String, BronzeTable)),

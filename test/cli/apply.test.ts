@@ -37,15 +37,15 @@ describe("medallion CLI", () => {
     assert.strictEqual(result.code, 0, result.stderr)
     assert.match(result.stdout, /ok\s+bronze\.orders\s+replace\s+in 5\s+out 4\s+rejected lines 1/)
     assert.match(result.stdout, /ok\s+silver\.orders\s+replace\s+in 4\s+out 1\s+quarantined 1\s+dropped 1\s+duplicates 1/)
-    assert.match(result.stdout, /run succeeded: 3 succeeded, 0 failed, 0 skipped/)
+    assert.match(result.stdout, /run succeeded: 3 succeeded, 0 unchanged, 0 failed, 0 skipped/)
   })
 
   it("prints one JSON document with --json, and a re-apply leaves the same gold", () => {
     const result = cli(project.dir, ["apply", "--json"])
     assert.strictEqual(result.code, 0, result.stderr)
-    const report = JSON.parse(result.stdout) as { run: { status: string; batch_id: string }; tables: Array<{ table: string; rows_out: number }> }
+    const report = JSON.parse(result.stdout) as { run: { status: string; batch_id: string }; tables: Array<{ table: string; status: string }> }
     assert.strictEqual(report.run.status, "succeeded")
-    assert.deepStrictEqual(report.tables.map((t) => [t.table, t.rows_out]), [["bronze.orders", 4], ["silver.orders", 1], ["gold.revenue", 1]])
+    assert.deepStrictEqual(report.tables.map((t) => [t.table, t.status]), [["bronze.orders", "unchanged"], ["silver.orders", "unchanged"], ["gold.revenue", "unchanged"]])
     const gold = JSON.parse(cli(project.dir, ["show", "gold.revenue", "--json"]).stdout) as Array<Record<string, unknown>>
     assert.deepStrictEqual(gold, [{ revenue: "10.50", orders: "1" }])
   })
@@ -54,7 +54,7 @@ describe("medallion CLI", () => {
     const runs = JSON.parse(cli(project.dir, ["runs", "--json"]).stdout) as Array<{ batch_id: string; status: string; records_in: number }>
     assert.isAtLeast(runs.length, 2)
     assert.notStrictEqual(runs[0]!.batch_id, runs[1]!.batch_id)
-    const one = JSON.parse(cli(project.dir, ["runs", runs[0]!.batch_id, "--json"]).stdout) as { tables: Array<{ table: string; rejected: number }> }
+    const one = JSON.parse(cli(project.dir, ["runs", runs.at(-1)!.batch_id, "--json"]).stdout) as { tables: Array<{ table: string; rejected: number }> }
     assert.strictEqual(one.tables.find((t) => t.table === "bronze.orders")?.rejected, 1)
   })
 

@@ -50,12 +50,17 @@ silver:
         const t1 = succeeded(first, "silver.orders")
         assert.deepStrictEqual(countsOf(t1), { rows_in: 3, rows_out: 2, quarantined: 1, dropped: 0, duplicates: 0, rejected: 0, dropped_by_reason: {} })
         assert.deepStrictEqual(yield* content, expected)
+        // Nothing changed: every table is skipped and keeps its content.
         const second = yield* runPlan(project, plan)
-        assert.deepStrictEqual(countsOf(succeeded(second, "silver.orders")), countsOf(t1))
+        assert.deepStrictEqual(second.tables.map((t) => t.status), second.tables.map(() => "unchanged"))
+        assert.deepStrictEqual(yield* content, expected)
+        // A full refresh rebuilds all of it, with the same result.
+        const third = yield* runPlan(project, plan, [], { fullRefresh: true })
+        assert.deepStrictEqual(countsOf(succeeded(third, "silver.orders")), countsOf(t1))
         assert.deepStrictEqual(yield* content, expected)
         assert.deepStrictEqual(yield* countOf("bronze.orders"), 3)
-        // The bronze rows now carry the second run's batch id only.
-        assert.deepStrictEqual(yield* column("SELECT DISTINCT _batch_id FROM bronze.orders", "_batch_id"), [second.run.batch_id])
+        // The bronze rows now carry the third run's batch id only.
+        assert.deepStrictEqual(yield* column("SELECT DISTINCT _batch_id FROM bronze.orders", "_batch_id"), [third.run.batch_id])
         assert.deepStrictEqual(yield* leftovers, [])
       })))
 
@@ -109,7 +114,7 @@ silver:
           assert.include(t.error, `${id}: cannot cast column amount for 2 row(s)`)
           assert.deepStrictEqual(yield* query(`SELECT order_id, amount FROM ${id} ORDER BY order_id`), before, id)
 
-          const error = yield* runTable(strict.nodes.get(id as TableId)!, { batchId: "direct", startedAt: new Date(0).toISOString(), projectDir: project.dir }).pipe(Effect.flip)
+          const error = yield* runTable({ node: strict.nodes.get(id as TableId)!, full: true, files: [], onPublish: () => Effect.void }, { batchId: "direct", startedAt: new Date(0).toISOString(), projectDir: project.dir }).pipe(Effect.flip)
           assert.strictEqual(error._tag, "CastFailed")
           if (error._tag === "CastFailed") {
             assert.deepStrictEqual([error.table, error.column, error.failed], [id, "amount", 2])
@@ -169,9 +174,9 @@ gold:
         assertBalanced(b1)
 
         const again = yield* runPlan(project, plan)
-        const b2 = succeeded(again, "bronze.events")
+        const b2 = tableOf(again, "bronze.events")
+        assert.strictEqual(b2.status, "unchanged")
         assert.deepStrictEqual([b2.rows_in, b2.rows_out], [0, 0])
-        assert.include(b2.reason, "no new files")
         assert.strictEqual(yield* countOf("bronze.events"), 2)
 
         project.write("data/in/b.csv", "id,value\n3,30\n4,40\n5,500\n")
@@ -200,13 +205,13 @@ gold:
         const s1 = succeeded(first, "silver.events")
         assert.deepStrictEqual(countsOf(s1), { rows_in: 2, rows_out: 1, quarantined: 1, dropped: 0, duplicates: 0, rejected: 0, dropped_by_reason: {} })
         assertBalanced(s1)
-        assert.include(s1.reason, "1 new input batch(es)")
+        assert.include(s1.reason, "create: new table")
         assert.deepStrictEqual(yield* totals, { n: 1, total: 10 })
 
         const again = yield* runPlan(project, plan)
-        const s2 = succeeded(again, "silver.events")
+        const s2 = tableOf(again, "silver.events")
+        assert.strictEqual(s2.status, "unchanged")
         assert.deepStrictEqual([s2.rows_in, s2.rows_out, s2.quarantined], [0, 0, 0])
-        assert.include(s2.reason, "0 new input batch(es)")
         assert.strictEqual(yield* countOf("silver.events"), 1)
         assert.strictEqual(yield* countOf("silver.events__quarantine"), 1)
 

@@ -3,7 +3,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Ref } from "effect"
 import { TestClock } from "effect/testing"
 import { ExecutorError, QueryFailed, Unavailable } from "../../src/executor/Executor.ts"
-import { retryPolicy } from "../../src/runtime/Runner.ts"
+import { retrySchedule as retryPolicy } from "../../src/executor/policy.ts"
 
 const failing = (attempts: Ref.Ref<number>, failFirst: number, reason: () => Unavailable | QueryFailed) =>
   Effect.gen(function*() {

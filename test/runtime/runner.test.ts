@@ -142,7 +142,7 @@ bronze: { customers: { from: customers } }
 silver: { customers: { from: bronze.customers } }
 `)
         const first = yield* runPlan(project, good)
-        const second = yield* runPlan(project, good)
+        const second = yield* runPlan(project, good, [], { fullRefresh: true })
         assert.strictEqual(first.run.status, "succeeded")
         assert.strictEqual(second.run.status, "succeeded")
         assert.notStrictEqual(first.run.batch_id, second.run.batch_id)

@@ -44,7 +44,7 @@ describe("pipelineJsonSchema", () => {
     assert.strictEqual(schema["type"], "object")
     assert.includeMembers(schema["required"] as Array<string>, ["version", "pipeline"])
     assert.deepStrictEqual(Object.keys(object(schema["properties"], "properties")).toSorted(), [
-      "$schema", "bronze", "description", "gold", "pipeline", "retry", "schedule", "silver", "sources", "version"
+      "$schema", "bronze", "description", "gold", "pipeline", "retry", "schedule", "silver", "sources", "timeout", "version"
     ])
   })
 

@@ -3,6 +3,7 @@ import { Console, Effect, Result } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { selectTables } from "../../plan/select.ts"
 import { RunFailed } from "../../runtime/errors.ts"
+import { withLock } from "../../runtime/Lock.ts"
 import { apply as applyPlan } from "../../runtime/Runner.ts"
 import { engineLayer, envFlag, jsonFlag, planFor, projectDir, settingsFor } from "../context.ts"
 import { runSummary, tableLine } from "../format.ts"
@@ -14,8 +15,16 @@ export const apply = Command.make("apply", {
     Flag.atLeast(0)
   ),
   env: envFlag,
-  json: jsonFlag
-}, ({ files, select, env, json }) =>
+  json: jsonFlag,
+  fullRefresh: Flag.Boolean("full-refresh").pipe(
+    Flag.withDescription("Rebuild the tables (all, or the --select'ed ones) from all their input, whatever changed"),
+    Flag.withDefault(false)
+  ),
+  wait: Flag.Boolean("wait").pipe(
+    Flag.withDescription("If another apply holds the warehouse, wait for it to finish instead of failing"),
+    Flag.withDefault(false)
+  )
+}, ({ files, select, env, json, wait, fullRefresh }) =>
   Effect.gen(function*() {
     const settings = yield* settingsFor(env._tag === "Some" ? env.value : undefined)
     const plan = yield* planFor(files)
@@ -26,12 +35,23 @@ export const apply = Command.make("apply", {
       projectDir: yield* projectDir,
       env: settings.env,
       selected: selected.success,
+      fullRefresh: fullRefresh ? selected.success : new Set(),
       concurrency: settings.concurrency,
       onTable: json ? undefined : (t) => Console.log(tableLine(t))
-    }).pipe(Effect.provide(engineLayer(settings)))
+    }).pipe(
+      Effect.provide(engineLayer(settings)),
+      // Held for the whole run: taken before the engine layer opens the database, released after it closes.
+      withLock({
+        database: settings.duckdb.path,
+        command: "medallion apply",
+        wait,
+        onWaiting: (held) => Console.error(`waiting: the warehouse ${held.database} is in use by ${held.holderText}; checking every 0.5 s`),
+        onTakeover: (stale) => Console.error(`took over a stale lock ${stale.lockFile}: ${stale.reason}`)
+      })
+    )
     if (json) yield* Console.log(JSON.stringify(report, null, 2))
     else yield* Console.log(runSummary(report.run, report.tables))
     if (report.run.status !== "succeeded") {
-      return yield* new RunFailed({ batchId: report.run.batch_id, failed: report.tables.filter((t) => t.status !== "succeeded").map((t) => t.table) })
+      return yield* new RunFailed({ batchId: report.run.batch_id, failed: report.tables.filter((t) => t.status === "failed" || t.status === "skipped").map((t) => t.table) })
     }
   })).pipe(Command.withDescription("Run pipelines: bronze, silver and gold tables on the configured engine"))

@@ -1,0 +1,55 @@
+/**
+ * What a table's definition is made of, part by part, for change detection: the declaration's
+ * parts (normalized) and the SQL the compiler makes of them. Pure; a 128-bit hash, enough to notice
+ * change (not a security boundary).
+ */
+import type { PlanNode } from "../plan/Plan.ts"
+import type { Dialect } from "./Dialect.ts"
+import { compileIngest } from "./ingest.ts"
+import { compileModel } from "./model.ts"
+
+/** Bumped when compiled SQL changes meaning for the same declaration, so every table rebuilds once. */
+export const compilerVersion = "1"
+
+const stable = (value: unknown): string =>
+  JSON.stringify(value, (_, v: unknown) =>
+    v !== null && typeof v === "object" && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b)))
+      : v) ?? "null"
+
+/** Four 32-bit FNV-1a style lanes with different seeds: 128 bits of hex. */
+export const hash = (text: string): string => {
+  const seeds = [0x811c9dc5, 0x01000193, 0x9e3779b9, 0x85ebca6b]
+  return seeds.map((seed, lane) => {
+    let h = seed ^ lane
+    for (let i = 0; i < text.length; i++) {
+      h ^= text.charCodeAt(i)
+      h = Math.imul(h, 0x01000193 + lane * 2)
+      h ^= h >>> 15
+    }
+    return (h >>> 0).toString(16).padStart(8, "0")
+  }).join("")
+}
+
+const placeholders = { batchId: "", startedAt: "1970-01-01T00:00:00.000Z" }
+
+/** The parts of a table's definition, each hashed, so a change can be named ("spec changed: transforms"). */
+export const definitionParts = (d: Dialect, node: PlanNode): Readonly<Record<string, string>> => {
+  if (node._tag === "Ingest") {
+    const { description: _, ...source } = node.source
+    return {
+      source: hash(stable(source)),
+      mode: hash(node.mode),
+      sql: hash(compilerVersion + compileIngest(d, node, { ...placeholders, files: [] }).buildStage)
+    }
+  }
+  const t = node.table
+  return {
+    input: hash(stable({ from: t.from, sql: t.sql })),
+    transforms: hash(stable(t.transforms ?? [])),
+    expect: hash(stable(t.expect ?? [])),
+    mode: hash(stable({ mode: node.mode, key: t.key, sequence_by: t.sequence_by })),
+    targets: hash(stable(t.targets ?? [])),
+    sql: hash(compilerVersion + compileModel(d, node, placeholders).buildStage)
+  }
+}

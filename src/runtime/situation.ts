@@ -1,0 +1,74 @@
+/**
+ * What change detection needs from the outside world: the stored table states, which tables
+ * exist, and each table's current inputs (its files' checksums, or its upstreams' data versions).
+ * Shared by apply and plan.
+ */
+import { Effect } from "effect"
+import { definitionParts } from "../compile/fingerprint.ts"
+import { Executor } from "../executor/Executor.ts"
+import { type IngestedFile, MetadataStore } from "../metadata/MetadataStore.ts"
+import { type Action, decide, type TableState } from "../plan/changes.ts"
+import type { Plan, PlanNode, TableId } from "../plan/Plan.ts"
+import { layers } from "../spec/Pipeline.ts"
+import { findFiles } from "./files.ts"
+
+export interface Situation {
+  readonly states: ReadonlyMap<string, TableState>
+  /** `layer.name` of every table and view in the warehouse. */
+  readonly existing: ReadonlySet<string>
+}
+
+export const loadSituation = Effect.gen(function*() {
+  const executor = yield* Executor
+  const store = yield* MetadataStore
+  const states = yield* store.tableStates
+  const rows = yield* executor.withSession((s) =>
+    s.query(`SELECT table_schema || '.' || table_name AS id FROM information_schema.tables WHERE table_schema IN (${layers.map(executor.dialect.literal).join(", ")})`))
+  return { states, existing: new Set(rows.map((r) => String(r["id"]))) } satisfies Situation
+})
+
+export interface Assessment {
+  readonly action: Action
+  readonly parts: Readonly<Record<string, string>>
+  readonly inputs: Readonly<Record<string, string>>
+  readonly files: ReadonlyArray<IngestedFile>
+}
+
+/** Decides what `node` needs, given the current data version of each table (as far as this run has got). */
+export const assess = (
+  plan: Plan,
+  node: PlanNode,
+  situation: Situation,
+  versions: ReadonlyMap<TableId, string>,
+  options: { readonly projectDir: string; readonly fullRefresh: boolean }
+) =>
+  Effect.gen(function*() {
+    const { dialect } = yield* Executor
+    const state = situation.states.get(node.id)
+    let files: ReadonlyArray<IngestedFile> = []
+    let inputs: Record<string, string>
+    if (node._tag === "Ingest") {
+      const known = new Map(Object.entries(state?.files ?? {}).map(([path, meta]) =>
+        [path, { path, size: meta.size, modifiedAt: meta.modifiedAt, checksum: state?.inputs[path] ?? "" }]))
+      files = yield* findFiles(node.id, options.projectDir, node.source.path, known)
+      inputs = Object.fromEntries(files.map((f) => [f.path, f.checksum]))
+    } else {
+      inputs = Object.fromEntries(node.dependsOn.map((dep) => [dep, versions.get(dep) ?? "none"]))
+    }
+    const parts = definitionParts(dialect, node)
+    const action = decide({
+      node, parts, inputs, state,
+      exists: situation.existing.has(node.id),
+      fullRefresh: options.fullRefresh,
+      inputMode: node._tag === "Model" && node.input !== undefined ? plan.nodes.get(node.input)?.mode : undefined
+    })
+    return { action, parts, inputs, files } satisfies Assessment
+  })
+
+/** The state to store after a table is published (or found to have nothing new). */
+export const stateAfter = (assessment: Assessment, dataVersion: string): TableState => ({
+  parts: assessment.parts,
+  inputs: assessment.inputs,
+  dataVersion,
+  files: Object.fromEntries(assessment.files.map((f) => [f.path, { size: f.size, modifiedAt: f.modifiedAt }]))
+})

@@ -1,0 +1,105 @@
+/** Two applies on one warehouse, as real processes: the second fails at once, or waits with --wait. */
+import { spawn, spawnSync } from "node:child_process"
+import { existsSync, writeFileSync } from "node:fs"
+import { hostname } from "node:os"
+import { join } from "node:path"
+import { describe, it } from "@effect/vitest"
+import { afterAll, assert } from "vitest"
+import { cli, makeProject, repoRoot } from "../support/project.ts"
+
+// ~4 s of DuckDB work on two cores: long enough for a second process to start while it runs.
+const slow = `
+version: 1
+pipeline: slow
+gold:
+  total:
+    sql: select sum(a.range * b.range) as s from range(20000) a, range(10000) b
+`
+const fast = `
+version: 1
+pipeline: fast
+gold:
+  one:
+    sql: select 1 as n
+`
+
+interface Finished {
+  readonly code: number | null
+  readonly signal: string | null
+  readonly stdout: string
+  readonly stderr: string
+  readonly at: number
+}
+
+/** Starts the CLI as a child process in `cwd` without waiting for it (Node or Deno, like `cli`). */
+const start = (cwd: string, args: ReadonlyArray<string>) => {
+  const main = join(repoRoot, "src", "main.ts")
+  const commandArgs = "Deno" in globalThis ? ["run", "-A", `--config=${join(repoRoot, "deno.json")}`, main, ...args] : [main, ...args]
+  const child = spawn(process.execPath, commandArgs, { cwd, env: { ...process.env, NO_COLOR: "1" } })
+  let stdout = ""
+  let stderr = ""
+  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()))
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
+  const done = new Promise<Finished>((resolve) =>
+    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr, at: Date.now() }))
+  )
+  return { child, done, output: () => ({ stdout, stderr }) }
+}
+
+const until = async (what: string, check: () => boolean, timeoutMs = 60_000) => {
+  const deadline = Date.now() + timeoutMs
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
+describe("medallion apply: two applies at once", () => {
+  const project = makeProject({ "pipelines/slow.yaml": slow, "pipelines/fast.yaml": fast })
+  const lockFile = join(project.dir, ".medallion", "warehouse.duckdb.lock")
+  afterAll(() => project.remove())
+
+  it("fails a second apply at once naming the holder, and lets one with --wait run after the first", async () => {
+    const first = start(project.dir, ["apply", "pipelines/slow.yaml"])
+    await until("the first apply to take the lock", () => existsSync(lockFile) || first.child.exitCode !== null)
+    assert.isNull(first.child.exitCode, `the first apply ended early: ${first.output().stderr}`)
+
+    const began = Date.now()
+    const second = cli(project.dir, ["apply", "pipelines/fast.yaml"])
+    assert.isNull(first.child.exitCode, "the slow apply finished before the second one was refused; make its query slower")
+    assert.strictEqual(second.code, 1, second.stderr)
+    assert.match(
+      second.stderr,
+      new RegExp(`error: the warehouse \\S+warehouse\\.duckdb is in use by pid ${first.child.pid} on host \\S+ since \\S+ \\(medallion apply\\); wait for it to finish, or run with --wait`)
+    )
+    assert.isBelow(Date.now() - began, 15_000)
+
+    const waiting = start(project.dir, ["apply", "pipelines/fast.yaml", "--wait"])
+    await until("the waiting apply to say so", () => waiting.output().stderr.includes("waiting") || waiting.child.exitCode !== null)
+    const [firstDone, waitingDone] = await Promise.all([first.done, waiting.done])
+    assert.strictEqual(firstDone.code, 0, firstDone.stderr)
+    assert.strictEqual(waitingDone.code, 0, waitingDone.stderr)
+    assert.match(waitingDone.stderr, new RegExp(`^waiting: the warehouse \\S+ is in use by pid ${first.child.pid} on host .*; checking every 0\\.5 s\\n$`))
+    assert.match(waitingDone.stdout, /run succeeded: 1 succeeded/)
+    assert.isAbove(waitingDone.at, firstDone.at)
+    assert.isFalse(existsSync(lockFile))
+  }, 120_000)
+
+  it("releases the lock when an apply is interrupted", async () => {
+    const first = start(project.dir, ["apply", "pipelines/slow.yaml"])
+    await until("the apply to take the lock", () => existsSync(lockFile) || first.child.exitCode !== null)
+    first.child.kill("SIGINT")
+    const done = await first.done
+    assert.strictEqual(done.code, 130, done.stderr)
+    assert.isFalse(existsSync(lockFile))
+  }, 60_000)
+
+  it("takes over a lock left by a process that is gone", () => {
+    const gone = spawnSync(process.execPath, ["--version"]).pid!
+    writeFileSync(lockFile, JSON.stringify({ pid: gone, host: hostname(), started_at: "2026-01-01T00:00:00.000Z", command: "medallion apply" }))
+    const result = cli(project.dir, ["apply", "pipelines/fast.yaml"])
+    assert.strictEqual(result.code, 0, result.stderr)
+    assert.include(result.stderr, `took over a stale lock ${lockFile}: pid ${gone} is no longer running on this host`)
+    assert.isFalse(existsSync(lockFile))
+  })
+})
