@@ -5,6 +5,7 @@
 import { Console, Effect } from "effect"
 import { CliError, Command } from "effect/cli"
 import { apply } from "./commands/apply.ts"
+import { plan } from "./commands/plan.ts"
 import { runs } from "./commands/runs.ts"
 import { schema } from "./commands/schema.ts"
 import { show } from "./commands/show.ts"
@@ -15,7 +16,7 @@ export const version = "0.1.0"
 
 export const root = Command.make("medallion").pipe(
   Command.withDescription("Declarative medallion pipelines (bronze -> silver -> gold) on DuckDB"),
-  Command.withSubcommands([validate, apply, runs, show, schema])
+  Command.withSubcommands([validate, plan, apply, runs, show, schema])
 )
 
 const usageTags = new Set(["SpecError", "SelectionError"])

@@ -12,6 +12,8 @@ export interface DuckDbOptions {
   readonly path: string
   readonly threads?: number | undefined
   readonly memoryLimit?: string | undefined
+  /** Open without taking the write lock (for plan); every write fails. */
+  readonly readOnly?: boolean | undefined
 }
 
 // Lock contention and write-write conflicts clear up on their own; everything else is the statement.
@@ -67,7 +69,7 @@ export const layer = (options: DuckDbOptions) =>
   Layer.effect(
     Executor,
     Effect.gen(function*() {
-      if (options.path !== ":memory:") {
+      if (options.path !== ":memory:" && options.readOnly !== true) {
         const fs = yield* FileSystem.FileSystem
         const path = yield* Path.Path
         yield* fs.makeDirectory(path.dirname(options.path), { recursive: true }).pipe(
@@ -77,6 +79,7 @@ export const layer = (options: DuckDbOptions) =>
       const settings: Record<string, string> = {}
       if (options.threads !== undefined) settings["threads"] = String(options.threads)
       if (options.memoryLimit !== undefined) settings["memory_limit"] = options.memoryLimit
+      if (options.readOnly === true) settings["access_mode"] = "READ_ONLY"
       const instance = yield* Effect.acquireRelease(
         Effect.tryPromise({ try: () => DuckDBInstance.create(options.path, settings), catch: toError(`(open database ${options.path})`) }),
         (db) => Effect.sync(() => db.closeSync())

@@ -69,9 +69,8 @@ const decodeRows = <S extends Schema.Top & { readonly DecodingServices: never }>
     Effect.mapError((e) => new ExecutorError({ statement: "(reading _medallion)", reason: new QueryFailed({ detail: `unexpected metadata row: ${e.message}` }) }))
   )
 
-export const layer = Layer.effect(
-  MetadataStore,
-  Effect.gen(function*() {
+/** The store; `migrate: false` reads a warehouse as it is (read-only), treating missing tables as empty. */
+export const make = (options: { readonly migrate: boolean }) => Effect.gen(function*() {
     const executor = yield* Executor
     const lit = executor.dialect.literal
     const values = (items: ReadonlyArray<unknown>) =>
@@ -83,7 +82,7 @@ export const layer = Layer.effect(
       retried(executor.withSession((s) => Effect.forEach(statements, s.execute, { discard: true })))
     const query = (sql: string) => retried(executor.withSession((s) => s.query(sql)))
 
-    yield* Effect.forEach(migrations, (statement) => run([statement]), { discard: true })
+    if (options.migrate) yield* Effect.forEach(migrations, (statement) => run([statement]), { discard: true })
 
     const runRow = (r: RunRecord) => values([
       r.batch_id, r.pipelines.join(","), r.env, r.engine, r.started_at, r.finished_at, r.status,
@@ -160,5 +159,7 @@ export const layer = Layer.effect(
           }))
         })
     })
-  })
-)
+})
+
+export const layer = Layer.effect(MetadataStore, make({ migrate: true }))
+export const layerReadOnly = Layer.effect(MetadataStore, make({ migrate: false }))

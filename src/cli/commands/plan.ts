@@ -1,0 +1,53 @@
+/** `medallion plan [files]`: the DAG and what apply would do to each table, and why; writes nothing. */
+import { Console, Effect, FileSystem, Layer, Option, Result } from "effect"
+import { Argument, Command, Flag } from "effect/cli"
+import * as DuckDbExecutor from "../../executor/DuckDbExecutor.ts"
+import * as SqlMetadataStore from "../../metadata/SqlMetadataStore.ts"
+import { selectTables } from "../../plan/select.ts"
+import { type PlannedTable, planChanges } from "../../runtime/planning.ts"
+import { loadSituation } from "../../runtime/situation.ts"
+import { envFlag, jsonFlag, planFor, projectDir, settingsFor } from "../context.ts"
+
+const describe = (t: PlannedTable): string => {
+  const counts = [
+    ...(t.new_inputs === null ? [] : [`${t.new_inputs} new ${t.table.startsWith("bronze.") ? "file" : "batch"}${t.new_inputs === 1 ? "" : t.table.startsWith("bronze.") ? "s" : "es"}`]),
+    ...(t.new_rows === null ? [] : [`${t.new_rows.toLocaleString("en-US")} rows`]),
+    ...(t.new_columns.length === 0 ? [] : [`new columns: ${t.new_columns.join(", ")}`])
+  ]
+  return [...t.reasons, ...(counts.length > 0 ? [counts.join(", ")] : [])].join("; ")
+}
+
+export const plan = Command.make("plan", {
+  files: Argument.String("files").pipe(Argument.withDescription("Pipeline files (default: pipelines/*.yaml)"), Argument.variadic()),
+  select: Flag.String("select").pipe(Flag.withDescription("Tables to plan, as for apply"), Flag.atLeast(0)),
+  fullRefresh: Flag.Boolean("full-refresh").pipe(Flag.withDescription("Plan a rebuild of the (selected) tables"), Flag.withDefault(false)),
+  env: envFlag,
+  json: jsonFlag
+}, ({ files, select, fullRefresh, env, json }) =>
+  Effect.gen(function*() {
+    const settings = yield* settingsFor(Option.getOrUndefined(env))
+    const dag = yield* planFor(files)
+    const selected = selectTables(dag, select)
+    if (Result.isFailure(selected)) return yield* selected.failure
+    const fs = yield* FileSystem.FileSystem
+    const exists = settings.duckdb.path === ":memory:" ? false : yield* fs.exists(settings.duckdb.path).pipe(Effect.orElseSucceed(() => false))
+    // A warehouse that does not exist yet is planned against an empty in-memory one: nothing is created.
+    const engine = Layer.provideMerge(SqlMetadataStore.layerReadOnly, exists
+      ? DuckDbExecutor.layer({ path: settings.duckdb.path, readOnly: true })
+      : DuckDbExecutor.layer({ path: ":memory:" }))
+    const planned = yield* Effect.gen(function*() {
+      const situation = exists ? yield* loadSituation : { states: new Map(), existing: new Set<string>() }
+      return yield* planChanges(dag, selected.success, situation, {
+        projectDir: yield* projectDir,
+        fullRefresh: fullRefresh ? selected.success : new Set()
+      })
+    }).pipe(Effect.provide(engine))
+    if (json) return yield* Console.log(JSON.stringify({ env: settings.env, warehouse: settings.duckdb.path, tables: planned }, null, 2))
+    yield* Console.log(`medallion plan: ${planned.length} table(s), env ${settings.env}, warehouse ${settings.duckdb.path}${exists ? "" : " (not created yet)"}`)
+    for (const t of planned) {
+      yield* Console.log(`  ${t.action.padEnd(11)} ${t.table.padEnd(32)} ${t.mode.padEnd(8)} ${describe(t)}`)
+      if (t.depends_on.length > 0) yield* Console.log(`  ${"".padEnd(11)} ${"".padEnd(32)} <- ${t.depends_on.join(", ")}`)
+    }
+    const count = (a: PlannedTable["action"]) => planned.filter((t) => t.action === a).length
+    yield* Console.log(`${count("create")} to create, ${count("rebuild")} to rebuild, ${count("incremental")} incremental, ${count("skip")} unchanged`)
+  })).pipe(Command.withDescription("Show what apply would do to each table, and why, without writing anything"))

@@ -1,0 +1,91 @@
+/**
+ * `medallion plan`: what apply would do to each table and why, computed with the same change
+ * detection as apply, without writing anything (the warehouse is opened read-only).
+ */
+import { Effect } from "effect"
+import { Executor } from "../executor/Executor.ts"
+import { MetadataStore } from "../metadata/MetadataStore.ts"
+import { actionName } from "../plan/changes.ts"
+import type { Plan, PlanNode, TableId } from "../plan/Plan.ts"
+import type { Layer } from "../spec/Pipeline.ts"
+import { assess, type Situation } from "./situation.ts"
+
+export interface PlannedTable {
+  readonly table: TableId
+  readonly pipeline: string
+  readonly mode: string
+  readonly action: "create" | "rebuild" | "incremental" | "skip"
+  readonly reasons: ReadonlyArray<string>
+  readonly depends_on: ReadonlyArray<TableId>
+  /** Bronze: files to read; silver and gold: input batches not yet consumed (when known). */
+  readonly new_inputs: number | null
+  /** Rows in those files or batches (when they can be counted before the run). */
+  readonly new_rows: number | null
+  /** Columns the new input has that the table lacks. */
+  readonly new_columns: ReadonlyArray<string>
+}
+
+const PENDING = "(changes in this run)"
+
+/** What one incremental table would take in: its new files or batches, their rows and new columns. */
+const incoming = (node: PlanNode, files: ReadonlyArray<{ readonly path: string; readonly checksum: string; readonly size: number }>, upstreamPending: boolean) =>
+  Effect.gen(function*() {
+    const executor = yield* Executor
+    const store = yield* MetadataStore
+    const d = executor.dialect
+    return yield* executor.withSession((s) =>
+      Effect.gen(function*() {
+        const existing = (yield* s.query(d.columnsOf(node.layer, node.name))).map((c) => String(c["column_name"]))
+        if (node._tag === "Ingest") {
+          const ledger = yield* store.ingestedFiles(node.id)
+          const known = new Set([...ledger.values()].map((f) => f.checksum))
+          const fresh = files.filter((f) => f.size > 0 && ledger.get(f.path)?.checksum !== f.checksum && !known.has(f.checksum))
+          if (fresh.length === 0) return { inputs: 0, rows: 0, columns: [] }
+          const read = d.readFiles(node.source.format, fresh.map((f) => f.path), {
+            delimiter: node.source.options?.delimiter, header: node.source.options?.header, quote: node.source.options?.quote,
+            escape: node.source.options?.escape, inferTypes: node.source.options?.infer_types
+          }, "_source_file", undefined)
+          const rows = Number((yield* s.query(`SELECT count(*) AS n FROM (${read}) AS files`))[0]?.["n"] ?? 0)
+          const columns = (yield* s.query(d.describe(read))).map((c) => String(c["column_name"]))
+          return { inputs: fresh.length, rows, columns: existing.length === 0 ? [] : columns.filter((c) => !existing.includes(c)) }
+        }
+        if (upstreamPending || node.input === undefined) return { inputs: null, rows: null, columns: [] }
+        const [layer, name] = node.input.split(".") as [Layer, string]
+        const consumed = yield* store.consumedBatches(node.id, node.input)
+        const counts = yield* s.query(`SELECT _batch_id AS b, count(*) AS n FROM ${d.table(layer, name)} GROUP BY 1`)
+        const fresh = counts.filter((r) => !consumed.has(String(r["b"])))
+        return { inputs: fresh.length, rows: fresh.reduce((a, r) => a + Number(r["n"]), 0), columns: [] }
+      })
+    )
+  })
+
+export const planChanges = (
+  plan: Plan,
+  selected: ReadonlySet<TableId>,
+  situation: Situation,
+  options: { readonly projectDir: string; readonly fullRefresh: ReadonlySet<TableId> }
+) =>
+  Effect.gen(function*() {
+    const versions = new Map<TableId, string>(Array.from(situation.states, ([id, s]) => [id as TableId, s.dataVersion]))
+    const planned: Array<PlannedTable> = []
+    for (const id of plan.order.filter((t) => selected.has(t))) {
+      const node = plan.nodes.get(id)!
+      const assessment = yield* assess(plan, node, situation, versions, { projectDir: options.projectDir, fullRefresh: options.fullRefresh.has(id) })
+      const action = assessment.action
+      if (action._tag !== "Skip") versions.set(id, PENDING)
+      const pendingUpstream = node.dependsOn.some((dep) => versions.get(dep) === PENDING)
+      const details = action._tag === "Incremental"
+        ? yield* incoming(node, assessment.files, pendingUpstream)
+        : { inputs: null, rows: null, columns: [] as ReadonlyArray<string> }
+      planned.push({
+        table: id, pipeline: node.pipeline, mode: node.mode,
+        action: actionName(action) as PlannedTable["action"],
+        reasons: action.reasons,
+        depends_on: node.dependsOn,
+        new_inputs: details.inputs,
+        new_rows: details.rows,
+        new_columns: details.columns
+      })
+    }
+    return planned
+  })
