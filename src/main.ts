@@ -1,22 +1,12 @@
 /**
- * The entry point: composes the platform layer and runs the CLI. The same file runs on Node.js 24
- * (type stripping) and on Deno.
+ * The entry point. Turns on Node's compile cache before loading anything else (it roughly halves
+ * start-up once warm; Deno has its own cache), then starts the CLI.
  */
-// Subpath imports: the package index loads HTTP and worker modules the CLI does not need (~0.4 s).
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import * as NodeServices from "@effect/platform-node/NodeServices"
-import { Effect, Exit } from "effect"
-import { runCli } from "./cli/main.ts"
+import * as nodeModule from "node:module"
 
-const args = globalThis.process.argv.slice(2)
-
-runCli(args).pipe(
-  Effect.provide(NodeServices.layer),
-  NodeRuntime.runMain({
-    disableErrorReporting: true,
-    teardown: (exit, onExit) => {
-      if (Exit.isSuccess(exit)) return onExit(typeof exit.value === "number" ? exit.value : 0)
-      onExit(Exit.hasInterrupts(exit) ? 130 : 1)
-    }
-  })
-)
+try {
+  if (typeof nodeModule.enableCompileCache === "function") nodeModule.enableCompileCache()
+} catch {
+  // A read-only or missing cache directory only costs speed.
+}
+await import("./cli/run.ts")

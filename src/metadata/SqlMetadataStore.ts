@@ -7,6 +7,9 @@ import { Executor, ExecutorError, QueryFailed, type Row, type Session } from "..
 import { retrySchedule } from "../executor/policy.ts"
 import { type BatchRecord, ExpectationResult, MetadataStore, RunRecord, TableRecord } from "./MetadataStore.ts"
 
+/** Bump when `migrations` gains a statement. */
+const schemaVersion = 1
+
 const migrations = [
   `CREATE SCHEMA IF NOT EXISTS _medallion`,
   `CREATE TABLE IF NOT EXISTS _medallion.runs (
@@ -82,8 +85,19 @@ export const make = (options: { readonly migrate: boolean }) => Effect.gen(funct
       retried(executor.withSession((s) => Effect.forEach(statements, s.execute, { discard: true })))
     const query = (sql: string) => retried(executor.withSession((s) => s.query(sql)))
 
-    if (options.migrate) yield* Effect.forEach(migrations, (statement) => run([statement]), { discard: true })
+    if (options.migrate) {
+      // One cheap read on the common path: migrate only when the recorded version is older.
+      const current = yield* executor.withSession((s) => s.query(`SELECT version FROM _medallion.meta`)).pipe(
+        Effect.map((rows) => Number(rows[0]?.["version"] ?? 0)),
+        Effect.orElseSucceed(() => 0)
+      )
+      if (current < schemaVersion) {
+        yield* Effect.forEach(migrations, (statement) => run([statement]), { discard: true })
+        yield* run([`CREATE OR REPLACE TABLE _medallion.meta AS SELECT ${schemaVersion} AS version`])
+      }
+    }
 
+    const insertRows = (table: string, rows: ReadonlyArray<string>) => rows.length === 0 ? [] : [`INSERT INTO ${table} VALUES ${rows.join(", ")}`]
     const runRow = (r: RunRecord) => values([
       r.batch_id, r.pipelines.join(","), r.env, r.engine, r.started_at, r.finished_at, r.status,
       r.records_in, r.records_out, r.duration_seconds, r.errors, r.success_rate, r.throughput
@@ -95,14 +109,13 @@ export const make = (options: { readonly migrate: boolean }) => Effect.gen(funct
           s.transaction(Effect.forEach([
             `DELETE FROM _medallion.runs WHERE batch_id = ${lit(r.batch_id)}`,
             `INSERT INTO _medallion.runs VALUES ${runRow(r)}`,
-            ...tables.map((t) =>
-              `INSERT INTO _medallion.run_tables VALUES ${values([
-                r.batch_id, t.table, t.pipeline, t.layer, t.mode, t.status, t.reason, t.error, t.rows_in, t.rows_out,
-                t.quarantined, t.dropped, t.duplicates, t.rejected, JSON.stringify(t.dropped_by_reason), t.duration_seconds, t.accounting_ok,
-                t.attempts
-              ])}`),
-            ...tables.flatMap((t) => t.expectations.map((e) =>
-              `INSERT INTO _medallion.expectation_results VALUES ${values([r.batch_id, t.table, e.expectation, e.kind, e.on_fail, e.passed, e.failed])}`))
+            ...insertRows("_medallion.run_tables", tables.map((t) => values([
+              r.batch_id, t.table, t.pipeline, t.layer, t.mode, t.status, t.reason, t.error, t.rows_in, t.rows_out,
+              t.quarantined, t.dropped, t.duplicates, t.rejected, JSON.stringify(t.dropped_by_reason), t.duration_seconds, t.accounting_ok,
+              t.attempts
+            ]))),
+            ...insertRows("_medallion.expectation_results", tables.flatMap((t) => t.expectations.map((e) =>
+              values([r.batch_id, t.table, e.expectation, e.kind, e.on_fail, e.passed, e.failed]))))
           ], s.execute, { discard: true }))
         )),
       ingestedChecksums: (table) =>

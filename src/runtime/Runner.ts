@@ -76,7 +76,11 @@ export const apply = Effect.fn("medallion.apply")(function*(plan: Plan, options:
   yield* store.startRun(run)
   // Bookkeeping outside a table's own attempt rides out transient failures too.
   const bookkeeping = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.retry(effect, retrySchedule({ attempts: 5, initial: "50ms", max: "2s" }))
-  yield* bookkeeping(executor.withSession((s) => Effect.forEach(layers, (l) => s.execute(executor.dialect.createSchema(l)), { discard: true })))
+  yield* bookkeeping(executor.withSession((s) =>
+    Effect.gen(function*() {
+      const schemas = new Set((yield* s.query(`SELECT schema_name FROM information_schema.schemata`)).map((r) => String(r["schema_name"])))
+      yield* Effect.forEach(layers.filter((l) => !schemas.has(l)), (l) => s.execute(executor.dialect.createSchema(l)), { discard: true })
+    })))
   const situation = yield* bookkeeping(loadSituation)
   const versions = new Map<TableId, string>(Array.from(situation.states, ([id, state]) => [id as TableId, state.dataVersion]))
 
