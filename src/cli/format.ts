@@ -1,7 +1,8 @@
 /** Human-readable output of the CLI. Pure string building. */
 import type { RunRecord, TableRecord } from "../metadata/MetadataStore.ts"
 
-const n = (value: number) => value.toLocaleString("en-US")
+/** 1234567 -> "1,234,567"; plain string work, since the first toLocaleString call loads ICU data (~10 ms). */
+export const n = (value: number) => String(value).replace(/\B(?=(\d{3})+(?!\d))/g, ",")
 const pad = (text: string, width: number) => text.padEnd(width)
 
 export const tableLine = (t: TableRecord): string => {

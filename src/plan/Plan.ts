@@ -105,8 +105,8 @@ const tableProblems = (parsed: ParsedPipeline, layer: Layer, name: string, table
       problems.push(at(["transforms", i, "sql"], "a sql step must read the previous step as {{ input }}"))
     }
   })
-  if (table.mode === "merge" && table.key === undefined) {
-    problems.push(at(["mode"], "mode: merge needs key: [columns] that identify a row (and optionally sequence_by)"))
+  if (table.mode === "merge" && (table.key === undefined || table.sequence_by === undefined)) {
+    problems.push(at(["mode"], "mode: merge needs key: [columns] that identify a row and sequence_by: a column that orders its versions (e.g. updated_at), so the newest version wins every time"))
   }
   if (table.mode !== "merge") {
     if (table.key !== undefined) problems.push(at(["key"], "key is for mode: merge; add mode: merge or remove key"))

@@ -35,8 +35,16 @@ const changedKeys = (before: Readonly<Record<string, string>>, after: Readonly<R
 export const runsIncrementally = (node: PlanNode, inputMode: string | undefined): boolean =>
   node._tag === "Ingest"
     ? node.mode === "append"
-    : (node.mode === "append" || node.mode === "merge") && inputMode === "append" &&
-      !(node.table.transforms ?? []).some(reshapes)
+    : node.mode === "merge" ||
+      (node.mode === "append" && inputMode === "append" && !(node.table.transforms ?? []).some(reshapes))
+
+/**
+ * A data version is `<rebuilt>/<written>`: the batch that last rebuilt the table and the batch that
+ * last wrote to it. An append adds to the second only; a dependent that consumes batches must
+ * rebuild when the first changes, since the batches it consumed are gone.
+ */
+export const dataVersion = (rebuiltBy: string, writtenBy: string) => `${rebuiltBy}/${writtenBy}`
+const rebuiltBy = (version: string | undefined) => version?.split("/")[0]
 
 export interface DecideInput {
   readonly node: PlanNode
@@ -68,7 +76,11 @@ export const decide = ({ node, parts, inputs, state, exists, fullRefresh, inputM
     return { _tag: "Rebuild", reasons: [specReason] }
   }
   if (inputReason !== undefined) {
-    if (incremental) return { _tag: "Incremental", reasons: [inputReason] }
+    const rebuiltInputs = node._tag === "Model" && node.mode === "append"
+      ? inputChanges.filter((k) => rebuiltBy(state.inputs[k]) !== rebuiltBy(inputs[k]))
+      : []
+    if (rebuiltInputs.length > 0) return { _tag: "Rebuild", reasons: [`${rebuiltInputs.join(", ")} was rebuilt, so its batches are new`] }
+    if (incremental) return { _tag: "Incremental", reasons: [node._tag === "Model" && node.mode === "merge" && inputMode !== "append" ? `${inputReason} (merged in whole: the input is rebuilt, not appended)` : inputReason] }
     const why = node._tag === "Model" && (node.mode === "append" || node.mode === "merge")
       ? inputMode !== "append" ? ` (its input ${node.input ?? "sql"} is rebuilt, not appended)` : " (an aggregate or sql step needs all rows)"
       : ""

@@ -8,7 +8,7 @@ import { Executor } from "../executor/Executor.ts"
 import { MetadataStore, type RunRecord, type TableRecord } from "../metadata/MetadataStore.ts"
 import type { Plan, PlanNode, TableId } from "../plan/Plan.ts"
 import { layers } from "../spec/Pipeline.ts"
-import { actionName } from "../plan/changes.ts"
+import { actionName, dataVersion } from "../plan/changes.ts"
 import { retrySchedule, withRetries, withTimeout } from "../executor/policy.ts"
 import { runTable, type TableCounts } from "./runTable.ts"
 import { assess, loadSituation, stateAfter } from "./situation.ts"
@@ -102,14 +102,17 @@ export const apply = Effect.fn("medallion.apply")(function*(plan: Plan, options:
           const assessment = yield* assess(plan, node, situation, versions, { projectDir: options.projectDir, fullRefresh: options.fullRefresh.has(node.id) })
           const reasons = assessment.action.reasons
           if (assessment.action._tag === "Skip") return { status: "unchanged" as const, counts: noCounts(reasons) }
+          const full = assessment.action._tag !== "Incremental"
+          const previous = versions.get(node.id)
+          const next = dataVersion(full || previous === undefined ? batchId : previous.split("/")[0]!, batchId)
           const counts = yield* runTable({
             node,
-            full: assessment.action._tag !== "Incremental",
+            full,
             files: assessment.files,
-            onPublish: (session) => store.saveState(session, node.id, stateAfter(assessment, batchId))
+            onPublish: (session) => store.saveState(session, node.id, stateAfter(assessment, next))
           }, ctx)
-          if (counts.changed) versions.set(node.id, batchId)
-          else yield* bookkeeping(executor.withSession((s) => store.saveState(s, node.id, stateAfter(assessment, versions.get(node.id) ?? batchId))))
+          if (counts.changed) versions.set(node.id, next)
+          else yield* bookkeeping(executor.withSession((s) => store.saveState(s, node.id, stateAfter(assessment, versions.get(node.id) ?? next))))
           return { status: "succeeded" as const, counts: { ...counts, notes: [`${actionName(assessment.action)}: ${reasons.join("; ")}`, ...counts.notes] } }
         })
       })

@@ -2,6 +2,7 @@
 import { createHash } from "node:crypto"
 import { Effect, FileSystem, Option, Path, Stream } from "effect"
 import type { IngestedFile } from "../metadata/MetadataStore.ts"
+import type { IngestNode } from "../plan/Plan.ts"
 import { SourceError } from "./errors.ts"
 
 export const checksum = (path: string) =>
@@ -43,4 +44,30 @@ export const findFiles = (table: string, projectDir: string, pattern: string, kn
       return yield* fail(`no files match the source path; check the path in the pipeline (it is relative to ${projectDir})`)
     }
     return files
+  })
+
+/** Which files an incremental bronze run reads, by the documented rule for changed files. */
+export const filesToIngest = (node: IngestNode, files: ReadonlyArray<IngestedFile>, ledger: ReadonlyMap<string, IngestedFile>) =>
+  Effect.gen(function*() {
+    const knownChecksums = new Set([...ledger.values()].map((f) => f.checksum))
+    const notes: Array<string> = []
+    const read: Array<IngestedFile> = []
+    for (const file of files) {
+      const before = ledger.get(file.path)
+      if (before?.checksum === file.checksum || (before === undefined && knownChecksums.has(file.checksum))) continue
+      if (before !== undefined) {
+        const rule = node.source.on_change ?? "fail"
+        if (rule === "fail") {
+          return yield* new SourceError({
+            table: node.id, path: file.path,
+            reason: "this file changed after it was ingested (same path, new content); nothing was ingested. Restore it and put the new data in a new file, or set on_change: ingest (adds the new version as a new batch) or skip on the source"
+          })
+        }
+        notes.push(`${file.path} changed after ingestion: ${rule === "ingest" ? "ingested again as a new batch" : "skipped"} (on_change: ${rule})`)
+        if (rule === "skip") continue
+      }
+      knownChecksums.add(file.checksum)
+      read.push(file)
+    }
+    return { read, notes }
   })

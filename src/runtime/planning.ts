@@ -2,12 +2,13 @@
  * `medallion plan`: what apply would do to each table and why, computed with the same change
  * detection as apply, without writing anything (the warehouse is opened read-only).
  */
-import { Effect } from "effect"
+import { Effect, Result } from "effect"
 import { Executor } from "../executor/Executor.ts"
-import { MetadataStore } from "../metadata/MetadataStore.ts"
-import { actionName } from "../plan/changes.ts"
+import { type IngestedFile, MetadataStore } from "../metadata/MetadataStore.ts"
+import { actionName, dataVersion } from "../plan/changes.ts"
 import type { Plan, PlanNode, TableId } from "../plan/Plan.ts"
 import type { Layer } from "../spec/Pipeline.ts"
+import { filesToIngest } from "./files.ts"
 import { assess, type Situation } from "./situation.ts"
 
 export interface PlannedTable {
@@ -28,7 +29,7 @@ export interface PlannedTable {
 const PENDING = "(changes in this run)"
 
 /** What one incremental table would take in: its new files or batches, their rows and new columns. */
-const incoming = (node: PlanNode, files: ReadonlyArray<{ readonly path: string; readonly checksum: string; readonly size: number }>, upstreamPending: boolean) =>
+const incoming = (node: PlanNode, files: ReadonlyArray<IngestedFile>, upstreamPending: boolean) =>
   Effect.gen(function*() {
     const executor = yield* Executor
     const store = yield* MetadataStore
@@ -37,24 +38,24 @@ const incoming = (node: PlanNode, files: ReadonlyArray<{ readonly path: string; 
       Effect.gen(function*() {
         const existing = (yield* s.query(d.columnsOf(node.layer, node.name))).map((c) => String(c["column_name"]))
         if (node._tag === "Ingest") {
-          const ledger = yield* store.ingestedFiles(node.id)
-          const known = new Set([...ledger.values()].map((f) => f.checksum))
-          const fresh = files.filter((f) => f.size > 0 && ledger.get(f.path)?.checksum !== f.checksum && !known.has(f.checksum))
-          if (fresh.length === 0) return { inputs: 0, rows: 0, columns: [] }
+          const selected = yield* filesToIngest(node, files, yield* store.ingestedFiles(node.id)).pipe(Effect.result)
+          if (Result.isFailure(selected)) return { inputs: 0, rows: 0, columns: [], problem: `will fail: ${selected.failure.message}` }
+          const fresh = selected.success.read.filter((f) => f.size > 0)
+          if (fresh.length === 0) return { inputs: 0, rows: 0, columns: [], problem: undefined }
           const read = d.readFiles(node.source.format, fresh.map((f) => f.path), {
             delimiter: node.source.options?.delimiter, header: node.source.options?.header, quote: node.source.options?.quote,
             escape: node.source.options?.escape, inferTypes: node.source.options?.infer_types
           }, "_source_file", undefined)
           const rows = Number((yield* s.query(`SELECT count(*) AS n FROM (${read}) AS files`))[0]?.["n"] ?? 0)
           const columns = (yield* s.query(d.describe(read))).map((c) => String(c["column_name"]))
-          return { inputs: fresh.length, rows, columns: existing.length === 0 ? [] : columns.filter((c) => !existing.includes(c)) }
+          return { inputs: fresh.length, rows, columns: existing.length === 0 ? [] : columns.filter((c) => !existing.includes(c)), problem: undefined }
         }
-        if (upstreamPending || node.input === undefined) return { inputs: null, rows: null, columns: [] }
+        if (upstreamPending || node.input === undefined) return { inputs: null, rows: null, columns: [], problem: undefined }
         const [layer, name] = node.input.split(".") as [Layer, string]
         const consumed = yield* store.consumedBatches(node.id, node.input)
         const counts = yield* s.query(`SELECT _batch_id AS b, count(*) AS n FROM ${d.table(layer, name)} GROUP BY 1`)
         const fresh = counts.filter((r) => !consumed.has(String(r["b"])))
-        return { inputs: fresh.length, rows: fresh.reduce((a, r) => a + Number(r["n"]), 0), columns: [] }
+        return { inputs: fresh.length, rows: fresh.reduce((a, r) => a + Number(r["n"]), 0), columns: [], problem: undefined }
       })
     )
   })
@@ -72,15 +73,19 @@ export const planChanges = (
       const node = plan.nodes.get(id)!
       const assessment = yield* assess(plan, node, situation, versions, { projectDir: options.projectDir, fullRefresh: options.fullRefresh.has(id) })
       const action = assessment.action
-      if (action._tag !== "Skip") versions.set(id, PENDING)
-      const pendingUpstream = node.dependsOn.some((dep) => versions.get(dep) === PENDING)
+      // The version this run would give the table (see dataVersion): an increment keeps its rebuild part.
+      const previous = versions.get(id)
+      if (action._tag !== "Skip") {
+        versions.set(id, dataVersion(action._tag === "Incremental" && previous !== undefined ? previous.split("/")[0]! : PENDING, PENDING))
+      }
+      const pendingUpstream = node.dependsOn.some((dep) => versions.get(dep)?.endsWith(`/${PENDING}`) === true)
       const details = action._tag === "Incremental"
         ? yield* incoming(node, assessment.files, pendingUpstream)
-        : { inputs: null, rows: null, columns: [] as ReadonlyArray<string> }
+        : { inputs: null, rows: null, columns: [] as ReadonlyArray<string>, problem: undefined }
       planned.push({
         table: id, pipeline: node.pipeline, mode: node.mode,
         action: actionName(action) as PlannedTable["action"],
-        reasons: action.reasons,
+        reasons: details.problem === undefined ? action.reasons : [...action.reasons, details.problem],
         depends_on: node.dependsOn,
         new_inputs: details.inputs,
         new_rows: details.rows,

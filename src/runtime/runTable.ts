@@ -9,10 +9,11 @@ import { compileModel, type ModelProgram } from "../compile/model.ts"
 import { appendStatements, nextName, type Publication, replaceStatements } from "../compile/publish.ts"
 import { Executor, type ExecutorError, type Session } from "../executor/Executor.ts"
 import { type IngestedFile, MetadataStore } from "../metadata/MetadataStore.ts"
-import type { IngestNode, ModelNode, PlanNode } from "../plan/Plan.ts"
+import { type IngestNode, type ModelNode, type PlanNode, reshapes } from "../plan/Plan.ts"
 import type { Layer, Target } from "../spec/Pipeline.ts"
 import { type Accounting, account } from "./accounting.ts"
-import { CastFailed, ExpectationFailed, InputError, SourceError, type TableError } from "./errors.ts"
+import { CastFailed, ExpectationFailed, InputError, type TableError } from "./errors.ts"
+import { filesToIngest } from "./files.ts"
 
 export interface RunContext {
   readonly batchId: string
@@ -145,32 +146,6 @@ const exportTargets = (session: Session, node: ModelNode, ctx: RunContext, from:
     }
   })
 
-/** Which files an incremental bronze run reads, by the documented rule for changed files. */
-const filesToIngest = (node: IngestNode, files: ReadonlyArray<IngestedFile>, ledger: ReadonlyMap<string, IngestedFile>) =>
-  Effect.gen(function*() {
-    const knownChecksums = new Set([...ledger.values()].map((f) => f.checksum))
-    const notes: Array<string> = []
-    const read: Array<IngestedFile> = []
-    for (const file of files) {
-      const before = ledger.get(file.path)
-      if (before?.checksum === file.checksum || (before === undefined && knownChecksums.has(file.checksum))) continue
-      if (before !== undefined) {
-        const rule = node.source.on_change ?? "fail"
-        if (rule === "fail") {
-          return yield* new SourceError({
-            table: node.id, path: file.path,
-            reason: "this file changed after it was ingested (same path, new content); nothing was ingested. Restore it and put the new data in a new file, or set on_change: ingest (adds the new version as a new batch) or skip on the source"
-          })
-        }
-        notes.push(`${file.path} changed after ingestion: ${rule === "ingest" ? "ingested again as a new batch" : "skipped"} (on_change: ${rule})`)
-        if (rule === "skip") continue
-      }
-      knownChecksums.add(file.checksum)
-      read.push(file)
-    }
-    return { read, notes }
-  })
-
 const runIngest = (job: TableJob, node: IngestNode, ctx: RunContext) =>
   Effect.gen(function*() {
     const executor = yield* Executor
@@ -275,8 +250,11 @@ const runModel = (job: TableJob, node: ModelNode, ctx: RunContext) =>
     return yield* executor.withSession((session) =>
       Effect.gen(function*() {
         const batches = node.mode === "append" || node.mode === "merge" ? yield* inputBatches(session, node, node.mode === "append") : undefined
-        const incremental = !job.full && batches !== undefined
-        const reading = incremental ? batches?.fresh : undefined
+        // A merge takes in whatever changed: the new batches, or all rows when its input has no
+        // batches or its steps change the grain (an aggregate must see every row).
+        const incremental = !job.full && (node.mode === "merge" || batches !== undefined)
+        const reshaped = (node.table.transforms ?? []).some(reshapes)
+        const reading = incremental && batches !== undefined && !(node.mode === "merge" && reshaped) ? batches.fresh : undefined
         if (incremental && reading !== undefined && reading.length === 0) {
           return nothingNew([`no new batches in ${node.input}`])
         }

@@ -205,7 +205,7 @@ export const Table = Schema.Struct({
   expect: Schema.optionalKey(Schema.Array(Expectation)),
   mode: Schema.optionalKey(Mode),
   key: Schema.optionalKey(described(Columns, "mode: merge: the columns that identify a row")),
-  sequence_by: Schema.optionalKey(described(Column, "mode: merge: the column that orders versions of a row; an older row never replaces a newer one")),
+  sequence_by: Schema.optionalKey(described(Column, "mode: merge (required): the column that orders versions of a row; an older row never replaces a newer one")),
   targets: Schema.optionalKey(Schema.Array(Target)),
   retry: Schema.optionalKey(Retry),
   timeout: Schema.optionalKey(Duration),

@@ -7,13 +7,13 @@ import { describe, it } from "@effect/vitest"
 import { afterAll, assert } from "vitest"
 import { cli, makeProject, repoRoot } from "../support/project.ts"
 
-// ~4 s of DuckDB work on two cores: long enough for a second process to start while it runs.
+// ~5 s of DuckDB work on one thread (config below), leaving a core for the second process to start.
 const slow = `
 version: 1
 pipeline: slow
 gold:
   total:
-    sql: select sum(a.range * b.range) as s from range(20000) a, range(10000) b
+    sql: select sum(a.range * b.range) as s from range(20000) a, range(15000) b
 `
 const fast = `
 version: 1
@@ -55,7 +55,7 @@ const until = async (what: string, check: () => boolean, timeoutMs = 60_000) => 
 }
 
 describe("medallion apply: two applies at once", () => {
-  const project = makeProject({ "pipelines/slow.yaml": slow, "pipelines/fast.yaml": fast })
+  const project = makeProject({ "pipelines/slow.yaml": slow, "pipelines/fast.yaml": fast, "config/default.yaml": "duckdb: { threads: 1 }\n" })
   const lockFile = join(project.dir, ".medallion", "warehouse.duckdb.lock")
   afterAll(() => project.remove())
 
@@ -88,7 +88,8 @@ describe("medallion apply: two applies at once", () => {
   it("releases the lock when an apply is interrupted", async () => {
     const first = start(project.dir, ["apply", "pipelines/slow.yaml"])
     await until("the apply to take the lock", () => existsSync(lockFile) || first.child.exitCode !== null)
-    first.child.kill("SIGINT")
+    // Not child.kill: after it, Deno's child_process reports the signal instead of the exit code (130).
+    process.kill(first.child.pid!, "SIGINT")
     const done = await first.done
     assert.strictEqual(done.code, 130, done.stderr)
     assert.isFalse(existsSync(lockFile))

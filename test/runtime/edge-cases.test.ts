@@ -80,4 +80,21 @@ silver: { t: { from: bronze.o, mode: append } }
         yield* runPlan(project, plan)
         assert.strictEqual(yield* countOf("silver.t"), 3)
       })))
+
+  it.effect("a full refresh of an appended input rebuilds the append that reads it, instead of doubling it", () =>
+    inProject({ "data/a.csv": "id\n1\n2\n" }, (project) =>
+      Effect.gen(function*() {
+        const plan = planOf(`
+version: 1
+pipeline: refresh
+sources: { events: { format: csv, path: "data/*.csv", incremental: true } }
+bronze: { events: { from: events } }
+silver: { events: { from: bronze.events, mode: append } }
+`)
+        yield* runPlan(project, plan)
+        yield* runPlan(project, plan, ["bronze.events"], { fullRefresh: true })
+        const report = yield* runPlan(project, plan)
+        assert.include(tableOf(report, "silver.events").reason, "rebuild: bronze.events was rebuilt, so its batches are new")
+        assert.strictEqual(yield* countOf("silver.events"), 2)
+      })))
 })

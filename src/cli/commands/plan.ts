@@ -7,11 +7,12 @@ import { selectTables } from "../../plan/select.ts"
 import { type PlannedTable, planChanges } from "../../runtime/planning.ts"
 import { loadSituation } from "../../runtime/situation.ts"
 import { envFlag, jsonFlag, planFor, projectDir, settingsFor } from "../context.ts"
+import { n } from "../format.ts"
 
 const describe = (t: PlannedTable): string => {
   const counts = [
     ...(t.new_inputs === null ? [] : [`${t.new_inputs} new ${t.table.startsWith("bronze.") ? "file" : "batch"}${t.new_inputs === 1 ? "" : t.table.startsWith("bronze.") ? "s" : "es"}`]),
-    ...(t.new_rows === null ? [] : [`${t.new_rows.toLocaleString("en-US")} rows`]),
+    ...(t.new_rows === null ? [] : [`${n(t.new_rows)} rows`]),
     ...(t.new_columns.length === 0 ? [] : [`new columns: ${t.new_columns.join(", ")}`])
   ]
   return [...t.reasons, ...(counts.length > 0 ? [counts.join(", ")] : [])].join("; ")
