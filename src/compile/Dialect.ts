@@ -51,7 +51,6 @@ export interface Dialect {
   readonly castFailureValues: (from: string, marker: string, column: string) => string
   readonly arrayLength: (array: string) => string
   readonly appendToArray: (array: string, element: string) => string
-  readonly arrayContains: (array: string, element: string) => string
   readonly timestamp: (iso: string) => string
   /** A query reading files; `filenameColumn` receives each row's file path. */
   readonly readFiles: (format: SourceFormat, files: ReadonlyArray<string>, options: ReadOptions, filenameColumn: string, rejects: { readonly table: string; readonly scan: string } | undefined) => string

@@ -39,7 +39,6 @@ export const duckdb: Dialect = {
     `SELECT DISTINCT split_part(e, chr(31), 2) AS value FROM (SELECT unnest(${marker}) AS e FROM ${from}) WHERE split_part(e, chr(31), 1) = ${literal(column)} ORDER BY 1 LIMIT 5`,
   arrayLength: (array) => `len(${array})`,
   appendToArray: (array, element) => `list_append(${array}, ${element})`,
-  arrayContains: (array, element) => `list_contains(${array}, ${element})`,
   timestamp: (iso) => `CAST(${literal(iso)} AS TIMESTAMPTZ)`,
   readFiles: (format, files, options, filenameColumn, rejects) => {
     const paths = list(files.map(literal))

@@ -17,7 +17,7 @@ export const CAST_QUARANTINE = "__medallion_cast_q"
 export const CAST_FAIL = "__medallion_cast_f"
 const markers = [REMOVED, CAST_QUARANTINE, CAST_FAIL] as const
 /** Columns bronze adds to every row. */
-export const lineageColumns = ["_batch_id", "_source_file", "_ingested_at"] as const
+const lineageColumns = ["_batch_id", "_source_file", "_ingested_at"] as const
 
 export interface ExpectationPlan {
   readonly name: string

@@ -84,8 +84,6 @@ export interface IngestedFile {
 export class MetadataStore extends Context.Service<MetadataStore, {
   readonly startRun: (run: RunRecord) => Effect.Effect<void, ExecutorError>
   readonly finishRun: (run: RunRecord, tables: ReadonlyArray<TableRecord>) => Effect.Effect<void, ExecutorError>
-  /** Checksums of files already ingested into a table (append mode skips them). */
-  readonly ingestedChecksums: (table: string) => Effect.Effect<ReadonlySet<string>, ExecutorError>
   /** Statements recording ingested files, to run in the same transaction as the append. */
   readonly recordIngested: (session: Session, table: string, batchId: string, files: ReadonlyArray<IngestedFile>) => Effect.Effect<void, ExecutorError>
   /** Input batch ids a table has already consumed from its input. */

@@ -72,106 +72,102 @@ const decodeRows = <S extends Schema.Top & { readonly DecodingServices: never }>
     Effect.mapError((e) => new ExecutorError({ statement: "(reading _medallion)", reason: new QueryFailed({ detail: `unexpected metadata row: ${e.message}` }) }))
   )
 
-/** The store; `migrate: false` reads a warehouse as it is (read-only), treating missing tables as empty. */
+/** The store; `migrate: false` uses the warehouse as it is, for read-only plans. */
 export const make = (options: { readonly migrate: boolean }) => Effect.gen(function*() {
-    const executor = yield* Executor
-    const lit = executor.dialect.literal
-    const values = (items: ReadonlyArray<unknown>) =>
-      `(${items.map((v) => (typeof v === "number" || typeof v === "boolean" || v === null ? lit(v) : lit(String(v)))).join(", ")})`
-    // The store's own statements ride out transient failures too (those inside a table's
-    // transaction are retried with the table).
-    const retried = <A>(effect: Effect.Effect<A, ExecutorError>) => Effect.retry(effect, retrySchedule({ attempts: 5, initial: "50ms", max: "2s" }))
-    const run = (statements: ReadonlyArray<string>) =>
-      retried(executor.withSession((s) => Effect.forEach(statements, s.execute, { discard: true })))
-    const query = (sql: string) => retried(executor.withSession((s) => s.query(sql)))
+  const executor = yield* Executor
+  const lit = executor.dialect.literal
+  const values = (items: ReadonlyArray<unknown>) =>
+    `(${items.map((v) => (typeof v === "number" || typeof v === "boolean" || v === null ? lit(v) : lit(String(v)))).join(", ")})`
+  // The store's own statements ride out transient failures too (those inside a table's
+  // transaction are retried with the table).
+  const retried = <A>(effect: Effect.Effect<A, ExecutorError>) => Effect.retry(effect, retrySchedule({ attempts: 5, initial: "50ms", max: "2s" }))
+  const run = (statements: ReadonlyArray<string>) =>
+    retried(executor.withSession((s) => Effect.forEach(statements, s.execute, { discard: true })))
+  const query = (sql: string) => retried(executor.withSession((s) => s.query(sql)))
 
-    if (options.migrate) {
-      // One cheap read on the common path: migrate only when the recorded version is older.
-      const current = yield* executor.withSession((s) => s.query(`SELECT version FROM _medallion.meta`)).pipe(
-        Effect.map((rows) => Number(rows[0]?.["version"] ?? 0)),
-        Effect.orElseSucceed(() => 0)
-      )
-      if (current < schemaVersion) {
-        yield* Effect.forEach(migrations, (statement) => run([statement]), { discard: true })
-        yield* run([`CREATE OR REPLACE TABLE _medallion.meta AS SELECT ${schemaVersion} AS version`])
-      }
+  if (options.migrate) {
+    // One cheap read on the common path: migrate only when the recorded version is older.
+    const current = yield* executor.withSession((s) => s.query(`SELECT version FROM _medallion.meta`)).pipe(
+      Effect.map((rows) => Number(rows[0]?.["version"] ?? 0)),
+      Effect.orElseSucceed(() => 0)
+    )
+    if (current < schemaVersion) {
+      yield* Effect.forEach(migrations, (statement) => run([statement]), { discard: true })
+      yield* run([`CREATE OR REPLACE TABLE _medallion.meta AS SELECT ${schemaVersion} AS version`])
     }
+  }
 
-    const insertRows = (table: string, rows: ReadonlyArray<string>) => rows.length === 0 ? [] : [`INSERT INTO ${table} VALUES ${rows.join(", ")}`]
-    const runRow = (r: RunRecord) => values([
-      r.batch_id, r.pipelines.join(","), r.env, r.engine, r.started_at, r.finished_at, r.status,
-      r.records_in, r.records_out, r.duration_seconds, r.errors, r.success_rate, r.throughput
-    ])
-    return MetadataStore.of({
-      startRun: (r) => run([`INSERT INTO _medallion.runs VALUES ${runRow(r)}`]),
-      finishRun: (r, tables) =>
-        retried(executor.withSession((s) =>
-          s.transaction(Effect.forEach([
-            `DELETE FROM _medallion.runs WHERE batch_id = ${lit(r.batch_id)}`,
-            `INSERT INTO _medallion.runs VALUES ${runRow(r)}`,
-            ...insertRows("_medallion.run_tables", tables.map((t) => values([
-              r.batch_id, t.table, t.pipeline, t.layer, t.mode, t.status, t.reason, t.error, t.rows_in, t.rows_out,
-              t.quarantined, t.dropped, t.duplicates, t.rejected, JSON.stringify(t.dropped_by_reason), t.duration_seconds, t.accounting_ok,
-              t.attempts
-            ]))),
-            ...insertRows("_medallion.expectation_results", tables.flatMap((t) => t.expectations.map((e) =>
-              values([r.batch_id, t.table, e.expectation, e.kind, e.on_fail, e.passed, e.failed]))))
-          ], s.execute, { discard: true }))
-        )),
-      ingestedChecksums: (table) =>
-        query(`SELECT DISTINCT checksum FROM _medallion.ingested_files WHERE table_id = ${lit(table)}`).pipe(
-          Effect.map((rows) => new Set(rows.map((r) => String(r["checksum"]))))
-        ),
-      recordIngested: (session: Session, table, batchId, files) =>
-        files.length === 0 ? Effect.void : session.execute(`INSERT INTO _medallion.ingested_files VALUES ${
-          files.map((f) => values([table, f.path, f.size, f.modifiedAt, f.checksum, batchId])).join(", ")}`).pipe(Effect.asVoid),
-      consumedBatches: (table, input) =>
-        query(`SELECT DISTINCT batch_id FROM _medallion.consumed_batches WHERE table_id = ${lit(table)} AND input_id = ${lit(input)}`).pipe(
-          Effect.map((rows) => new Set(rows.map((r) => String(r["batch_id"]))))
-        ),
-      recordConsumed: (session, table, input, batchIds) =>
-        batchIds.length === 0 ? Effect.void : session.execute(`INSERT INTO _medallion.consumed_batches VALUES ${
-          batchIds.map((b) => values([table, input, b])).join(", ")}`).pipe(Effect.asVoid),
-      recordBatch: (session, b: BatchRecord) =>
-        session.execute(`INSERT INTO _medallion.batches VALUES ${values([
-          b.batch_id, b.table, b.source, b.layer, b.ingestion_time, b.record_count, b.checksum
-        ])}`).pipe(Effect.asVoid),
-      ingestedFiles: (table) =>
-        query(`SELECT path, size, strftime(modified_at AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S.%gZ') AS modified_at, checksum
-               FROM _medallion.ingested_files WHERE table_id = ${lit(table)} QUALIFY row_number() OVER (PARTITION BY path ORDER BY batch_id DESC) = 1`).pipe(
-          Effect.flatMap(decodeRows(FileRow)),
-          Effect.map((rows) => new Map(rows.map((r) => [r.path, { path: r.path, size: r.size, modifiedAt: r.modified_at, checksum: r.checksum }])))
-        ),
-      resetLedgers: (session, table) =>
-        Effect.forEach([
-          `DELETE FROM _medallion.ingested_files WHERE table_id = ${lit(table)}`,
-          `DELETE FROM _medallion.consumed_batches WHERE table_id = ${lit(table)}`
-        ], session.execute, { discard: true }),
-      tableStates: query(`SELECT table_id, parts, inputs, data_version, files FROM _medallion.table_state`).pipe(
-        Effect.flatMap(decodeRows(StateRow)),
-        Effect.map((rows) => new Map(rows.map((r) => [r.table_id, { parts: r.parts, inputs: r.inputs, dataVersion: r.data_version, files: r.files }])))
+  const insertRows = (table: string, rows: ReadonlyArray<string>) => rows.length === 0 ? [] : [`INSERT INTO ${table} VALUES ${rows.join(", ")}`]
+  const runRow = (r: RunRecord) => values([
+    r.batch_id, r.pipelines.join(","), r.env, r.engine, r.started_at, r.finished_at, r.status,
+    r.records_in, r.records_out, r.duration_seconds, r.errors, r.success_rate, r.throughput
+  ])
+  return MetadataStore.of({
+    startRun: (r) => run([`INSERT INTO _medallion.runs VALUES ${runRow(r)}`]),
+    finishRun: (r, tables) =>
+      retried(executor.withSession((s) =>
+        s.transaction(Effect.forEach([
+          `DELETE FROM _medallion.runs WHERE batch_id = ${lit(r.batch_id)}`,
+          `INSERT INTO _medallion.runs VALUES ${runRow(r)}`,
+          ...insertRows("_medallion.run_tables", tables.map((t) => values([
+            r.batch_id, t.table, t.pipeline, t.layer, t.mode, t.status, t.reason, t.error, t.rows_in, t.rows_out,
+            t.quarantined, t.dropped, t.duplicates, t.rejected, JSON.stringify(t.dropped_by_reason), t.duration_seconds, t.accounting_ok,
+            t.attempts
+          ]))),
+          ...insertRows("_medallion.expectation_results", tables.flatMap((t) => t.expectations.map((e) =>
+            values([r.batch_id, t.table, e.expectation, e.kind, e.on_fail, e.passed, e.failed]))))
+        ], s.execute, { discard: true }))
+      )),
+    recordIngested: (session: Session, table, batchId, files) =>
+      files.length === 0 ? Effect.void : session.execute(`INSERT INTO _medallion.ingested_files VALUES ${
+        files.map((f) => values([table, f.path, f.size, f.modifiedAt, f.checksum, batchId])).join(", ")}`).pipe(Effect.asVoid),
+    consumedBatches: (table, input) =>
+      query(`SELECT DISTINCT batch_id FROM _medallion.consumed_batches WHERE table_id = ${lit(table)} AND input_id = ${lit(input)}`).pipe(
+        Effect.map((rows) => new Set(rows.map((r) => String(r["batch_id"]))))
       ),
-      saveState: (session, table, state) =>
-        Effect.forEach([
-          `DELETE FROM _medallion.table_state WHERE table_id = ${lit(table)}`,
-          `INSERT INTO _medallion.table_state VALUES ${values([table, JSON.stringify(state.parts), JSON.stringify(state.inputs), state.dataVersion, JSON.stringify(state.files), new Date().toISOString()])}`
-        ], session.execute, { discard: true }),
-      closeAbandonedRuns: retried(executor.withSession((s) => s.execute(`UPDATE _medallion.runs SET status = 'crashed' WHERE status = 'running'`))),
-      recentRuns: (limit) =>
-        query(`SELECT * FROM _medallion.runs ORDER BY started_at DESC, batch_id DESC LIMIT ${Math.max(1, Math.floor(limit))}`).pipe(
-          Effect.flatMap(decodeRows(RunRow))
-        ),
-      runTables: (batchId) =>
-        Effect.gen(function*() {
-          const tables = yield* query(`SELECT * FROM _medallion.run_tables WHERE batch_id = ${lit(batchId)} ORDER BY table_id`).pipe(Effect.flatMap(decodeRows(TableRow)))
-          const expectations = yield* query(`SELECT * FROM _medallion.expectation_results WHERE batch_id = ${lit(batchId)}`).pipe(Effect.flatMap(decodeRows(ExpectationRow)))
-          return tables.map(({ table_id, ...t }): TableRecord => ({
-            table: table_id,
-            ...t,
-            expectations: expectations.filter((e) => e.table_id === table_id).map(({ table_id: _, ...e }) => e)
-          }))
-        })
-    })
+    recordConsumed: (session, table, input, batchIds) =>
+      batchIds.length === 0 ? Effect.void : session.execute(`INSERT INTO _medallion.consumed_batches VALUES ${
+        batchIds.map((b) => values([table, input, b])).join(", ")}`).pipe(Effect.asVoid),
+    recordBatch: (session, b: BatchRecord) =>
+      session.execute(`INSERT INTO _medallion.batches VALUES ${values([
+        b.batch_id, b.table, b.source, b.layer, b.ingestion_time, b.record_count, b.checksum
+      ])}`).pipe(Effect.asVoid),
+    ingestedFiles: (table) =>
+      query(`SELECT path, size, strftime(modified_at AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S.%gZ') AS modified_at, checksum
+             FROM _medallion.ingested_files WHERE table_id = ${lit(table)} QUALIFY row_number() OVER (PARTITION BY path ORDER BY batch_id DESC) = 1`).pipe(
+        Effect.flatMap(decodeRows(FileRow)),
+        Effect.map((rows) => new Map(rows.map((r) => [r.path, { path: r.path, size: r.size, modifiedAt: r.modified_at, checksum: r.checksum }])))
+      ),
+    resetLedgers: (session, table) =>
+      Effect.forEach([
+        `DELETE FROM _medallion.ingested_files WHERE table_id = ${lit(table)}`,
+        `DELETE FROM _medallion.consumed_batches WHERE table_id = ${lit(table)}`
+      ], session.execute, { discard: true }),
+    tableStates: query(`SELECT table_id, parts, inputs, data_version, files FROM _medallion.table_state`).pipe(
+      Effect.flatMap(decodeRows(StateRow)),
+      Effect.map((rows) => new Map(rows.map((r) => [r.table_id, { parts: r.parts, inputs: r.inputs, dataVersion: r.data_version, files: r.files }])))
+    ),
+    saveState: (session, table, state) =>
+      Effect.forEach([
+        `DELETE FROM _medallion.table_state WHERE table_id = ${lit(table)}`,
+        `INSERT INTO _medallion.table_state VALUES ${values([table, JSON.stringify(state.parts), JSON.stringify(state.inputs), state.dataVersion, JSON.stringify(state.files), new Date().toISOString()])}`
+      ], session.execute, { discard: true }),
+    closeAbandonedRuns: retried(executor.withSession((s) => s.execute(`UPDATE _medallion.runs SET status = 'crashed' WHERE status = 'running'`))),
+    recentRuns: (limit) =>
+      query(`SELECT * FROM _medallion.runs ORDER BY started_at DESC, batch_id DESC LIMIT ${Math.max(1, Math.floor(limit))}`).pipe(
+        Effect.flatMap(decodeRows(RunRow))
+      ),
+    runTables: (batchId) =>
+      Effect.gen(function*() {
+        const tables = yield* query(`SELECT * FROM _medallion.run_tables WHERE batch_id = ${lit(batchId)} ORDER BY table_id`).pipe(Effect.flatMap(decodeRows(TableRow)))
+        const expectations = yield* query(`SELECT * FROM _medallion.expectation_results WHERE batch_id = ${lit(batchId)}`).pipe(Effect.flatMap(decodeRows(ExpectationRow)))
+        return tables.map(({ table_id, ...t }): TableRecord => ({
+          table: table_id,
+          ...t,
+          expectations: expectations.filter((e) => e.table_id === table_id).map(({ table_id: _, ...e }) => e)
+        }))
+      })
+  })
 })
 
 export const layer = Layer.effect(MetadataStore, make({ migrate: true }))
