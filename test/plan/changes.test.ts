@@ -32,10 +32,12 @@ const silverDefault = `  orders:
     from: bronze.orders
     mode: merge
     key: [id]
+    sequence_by: id
   priced:
     from: bronze.prices
     mode: merge
     key: [id]
+    sequence_by: id
   counts:
     from: bronze.orders
     mode: append
@@ -44,6 +46,7 @@ const silverDefault = `  orders:
     from: bronze.orders
     mode: merge
     key: [id]
+    sequence_by: id
     transforms: [ { sql: "select id, _batch_id from {{ input }}" } ]`
 
 const goldDefault = `  totals:
@@ -145,7 +148,7 @@ describe("decide: spec changes", () => {
     const cases: ReadonlyArray<readonly [string, Plan, string]> = [
       ["silver.orders", variant("cast: { id: integer }", "cast: { id: bigint }"), "spec changed: transforms"],
       ["silver.orders", variant("expect: [ { not_null: [id] } ]", "expect: [ { not_null: [id], on_fail: drop } ]"), "spec changed: expect"],
-      ["silver.latest", variant("key: [id]\n  priced", "key: [id, _batch_id]\n  priced"), "spec changed: mode"],
+      ["silver.latest", variant("key: [id]\n    sequence_by: id\n  priced", "key: [id, _batch_id]\n    sequence_by: id\n  priced"), "spec changed: mode"],
       ["silver.prices", variant("prices: { from: bronze.prices }", "prices: { from: bronze.orders }"), "spec changed: input"],
       ["gold.totals", variant(`metrics: { n: "count(*)" } } } ]`, `metrics: { n: "count(*)" } } } ]\n    targets: [ { parquet: exports/totals/ } ]`, "gold"), "spec changed: targets"]
     ]
@@ -195,7 +198,7 @@ describe("decide: spec changes", () => {
   })
 
   it("switching a bronze table from replace to append names the mode and is incremental", () => {
-    const before = planOf(pipeline(silverDefault.replace(/mode: append/g, "mode: replace").replace(/mode: merge/g, "mode: replace").replace(/key: \[id\]/g, ""), goldDefault, "replace"))
+    const before = planOf(pipeline(silverDefault.replace(/mode: append/g, "mode: replace").replace(/mode: merge/g, "mode: replace").replace(/key: \[id\]/g, "").replace(/sequence_by: id/g, ""), goldDefault, "replace"))
     assert.strictEqual(nodeOf(before, "bronze.orders").mode, "replace")
     assert.deepStrictEqual(shape(decideFor("bronze.orders", { before })), {
       action: "incremental",
@@ -205,7 +208,8 @@ describe("decide: spec changes", () => {
 })
 
 describe("decide: input changes", () => {
-  const newInput = { inputsBefore: { "bronze.orders": "v1" }, inputs: { "bronze.orders": "v2" } }
+  // Data versions are <rebuilt by>/<written by>: an append to bronze.orders keeps the first part.
+  const newInput = { inputsBefore: { "bronze.orders": "b0/v1" }, inputs: { "bronze.orders": "b0/v2" } }
 
   it("bronze: new or changed files make an append incremental and a replace a rebuild", () => {
     const files = { inputsBefore: { "/p/a.csv": "aaa" }, inputs: { "/p/a.csv": "aaa", "/p/b.csv": "bbb" } }
@@ -227,36 +231,43 @@ describe("decide: input changes", () => {
     assert.deepStrictEqual(shape(decideFor("silver.latest", newInput)), { action: "incremental", reasons: ["new data in bronze.orders"] })
   })
 
-  it("an append or merge with an aggregate or sql step rebuilds, and says why", () => {
-    const why = "new data in bronze.orders (an aggregate or sql step needs all rows)"
-    assert.deepStrictEqual(shape(decideFor("silver.counts", newInput)), { action: "rebuild", reasons: [why] })
-    assert.deepStrictEqual(shape(decideFor("silver.queried", newInput)), { action: "rebuild", reasons: [why] })
+  it("an append with an aggregate or sql step rebuilds, and says why; a merge merges (all rows of) the input in", () => {
+    assert.deepStrictEqual(shape(decideFor("silver.counts", newInput)), { action: "rebuild", reasons: ["new data in bronze.orders (an aggregate or sql step needs all rows)"] })
+    assert.deepStrictEqual(shape(decideFor("silver.queried", newInput)), { action: "incremental", reasons: ["new data in bronze.orders"] })
   })
 
-  it("an append or merge over a rebuilt input rebuilds, and says why", () => {
+  it("an append over a rebuilt input rebuilds and says why; a merge over one merges the whole input", () => {
     assert.deepStrictEqual(shape(decideFor("silver.priced", { inputsBefore: { "bronze.prices": "v1" }, inputs: { "bronze.prices": "v2" } })),
-      { action: "rebuild", reasons: ["new data in bronze.prices (its input bronze.prices is rebuilt, not appended)"] })
+      { action: "incremental", reasons: ["new data in bronze.prices (merged in whole: the input is rebuilt, not appended)"] })
     // The planner refuses an append over a replace input, but decide explains it all the same.
     const node = nodeOf(base, "silver.orders")
     const action = decide({
       node, parts: partsOf(base, "silver.orders"), inputs: { "bronze.orders": "v2" },
       state: stateOf(base, "silver.orders", { "bronze.orders": "v1" }), exists: true, fullRefresh: false, inputMode: "replace"
     })
-    assert.deepStrictEqual(shape(action), { action: "rebuild", reasons: ["new data in bronze.orders (its input bronze.orders is rebuilt, not appended)"] })
+    assert.deepStrictEqual(shape(action), { action: "rebuild", reasons: ["bronze.orders was rebuilt, so its batches are new"] })
   })
 
-  it("a merge over sql: (no from) rebuilds, naming sql as its input", () => {
+  it("a merge over sql: (no from) merges its whole result in", () => {
     const plan = planOf(pipeline(`${silverDefault}
   bysql:
     sql: "select * from {{ bronze.orders }}"
     mode: merge
-    key: [id]`, goldDefault))
+    key: [id]
+    sequence_by: id`, goldDefault))
     const node = nodeOf(plan, "silver.bysql")
     const action = decide({
       node, parts: partsOf(plan, "silver.bysql"), inputs: { "bronze.orders": "v2" },
       state: stateOf(plan, "silver.bysql", { "bronze.orders": "v1" }), exists: true, fullRefresh: false, inputMode: inputModeOf(plan, node)
     })
-    assert.deepStrictEqual(shape(action), { action: "rebuild", reasons: ["new data in bronze.orders (its input sql is rebuilt, not appended)"] })
+    assert.deepStrictEqual(shape(action), { action: "incremental", reasons: ["new data in bronze.orders (merged in whole: the input is rebuilt, not appended)"] })
+  })
+
+  it("an append whose appended input was rebuilt rebuilds, since the batches it consumed are gone", () => {
+    assert.deepStrictEqual(shape(decideFor("silver.orders", { inputsBefore: { "bronze.orders": "b1/b2" }, inputs: { "bronze.orders": "b3/b3" } })),
+      { action: "rebuild", reasons: ["bronze.orders was rebuilt, so its batches are new"] })
+    assert.deepStrictEqual(shape(decideFor("silver.orders", { inputsBefore: { "bronze.orders": "b1/b2" }, inputs: { "bronze.orders": "b1/b3" } })),
+      { action: "incremental", reasons: ["new data in bronze.orders"] })
   })
 })
 
@@ -268,7 +279,7 @@ describe("runsIncrementally", () => {
     }))
     assert.deepStrictEqual(cases, {
       "bronze.orders": true, "bronze.prices": false,
-      "silver.counts": false, "silver.latest": true, "silver.orders": true, "silver.priced": false, "silver.prices": false, "silver.queried": false,
+      "silver.counts": false, "silver.latest": true, "silver.orders": true, "silver.priced": true, "silver.prices": false, "silver.queried": true,
       "gold.totals": false
     })
   })
