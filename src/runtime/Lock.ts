@@ -170,7 +170,10 @@ const make = Effect.fnUntraced(function*(options: LockOptions) {
         (created) => created ? Effect.ignore(fs.remove(guardFile)) : Effect.void
       )
       if (!guarded) {
-        if ((yield* ageMillis(guardFile)) >= Duration.toMillis(guardStaleAfter)) yield* Effect.ignore(fs.remove(guardFile))
+        // The guard names its holder too: one left by a process that died mid-takeover is stale at once.
+        const guard = Option.flatMap(yield* readText(guardFile), decodeHolder)
+        const deadHolder = Option.isSome(guard) && guard.value.host === host && !isRunning(guard.value.pid)
+        if (deadHolder || (yield* ageMillis(guardFile)) >= Duration.toMillis(guardStaleAfter)) yield* Effect.ignore(fs.remove(guardFile))
         return "busy" as const
       }
       const now = yield* readText(lockFile)

@@ -152,6 +152,19 @@ describe("warehouse lock", () => {
       })
     ))
 
+  it.live("clears at once a takeover guard left by a process that died in the middle of a takeover", () =>
+    inDir((database) =>
+      Effect.gen(function*() {
+        yield* Effect.scoped(acquire(options(database)))
+        const dead = { pid: deadPid(), host: hostname(), started_at: "2026-01-01T00:00:00.000Z", command: "medallion apply" }
+        writeHolder(database, dead)
+        writeFileSync(`${database}.lock.takeover`, JSON.stringify(dead))
+        yield* Effect.scoped(acquire(options(database)))
+        assert.isFalse(existsSync(`${database}.lock.takeover`))
+        assert.isFalse(existsSync(`${database}.lock`))
+      })
+    ))
+
   it.live("releases the lock when the work fails", () =>
     inDir((database) =>
       Effect.gen(function*() {
