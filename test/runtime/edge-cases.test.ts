@@ -97,4 +97,22 @@ silver: { events: { from: bronze.events, mode: append } }
         assert.include(tableOf(report, "silver.events").reason, "rebuild: bronze.events was rebuilt, so its batches are new")
         assert.strictEqual(yield* countOf("silver.events"), 2)
       })))
+
+  it.live("a table over its timeout is interrupted and fails with a message saying what to do", () =>
+    inProject({}, (project) =>
+      Effect.gen(function*() {
+        const report = yield* runPlan(project, planOf(`
+version: 1
+pipeline: slow
+timeout: 300ms
+gold:
+  big: { sql: "select sum(a.range * b.range) as s from range(100000) a, range(1000000) b" }
+  quick: { sql: "select 1 as n", timeout: 1m }
+`))
+        const big = tableOf(report, "gold.big")
+        assert.strictEqual(big.status, "failed")
+        assert.include(big.error, "gold.big did not finish within 300ms; raise timeout:")
+        assert.isBelow(big.duration_seconds, 5)
+        assert.strictEqual(tableOf(report, "gold.quick").status, "succeeded")
+      })))
 })
