@@ -6,11 +6,11 @@
 import { type Cause, Clock, Deferred, Duration, Effect, Exit, Random, Semaphore } from "effect"
 import { Executor } from "../executor/Executor.ts"
 import { MetadataStore, type RunRecord, type TableRecord } from "../metadata/MetadataStore.ts"
+import { retrySchedule, withRetries, withTimeout } from "../executor/policy.ts"
+import { actionName, dataVersion } from "../plan/changes.ts"
 import type { Plan, PlanNode, TableId } from "../plan/Plan.ts"
 import { layers } from "../spec/Pipeline.ts"
-import { actionName, dataVersion } from "../plan/changes.ts"
-import { retrySchedule, withRetries, withTimeout } from "../executor/policy.ts"
-import { runTable, type TableCounts } from "./runTable.ts"
+import { nothingNew, runTable, type TableCounts } from "./runTable.ts"
 import { assess, loadSituation, stateAfter } from "./situation.ts"
 
 export interface ApplyOptions {
@@ -44,11 +44,6 @@ const describeFailure = (cause: Cause.Cause<unknown>): string => {
   const error = reason === undefined ? "unknown failure" : reason._tag === "Fail" ? reason.error : reason._tag === "Die" ? reason.defect : "interrupted"
   return error instanceof Error ? error.message : String(error)
 }
-
-const noCounts = (notes: ReadonlyArray<string>): TableCounts => ({
-  rowsIn: 0, rowsOut: 0, quarantined: 0, dropped: 0, duplicates: 0, rejected: 0, droppedByReason: {}, expectations: [],
-  accountingOk: true, notes, changed: false
-})
 
 const record = (node: PlanNode, status: TableRecord["status"], counts: TableCounts, seconds: number, error: string | null, attempts: number): TableRecord => ({
   table: node.id, pipeline: node.pipeline, layer: node.layer, mode: node.mode, status,
@@ -101,7 +96,7 @@ export const apply = Effect.fn("medallion.apply")(function*(plan: Plan, options:
         return Effect.gen(function*() {
           const assessment = yield* assess(plan, node, situation, versions, { projectDir: options.projectDir, fullRefresh: options.fullRefresh.has(node.id) })
           const reasons = assessment.action.reasons
-          if (assessment.action._tag === "Skip") return { status: "unchanged" as const, counts: noCounts(reasons) }
+          if (assessment.action._tag === "Skip") return { status: "unchanged" as const, counts: nothingNew(reasons) }
           const full = assessment.action._tag !== "Incremental"
           const previous = versions.get(node.id)
           const next = dataVersion(full || previous === undefined ? batchId : previous.split("/")[0]!, batchId)
@@ -126,7 +121,7 @@ export const apply = Effect.fn("medallion.apply")(function*(plan: Plan, options:
       ).pipe(Effect.exit)
       return Exit.isSuccess(exit)
         ? record(node, exit.value.status, exit.value.counts, yield* seconds, null, attempts)
-        : record(node, "failed", noCounts([]), yield* seconds, `${describeFailure(exit.cause)}\n(${node.id} is declared at ${node.location})`, attempts)
+        : record(node, "failed", nothingNew([]), yield* seconds, `${describeFailure(exit.cause)}\n(${node.id} is declared at ${node.location})`, attempts)
     })
 
   const runNode = (id: TableId) =>
@@ -136,7 +131,7 @@ export const apply = Effect.fn("medallion.apply")(function*(plan: Plan, options:
         Deferred.await(done.get(dep)!).pipe(Effect.map((status) => [dep, status] as const)))
       const blocked = upstream.find(([, status]) => status === "failed" || status === "skipped")
       const result = blocked !== undefined
-        ? record(node, "skipped", noCounts([`upstream ${blocked[0]} ${blocked[1]}`]), 0, null, 0)
+        ? record(node, "skipped", nothingNew([`upstream ${blocked[0]} ${blocked[1]}`]), 0, null, 0)
         : yield* execute(node)
       records.set(id, result)
       if (options.onTable) yield* options.onTable(result)

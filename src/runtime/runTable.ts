@@ -49,7 +49,8 @@ export interface TableCounts {
 
 type Requirements = Executor | MetadataStore | FileSystem.FileSystem | Path.Path
 
-const nothingNew = (notes: ReadonlyArray<string>): TableCounts => ({
+/** A table run that read nothing new: zero counts, with notes saying why. */
+export const nothingNew = (notes: ReadonlyArray<string>): TableCounts => ({
   rowsIn: 0, rowsOut: 0, quarantined: 0, dropped: 0, duplicates: 0, rejected: 0, droppedByReason: {}, expectations: [],
   accountingOk: true, notes, changed: false
 })
