@@ -12,8 +12,8 @@
  *
  *   CircuitBreaker.layer({ failureThreshold: 5, cooldown: "30 seconds" }).pipe(Layer.provide(DuckDbExecutor.layer(options)))
  */
-import { Clock, Duration, Effect, Exit, Layer, Ref } from "effect"
-import { CircuitOpen, Executor, ExecutorError, type Session } from "./Executor.ts"
+import { Clock, Duration, Effect, Exit, Ref } from "effect"
+import { aroundStatements, CircuitOpen, decorator, type Executor, ExecutorError } from "./Executor.ts"
 
 export interface CircuitBreakerOptions {
   /** Consecutive transient failures that open the circuit. */
@@ -113,26 +113,8 @@ export const make = (inner: Executor["Service"], options: CircuitBreakerOptions)
         })
       )
 
-    const wrap = (session: Session): Session => ({
-      execute: (sql) => guard(sql, session.execute(sql)),
-      query: (sql) => guard(sql, session.query(sql)),
-      transaction: session.transaction
-    })
-
-    return Executor.of({
-      engine: inner.engine,
-      dialect: inner.dialect,
-      withSession: (use) => inner.withSession((session) => use(wrap(session))),
-      healthCheck: inner.healthCheck
-    })
+    return aroundStatements(inner, guard)
   })
 
 /** Decorates the Executor below it (provide one with Layer.provide). */
-export const layer = (options: CircuitBreakerOptions): Layer.Layer<Executor, never, Executor> =>
-  Layer.effect(
-    Executor,
-    Effect.gen(function*() {
-      const inner = yield* Executor
-      return yield* make(inner, options)
-    })
-  )
+export const layer = (options: CircuitBreakerOptions) => decorator((inner) => make(inner, options))

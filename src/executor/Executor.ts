@@ -2,7 +2,7 @@
  * The executor contract: run SQL on an engine. A session pins one connection, so temp tables and
  * transactions stay on it. Implementations: DuckDbExecutor.ts (embedded, default).
  */
-import { Context, type Effect, Schema } from "effect"
+import { Context, Effect, Layer, Schema } from "effect"
 import type { Dialect } from "../compile/Dialect.ts"
 
 export type Row = Readonly<Record<string, unknown>>
@@ -65,3 +65,30 @@ export class Executor extends Context.Service<Executor, {
   readonly withSession: <A, E, R>(use: (session: Session) => Effect.Effect<A, E, R>) => Effect.Effect<A, E | ExecutorError, R>
   readonly healthCheck: Effect.Effect<void, ExecutorError>
 }>()("medallion/executor/Executor") {}
+
+/**
+ * The same executor with every statement run through `around` (decorators such as the circuit
+ * breaker and the fault injector); transactions and sessions pass through unchanged.
+ */
+export const aroundStatements = (
+  inner: Executor["Service"],
+  around: <A>(sql: string, run: Effect.Effect<A, ExecutorError>) => Effect.Effect<A, ExecutorError>
+): Executor["Service"] => {
+  const wrap = (session: Session): Session => ({
+    execute: (sql) => around(sql, session.execute(sql)),
+    query: (sql) => around(sql, session.query(sql)),
+    transaction: session.transaction
+  })
+  return Executor.of({
+    engine: inner.engine,
+    dialect: inner.dialect,
+    withSession: (use) => inner.withSession((session) => use(wrap(session))),
+    healthCheck: inner.healthCheck
+  })
+}
+
+/** A layer that decorates the Executor below it (provide one with Layer.provide). */
+export const decorator = (make: (inner: Executor["Service"]) => Effect.Effect<Executor["Service"]>): Layer.Layer<Executor, never, Executor> =>
+  Layer.effect(Executor, Effect.gen(function*() {
+    return yield* make(yield* Executor)
+  }))

@@ -8,8 +8,8 @@
  *
  *   FlakyExecutor.layer({ every: 3 }).pipe(Layer.provide(DuckDbExecutor.layer({ path: ":memory:" })))
  */
-import { Effect, Layer, Ref } from "effect"
-import { Executor, ExecutorError, QueryFailed, type Session, Unavailable } from "./Executor.ts"
+import { Effect, Ref } from "effect"
+import { aroundStatements, decorator, type Executor, ExecutorError, QueryFailed, Unavailable } from "./Executor.ts"
 
 export interface FlakyOptions {
   /** Fail statements number every, 2×every, ... with a transient error; omit to never do so. */
@@ -42,26 +42,8 @@ export const make = (inner: Executor["Service"], options: FlakyOptions) =>
       }
     })
 
-    const wrap = (session: Session): Session => ({
-      execute: (sql) => Effect.andThen(inject(sql), session.execute(sql)),
-      query: (sql) => Effect.andThen(inject(sql), session.query(sql)),
-      transaction: session.transaction
-    })
-
-    return Executor.of({
-      engine: inner.engine,
-      dialect: inner.dialect,
-      withSession: (use) => inner.withSession((session) => use(wrap(session))),
-      healthCheck: inner.healthCheck
-    })
+    return aroundStatements(inner, (sql, run) => Effect.andThen(inject(sql), run))
   })
 
 /** Decorates the Executor below it (provide one with Layer.provide). */
-export const layer = (options: FlakyOptions): Layer.Layer<Executor, never, Executor> =>
-  Layer.effect(
-    Executor,
-    Effect.gen(function*() {
-      const inner = yield* Executor
-      return yield* make(inner, options)
-    })
-  )
+export const layer = (options: FlakyOptions) => decorator((inner) => make(inner, options))
