@@ -21,7 +21,8 @@ const allowed: Record<string, ReadonlyArray<string>> = {
   metadata: ["metadata", "executor", "plan"],
   runtime: ["runtime", "compile", "plan", "spec", "executor", "metadata"],
   settings: ["settings", "spec"],
-  cli: ["cli", "runtime", "compile", "plan", "spec", "executor", "metadata", "settings"]
+  telemetry: ["telemetry"],
+  cli: ["cli", "runtime", "compile", "plan", "spec", "executor", "metadata", "settings", "telemetry"]
 }
 
 describe("architecture", () => {

@@ -5,9 +5,12 @@
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Effect, Exit } from "effect"
-import { runCli } from "./main.ts"
+import * as Telemetry from "../telemetry/Telemetry.ts"
+import { runCli, version } from "./main.ts"
 
 runCli(globalThis.process.argv.slice(2)).pipe(
+  // Tracing (off unless OTEL_* asks for it): its scope closes here, so spans are flushed on every exit.
+  Effect.provide(Telemetry.layer({ serviceVersion: version })),
   Effect.provide(NodeServices.layer),
   NodeRuntime.runMain({
     disableErrorReporting: true,

@@ -6,6 +6,7 @@ import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api"
 import { Effect, Exit, FileSystem, Layer, Path } from "effect"
 import { duckdb } from "../compile/duckdb.ts"
 import { Executor, ExecutorError, QueryFailed, type Row, type Session, Unavailable } from "./Executor.ts"
+import { sanitizeStatement, statementName } from "./statementSpan.ts"
 
 export interface DuckDbOptions {
   /** Database file, or ":memory:". */
@@ -37,17 +38,25 @@ const run = (connection: DuckDBConnection, sql: string) =>
     catch: toError(sql)
   })
 
+/** A statement's span, after the OpenTelemetry database conventions (literal values never exported). */
+const traced = (sql: string) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.withSpan(effect, statementName(sql), {
+    kind: "client",
+    attributes: { "db.system.name": "duckdb", "db.query.text": sanitizeStatement(sql) }
+  })
+
 const makeSession = (connection: DuckDBConnection): Session => {
   const execute = (sql: string) =>
     run(connection, sql).pipe(Effect.map((reader) => {
       // CREATE TABLE AS reports its rows in a Count column; INSERT and UPDATE in rowsChanged.
       const counted = reader.columnNames()[0] === "Count" ? Number(reader.getRowObjectsJson()[0]?.["Count"] ?? 0) : 0
       return reader.rowsChanged > 0 ? reader.rowsChanged : counted
-    }), Effect.withSpan("db.statement", { attributes: { "db.system.name": "duckdb" } }))
+    }), Effect.tap((rows) => Effect.annotateCurrentSpan("db.response.affected_rows", rows)), traced(sql))
   const query = (sql: string) =>
     run(connection, sql).pipe(
       Effect.map((reader) => reader.getRowObjectsJson() as ReadonlyArray<Row>),
-      Effect.withSpan("db.query", { attributes: { "db.system.name": "duckdb" } })
+      Effect.tap((rows) => Effect.annotateCurrentSpan("db.response.returned_rows", rows.length)),
+      traced(sql)
     )
   const transaction = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
     Effect.uninterruptibleMask((restore) =>

@@ -3,7 +3,7 @@
  * are ready (bounded concurrency), retries transient failures, skips the dependents of a failed
  * table, and records the run. The only place that decides what runs when.
  */
-import { type Cause, Clock, Deferred, Duration, Effect, Exit, Random, Semaphore } from "effect"
+import { Cause, Clock, Deferred, Duration, Effect, Exit, Random, Semaphore } from "effect"
 import { Executor } from "../executor/Executor.ts"
 import { MetadataStore, type RunRecord, type TableRecord } from "../metadata/MetadataStore.ts"
 import { retrySchedule, withRetries, withTimeout } from "../executor/policy.ts"
@@ -53,6 +53,20 @@ const record = (node: PlanNode, status: TableRecord["status"], counts: TableCoun
   expectations: counts.expectations, duration_seconds: seconds, accounting_ok: counts.accountingOk, attempts
 })
 
+/** The attributes a table's span gets once it ran. */
+const tableAttributes = (status: TableRecord["status"], counts: TableCounts, attempts: number): Record<string, unknown> => {
+  const attributes: Record<string, unknown> = {
+    "medallion.status": status, "medallion.rows_in": counts.rowsIn, "medallion.rows_out": counts.rowsOut,
+    "medallion.quarantined": counts.quarantined, "medallion.dropped": counts.dropped, "medallion.duplicates": counts.duplicates,
+    "medallion.rejected": counts.rejected, "medallion.attempts": attempts
+  }
+  for (const e of counts.expectations) {
+    attributes[`medallion.expectation.${e.expectation}.failed`] = e.failed
+    attributes[`medallion.expectation.${e.expectation}.passed`] = e.passed
+  }
+  return attributes
+}
+
 export const apply = Effect.fn("medallion.apply")(function*(plan: Plan, options: ApplyOptions) {
   const executor = yield* Executor
   const store = yield* MetadataStore
@@ -61,7 +75,10 @@ export const apply = Effect.fn("medallion.apply")(function*(plan: Plan, options:
   const startedAt = new Date(startedMillis).toISOString()
   const order = plan.order.filter((id) => options.selected.has(id))
   const pipelines = [...new Set(order.map((id) => plan.nodes.get(id)!.pipeline))]
-  yield* Effect.annotateCurrentSpan({ "medallion.batch_id": batchId, "medallion.env": options.env, "medallion.engine": executor.engine })
+  yield* Effect.annotateCurrentSpan({
+    "medallion.batch_id": batchId, "medallion.env": options.env, "medallion.engine": executor.engine,
+    "medallion.pipelines": pipelines, "medallion.tables": order
+  })
   // Only one process can open the warehouse for writing, so runs still "running" belong to a dead one.
   yield* store.closeAbandonedRuns
   const run: RunRecord = {
@@ -116,6 +133,11 @@ export const apply = Effect.fn("medallion.apply")(function*(plan: Plan, options:
           withTimeout(node.timeout, node.id),
           withRetries(node.retry, (attempt, error, delay) =>
             Effect.logWarning(`${node.id}: attempt ${attempt} failed (${describeError(error)}); retrying in ${Duration.format(delay)}`)),
+          // Inside the span, so a failure ends it with status ERROR and the counts land on it.
+          Effect.tap(({ counts, status }) => Effect.annotateCurrentSpan(tableAttributes(status, counts, attempts))),
+          Effect.onError((cause) => Effect.annotateCurrentSpan({
+            "medallion.status": Cause.hasInterruptsOnly(cause) ? "cancelled" : "failed", "medallion.attempts": attempts
+          })),
           Effect.withSpan("medallion.table", { attributes: { "medallion.table": node.id, "medallion.mode": node.mode, "medallion.layer": node.layer } })
         )
       ).pipe(Effect.exit)

@@ -1,0 +1,200 @@
+/**
+ * Tracing end to end: the CLI as a child process exports OTLP/HTTP JSON to a real receiver on
+ * loopback. The CLI runs asynchronously here (not through the spawnSync `cli` helper), so the
+ * receiver in this process can answer while the child is still running.
+ */
+import { spawn } from "node:child_process"
+import { createServer, type Server } from "node:http"
+import type { AddressInfo } from "node:net"
+import { join } from "node:path"
+import { describe, it } from "@effect/vitest"
+import { afterAll, assert, beforeAll } from "vitest"
+import { makeProject, repoRoot, type TestProject } from "../support/project.ts"
+
+interface Span {
+  readonly traceId: string
+  readonly spanId: string
+  readonly parentSpanId?: string | undefined
+  readonly name: string
+  readonly status: { readonly code: number; readonly message?: string }
+  readonly attributes: Record<string, unknown>
+}
+
+const value = (v: Record<string, unknown>): unknown => {
+  if ("arrayValue" in v) return ((v["arrayValue"] as { values?: Array<Record<string, unknown>> }).values ?? []).map(value)
+  if ("intValue" in v) return Number(v["intValue"])
+  return Object.values(v)[0]
+}
+
+/** An OTLP/HTTP receiver: collects the POSTed JSON bodies at /v1/traces. */
+const receiver = async () => {
+  const bodies: Array<any> = []
+  const server: Server = createServer((req, res) => {
+    let body = ""
+    req.on("data", (chunk) => (body += chunk))
+    req.on("end", () => {
+      if (req.method === "POST" && req.url === "/v1/traces") bodies.push(JSON.parse(body))
+      res.writeHead(200, { "content-type": "application/json" }).end("{}")
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  const port = (server.address() as AddressInfo).port
+  const spans = (): Array<Span> =>
+    bodies.flatMap((b) =>
+      b.resourceSpans.flatMap((rs: any) =>
+        rs.scopeSpans.flatMap((ss: any) =>
+          ss.spans.map((s: any) => ({
+            ...s,
+            attributes: Object.fromEntries(s.attributes.map((a: any) => [a.key, value(a.value)]))
+          })))))
+  const resources = (): Array<Record<string, unknown>> =>
+    bodies.flatMap((b) => b.resourceSpans.map((rs: any) => Object.fromEntries(rs.resource.attributes.map((a: any) => [a.key, value(a.value)]))))
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    spans,
+    resources,
+    reset: () => void bodies.splice(0),
+    close: () => new Promise<void>((resolve) => server.close(() => resolve()))
+  }
+}
+
+/** A loopback port nothing listens on. */
+const closedPort = async () => {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  const port = (server.address() as AddressInfo).port
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  return port
+}
+
+/** The CLI as a child process, like `cli` but without blocking this process's event loop. */
+const cliAsync = (cwd: string, args: ReadonlyArray<string>, env: Readonly<Record<string, string>> = {}) =>
+  new Promise<{ code: number; stdout: string; stderr: string; millis: number }>((resolve, reject) => {
+    const main = join(repoRoot, "src", "main.ts")
+    const isDeno = "Deno" in globalThis
+    const commandArgs = isDeno ? ["run", "-A", `--config=${join(repoRoot, "deno.json")}`, main, ...args] : [main, ...args]
+    const started = Date.now()
+    const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("OTEL_")))
+    const child = spawn(process.execPath, commandArgs, { cwd, env: { ...clean, ...env, NO_COLOR: "1" } })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.on("data", (c) => (stdout += c))
+    child.stderr.on("data", (c) => (stderr += c))
+    child.on("error", reject)
+    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr, millis: Date.now() - started }))
+  })
+
+const pipeline = (onFail: "drop" | "fail") => `
+version: 1
+pipeline: shop
+sources:
+  orders_raw: { format: csv, path: data/orders/*.csv }
+bronze:
+  orders: { from: orders_raw }
+silver:
+  orders:
+    from: bronze.orders
+    transforms:
+      - cast: { columns: { id: int, amount: "decimal(10,2)" }, on_error: quarantine }
+    expect:
+      - { name: positive_amount, check: amount > 0, on_fail: ${onFail} }
+`
+
+const project = (onFail: "drop" | "fail") =>
+  makeProject({ "pipelines/shop.yaml": pipeline(onFail), "data/orders/a.csv": "id,amount\n1,10.50\n2,abc\n3,-1\n4,secret-value-777\n" })
+
+/** Whether `ancestor` is on the parent chain of `span`. */
+const descends = (spans: ReadonlyArray<Span>, span: Span, ancestor: Span): boolean => {
+  const byId = new Map(spans.map((s) => [s.spanId, s]))
+  for (let p = span.parentSpanId; p !== undefined && p !== ""; p = byId.get(p)?.parentSpanId) {
+    if (p === ancestor.spanId) return true
+  }
+  return false
+}
+
+describe("tracing (OTLP/HTTP JSON)", () => {
+  let collector: Awaited<ReturnType<typeof receiver>>
+  const projects: Array<TestProject> = []
+  beforeAll(async () => {
+    collector = await receiver()
+  })
+  afterAll(async () => {
+    await collector.close()
+    for (const p of projects) p.remove()
+  })
+
+  it("exports one apply root span, table spans under it, and statement spans without literals", async () => {
+    const p = project("drop")
+    projects.push(p)
+    collector.reset()
+    const result = await cliAsync(p.dir, ["apply"], { OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint })
+    assert.strictEqual(result.code, 0, result.stderr)
+    const spans = collector.spans()
+    assert.deepInclude(collector.resources()[0], { "service.name": "medallion", "service.version": "0.1.0" })
+
+    const roots = spans.filter((s) => s.name === "medallion.apply")
+    assert.strictEqual(roots.length, 1)
+    const root = roots[0]!
+    assert.isTrue(root.parentSpanId === undefined || root.parentSpanId === "")
+    assert.deepInclude(root.attributes, { "medallion.pipelines": ["shop"], "medallion.tables": ["bronze.orders", "silver.orders"], "medallion.engine": "duckdb", "medallion.env": "default" })
+    const batchId = root.attributes["medallion.batch_id"]
+    assert.isString(batchId)
+
+    const tables = spans.filter((s) => s.name === "medallion.table")
+    assert.deepStrictEqual(tables.map((s) => s.attributes["medallion.table"]).sort(), ["bronze.orders", "silver.orders"])
+    for (const t of tables) assert.isTrue(descends(spans, t, root), `${t.attributes["medallion.table"]} under medallion.apply`)
+    const silver = tables.find((s) => s.attributes["medallion.table"] === "silver.orders")!
+    assert.deepInclude(silver.attributes, {
+      "medallion.layer": "silver", "medallion.mode": "replace", "medallion.status": "succeeded",
+      "medallion.rows_in": 4, "medallion.rows_out": 1, "medallion.quarantined": 2, "medallion.dropped": 1,
+      "medallion.duplicates": 0, "medallion.rejected": 0, "medallion.attempts": 1,
+      "medallion.expectation.positive_amount.failed": 3, "medallion.expectation.positive_amount.passed": 1
+    })
+    assert.strictEqual(silver.status.code, 1)
+
+    const statements = spans.filter((s) => s.attributes["db.system.name"] === "duckdb")
+    const underTables = statements.filter((s) => tables.some((t) => descends(spans, s, t)))
+    assert.isAbove(underTables.length, 3)
+    const names = new Set(underTables.map((s) => s.name))
+    for (const name of ["CREATE TABLE", "SELECT", "INSERT", "BEGIN", "COMMIT"]) assert.isTrue(names.has(name), `a ${name} span`)
+    for (const s of statements) {
+      const text = s.attributes["db.query.text"]
+      assert.isString(text)
+      assert.notInclude(text as string, String(batchId))
+      assert.notInclude(text as string, "data/orders")
+      assert.notInclude(text as string, "bronze.orders'")
+    }
+    const inserts = underTables.filter((s) => s.name === "INSERT")
+    assert.isTrue(inserts.some((s) => typeof s.attributes["db.response.affected_rows"] === "number"))
+    assert.isTrue(underTables.some((s) => s.name === "SELECT" && typeof s.attributes["db.response.returned_rows"] === "number"))
+  }, 60_000)
+
+  it("exports a failed table's span with status ERROR", async () => {
+    const p = project("fail")
+    projects.push(p)
+    collector.reset()
+    const result = await cliAsync(p.dir, ["apply"], { OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint })
+    assert.strictEqual(result.code, 1, result.stdout + result.stderr)
+    const tables = collector.spans().filter((s) => s.name === "medallion.table")
+    const silver = tables.find((s) => s.attributes["medallion.table"] === "silver.orders")
+    assert.isDefined(silver)
+    assert.strictEqual(silver!.status.code, 2)
+    assert.strictEqual(silver!.attributes["medallion.status"], "failed")
+    assert.include(silver!.status.message ?? "", "positive_amount")
+    assert.strictEqual(tables.find((s) => s.attributes["medallion.table"] === "bronze.orders")?.status.code, 1)
+    assert.strictEqual(collector.spans().filter((s) => s.name === "medallion.apply").length, 1)
+  }, 60_000)
+
+  it("an unreachable collector delays exit by at most the shutdown bound", async () => {
+    const baseline = project("drop")
+    const traced = project("drop")
+    projects.push(baseline, traced)
+    const plain = await cliAsync(baseline.dir, ["apply"])
+    assert.strictEqual(plain.code, 0, plain.stderr)
+    const port = await closedPort()
+    const result = await cliAsync(traced.dir, ["apply"], { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}` })
+    assert.strictEqual(result.code, 0, result.stderr)
+    assert.isBelow(result.millis - plain.millis, 4_000, `${result.millis} ms traced vs ${plain.millis} ms without`)
+    assert.isBelow(result.millis, 5_000)
+  }, 60_000)
+})
