@@ -10,6 +10,7 @@ import { retrySchedule, withRetries, withTimeout } from "../executor/policy.ts"
 import { actionName, dataVersion } from "../plan/changes.ts"
 import type { Plan, PlanNode, TableId } from "../plan/Plan.ts"
 import { layers } from "../spec/Pipeline.ts"
+import * as Metrics from "./metrics.ts"
 import { nothingNew, runTable, type TableCounts } from "./runTable.ts"
 import { assess, loadSituation, stateAfter } from "./situation.ts"
 
@@ -156,6 +157,7 @@ export const apply = Effect.fn("medallion.apply")(function*(plan: Plan, options:
         ? record(node, "skipped", nothingNew([`upstream ${blocked[0]} ${blocked[1]}`]), 0, null, 0)
         : yield* execute(node)
       records.set(id, result)
+      yield* Metrics.recordTable(result)
       if (options.onTable) yield* options.onTable(result)
       yield* Deferred.succeed(done.get(id)!, result.status)
     })
@@ -178,6 +180,7 @@ export const apply = Effect.fn("medallion.apply")(function*(plan: Plan, options:
         throughput: seconds === 0 ? 0 : recordsIn / seconds
       }
       yield* store.finishRun(finished, tables)
+      yield* Metrics.recordRun(finished)
       return { run: finished, tables } satisfies RunReport
     })
 

@@ -3,86 +3,10 @@
  * loopback. The CLI runs asynchronously here (not through the spawnSync `cli` helper), so the
  * receiver in this process can answer while the child is still running.
  */
-import { spawn } from "node:child_process"
-import { createServer, type Server } from "node:http"
-import type { AddressInfo } from "node:net"
-import { join } from "node:path"
 import { describe, it } from "@effect/vitest"
 import { afterAll, assert, beforeAll } from "vitest"
-import { makeProject, repoRoot, type TestProject } from "../support/project.ts"
-
-interface Span {
-  readonly traceId: string
-  readonly spanId: string
-  readonly parentSpanId?: string | undefined
-  readonly name: string
-  readonly status: { readonly code: number; readonly message?: string }
-  readonly attributes: Record<string, unknown>
-}
-
-const value = (v: Record<string, unknown>): unknown => {
-  if ("arrayValue" in v) return ((v["arrayValue"] as { values?: Array<Record<string, unknown>> }).values ?? []).map(value)
-  if ("intValue" in v) return Number(v["intValue"])
-  return Object.values(v)[0]
-}
-
-/** An OTLP/HTTP receiver: collects the POSTed JSON bodies at /v1/traces. */
-const receiver = async () => {
-  const bodies: Array<any> = []
-  const server: Server = createServer((req, res) => {
-    let body = ""
-    req.on("data", (chunk) => (body += chunk))
-    req.on("end", () => {
-      if (req.method === "POST" && req.url === "/v1/traces") bodies.push(JSON.parse(body))
-      res.writeHead(200, { "content-type": "application/json" }).end("{}")
-    })
-  })
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
-  const port = (server.address() as AddressInfo).port
-  const spans = (): Array<Span> =>
-    bodies.flatMap((b) =>
-      b.resourceSpans.flatMap((rs: any) =>
-        rs.scopeSpans.flatMap((ss: any) =>
-          ss.spans.map((s: any) => ({
-            ...s,
-            attributes: Object.fromEntries(s.attributes.map((a: any) => [a.key, value(a.value)]))
-          })))))
-  const resources = (): Array<Record<string, unknown>> =>
-    bodies.flatMap((b) => b.resourceSpans.map((rs: any) => Object.fromEntries(rs.resource.attributes.map((a: any) => [a.key, value(a.value)]))))
-  return {
-    endpoint: `http://127.0.0.1:${port}`,
-    spans,
-    resources,
-    reset: () => void bodies.splice(0),
-    close: () => new Promise<void>((resolve) => server.close(() => resolve()))
-  }
-}
-
-/** A loopback port nothing listens on. */
-const closedPort = async () => {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
-  const port = (server.address() as AddressInfo).port
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
-
-/** The CLI as a child process, like `cli` but without blocking this process's event loop. */
-const cliAsync = (cwd: string, args: ReadonlyArray<string>, env: Readonly<Record<string, string>> = {}) =>
-  new Promise<{ code: number; stdout: string; stderr: string; millis: number }>((resolve, reject) => {
-    const main = join(repoRoot, "src", "main.ts")
-    const isDeno = "Deno" in globalThis
-    const commandArgs = isDeno ? ["run", "-A", `--config=${join(repoRoot, "deno.json")}`, main, ...args] : [main, ...args]
-    const started = Date.now()
-    const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("OTEL_")))
-    const child = spawn(process.execPath, commandArgs, { cwd, env: { ...clean, ...env, NO_COLOR: "1" } })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.on("data", (c) => (stdout += c))
-    child.stderr.on("data", (c) => (stderr += c))
-    child.on("error", reject)
-    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr, millis: Date.now() - started }))
-  })
+import { makeProject, type TestProject } from "../support/project.ts"
+import { cliAsync, closedPort, receiver, type Span } from "./receiver.ts"
 
 const pipeline = (onFail: "drop" | "fail") => `
 version: 1

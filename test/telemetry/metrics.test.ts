@@ -1,0 +1,120 @@
+/**
+ * Metrics end to end: the CLI as a child process exports OTLP/HTTP JSON metrics to a real receiver
+ * on loopback (flushed at exit), next to its traces.
+ */
+import { describe, it } from "@effect/vitest"
+import { afterAll, assert, beforeAll } from "vitest"
+import { metricsConfig } from "../../src/telemetry/Telemetry.ts"
+import { makeProject, type TestProject } from "../support/project.ts"
+import { cliAsync, receiver, value } from "./receiver.ts"
+
+const project = () =>
+  makeProject({
+    "pipelines/shop.yaml": `
+version: 1
+pipeline: shop
+sources:
+  orders_raw: { format: csv, path: data/orders/*.csv }
+bronze:
+  orders: { from: orders_raw }
+silver:
+  orders:
+    from: bronze.orders
+    transforms:
+      - cast: { columns: { id: int, amount: "decimal(10,2)" }, on_error: quarantine }
+    expect:
+      - { name: positive_amount, check: amount > 0, on_fail: drop }
+`,
+    "data/orders/a.csv": "id,amount\n1,10.50\n2,abc\n3,-1\n4,secret-value-777\n"
+  })
+
+interface Point {
+  readonly metric: string
+  readonly attributes: Record<string, unknown>
+  readonly value?: number | undefined
+  readonly count?: number | undefined
+  readonly sum?: number | undefined
+}
+
+/** Every data point of every received metric, latest export last. */
+const points = (bodies: ReadonlyArray<any>): Array<Point> =>
+  bodies.flatMap((b) =>
+    b.resourceMetrics.flatMap((rm: any) =>
+      rm.scopeMetrics.flatMap((sm: any) =>
+        sm.metrics.flatMap((m: any) =>
+          (m.sum?.dataPoints ?? m.histogram?.dataPoints ?? m.gauge?.dataPoints ?? []).map((p: any) => ({
+            metric: m.name,
+            attributes: Object.fromEntries((p.attributes ?? []).map((a: any) => [a.key, value(a.value)])),
+            value: p.asDouble ?? (p.asInt === undefined ? undefined : Number(p.asInt)),
+            count: p.count === undefined ? undefined : Number(p.count),
+            sum: p.sum
+          }))))))
+
+/** The last reported point of `metric` whose attributes include `attributes` (cumulative: the final value). */
+const last = (all: ReadonlyArray<Point>, metric: string, attributes: Record<string, unknown> = {}) =>
+  all.filter((p) => p.metric === metric && Object.entries(attributes).every(([k, v]) => p.attributes[k] === v)).at(-1)
+
+describe("metrics (OTLP/HTTP JSON)", () => {
+  let collector: Awaited<ReturnType<typeof receiver>>
+  const projects: Array<TestProject> = []
+  beforeAll(async () => {
+    collector = await receiver()
+  })
+  afterAll(async () => {
+    await collector.close()
+    for (const p of projects) p.remove()
+  })
+
+  it("exports row counters per table and the run duration at exit", async () => {
+    const p = project()
+    projects.push(p)
+    collector.reset()
+    const result = await cliAsync(p.dir, ["apply"], { OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint })
+    assert.strictEqual(result.code, 0, result.stderr)
+    const bodies = collector.metrics()
+    assert.isAbove(bodies.length, 0, "a POST to /v1/metrics")
+    const resource = Object.fromEntries(bodies[0].resourceMetrics[0].resource.attributes.map((a: any) => [a.key, value(a.value)]))
+    assert.deepInclude(resource, { "service.name": "medallion", "service.version": "0.1.0" })
+    const all = points(bodies)
+
+    const silver = { table: "silver.orders", layer: "silver", pipeline: "shop" }
+    assert.strictEqual(last(all, "medallion.rows.processed", silver)?.value, 4)
+    assert.strictEqual(last(all, "medallion.rows.quarantined", silver)?.value, 2)
+    assert.strictEqual(last(all, "medallion.rows.dropped", silver)?.value, 1)
+    assert.strictEqual(last(all, "medallion.rows.processed", { table: "bronze.orders", layer: "bronze", pipeline: "shop" })?.value, 4)
+    assert.strictEqual(last(all, "medallion.table.duration", silver)?.count, 1)
+
+    const run = last(all, "medallion.run.duration", { status: "succeeded" })
+    assert.isDefined(run)
+    assert.strictEqual(run!.count, 1)
+    assert.isAbove(run!.sum ?? 0, 0)
+    assert.strictEqual(last(all, "medallion.runs", { status: "succeeded" })?.value, 1)
+    // Traces still go out alongside.
+    assert.isTrue(collector.spans().some((s) => s.name === "medallion.apply"))
+  }, 60_000)
+
+  it("OTEL_METRICS_EXPORTER=none keeps traces and turns metrics off", async () => {
+    const p = project()
+    projects.push(p)
+    collector.reset()
+    const result = await cliAsync(p.dir, ["apply"], { OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint, OTEL_METRICS_EXPORTER: "none" })
+    assert.strictEqual(result.code, 0, result.stderr)
+    assert.isTrue(collector.spans().some((s) => s.name === "medallion.apply"))
+    assert.strictEqual(collector.metrics().length, 0)
+  }, 60_000)
+})
+
+describe("metricsConfig", () => {
+  it("follows the tracing rules with the metrics variables", () => {
+    assert.isUndefined(metricsConfig({}, "1"))
+    assert.isUndefined(metricsConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318", OTEL_SDK_DISABLED: "true" }, "1"))
+    assert.isUndefined(metricsConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318", OTEL_METRICS_EXPORTER: "none" }, "1"))
+    assert.strictEqual(metricsConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318/" }, "1")?.url, "http://c:4318/v1/metrics")
+    assert.strictEqual(metricsConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318", OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: "http://m/x" }, "1")?.url, "http://m/x")
+    assert.deepStrictEqual(
+      metricsConfig({ OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: "http://m/x", OTEL_EXPORTER_OTLP_HEADERS: "a=1,b=1", OTEL_EXPORTER_OTLP_METRICS_HEADERS: "b=2" }, "1")?.headers,
+      { a: "1", b: "2" }
+    )
+    assert.strictEqual(metricsConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318", OTEL_METRIC_EXPORT_INTERVAL: "5000" }, "1")?.exportIntervalMillis, 5000)
+  })
+})
