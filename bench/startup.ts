@@ -1,0 +1,55 @@
+/**
+ * CLI start-up with tracing off and on: `medallion --version` and a no-op `medallion validate`,
+ * each a fresh process, median of N runs. With tracing on, spans go to a local sink that accepts
+ * OTLP/HTTP and answers at once, so the figure is the cost of loading and flushing the exporter,
+ * not of a network. Writes bench/results/startup.json.
+ *
+ *   node bench/startup.ts [--runs N]
+ */
+import { spawn } from "node:child_process"
+import { writeFileSync } from "node:fs"
+import { createServer } from "node:http"
+import { availableParallelism, totalmem } from "node:os"
+import { join, resolve } from "node:path"
+import { parseArgs } from "node:util"
+
+const repo = resolve(import.meta.dirname, "..")
+const main = join(repo, "src", "main.ts")
+const { values: flags } = parseArgs({ options: { runs: { type: "string", default: "15" } } })
+const runs = Math.max(1, Number(flags.runs))
+
+const sink = createServer((request, response) => {
+  request.resume()
+  request.on("end", () => response.writeHead(200, { "content-type": "application/json" }).end("{}"))
+})
+await new Promise<void>((done) => sink.listen(0, "127.0.0.1", done))
+const address = sink.address()
+const endpoint = `http://127.0.0.1:${typeof address === "object" && address !== null ? address.port : 0}`
+
+const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("OTEL_")))
+/** Wall time of one fresh `node src/main.ts <args>`; spawned asynchronously so the sink keeps answering. */
+const time = (args: ReadonlyArray<string>, env: Record<string, string | undefined>) =>
+  new Promise<number>((done, fail) => {
+    const started = performance.now()
+    const child = spawn(process.execPath, [main, ...args], { cwd: repo, env: env as NodeJS.ProcessEnv, stdio: "ignore" })
+    child.on("error", fail)
+    child.on("exit", (code) => (code === 0 ? done(performance.now() - started) : fail(new Error(`${args.join(" ")} exited ${code}`))))
+  })
+
+const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+const figures: Array<{ command: string; tracing: string; median_ms: number; min_ms: number; max_ms: number }> = []
+for (const args of [["--version"], ["validate"]]) {
+  for (const [tracing, env] of [["off", clean], ["on", { ...clean, OTEL_EXPORTER_OTLP_ENDPOINT: endpoint }]] as const) {
+    await time(args, env) // warm the compile cache
+    const samples: Array<number> = []
+    for (let i = 0; i < runs; i++) samples.push(await time(args, env))
+    figures.push({ command: `medallion ${args.join(" ")}`, tracing, median_ms: Math.round(median(samples)), min_ms: Math.round(Math.min(...samples)), max_ms: Math.round(Math.max(...samples)) })
+  }
+}
+sink.close()
+
+console.log(`| command | tracing | median ms | min ms | max ms |\n|---|---|---:|---:|---:|`)
+for (const f of figures) console.log(`| \`${f.command}\` | ${f.tracing} | ${f.median_ms} | ${f.min_ms} | ${f.max_ms} |`)
+writeFileSync(join(repo, "bench", "results", "startup.json"), `${JSON.stringify({
+  date: new Date().toISOString(), runs, cpus: availableParallelism(), memory_gib: Math.round(totalmem() / 2 ** 30 * 10) / 10, figures
+}, null, 2)}\n`)
