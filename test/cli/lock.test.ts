@@ -5,7 +5,7 @@ import { hostname } from "node:os"
 import { join } from "node:path"
 import { describe, it } from "@effect/vitest"
 import { afterAll, assert } from "vitest"
-import { cli, makeProject, repoRoot } from "../support/project.ts"
+import { cli, cliArgs, makeProject } from "../support/project.ts"
 
 // ~5 s of DuckDB work on one thread (config below), leaving a core for the second process to start.
 const slow = `
@@ -33,9 +33,7 @@ interface Finished {
 
 /** Starts the CLI as a child process in `cwd` without waiting for it (Node or Deno, like `cli`). */
 const start = (cwd: string, args: ReadonlyArray<string>) => {
-  const main = join(repoRoot, "src", "main.ts")
-  const commandArgs = "Deno" in globalThis ? ["run", "-A", `--config=${join(repoRoot, "deno.json")}`, main, ...args] : [main, ...args]
-  const child = spawn(process.execPath, commandArgs, { cwd, env: { ...process.env, NO_COLOR: "1" } })
+  const child = spawn(process.execPath, cliArgs(args), { cwd, env: { ...process.env, NO_COLOR: "1" } })
   let stdout = ""
   let stderr = ""
   child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()))

@@ -12,7 +12,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, 
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { DuckDBInstance } from "@duckdb/node-api"
-import { repoRoot } from "./project.ts"
+import { cliArgs } from "./project.ts"
 
 /** Deterministic PRNG (mulberry32): the same seed gives the same data and the same kill times. */
 export const prng = (seed: number) => {
@@ -183,11 +183,8 @@ export interface Applied {
 /** Runs `medallion apply` in the project as a child process; with `killAfterMs`, SIGKILLs it then. */
 export const applyProcess = (project: CrashProject, killAfterMs?: number, args: ReadonlyArray<string> = []): Promise<Applied> =>
   new Promise((resolve, reject) => {
-    const main = join(repoRoot, "src", "main.ts")
-    const isDeno = "Deno" in globalThis
-    const commandArgs = isDeno ? ["run", "-A", `--config=${join(repoRoot, "deno.json")}`, main, "apply", ...args] : [main, "apply", ...args]
     const started = performance.now()
-    const child = spawn(process.execPath, commandArgs, { cwd: project.dir, env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] })
+    const child = spawn(process.execPath, cliArgs(["apply", ...args]), { cwd: project.dir, env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] })
     let stdout = ""
     let stderr = ""
     let killed = false

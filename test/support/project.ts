@@ -75,11 +75,13 @@ export const rows = (sql: string) =>
 export type { Row }
 
 /** Runs the CLI as a child process in `cwd`, on the same runtime as the tests (Node or Deno). */
-export const cli = (cwd: string, args: ReadonlyArray<string>, env: Readonly<Record<string, string>> = {}) => {
+/** The arguments that start the CLI with `process.execPath`: Node runs main.ts, Deno needs `run -A`. */
+export const cliArgs = (args: ReadonlyArray<string>): Array<string> => {
   const main = join(repoRoot, "src", "main.ts")
-  const isDeno = "Deno" in globalThis
-  const command = process.execPath
-  const commandArgs = isDeno ? ["run", "-A", `--config=${join(repoRoot, "deno.json")}`, main, ...args] : [main, ...args]
-  const result = spawnSync(command, commandArgs, { cwd, env: { ...process.env, ...env, NO_COLOR: "1" }, encoding: "utf8", timeout: 120_000 })
+  return "Deno" in globalThis ? ["run", "-A", `--config=${join(repoRoot, "deno.json")}`, main, ...args] : [main, ...args]
+}
+
+export const cli = (cwd: string, args: ReadonlyArray<string>, env: Readonly<Record<string, string>> = {}) => {
+  const result = spawnSync(process.execPath, cliArgs(args), { cwd, env: { ...process.env, ...env, NO_COLOR: "1" }, encoding: "utf8", timeout: 120_000 })
   return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr }
 }

@@ -5,28 +5,10 @@
 import { describe, it } from "@effect/vitest"
 import { afterAll, assert, beforeAll } from "vitest"
 import { metricsConfig } from "../../src/telemetry/Telemetry.ts"
-import { makeProject, type TestProject } from "../support/project.ts"
-import { cliAsync, receiver, value } from "./receiver.ts"
+import type { TestProject } from "../support/project.ts"
+import { cliAsync, receiver, shopProject, value } from "./receiver.ts"
 
-const project = () =>
-  makeProject({
-    "pipelines/shop.yaml": `
-version: 1
-pipeline: shop
-sources:
-  orders_raw: { format: csv, path: data/orders/*.csv }
-bronze:
-  orders: { from: orders_raw }
-silver:
-  orders:
-    from: bronze.orders
-    transforms:
-      - cast: { columns: { id: int, amount: "decimal(10,2)" }, on_error: quarantine }
-    expect:
-      - { name: positive_amount, check: amount > 0, on_fail: drop }
-`,
-    "data/orders/a.csv": "id,amount\n1,10.50\n2,abc\n3,-1\n4,secret-value-777\n"
-  })
+const project = () => shopProject("drop")
 
 interface Point {
   readonly metric: string

@@ -5,8 +5,7 @@
 import { spawn } from "node:child_process"
 import { createServer, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
-import { join } from "node:path"
-import { repoRoot } from "../support/project.ts"
+import { cliArgs, makeProject } from "../support/project.ts"
 
 export interface Span {
   readonly traceId: string
@@ -72,12 +71,9 @@ export const closedPort = async () => {
 /** The CLI as a child process, like `cli` but without blocking this process's event loop. */
 export const cliAsync = (cwd: string, args: ReadonlyArray<string>, env: Readonly<Record<string, string>> = {}) =>
   new Promise<{ code: number; stdout: string; stderr: string; millis: number }>((resolve, reject) => {
-    const main = join(repoRoot, "src", "main.ts")
-    const isDeno = "Deno" in globalThis
-    const commandArgs = isDeno ? ["run", "-A", `--config=${join(repoRoot, "deno.json")}`, main, ...args] : [main, ...args]
     const started = Date.now()
     const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("OTEL_")))
-    const child = spawn(process.execPath, commandArgs, { cwd, env: { ...clean, ...env, NO_COLOR: "1" } })
+    const child = spawn(process.execPath, cliArgs(args), { cwd, env: { ...clean, ...env, NO_COLOR: "1" } })
     let stdout = ""
     let stderr = ""
     child.stdout.on("data", (c) => (stdout += c))
@@ -85,3 +81,23 @@ export const cliAsync = (cwd: string, args: ReadonlyArray<string>, env: Readonly
     child.on("error", reject)
     child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr, millis: Date.now() - started }))
   })
+
+const shopPipeline = (onFail: "drop" | "fail") => `
+version: 1
+pipeline: shop
+sources:
+  orders_raw: { format: csv, path: data/orders/*.csv }
+bronze:
+  orders: { from: orders_raw }
+silver:
+  orders:
+    from: bronze.orders
+    transforms:
+      - cast: { columns: { id: int, amount: "decimal(10,2)" }, on_error: quarantine }
+    expect:
+      - { name: positive_amount, check: amount > 0, on_fail: ${onFail} }
+`
+
+/** A one-pipeline project: bronze orders with a malformed value, silver with a quarantining cast and an expectation. */
+export const shopProject = (onFail: "drop" | "fail") =>
+  makeProject({ "pipelines/shop.yaml": shopPipeline(onFail), "data/orders/a.csv": "id,amount\n1,10.50\n2,abc\n3,-1\n4,secret-value-777\n" })

@@ -5,27 +5,8 @@
  */
 import { describe, it } from "@effect/vitest"
 import { afterAll, assert, beforeAll } from "vitest"
-import { makeProject, type TestProject } from "../support/project.ts"
-import { cliAsync, closedPort, receiver, type Span } from "./receiver.ts"
-
-const pipeline = (onFail: "drop" | "fail") => `
-version: 1
-pipeline: shop
-sources:
-  orders_raw: { format: csv, path: data/orders/*.csv }
-bronze:
-  orders: { from: orders_raw }
-silver:
-  orders:
-    from: bronze.orders
-    transforms:
-      - cast: { columns: { id: int, amount: "decimal(10,2)" }, on_error: quarantine }
-    expect:
-      - { name: positive_amount, check: amount > 0, on_fail: ${onFail} }
-`
-
-const project = (onFail: "drop" | "fail") =>
-  makeProject({ "pipelines/shop.yaml": pipeline(onFail), "data/orders/a.csv": "id,amount\n1,10.50\n2,abc\n3,-1\n4,secret-value-777\n" })
+import type { TestProject } from "../support/project.ts"
+import { cliAsync, closedPort, receiver, shopProject as project, type Span } from "./receiver.ts"
 
 /** Whether `ancestor` is on the parent chain of `span`. */
 const descends = (spans: ReadonlyArray<Span>, span: Span, ancestor: Span): boolean => {
