@@ -21,16 +21,21 @@ export interface IngestProgram {
   readonly cleanup: ReadonlyArray<string>
 }
 
+/** The query reading a source's files as they are, with each row's file in `_source_file`. */
+export const readSource = (d: Dialect, node: IngestNode, files: ReadonlyArray<string>, rejects?: { readonly table: string; readonly scan: string }) => {
+  const options = node.source.options ?? {}
+  return d.readFiles(node.source.format, files, {
+    delimiter: options.delimiter, header: options.header, quote: options.quote, escape: options.escape, inferTypes: options.infer_types
+  }, "_source_file", rejects)
+}
+
 export const compileIngest = (d: Dialect, node: IngestNode, inputs: IngestInputs): IngestProgram => {
   const q = d.quote
   const stage = `__stage_bronze_${node.name}`
   const rejects = node.source.format === "csv"
     ? { table: `__rejects_bronze_${node.name}`, scan: `__rejects_scan_bronze_${node.name}` }
     : undefined
-  const options = node.source.options ?? {}
-  const read = d.readFiles(node.source.format, inputs.files, {
-    delimiter: options.delimiter, header: options.header, quote: options.quote, escape: options.escape, inferTypes: options.infer_types
-  }, "_source_file", rejects)
+  const read = readSource(d, node, inputs.files, rejects)
   const lineage = `${d.literal(inputs.batchId)} AS ${q("_batch_id")}, ${d.timestamp(inputs.startedAt)} AS ${q("_ingested_at")}`
   const rejectedLines = rejects === undefined ? undefined : d.rejectedLines(rejects)
   return {

@@ -3,6 +3,7 @@
  * detection as apply, without writing anything (the warehouse is opened read-only).
  */
 import { Effect, Result } from "effect"
+import { readSource } from "../compile/ingest.ts"
 import { Executor } from "../executor/Executor.ts"
 import { type IngestedFile, MetadataStore } from "../metadata/MetadataStore.ts"
 import { actionName, dataVersion } from "../plan/changes.ts"
@@ -42,10 +43,7 @@ const incoming = (node: PlanNode, files: ReadonlyArray<IngestedFile>, upstreamPe
           if (Result.isFailure(selected)) return { inputs: 0, rows: 0, columns: [], problem: `will fail: ${selected.failure.message}` }
           const fresh = selected.success.read.filter((f) => f.size > 0)
           if (fresh.length === 0) return { inputs: 0, rows: 0, columns: [], problem: undefined }
-          const read = d.readFiles(node.source.format, fresh.map((f) => f.path), {
-            delimiter: node.source.options?.delimiter, header: node.source.options?.header, quote: node.source.options?.quote,
-            escape: node.source.options?.escape, inferTypes: node.source.options?.infer_types
-          }, "_source_file", undefined)
+          const read = readSource(d, node, fresh.map((f) => f.path))
           const rows = Number((yield* s.query(`SELECT count(*) AS n FROM (${read}) AS files`))[0]?.["n"] ?? 0)
           const columns = (yield* s.query(d.describe(read))).map((c) => String(c["column_name"]))
           return { inputs: fresh.length, rows, columns: existing.length === 0 ? [] : columns.filter((c) => !existing.includes(c)), problem: undefined }
