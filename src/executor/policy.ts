@@ -117,3 +117,10 @@ export const withTimeout: {
   const shown = typeof limit === "string" ? limit.trim() : Duration.format(duration)
   return Effect.timeoutOrElse(effect, { duration, orElse: () => Effect.fail(new Timeout({ what, limit: shown })) })
 })
+
+/**
+ * Short retries for bookkeeping statements outside a table's own attempt (the run record, table
+ * state, migrations), so a transient failure there does not fail a run whose tables succeeded.
+ */
+export const retryBookkeeping = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.retry(effect, retrySchedule({ attempts: 5, initial: "50ms", max: "2s" }))

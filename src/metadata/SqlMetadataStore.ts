@@ -4,7 +4,7 @@
  */
 import { Effect, Layer, Schema, SchemaTransformation } from "effect"
 import { Executor, ExecutorError, QueryFailed, type Row, type Session } from "../executor/Executor.ts"
-import { retrySchedule } from "../executor/policy.ts"
+import { retryBookkeeping } from "../executor/policy.ts"
 import { type BatchRecord, ExpectationResult, MetadataStore, RunRecord, TableRecord } from "./MetadataStore.ts"
 
 /** Bump when `migrations` gains a statement. */
@@ -80,7 +80,7 @@ export const make = (options: { readonly migrate: boolean }) => Effect.gen(funct
     `(${items.map((v) => (typeof v === "number" || typeof v === "boolean" || v === null ? lit(v) : lit(String(v)))).join(", ")})`
   // The store's own statements ride out transient failures too (those inside a table's
   // transaction are retried with the table).
-  const retried = <A>(effect: Effect.Effect<A, ExecutorError>) => Effect.retry(effect, retrySchedule({ attempts: 5, initial: "50ms", max: "2s" }))
+  const retried = retryBookkeeping
   const run = (statements: ReadonlyArray<string>) =>
     retried(executor.withSession((s) => Effect.forEach(statements, s.execute, { discard: true })))
   const query = (sql: string) => retried(executor.withSession((s) => s.query(sql)))

@@ -6,7 +6,7 @@
 import { Cause, Clock, Deferred, Duration, Effect, Exit, Random, Semaphore } from "effect"
 import { Executor } from "../executor/Executor.ts"
 import { MetadataStore, type RunRecord, type TableRecord } from "../metadata/MetadataStore.ts"
-import { retrySchedule, withRetries, withTimeout } from "../executor/policy.ts"
+import { retryBookkeeping, withRetries, withTimeout } from "../executor/policy.ts"
 import { actionName, dataVersion } from "../plan/changes.ts"
 import type { Plan, PlanNode, TableId } from "../plan/Plan.ts"
 import { layers } from "../spec/Pipeline.ts"
@@ -87,8 +87,7 @@ export const apply = Effect.fn("medallion.apply")(function*(plan: Plan, options:
     status: "running", records_in: 0, records_out: 0, duration_seconds: 0, errors: 0, success_rate: 0, throughput: 0
   }
   yield* store.startRun(run)
-  // Bookkeeping outside a table's own attempt rides out transient failures too.
-  const bookkeeping = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.retry(effect, retrySchedule({ attempts: 5, initial: "50ms", max: "2s" }))
+  const bookkeeping = retryBookkeeping
   yield* bookkeeping(executor.withSession((s) =>
     Effect.gen(function*() {
       const schemas = new Set((yield* s.query(`SELECT schema_name FROM information_schema.schemata`)).map((r) => String(r["schema_name"])))

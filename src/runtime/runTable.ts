@@ -97,20 +97,18 @@ const publishReplace = (
   Effect.gen(function*() {
     const { dialect } = yield* Executor
     const statements = replaceStatements(dialect, publications)
-    const views = yield* viewsIn(session, layer, publications.map((p) => p.name))
-    const counts = yield* Effect.forEach(statements.build, session.execute)
-    yield* beforeSwap
-    yield* session.transaction(Effect.gen(function*() {
-      yield* Effect.forEach(statements.swap(views), session.execute, { discard: true })
-      yield* inTransaction
-    }))
-    return counts
-  }).pipe(Effect.onError(() =>
-    Effect.gen(function*() {
-      const { dialect } = yield* Executor
-      yield* Effect.forEach(replaceStatements(dialect, publications).cleanup, (sql) => Effect.ignore(session.execute(sql)), { discard: true })
-    })
-  ))
+    const cleanup = Effect.forEach(statements.cleanup, (sql) => Effect.ignore(session.execute(sql)), { discard: true })
+    return yield* Effect.gen(function*() {
+      const views = yield* viewsIn(session, layer, publications.map((p) => p.name))
+      const counts = yield* Effect.forEach(statements.build, session.execute)
+      yield* beforeSwap
+      yield* session.transaction(Effect.gen(function*() {
+        yield* Effect.forEach(statements.swap(views), session.execute, { discard: true })
+        yield* inTransaction
+      }))
+      return counts
+    }).pipe(Effect.onError(() => cleanup))
+  })
 
 /** Inserts each publication by name, after aligning columns; returns rows inserted and drift notes. */
 const publishAppend = (session: Session, publications: ReadonlyArray<Publication>) =>
