@@ -1,12 +1,29 @@
 #!/usr/bin/env node
 // Starts the CLI on a Node.js that can run it: this one if it is new enough (>= 22.19, for Effect 4
 // and TypeScript type stripping), otherwise the Node 24 the project installs as a dependency.
+// It runs the bundle in dist/ (built by `npm run build`, which `npm install` runs) unless a file
+// under src/ is newer, so an edit is never hidden behind a stale build.
 import { spawnSync } from "node:child_process"
+import { existsSync, readdirSync, statSync } from "node:fs"
 import { createRequire } from "node:module"
 import { dirname, join } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 
-const main = join(dirname(fileURLToPath(import.meta.url)), "..", "src", "main.ts")
+const root = join(dirname(fileURLToPath(import.meta.url)), "..")
+const bundle = join(root, "dist", "medallion.js")
+const sources = join(root, "src")
+
+/** Newest modification time (ms) of any file under dir; 0 when dir does not exist. */
+const newest = (dir) => {
+  if (!existsSync(dir)) return 0
+  let latest = 0
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) latest = Math.max(latest, statSync(join(entry.parentPath, entry.name)).mtimeMs)
+  }
+  return latest
+}
+
+const main = existsSync(bundle) && statSync(bundle).mtimeMs >= newest(sources) ? bundle : join(sources, "main.ts")
 const [major, minor] = process.versions.node.split(".").map(Number)
 
 if (major > 22 || (major === 22 && minor >= 19)) {
