@@ -11,12 +11,15 @@ import { schema } from "./commands/schema.ts"
 import { show } from "./commands/show.ts"
 import { validate } from "./commands/validate.ts"
 import { AlreadyReported } from "./context.ts"
+import { LogFormat } from "./observability.ts"
+import { version } from "./version.ts"
 
-export const version = "0.1.0"
+export { version }
 
 export const root = Command.make("medallion").pipe(
   Command.withDescription("Declarative medallion pipelines (bronze -> silver -> gold) on DuckDB"),
-  Command.withSubcommands([validate, plan, apply, runs, show, schema])
+  Command.withSubcommands([validate, plan, apply, runs, show, schema]),
+  Command.withGlobalFlags([LogFormat])
 )
 
 const usageTags = new Set(["SpecError", "SelectionError"])

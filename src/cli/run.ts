@@ -5,18 +5,19 @@
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Effect, Exit } from "effect"
-import * as Telemetry from "../telemetry/Telemetry.ts"
-import { runCli, version } from "./main.ts"
+import { runCli } from "./main.ts"
 
 runCli(globalThis.process.argv.slice(2)).pipe(
-  // Tracing (off unless OTEL_* asks for it): its scope closes here, so spans are flushed on every exit.
-  Effect.provide(Telemetry.layer({ serviceVersion: version })),
   Effect.provide(NodeServices.layer),
   NodeRuntime.runMain({
     disableErrorReporting: true,
     teardown: (exit, onExit) => {
-      if (Exit.isSuccess(exit)) return onExit(typeof exit.value === "number" ? exit.value : 0)
-      onExit(Exit.hasInterrupts(exit) ? 130 : 1)
+      const code = Exit.isSuccess(exit) ? (typeof exit.value === "number" ? exit.value : 0) : Exit.hasInterrupts(exit) ? 130 : 1
+      onExit(code)
+      // The work is done and telemetry flushed (or given up on); background retries of an exporter
+      // that could not reach its collector must not keep the process alive. The timer does not
+      // itself hold the process open.
+      globalThis.setTimeout(() => globalThis.process.exit(code), 100).unref()
     }
   })
 )

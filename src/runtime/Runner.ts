@@ -68,7 +68,7 @@ const tableAttributes = (status: TableRecord["status"], counts: TableCounts, att
   return attributes
 }
 
-export const apply = Effect.fn("medallion.apply")(function*(plan: Plan, options: ApplyOptions) {
+export const apply = Effect.fn("medallion.run")(function*(plan: Plan, options: ApplyOptions) {
   const executor = yield* Executor
   const store = yield* MetadataStore
   const batchId = yield* makeBatchId
@@ -134,10 +134,18 @@ export const apply = Effect.fn("medallion.apply")(function*(plan: Plan, options:
           withRetries(node.retry, (attempt, error, delay) =>
             Effect.logWarning(`${node.id}: attempt ${attempt} failed (${describeError(error)}); retrying in ${Duration.format(delay)}`)),
           // Inside the span, so a failure ends it with status ERROR and the counts land on it.
-          Effect.tap(({ counts, status }) => Effect.annotateCurrentSpan(tableAttributes(status, counts, attempts))),
-          Effect.onError((cause) => Effect.annotateCurrentSpan({
-            "medallion.status": Cause.hasInterruptsOnly(cause) ? "cancelled" : "failed", "medallion.attempts": attempts
-          })),
+          Effect.tap(({ counts, status }) =>
+            Effect.andThen(
+              Effect.annotateCurrentSpan(tableAttributes(status, counts, attempts)),
+              Effect.logInfo(`${node.id}: ${status}, ${counts.rowsIn} rows in, ${counts.rowsOut} out, ${counts.quarantined} quarantined, ${counts.dropped} dropped`)
+            )),
+          Effect.onError((cause) => {
+            const status = Cause.hasInterruptsOnly(cause) ? "cancelled" : "failed"
+            return Effect.andThen(
+              Effect.annotateCurrentSpan({ "medallion.status": status, "medallion.attempts": attempts }),
+              status === "failed" ? Effect.logError(`${node.id}: failed after ${attempts} attempt(s): ${describeFailure(cause)}`) : Effect.void
+            )
+          }),
           Effect.withSpan("medallion.table", { attributes: { "medallion.table": node.id, "medallion.mode": node.mode, "medallion.layer": node.layer } })
         )
       ).pipe(Effect.exit)

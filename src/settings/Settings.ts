@@ -44,6 +44,9 @@ export interface Settings {
   readonly storage: string
   readonly concurrency: number
   readonly duckdb: { readonly path: string; readonly threads: number | undefined; readonly memoryLimit: string | undefined }
+  /** OTLP export of traces, metrics and logs: auto (when an OTEL endpoint is set), otlp (always) or off. */
+  readonly telemetry: "auto" | "otlp" | "off"
+  readonly logLevel: "debug" | "info" | "warn" | "error"
   readonly file: SettingsFile
 }
 
@@ -170,6 +173,8 @@ export const loadSettings = Effect.fn("settings.load")(function*(options: {
       threads: file.duckdb?.threads,
       memoryLimit: file.duckdb?.memory_limit
     },
+    telemetry: file.telemetry?.traces ?? "auto",
+    logLevel: file.log_level ?? "info",
     file
   }
   return settings

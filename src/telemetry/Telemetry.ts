@@ -1,24 +1,37 @@
 /**
- * Tracing and metrics, switched by the standard OpenTelemetry variables. Off by default; when off,
- * the exporter modules are not even loaded (`./otlp.ts` comes in through a dynamic import), so the
- * CLI starts as fast as without telemetry.
+ * Traces, metrics and logs over OTLP through the OpenTelemetry SDK, switched by `telemetry.traces`
+ * in config and the standard OTEL_* variables. When off, the SDK is not even loaded (`./sdk.ts`
+ * comes in through a dynamic import), so the CLI starts as fast as without telemetry.
  *
- * Traces are on when OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (the full URL) or OTEL_EXPORTER_OTLP_ENDPOINT
- * (+ "/v1/traces") is set, unless OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none. Metrics follow
- * the same rules with OTEL_EXPORTER_OTLP_METRICS_ENDPOINT (or OTEL_EXPORTER_OTLP_ENDPOINT + "/v1/metrics"),
- * OTEL_EXPORTER_OTLP_METRICS_HEADERS and OTEL_METRICS_EXPORTER=none.
+ * - `off`: never exported.
+ * - `auto` (the default): on when an OTLP endpoint variable is set (OTEL_EXPORTER_OTLP_ENDPOINT or
+ *   OTEL_EXPORTER_OTLP_{TRACES,METRICS,LOGS}_ENDPOINT).
+ * - `otlp`: always on; without an endpoint variable the SDK's default, http://localhost:4318.
+ *
+ * OTEL_SDK_DISABLED=true turns everything off; the SDK itself honours the rest (exporters and
+ * protocols per signal, headers, sampler, resource attributes, service name, intervals).
+ *
+ * Also here: `--log-format json`, one JSON object per log line with the trace and span ids.
  */
-import { Effect, Layer } from "effect"
-
-export interface TracingConfig {
-  readonly url: string
-  readonly headers: Readonly<Record<string, string>>
-  readonly serviceName: string
-  readonly serviceVersion: string
-  readonly attributes: Readonly<Record<string, string>>
-}
+import { Effect, Layer, Logger, LogLevel, References } from "effect"
 
 export type Env = Readonly<Record<string, string | undefined>>
+export type TelemetryMode = "auto" | "otlp" | "off"
+
+const set = (value: string | undefined): string | undefined => (value === undefined || value.trim() === "" ? undefined : value.trim())
+
+const endpointVariables = [
+  "OTEL_EXPORTER_OTLP_ENDPOINT",
+  "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+  "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+  "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"
+]
+
+/** Whether the SDK is loaded at all for this mode and environment. Pure. */
+export const isEnabled = (mode: TelemetryMode, env: Env): boolean => {
+  if (mode === "off" || set(env["OTEL_SDK_DISABLED"])?.toLowerCase() === "true") return false
+  return mode === "otlp" || endpointVariables.some((name) => set(env[name]) !== undefined)
+}
 
 /** "k=v,k2=v2", URL-decoded, as OTEL_EXPORTER_OTLP_HEADERS and OTEL_RESOURCE_ATTRIBUTES spell it. */
 export const parseKeyValues = (text: string | undefined): Record<string, string> => {
@@ -39,56 +52,62 @@ export const parseKeyValues = (text: string | undefined): Record<string, string>
   return result
 }
 
-const set = (value: string | undefined): string | undefined => (value === undefined || value.trim() === "" ? undefined : value.trim())
+/** The service name: OTEL_SERVICE_NAME, else service.name in OTEL_RESOURCE_ATTRIBUTES, else "medallion". */
+export const serviceName = (env: Env): string =>
+  set(env["OTEL_SERVICE_NAME"]) ?? parseKeyValues(env["OTEL_RESOURCE_ATTRIBUTES"])["service.name"] ?? "medallion"
 
-type Signal = "TRACES" | "METRICS"
-
-/** One signal's exporter configuration from the environment, or undefined when that signal is off. */
-const signalConfig = (env: Env, serviceVersion: string, signal: Signal): TracingConfig | undefined => {
-  if (set(env["OTEL_SDK_DISABLED"])?.toLowerCase() === "true") return undefined
-  if (set(env[`OTEL_${signal}_EXPORTER`])?.toLowerCase() === "none") return undefined
-  const signalEndpoint = set(env[`OTEL_EXPORTER_OTLP_${signal}_ENDPOINT`])
-  const endpoint = set(env["OTEL_EXPORTER_OTLP_ENDPOINT"])
-  const path = signal === "TRACES" ? "/v1/traces" : "/v1/metrics"
-  const url = signalEndpoint ?? (endpoint === undefined ? undefined : `${endpoint.replace(/\/+$/, "")}${path}`)
-  if (url === undefined) return undefined
-  const attributes = parseKeyValues(env["OTEL_RESOURCE_ATTRIBUTES"])
-  return {
-    url,
-    headers: { ...parseKeyValues(env["OTEL_EXPORTER_OTLP_HEADERS"]), ...parseKeyValues(env[`OTEL_EXPORTER_OTLP_${signal}_HEADERS`]) },
-    serviceName: set(env["OTEL_SERVICE_NAME"]) ?? attributes["service.name"] ?? "medallion",
-    serviceVersion,
-    attributes
-  }
-}
-
-/** The tracing configuration from the environment, or undefined when tracing is off. */
-export const tracingConfig = (env: Env, serviceVersion: string): TracingConfig | undefined => signalConfig(env, serviceVersion, "TRACES")
-
-export interface MetricsConfig extends TracingConfig {
-  /** How often metrics are pushed while the process runs (OTEL_METRIC_EXPORT_INTERVAL, ms); they are always pushed at exit. */
-  readonly exportIntervalMillis: number
-}
-
-/** The metrics configuration from the environment, or undefined when metrics export is off. */
-export const metricsConfig = (env: Env, serviceVersion: string): MetricsConfig | undefined => {
-  const config = signalConfig(env, serviceVersion, "METRICS")
-  if (config === undefined) return undefined
-  const interval = Number(set(env["OTEL_METRIC_EXPORT_INTERVAL"]) ?? "60000")
-  return { ...config, exportIntervalMillis: Number.isFinite(interval) && interval > 0 ? interval : 60_000 }
-}
-
-/** How long exit may wait for the last spans and metrics to reach the collector (both flush concurrently). */
+/** How long exit may wait for the last spans, metrics and logs to reach the collector. */
 export const shutdownTimeout = "2 seconds"
 
 /**
- * The telemetry layer: OTLP/HTTP JSON export of every span and of the metrics while it is in scope,
- * flushed (for at most `shutdownTimeout`) when the scope closes; Layer.empty when both are off.
+ * The telemetry layer: while in scope, spans, metrics and logs go to the SDK's exporters; when the
+ * scope closes they are flushed for at most `shutdownTimeout`. Layer.empty when off.
  */
-export const layer = (options: { readonly serviceVersion: string; readonly env?: Env | undefined }): Layer.Layer<never> => {
+export const layer = (options: { readonly serviceVersion: string; readonly mode: TelemetryMode; readonly env?: Env | undefined }): Layer.Layer<never> => {
   const env = options.env ?? globalThis.process.env
-  const traces = tracingConfig(env, options.serviceVersion)
-  const metrics = metricsConfig(env, options.serviceVersion)
-  if (traces === undefined && metrics === undefined) return Layer.empty
-  return Layer.unwrap(Effect.promise(() => import("./otlp.ts")).pipe(Effect.map((otlp) => otlp.layer({ traces, metrics }, shutdownTimeout))))
+  if (!isEnabled(options.mode, env)) return Layer.empty
+  return Layer.unwrap(
+    Effect.promise(() => import("./sdk.ts")).pipe(
+      Effect.map((sdk) => sdk.layer({ serviceName: serviceName(env), serviceVersion: options.serviceVersion, env, shutdownTimeout }))
+    )
+  )
 }
+
+export type LogFormat = "text" | "json"
+
+/**
+ * One JSON object per line on stderr: time, level, message, annotations, and the trace and span
+ * ids of the span the line was logged in, so a log line leads to its trace.
+ */
+export const jsonLogger = Logger.make(({ cause, date, fiber, logLevel, message }) => {
+  const span = fiber.cache.span
+  const messages = Array.isArray(message) ? message : [message]
+  const line: Record<string, unknown> = {
+    time: date.toISOString(),
+    level: logLevel.toUpperCase(),
+    message: messages.map((m) => (typeof m === "string" ? m : JSON.stringify(m))).join(" ")
+  }
+  const annotations = fiber.getRef(References.CurrentLogAnnotations)
+  if (Object.keys(annotations).length > 0) line["attributes"] = annotations
+  if (span !== undefined) {
+    line["trace_id"] = span.traceId
+    line["span_id"] = span.spanId
+  }
+  if (cause.reasons.length > 0) line["error"] = String(cause)
+  globalThis.console.error(JSON.stringify(line))
+})
+
+/**
+ * Text mode keeps stdout for the command's own output: log lines of level Warn and above go to
+ * stderr, one line each; the rest reaches only the OTLP exporter (when on).
+ */
+export const textLogger = Logger.make((options) => {
+  if (LogLevel.isGreaterThanOrEqualTo(options.logLevel, "Warn")) globalThis.console.error(Logger.formatSimple.log(options))
+})
+
+/** The console logger for a log format, and the minimum level of every logger. */
+export const logLayer = (format: LogFormat, minimumLevel: LogLevel.LogLevel): Layer.Layer<never> =>
+  Layer.mergeAll(
+    Logger.layer([format === "json" ? jsonLogger : textLogger]),
+    Layer.succeed(References.MinimumLogLevel, minimumLevel)
+  )

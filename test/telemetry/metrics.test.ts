@@ -4,7 +4,6 @@
  */
 import { describe, it } from "@effect/vitest"
 import { afterAll, assert, beforeAll } from "vitest"
-import { metricsConfig } from "../../src/telemetry/Telemetry.ts"
 import type { TestProject } from "../support/project.ts"
 import { cliAsync, receiver, shopProject, value } from "./receiver.ts"
 
@@ -84,19 +83,4 @@ describe("metrics (OTLP/HTTP JSON)", () => {
     assert.isTrue(collector.spans().some((s) => s.name === "medallion.apply"))
     assert.strictEqual(collector.metrics().length, 0)
   }, 60_000)
-})
-
-describe("metricsConfig", () => {
-  it("follows the tracing rules with the metrics variables", () => {
-    assert.isUndefined(metricsConfig({}, "1"))
-    assert.isUndefined(metricsConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318", OTEL_SDK_DISABLED: "true" }, "1"))
-    assert.isUndefined(metricsConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318", OTEL_METRICS_EXPORTER: "none" }, "1"))
-    assert.strictEqual(metricsConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318/" }, "1")?.url, "http://c:4318/v1/metrics")
-    assert.strictEqual(metricsConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318", OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: "http://m/x" }, "1")?.url, "http://m/x")
-    assert.deepStrictEqual(
-      metricsConfig({ OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: "http://m/x", OTEL_EXPORTER_OTLP_HEADERS: "a=1,b=1", OTEL_EXPORTER_OTLP_METRICS_HEADERS: "b=2" }, "1")?.headers,
-      { a: "1", b: "2" }
-    )
-    assert.strictEqual(metricsConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318", OTEL_METRIC_EXPORT_INTERVAL: "5000" }, "1")?.exportIntervalMillis, 5000)
-  })
 })

@@ -23,14 +23,21 @@ export const value = (v: Record<string, unknown>): unknown => {
   return Object.values(v)[0]
 }
 
-/** An OTLP/HTTP receiver: collects the POSTed JSON bodies at /v1/traces and /v1/metrics. */
+/**
+ * An OTLP/HTTP receiver: decodes the JSON bodies POSTed to /v1/traces, /v1/metrics and /v1/logs;
+ * protobuf bodies are counted by path (their content is not decoded here).
+ */
 export const receiver = async () => {
-  const received: Record<string, Array<any>> = { "/v1/traces": [], "/v1/metrics": [] }
+  const received: Record<string, Array<any>> = { "/v1/traces": [], "/v1/metrics": [], "/v1/logs": [] }
+  const protobuf: Array<string> = []
   const server: Server = createServer((req, res) => {
-    let body = ""
-    req.on("data", (chunk) => (body += chunk))
+    const chunks: Array<Buffer> = []
+    req.on("data", (chunk: Buffer) => chunks.push(chunk))
     req.on("end", () => {
-      if (req.method === "POST" && req.url !== undefined && Object.hasOwn(received, req.url)) received[req.url]!.push(JSON.parse(body))
+      if (req.method === "POST" && req.url !== undefined && Object.hasOwn(received, req.url)) {
+        if (req.headers["content-type"]?.includes("json")) received[req.url]!.push(JSON.parse(Buffer.concat(chunks).toString("utf8")))
+        else protobuf.push(req.url)
+      }
       res.writeHead(200, { "content-type": "application/json" }).end("{}")
     })
   })
@@ -42,18 +49,27 @@ export const receiver = async () => {
         rs.scopeSpans.flatMap((ss: any) =>
           ss.spans.map((s: any) => ({
             ...s,
-            attributes: Object.fromEntries(s.attributes.map((a: any) => [a.key, value(a.value)]))
+            attributes: Object.fromEntries((s.attributes ?? []).map((a: any) => [a.key, value(a.value)]))
           })))))
   const resources = (): Array<Record<string, unknown>> =>
     received["/v1/traces"]!.flatMap((b) => b.resourceSpans.map((rs: any) => Object.fromEntries(rs.resource.attributes.map((a: any) => [a.key, value(a.value)]))))
+  const logs = (): Array<{ body: unknown; severityNumber: number; traceId: string; spanId: string }> =>
+    received["/v1/logs"]!.flatMap((b) =>
+      b.resourceLogs.flatMap((rl: any) =>
+        rl.scopeLogs.flatMap((sl: any) =>
+          sl.logRecords.map((r: any) => ({ body: r.body === undefined ? undefined : value(r.body), severityNumber: r.severityNumber, traceId: r.traceId, spanId: r.spanId })))))
   return {
     endpoint: `http://127.0.0.1:${port}`,
     spans,
     resources,
+    logs,
     /** The JSON bodies POSTed to /v1/metrics, in order. */
     metrics: (): Array<any> => [...received["/v1/metrics"]!],
+    /** The paths that received protobuf bodies, in order. */
+    protobuf: (): Array<string> => [...protobuf],
     reset: () => {
       for (const bodies of Object.values(received)) bodies.splice(0)
+      protobuf.splice(0)
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve()))
   }
@@ -68,12 +84,15 @@ export const closedPort = async () => {
   return port
 }
 
-/** The CLI as a child process, like `cli` but without blocking this process's event loop. */
-export const cliAsync = (cwd: string, args: ReadonlyArray<string>, env: Readonly<Record<string, string>> = {}) =>
+/**
+ * The CLI as a child process, like `cli` but without blocking this process's event loop. OTLP goes
+ * as JSON (which the receiver decodes) unless `env` sets another protocol.
+ */
+export const cliAsync = (cwd: string, args: ReadonlyArray<string>, env: Readonly<Record<string, string>> = {}, entry?: string) =>
   new Promise<{ code: number; stdout: string; stderr: string; millis: number }>((resolve, reject) => {
     const started = Date.now()
     const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("OTEL_")))
-    const child = spawn(process.execPath, cliArgs(args), { cwd, env: { ...clean, ...env, NO_COLOR: "1" } })
+    const child = spawn(process.execPath, entry === undefined ? cliArgs(args) : [entry, ...args], { cwd, env: { ...clean, OTEL_EXPORTER_OTLP_PROTOCOL: "http/json", ...env, NO_COLOR: "1" } })
     let stdout = ""
     let stderr = ""
     child.stdout.on("data", (c) => (stdout += c))

@@ -1,7 +1,7 @@
 /** Statement span names and the literal stripping of db.query.text; and the OTEL_* switch. */
 import { assert, describe, it } from "@effect/vitest"
 import { sanitizeStatement, statementName } from "../../src/executor/statementSpan.ts"
-import { parseKeyValues, tracingConfig } from "../../src/telemetry/Telemetry.ts"
+import { isEnabled, parseKeyValues, serviceName } from "../../src/telemetry/Telemetry.ts"
 
 describe("statementName", () => {
   it("names a statement by its leading keyword(s)", () => {
@@ -36,29 +36,26 @@ describe("sanitizeStatement", () => {
   })
 })
 
-describe("tracingConfig", () => {
-  it("is off unless an endpoint is set, and off when disabled", () => {
-    assert.isUndefined(tracingConfig({}, "1"))
-    assert.isUndefined(tracingConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318", OTEL_SDK_DISABLED: "true" }, "1"))
-    assert.isUndefined(tracingConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318", OTEL_TRACES_EXPORTER: "none" }, "1"))
+describe("telemetry switch", () => {
+  const endpoint = { OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318" }
+  it("auto: on when any OTLP endpoint variable is set", () => {
+    assert.isFalse(isEnabled("auto", {}))
+    assert.isFalse(isEnabled("auto", { OTEL_EXPORTER_OTLP_ENDPOINT: "  " }))
+    assert.isTrue(isEnabled("auto", endpoint))
+    for (const signal of ["TRACES", "METRICS", "LOGS"]) assert.isTrue(isEnabled("auto", { [`OTEL_EXPORTER_OTLP_${signal}_ENDPOINT`]: "http://c:4318/x" }))
   })
 
-  it("reads the endpoint, headers and resource", () => {
-    const config = tracingConfig({
-      OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318/",
-      OTEL_EXPORTER_OTLP_HEADERS: "authorization=Bearer%20abc, x-a=1",
-      OTEL_EXPORTER_OTLP_TRACES_HEADERS: "x-a=2",
-      OTEL_RESOURCE_ATTRIBUTES: "deployment.environment=prod,team=data"
-    }, "0.1.0")
-    assert.deepStrictEqual(config, {
-      url: "http://c:4318/v1/traces",
-      headers: { authorization: "Bearer abc", "x-a": "2" },
-      serviceName: "medallion",
-      serviceVersion: "0.1.0",
-      attributes: { "deployment.environment": "prod", team: "data" }
-    })
-    assert.strictEqual(tracingConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318", OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "http://t/x", OTEL_SERVICE_NAME: "etl" }, "1")?.url, "http://t/x")
-    assert.strictEqual(tracingConfig({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "http://t/x", OTEL_SERVICE_NAME: "etl" }, "1")?.serviceName, "etl")
+  it("otlp: always on; off and OTEL_SDK_DISABLED win over everything", () => {
+    assert.isTrue(isEnabled("otlp", {}))
+    assert.isFalse(isEnabled("off", endpoint))
+    assert.isFalse(isEnabled("auto", { ...endpoint, OTEL_SDK_DISABLED: "TRUE" }))
+    assert.isFalse(isEnabled("otlp", { OTEL_SDK_DISABLED: "true" }))
+  })
+
+  it("names the service from OTEL_SERVICE_NAME, then OTEL_RESOURCE_ATTRIBUTES, then medallion", () => {
+    assert.strictEqual(serviceName({}), "medallion")
+    assert.strictEqual(serviceName({ OTEL_RESOURCE_ATTRIBUTES: "team=data,service.name=etl%20prod" }), "etl prod")
+    assert.strictEqual(serviceName({ OTEL_SERVICE_NAME: "nightly", OTEL_RESOURCE_ATTRIBUTES: "service.name=etl" }), "nightly")
     assert.deepStrictEqual(parseKeyValues("a=b=c,,=x,k"), { a: "b=c" })
   })
 })

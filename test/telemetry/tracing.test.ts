@@ -4,8 +4,10 @@
  * receiver in this process can answer while the child is still running.
  */
 import { describe, it } from "@effect/vitest"
+import { existsSync } from "node:fs"
+import { join } from "node:path"
 import { afterAll, assert, beforeAll } from "vitest"
-import type { TestProject } from "../support/project.ts"
+import { repoRoot, type TestProject } from "../support/project.ts"
 import { cliAsync, closedPort, receiver, shopProject as project, type Span } from "./receiver.ts"
 
 /** Whether `ancestor` is on the parent chain of `span`. */
@@ -41,9 +43,15 @@ describe("tracing (OTLP/HTTP JSON)", () => {
     assert.strictEqual(roots.length, 1)
     const root = roots[0]!
     assert.isTrue(root.parentSpanId === undefined || root.parentSpanId === "")
-    assert.deepInclude(root.attributes, { "medallion.pipelines": ["shop"], "medallion.tables": ["bronze.orders", "silver.orders"], "medallion.engine": "duckdb", "medallion.env": "default" })
+    assert.deepInclude(root.attributes, { "medallion.pipelines": ["shop"], "medallion.engine": "duckdb", "medallion.env": "default", "medallion.status": "succeeded" })
     const batchId = root.attributes["medallion.batch_id"]
     assert.isString(batchId)
+    // One trace for the whole command: loading the specs and opening the store are under the root too.
+    assert.deepStrictEqual(spans.filter((s) => s.parentSpanId === undefined || s.parentSpanId === "").map((s) => s.name), ["medallion.apply"])
+    assert.isTrue(spans.every((s) => s.traceId === root.traceId))
+    assert.isTrue(descends(spans, spans.find((s) => s.name === "spec.load")!, root))
+    const run = spans.find((s) => s.name === "medallion.run")!
+    assert.deepInclude(run.attributes, { "medallion.batch_id": batchId, "medallion.tables": ["bronze.orders", "silver.orders"] })
 
     const tables = spans.filter((s) => s.name === "medallion.table")
     assert.deepStrictEqual(tables.map((s) => s.attributes["medallion.table"]).sort(), ["bronze.orders", "silver.orders"])
@@ -101,5 +109,97 @@ describe("tracing (OTLP/HTTP JSON)", () => {
     assert.strictEqual(result.code, 0, result.stderr)
     assert.isBelow(result.millis - plain.millis, 4_000, `${result.millis} ms traced vs ${plain.millis} ms without`)
     assert.isBelow(result.millis, 5_000)
+  }, 60_000)
+
+  it("honours OTEL_TRACES_SAMPLER: always_off exports no spans, and the run succeeds", async () => {
+    const p = project("drop")
+    projects.push(p)
+    collector.reset()
+    const result = await cliAsync(p.dir, ["apply"], { OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint, OTEL_TRACES_SAMPLER: "always_off" })
+    assert.strictEqual(result.code, 0, result.stderr)
+    assert.deepStrictEqual(collector.spans(), [])
+    assert.isAbove(collector.metrics().length, 0, "metrics are not sampled")
+  }, 60_000)
+
+  it("telemetry: { traces: off } in config wins over the OTEL endpoint", async () => {
+    const p = project("drop")
+    projects.push(p)
+    p.write("config/default.yaml", "telemetry: { traces: off }\n")
+    collector.reset()
+    const result = await cliAsync(p.dir, ["apply"], { OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint })
+    assert.strictEqual(result.code, 0, result.stderr)
+    assert.deepStrictEqual([collector.spans().length, collector.metrics().length, collector.logs().length, collector.protobuf().length], [0, 0, 0, 0])
+  }, 60_000)
+
+  // The installed CLI runs the bundle in dist/ (built by npm ci); the SDK stays outside it.
+  it.skipIf("Deno" in globalThis)("the bundled CLI exports the same trace", async () => {
+    const bundle = join(repoRoot, "dist", "medallion.js")
+    assert.isTrue(existsSync(bundle), "dist/medallion.js is missing: run npm run build")
+    const p = project("drop")
+    projects.push(p)
+    collector.reset()
+    const result = await cliAsync(p.dir, ["apply"], { OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint }, bundle)
+    assert.strictEqual(result.code, 0, result.stderr)
+    const spans = collector.spans()
+    const root = spans.find((s) => s.name === "medallion.apply")!
+    assert.isDefined(root)
+    const tables = spans.filter((s) => s.name === "medallion.table")
+    assert.strictEqual(tables.length, 2)
+    for (const t of tables) assert.isTrue(descends(spans, t, root))
+    assert.isAbove(collector.metrics().length, 0)
+  }, 60_000)
+
+  it("speaks the SDK's default protocol, http/protobuf, when none is set", async () => {
+    const p = project("drop")
+    projects.push(p)
+    collector.reset()
+    const result = await cliAsync(p.dir, ["apply"], { OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint, OTEL_EXPORTER_OTLP_PROTOCOL: "" })
+    assert.strictEqual(result.code, 0, result.stderr)
+    assert.includeMembers(collector.protobuf(), ["/v1/traces", "/v1/metrics", "/v1/logs"])
+  }, 60_000)
+})
+
+describe("logs correlated with traces", () => {
+  let collector: Awaited<ReturnType<typeof receiver>>
+  const projects: Array<TestProject> = []
+  beforeAll(async () => {
+    collector = await receiver()
+  })
+  afterAll(async () => {
+    await collector.close()
+    for (const p of projects) p.remove()
+  })
+
+  it("--log-format json writes one JSON line per log with the trace and span ids, and OTLP carries the same records", async () => {
+    const p = project("fail")
+    projects.push(p)
+    const result = await cliAsync(p.dir, ["apply", "--log-format", "json"], { OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint })
+    assert.strictEqual(result.code, 1, result.stdout + result.stderr)
+    const lines = result.stderr.trim().split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l))
+    const failed = lines.find((l) => l.level === "ERROR" && String(l.message).startsWith("silver.orders: failed"))
+    assert.isDefined(failed, result.stderr)
+    assert.include(failed.message, "positive_amount")
+    const bronze = lines.find((l) => l.level === "INFO" && String(l.message).startsWith("bronze.orders: succeeded"))
+    assert.isDefined(bronze, result.stderr)
+
+    const spans = collector.spans()
+    const silverSpan = spans.find((s) => s.name === "medallion.table" && s.attributes["medallion.table"] === "silver.orders")!
+    assert.strictEqual(failed.trace_id, silverSpan.traceId)
+    assert.strictEqual(failed.span_id, silverSpan.spanId)
+
+    const exported = collector.logs().find((l) => String(l.body).startsWith("silver.orders: failed"))
+    assert.isDefined(exported)
+    assert.strictEqual(exported!.severityNumber, 17) // SeverityNumber.ERROR
+    assert.strictEqual(exported!.traceId, silverSpan.traceId)
+    assert.strictEqual(exported!.spanId, silverSpan.spanId)
+  }, 60_000)
+
+  it("text mode keeps info lines off the console and stdout free of logs", async () => {
+    const p = project("drop")
+    projects.push(p)
+    const result = await cliAsync(p.dir, ["apply", "--json"])
+    assert.strictEqual(result.code, 0, result.stderr)
+    JSON.parse(result.stdout)
+    assert.notInclude(result.stderr, "succeeded")
   }, 60_000)
 })

@@ -7,6 +7,7 @@ import { withLock } from "../../runtime/Lock.ts"
 import { apply as applyPlan } from "../../runtime/Runner.ts"
 import { engineLayer, envFlag, jsonFlag, planFor, projectDir, settingsFor } from "../context.ts"
 import { runSummary, tableLine } from "../format.ts"
+import { observed } from "../observability.ts"
 
 export const apply = Command.make("apply", {
   files: Argument.String("files").pipe(Argument.withDescription("Pipeline files (default: pipelines/*.yaml)"), Argument.variadic()),
@@ -27,31 +28,34 @@ export const apply = Command.make("apply", {
 }, ({ files, select, env, json, wait, fullRefresh }) =>
   Effect.gen(function*() {
     const settings = yield* settingsFor(env._tag === "Some" ? env.value : undefined)
-    const plan = yield* planFor(files)
-    const selected = selectTables(plan, select)
-    if (Result.isFailure(selected)) return yield* selected.failure
-    if (!json) yield* Console.log(`medallion apply: ${selected.success.size} table(s), env ${settings.env}, engine ${settings.engine} (${settings.duckdb.path})`)
-    const report = yield* applyPlan(plan, {
-      projectDir: yield* projectDir,
-      env: settings.env,
-      selected: selected.success,
-      fullRefresh: fullRefresh ? selected.success : new Set(),
-      concurrency: settings.concurrency,
-      onTable: json ? undefined : (t) => Console.log(tableLine(t))
-    }).pipe(
-      Effect.provide(engineLayer(settings)),
-      // Held for the whole run: taken before the engine layer opens the database, released after it closes.
-      withLock({
-        database: settings.duckdb.path,
-        command: "medallion apply",
-        wait,
-        onWaiting: (held) => Console.error(`waiting: the warehouse ${held.database} is in use by ${held.holderText}; checking every 0.5 s`),
-        onTakeover: (stale) => Console.error(`took over a stale lock ${stale.lockFile}: ${stale.reason}`)
-      })
-    )
-    if (json) yield* Console.log(JSON.stringify(report, null, 2))
-    else yield* Console.log(runSummary(report.run, report.tables))
-    if (report.run.status !== "succeeded") {
-      return yield* new RunFailed({ batchId: report.run.batch_id, failed: report.tables.filter((t) => t.status === "failed" || t.status === "skipped").map((t) => t.table) })
-    }
+    yield* Effect.gen(function*() {
+      const plan = yield* planFor(files)
+      const selected = selectTables(plan, select)
+      if (Result.isFailure(selected)) return yield* selected.failure
+      if (!json) yield* Console.log(`medallion apply: ${selected.success.size} table(s), env ${settings.env}, engine ${settings.engine} (${settings.duckdb.path})`)
+      const report = yield* applyPlan(plan, {
+        projectDir: yield* projectDir,
+        env: settings.env,
+        selected: selected.success,
+        fullRefresh: fullRefresh ? selected.success : new Set(),
+        concurrency: settings.concurrency,
+        onTable: json ? undefined : (t) => Console.log(tableLine(t))
+      }).pipe(
+        Effect.provide(engineLayer(settings)),
+        // Held for the whole run: taken before the engine layer opens the database, released after it closes.
+        withLock({
+          database: settings.duckdb.path,
+          command: "medallion apply",
+          wait,
+          onWaiting: (held) => Console.error(`waiting: the warehouse ${held.database} is in use by ${held.holderText}; checking every 0.5 s`),
+          onTakeover: (stale) => Console.error(`took over a stale lock ${stale.lockFile}: ${stale.reason}`)
+        })
+      )
+      yield* Effect.annotateCurrentSpan({ "medallion.batch_id": report.run.batch_id, "medallion.pipelines": report.run.pipelines, "medallion.status": report.run.status })
+      if (json) yield* Console.log(JSON.stringify(report, null, 2))
+      else yield* Console.log(runSummary(report.run, report.tables))
+      if (report.run.status !== "succeeded") {
+        return yield* new RunFailed({ batchId: report.run.batch_id, failed: report.tables.filter((t) => t.status === "failed" || t.status === "skipped").map((t) => t.table) })
+      }
+    }).pipe(observed(settings, "medallion.apply", { "medallion.files": files, "medallion.full_refresh": fullRefresh }))
   })).pipe(Command.withDescription("Run pipelines: bronze, silver and gold tables on the configured engine"))
