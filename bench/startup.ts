@@ -1,15 +1,16 @@
 /**
- * CLI start-up with tracing off and on: `medallion --version` and a no-op `medallion validate`,
- * each a fresh process, median of N runs. With tracing on, spans go to a local sink that accepts
- * OTLP/HTTP and answers at once, so the figure is the cost of loading and flushing the exporter,
- * not of a network. Writes bench/results/startup.json.
+ * CLI start-up with telemetry off and on: `medallion --version` (never loads telemetry) and a
+ * no-op `medallion apply` of the example pipelines, each a fresh process, median of N runs. With
+ * telemetry on, traces, metrics and logs go to a local sink that accepts OTLP/HTTP and answers at
+ * once, so the figure is the cost of loading the SDK and flushing it, not of a network.
+ * Writes bench/results/startup.json.
  *
  *   node bench/startup.ts [--runs N]
  */
 import { spawn } from "node:child_process"
-import { writeFileSync } from "node:fs"
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { createServer } from "node:http"
-import { availableParallelism, totalmem } from "node:os"
+import { availableParallelism, tmpdir, totalmem } from "node:os"
 import { join, resolve } from "node:path"
 import { parseArgs } from "node:util"
 import { buildBundle } from "./build.ts"
@@ -29,20 +30,26 @@ await new Promise<void>((done) => sink.listen(0, "127.0.0.1", done))
 const address = sink.address()
 const endpoint = `http://127.0.0.1:${typeof address === "object" && address !== null ? address.port : 0}`
 
+// The examples in a temporary project, applied once so that the timed applies are no-ops.
+const project = mkdtempSync(join(tmpdir(), "medallion-startup-"))
+for (const dir of ["pipelines", "data", "config"]) cpSync(join(repo, dir), join(project, dir), { recursive: true })
+
 const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("OTEL_")))
 /** Wall time of one fresh `medallion <args>`; spawned asynchronously so the sink keeps answering. */
 const time = (args: ReadonlyArray<string>, env: Record<string, string | undefined>) =>
   new Promise<number>((done, fail) => {
     const started = performance.now()
-    const child = spawn(process.execPath, [main, ...args], { cwd: repo, env: env as NodeJS.ProcessEnv, stdio: "ignore" })
+    const child = spawn(process.execPath, [main, ...args], { cwd: project, env: env as NodeJS.ProcessEnv, stdio: "ignore" })
     child.on("error", fail)
     child.on("exit", (code) => (code === 0 ? done(performance.now() - started) : fail(new Error(`${args.join(" ")} exited ${code}`))))
   })
 
 const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 const figures: Array<{ command: string; tracing: string; median_ms: number; min_ms: number; max_ms: number }> = []
-for (const args of [["--version"], ["validate"]]) {
-  for (const [tracing, env] of [["off", clean], ["on", { ...clean, OTEL_EXPORTER_OTLP_ENDPOINT: endpoint }]] as const) {
+await time(["apply"], clean)
+const on = { ...clean, OTEL_EXPORTER_OTLP_ENDPOINT: endpoint }
+for (const [args, modes] of [[["--version"], [["off", clean]]], [["apply"], [["off", clean], ["on", on]]]] as const) {
+  for (const [tracing, env] of modes) {
     await time(args, env) // warm the compile cache
     const samples: Array<number> = []
     for (let i = 0; i < runs; i++) samples.push(await time(args, env))
@@ -50,6 +57,7 @@ for (const args of [["--version"], ["validate"]]) {
   }
 }
 sink.close()
+rmSync(project, { recursive: true, force: true })
 
 console.log(`| command | tracing | median ms | min ms | max ms |\n|---|---|---:|---:|---:|`)
 for (const f of figures) console.log(`| \`${f.command}\` | ${f.tracing} | ${f.median_ms} | ${f.min_ms} | ${f.max_ms} |`)

@@ -105,9 +105,12 @@ export const textLogger = Logger.make((options) => {
   if (LogLevel.isGreaterThanOrEqualTo(options.logLevel, "Warn")) globalThis.console.error(Logger.formatSimple.log(options))
 })
 
-/** The console logger for a log format, and the minimum level of every logger. */
+/**
+ * The console logger for a log format (replacing Effect's default one), the tracer logger that
+ * records each log as an event on its span, and the minimum level of every logger.
+ */
 export const logLayer = (format: LogFormat, minimumLevel: LogLevel.LogLevel): Layer.Layer<never> =>
   Layer.mergeAll(
-    Logger.layer([format === "json" ? jsonLogger : textLogger]),
+    Logger.layer([format === "json" ? jsonLogger : textLogger, Logger.tracerLogger]),
     Layer.succeed(References.MinimumLogLevel, minimumLevel)
   )
