@@ -22,7 +22,8 @@ const allowed: Record<string, ReadonlyArray<string>> = {
   runtime: ["runtime", "compile", "plan", "spec", "executor", "metadata"],
   settings: ["settings", "spec"],
   telemetry: ["telemetry"],
-  cli: ["cli", "runtime", "compile", "plan", "spec", "executor", "metadata", "settings", "telemetry"]
+  api: ["api", "runtime", "compile", "plan", "spec", "executor", "metadata", "settings"],
+  cli: ["cli", "api", "runtime", "compile", "plan", "spec", "executor", "metadata", "settings", "telemetry"]
 }
 
 describe("architecture", () => {

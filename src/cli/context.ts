@@ -2,9 +2,10 @@
  * What every command needs from its surroundings: the project directory, the settings for the
  * chosen environment, the plan of the given files and the executor layers. Commands stay thin.
  */
-import { Data, Effect, FileSystem, Layer, Path, Result } from "effect"
+import { Data, Duration, Effect, FileSystem, Layer, Path, Result } from "effect"
 import { Flag } from "effect/cli"
 import * as CircuitBreaker from "../executor/CircuitBreaker.ts"
+import type { DatabricksOptions } from "../executor/DatabricksExecutor.ts"
 import * as DuckDbExecutor from "../executor/DuckDbExecutor.ts"
 import * as SqlMetadataStore from "../metadata/SqlMetadataStore.ts"
 import { buildPlan } from "../plan/Plan.ts"
@@ -51,12 +52,48 @@ export const planFor = (files: ReadonlyArray<string>) =>
     return Result.isFailure(plan) ? yield* plan.failure : plan.success
   })
 
+/**
+ * How to reach the Databricks warehouse of these settings; a SpecError naming what is missing
+ * (host, warehouse, credentials) and where to set it.
+ */
+export const databricksOptions = (settings: Settings): Result.Result<DatabricksOptions, SpecError> => {
+  const d = settings.databricks
+  const file = settings.env === "default" ? "config/default.yaml" : `config/${settings.env}.yaml`
+  const missing = [
+    ...(d.host === undefined ? ["databricks.host (or DATABRICKS_HOST)"] : []),
+    ...(d.warehouseId === undefined ? ["databricks.warehouse_id (or DATABRICKS_WAREHOUSE_ID)"] : []),
+    ...(d.token === undefined && (d.clientId === undefined || d.clientSecret === undefined)
+      ? ["databricks.token (or DATABRICKS_TOKEN), or databricks.client_id and client_secret (or DATABRICKS_CLIENT_ID and DATABRICKS_CLIENT_SECRET)"]
+      : [])
+  ]
+  if (d.host === undefined || d.warehouseId === undefined || missing.length > 0) {
+    return Result.fail(new SpecError({
+      problems: [{ file, line: 1, column: 1, message: `engine: databricks needs ${missing.join("; ")}` }]
+    }))
+  }
+  return Result.succeed({
+    host: d.host,
+    warehouseId: d.warehouseId,
+    auth: d.token !== undefined
+      ? { _tag: "Token", token: d.token }
+      : { _tag: "OAuth", clientId: d.clientId!, clientSecret: d.clientSecret! },
+    catalog: d.catalog,
+    schemaPrefix: d.schemaPrefix,
+    waitTimeout: Duration.seconds(Number.parseInt(d.waitTimeout, 10))
+  })
+}
+
 export const engineLayer = (settings: Settings) =>
   Layer.unwrap(Effect.gen(function*() {
-    if (settings.engine !== "duckdb") {
-      return yield* new SpecError({
-        problems: [{ file: `config/${settings.env}.yaml`, line: 1, column: 1, message: `engine ${settings.engine} is not available in this version; use engine: duckdb` }]
-      })
+    if (settings.engine === "databricks") {
+      const options = databricksOptions(settings)
+      if (Result.isFailure(options)) return yield* options.failure
+      // Loaded only when used, like tracing: DuckDB runs never load the HTTP client.
+      const DatabricksExecutor = yield* Effect.promise(() => import("../executor/DatabricksExecutor.ts"))
+      const executor = CircuitBreaker.layer({ failureThreshold: 5, cooldown: "30 seconds" }).pipe(
+        Layer.provide(DatabricksExecutor.layerFetch(options.success))
+      )
+      return Layer.provideMerge(SqlMetadataStore.layer, executor)
     }
     // After 5 transient failures in a row the engine is likely down: fail the rest fast, try again in 30 s.
     const executor = CircuitBreaker.layer({ failureThreshold: 5, cooldown: "30 seconds" }).pipe(

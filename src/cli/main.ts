@@ -8,6 +8,7 @@ import { apply } from "./commands/apply.ts"
 import { plan } from "./commands/plan.ts"
 import { runs } from "./commands/runs.ts"
 import { schema } from "./commands/schema.ts"
+import { serve } from "./commands/serve.ts"
 import { show } from "./commands/show.ts"
 import { validate } from "./commands/validate.ts"
 import { AlreadyReported } from "./context.ts"
@@ -18,7 +19,7 @@ export { version }
 
 export const root = Command.make("medallion").pipe(
   Command.withDescription("Declarative medallion pipelines (bronze -> silver -> gold) on DuckDB"),
-  Command.withSubcommands([validate, plan, apply, runs, show, schema]),
+  Command.withSubcommands([validate, plan, apply, runs, show, schema, serve]),
   Command.withGlobalFlags([LogFormat])
 )
 

@@ -1,7 +1,7 @@
 /**
  * What differs between SQL engines, as data and small functions. The compiler builds every
- * statement through a Dialect and never assumes one engine; duckdb.ts is the first
- * implementation, Spark SQL for Databricks the next.
+ * statement through a Dialect and never assumes one engine: duckdb.ts (embedded DuckDB) and
+ * spark.ts (Spark SQL on a Databricks SQL warehouse, Delta tables under Unity Catalog).
  */
 import type { Layer, SourceFormat } from "../spec/Pipeline.ts"
 
@@ -21,17 +21,21 @@ export interface Dialect {
   readonly quote: (identifier: string) => string
   /** A qualified table name for a layer's table, e.g. "silver"."orders". */
   readonly table: (layer: Layer | "_medallion", name: string) => string
+  /** The (unquoted) schema that holds a layer's tables, e.g. silver, or shop_silver with a prefix. */
+  readonly schemaOf: (layer: Layer | "_medallion") => string
+  /** A reference to a scratch table made by createTempTable (a stage of one table's run). */
+  readonly tempTable: (name: string) => string
   readonly literal: (value: Literal) => string
   /** Select-list over `*` that leaves out some columns. */
   readonly starExcept: (columns: ReadonlyArray<string>) => string
-  /** Select-list of all columns except these, whether or not they exist. */
-  readonly columnsExcept: (columns: ReadonlyArray<string>) => string
+  /** Query: all columns of `from` except these (whether or not they exist), then the `extra` select items. */
+  readonly columnsExcept: (from: string, columns: ReadonlyArray<string>, extra: string) => string
   /** Select-list over `*` with some columns replaced in place: [column, expression]. */
   readonly starReplace: (replacements: ReadonlyArray<readonly [string, string]>) => string
   /** Select-list over `*` with columns renamed: [old, new]. */
   readonly starRename: (renames: ReadonlyArray<readonly [string, string]>) => string
-  /** Select-list over `*` that sets a column, adding it or replacing one of that name. */
-  readonly withColumn: (column: string, expression: string) => string
+  /** Query over `from` that sets a column, adding it or replacing one of that name. */
+  readonly withColumn: (from: string, column: string, expression: string) => string
   readonly cast: (expression: string, type: string) => string
   /** A cast that gives NULL instead of failing. */
   readonly tryCast: (expression: string, type: string) => string
@@ -52,16 +56,26 @@ export interface Dialect {
   readonly arrayLength: (array: string) => string
   readonly appendToArray: (array: string, element: string) => string
   readonly timestamp: (iso: string) => string
+  /** Whether the CSV reader keeps malformed lines aside for rejectedLines (DuckDB) or not (Spark drops them). */
+  readonly readsRejects: boolean
   /** A query reading files; `filenameColumn` receives each row's file path. */
   readonly readFiles: (format: SourceFormat, files: ReadonlyArray<string>, options: ReadOptions, filenameColumn: string, rejects: { readonly table: string; readonly scan: string } | undefined) => string
   /** The query over the rejects tables of readFiles: file, line, error, raw line. */
   readonly rejectedLines: (rejects: { readonly table: string; readonly scan: string }) => string | undefined
+  /** Predicate: no row of `table` has `field` equal to the value (the key is missing there). */
+  readonly missingIn: (table: string, field: string, value: string) => string
+  /** Query: schema_name of every schema (compare with schemaOf). */
+  readonly listSchemas: string
+  /** Query: `id` ("layer.name") of every table and view in these layers. */
+  readonly tablesIn: (layers: ReadonlyArray<Layer>) => string
   /** Query: table_name of the views among `names` in a layer. */
   readonly viewsIn: (layer: string, names: ReadonlyArray<string>) => string
   /** Query: column_name and column_type of a table, in order (no rows when it does not exist). */
   readonly columnsOf: (layer: string, name: string) => string
-  /** Query: column_name and column_type of a query's result. */
+  /** Query: the columns of a query's result, named as describeColumns says. */
   readonly describe: (query: string) => string
+  /** The columns of describe's rows that hold a column's name and type. */
+  readonly describeColumns: { readonly name: string; readonly type: string }
   readonly addColumn: (table: string, column: string, type: string) => string
   /** Upserts the query's rows by key; with a sequenceBy column, a row replaces the stored one only if not older. */
   readonly merge: (table: string, query: string, keys: ReadonlyArray<string>, sequenceBy: string | undefined) => string
@@ -75,7 +89,7 @@ export interface Dialect {
   readonly dropView: (name: string) => string
   readonly renameTable: (from: string, toName: string) => string
   readonly createOrReplaceView: (name: string, query: string) => string
-  readonly createSchema: (schema: string) => string
+  readonly createSchema: (layer: Layer | "_medallion") => string
   readonly exportFile: (query: string, path: string, format: "parquet" | "csv", partitionBy: ReadonlyArray<string>) => string
   readonly begin: string
   readonly commit: string

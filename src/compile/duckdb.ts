@@ -20,12 +20,14 @@ export const duckdb: Dialect = {
   name: "duckdb",
   quote,
   table: (layer, name) => `${quote(layer)}.${quote(name)}`,
+  schemaOf: (layer) => layer,
+  tempTable: quote,
   literal,
   starExcept: (columns) => `* EXCLUDE (${columns.map(quote).join(", ")})`,
-  columnsExcept: (columns) => `COLUMNS(lambda c: c NOT IN (${columns.map(literal).join(", ")}))`,
+  columnsExcept: (from, columns, extra) => `SELECT COLUMNS(lambda c: c NOT IN (${columns.map(literal).join(", ")})), ${extra} FROM ${from}`,
   starReplace: (replacements) => `* REPLACE (${replacements.map(([c, e]) => `${e} AS ${quote(c)}`).join(", ")})`,
   starRename: (renames) => `* RENAME (${renames.map(([from, to]) => `${quote(from)} AS ${quote(to)}`).join(", ")})`,
-  withColumn: (column, expression) => `COLUMNS(lambda c: c <> ${literal(column)}), ${expression} AS ${quote(column)}`,
+  withColumn: (from, column, expression) => `SELECT COLUMNS(lambda c: c <> ${literal(column)}), ${expression} AS ${quote(column)} FROM ${from}`,
   cast: (expression, type) => `CAST(${expression} AS ${type})`,
   tryCast: (expression, type) => `TRY_CAST(${expression} AS ${type})`,
   sha256: (expression) => `sha256(CAST(${expression} AS VARCHAR))`,
@@ -40,6 +42,7 @@ export const duckdb: Dialect = {
   arrayLength: (array) => `len(${array})`,
   appendToArray: (array, element) => `list_append(${array}, ${element})`,
   timestamp: (iso) => `CAST(${literal(iso)} AS TIMESTAMPTZ)`,
+  readsRejects: true,
   readFiles: (format, files, options, filenameColumn, rejects) => {
     const paths = list(files.map(literal))
     const filename = `filename = ${literal(filenameColumn)}`
@@ -61,11 +64,16 @@ export const duckdb: Dialect = {
     `SELECT s.file_path AS source_file, e.line AS line, string_agg(DISTINCT e.error_type, ', ') AS error_type,
        string_agg(DISTINCT e.error_message, '; ') AS error_message, any_value(e.csv_line) AS raw_line
      FROM ${quote(rejects.table)} e JOIN ${quote(rejects.scan)} s USING (scan_id, file_id) GROUP BY 1, 2`,
+  missingIn: (table, field, value) => `NOT EXISTS (SELECT 1 FROM ${table} r WHERE r.${quote(field)} = ${value})`,
+  listSchemas: "SELECT schema_name FROM information_schema.schemata",
+  tablesIn: (layers) =>
+    `SELECT table_schema || '.' || table_name AS id FROM information_schema.tables WHERE table_schema IN (${layers.map(literal).join(", ")})`,
   viewsIn: (layer, names) =>
     `SELECT table_name FROM information_schema.tables WHERE table_schema = ${literal(layer)} AND table_type = 'VIEW' AND table_name IN (${names.map(literal).join(", ")})`,
   columnsOf: (layer, name) =>
     `SELECT column_name, data_type AS column_type FROM information_schema.columns WHERE table_schema = ${literal(layer)} AND table_name = ${literal(name)} ORDER BY ordinal_position`,
   describe: (query) => `DESCRIBE ${query}`,
+  describeColumns: { name: "column_name", type: "column_type" },
   addColumn: (table, column, type) => `ALTER TABLE ${table} ADD COLUMN ${quote(column)} ${type}`,
   merge: (table, query, keys, sequenceBy) =>
     `MERGE INTO ${table} AS t USING (${query}) AS s ON ${keys.map((k) => `t.${quote(k)} = s.${quote(k)}`).join(" AND ")}

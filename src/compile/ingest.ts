@@ -32,7 +32,7 @@ export const readSource = (d: Dialect, node: IngestNode, files: ReadonlyArray<st
 export const compileIngest = (d: Dialect, node: IngestNode, inputs: IngestInputs): IngestProgram => {
   const q = d.quote
   const stage = `__stage_bronze_${node.name}`
-  const rejects = node.source.format === "csv"
+  const rejects = node.source.format === "csv" && d.readsRejects
     ? { table: `__rejects_bronze_${node.name}`, scan: `__rejects_scan_bronze_${node.name}` }
     : undefined
   const read = readSource(d, node, inputs.files, rejects)
@@ -41,8 +41,8 @@ export const compileIngest = (d: Dialect, node: IngestNode, inputs: IngestInputs
   return {
     stage,
     buildStage: d.createTempTable(stage, `SELECT *, ${lineage} FROM (${read}) AS files`),
-    countStage: `SELECT count(*) AS n FROM ${q(stage)}`,
-    output: `SELECT * FROM ${q(stage)}`,
+    countStage: `SELECT count(*) AS n FROM ${d.tempTable(stage)}`,
+    output: `SELECT * FROM ${d.tempTable(stage)}`,
     rejected: rejectedLines === undefined ? undefined : `SELECT ${lineage}, rejected.* FROM (${rejectedLines}) AS rejected`,
     cleanup: [d.dropTempTable(stage), ...(rejects === undefined ? [] : [d.dropTempTable(rejects.table), d.dropTempTable(rejects.scan)])]
   }

@@ -90,7 +90,8 @@ const compileStep = (ctx: ChainContext, step: Step, prev: string, castsAreStrict
   const alive = `${q(REMOVED)} IS NULL`
   const remove = (reason: string, failing: string) =>
     `CASE WHEN ${alive} AND (${failing}) THEN ${d.literal(reason)} ELSE ${q(REMOVED)} END`
-  if ("select" in step) return `SELECT ${[...step.select, ...markers.map(q)].join(", ")} FROM ${prev}`
+  // A bare name is quoted (so a column called `at` or `order` works); anything else is an expression.
+  if ("select" in step) return `SELECT ${[...step.select.map((c) => (/^[A-Za-z_][A-Za-z0-9_]*$/.test(c) ? q(c) : c)), ...markers.map(q)].join(", ")} FROM ${prev}`
   if ("drop" in step) return `SELECT ${d.starExcept(step.drop)} FROM ${prev}`
   if ("rename" in step) return `SELECT ${d.starRename(Object.entries(step.rename))} FROM ${prev}`
   if ("trim" in step) return `SELECT ${d.starReplace(step.trim.map((c) => [c, `trim(${q(c)})`]))} FROM ${prev}`
@@ -115,10 +116,10 @@ const compileStep = (ctx: ChainContext, step: Step, prev: string, castsAreStrict
   if ("derive" in step) {
     // One CTE per column would also work; nesting keeps later columns able to use earlier ones.
     return Object.entries(step.derive).reduce((from, [column, expression]) =>
-      `SELECT ${d.withColumn(column, expression)} FROM (${from})`, `SELECT * FROM ${prev}`)
+      d.withColumn(`(${from})`, column, expression), `SELECT * FROM ${prev}`)
   }
   if ("window" in step) {
-    return `SELECT ${d.withColumn(step.window.as, d.timeBucket(parseDuration(step.window.every), q(step.window.column)))} FROM ${prev}`
+    return d.withColumn(prev, step.window.as, d.timeBucket(parseDuration(step.window.every), q(step.window.column)))
   }
   if ("mask" in step) {
     return `SELECT ${d.starReplace(Object.entries(step.mask).map(([c, how]) => {
@@ -164,7 +165,7 @@ const compileStep = (ctx: ChainContext, step: Step, prev: string, castsAreStrict
       ? `CASE WHEN l.${q(REMOVED)} IS NULL AND r.${q(match)} IS NULL THEN 'join_unmatched' ELSE l.${q(REMOVED)} END`
       : `l.${q(REMOVED)}`
     // The right side never brings its lineage columns: the row's lineage is the left side's.
-    const rightRows = `SELECT ${d.columnsExcept(lineageColumns)}, true AS ${q(match)} FROM ${d.table(layer, name)}`
+    const rightRows = d.columnsExcept(d.table(layer, name), lineageColumns, `true AS ${q(match)}`)
     return `SELECT l.${d.starExcept([REMOVED])}, ${right}, ${removed} AS ${q(REMOVED)} FROM ${prev} l LEFT JOIN (${rightRows}) r ON ${condition}`
   }
   if ("aggregate" in step) {
@@ -184,7 +185,7 @@ const withImplicitSteps = (d: Dialect, node: ModelNode): ReadonlyArray<Step> =>
     : node.table.transforms ?? []
 
 const startMarkers = (d: Dialect) =>
-  `CAST(NULL AS VARCHAR) AS ${d.quote(REMOVED)}, ${d.emptyTextArray} AS ${d.quote(CAST_QUARANTINE)}, ${d.emptyTextArray} AS ${d.quote(CAST_FAIL)}`
+  `${d.cast("NULL", "VARCHAR")} AS ${d.quote(REMOVED)}, ${d.emptyTextArray} AS ${d.quote(CAST_QUARANTINE)}, ${d.emptyTextArray} AS ${d.quote(CAST_FAIL)}`
 
 /** The CTEs of the chain; the last one is named `final`. */
 const compileChain = (ctx: ChainContext, inputs: ModelInputs): ReadonlyArray<readonly [string, string]> => {
@@ -227,7 +228,7 @@ const expectationFailing = (d: Dialect, e: Expectation): string => {
   }
   const { column, to, field } = e.relationships
   const [layer, name] = to.split(".") as ["silver", string]
-  return `s.${q(column)} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ${d.table(layer, name)} r WHERE r.${q(field)} = s.${q(column)})`
+  return `s.${q(column)} IS NOT NULL AND ${d.missingIn(d.table(layer, name), field, `s.${q(column)}`)}`
 }
 
 export const compileModel = (d: Dialect, node: ModelNode, inputs: ModelInputs): ModelProgram => {
@@ -260,13 +261,13 @@ export const compileModel = (d: Dialect, node: ModelNode, inputs: ModelInputs): 
   return {
     stage,
     buildStage: d.createTempTable(stage, withChain(flagged)),
-    classify: classify(q(stage)),
+    classify: classify(d.tempTable(stage)),
     classifyView: withChain(classify(`(${flagged}) AS flagged`)),
     expectations,
-    castFailureSample: (column) => d.castFailureValues(node.mode === "view" ? `(${withChain("SELECT * FROM final")}) AS chain` : q(stage), q(CAST_FAIL), column),
-    output: `SELECT ${d.starExcept(hidden)} FROM ${q(stage)} WHERE ${keep}`,
+    castFailureSample: (column) => d.castFailureValues(node.mode === "view" ? `(${withChain("SELECT * FROM final")}) AS chain` : d.tempTable(stage), q(CAST_FAIL), column),
+    output: `SELECT ${d.starExcept(hidden)} FROM ${d.tempTable(stage)} WHERE ${keep}`,
     quarantine: canQuarantine
-      ? `SELECT ${d.starExcept(hidden)}, ${reasons} AS _expectations, ${d.literal(inputs.batchId)} AS _quarantine_batch_id, ${d.timestamp(inputs.startedAt)} AS _quarantined_at FROM ${q(stage)} WHERE ${alive} AND (${quarantined})`
+      ? `SELECT ${d.starExcept(hidden)}, ${reasons} AS _expectations, ${d.literal(inputs.batchId)} AS _quarantine_batch_id, ${d.timestamp(inputs.startedAt)} AS _quarantined_at FROM ${d.tempTable(stage)} WHERE ${alive} AND (${quarantined})`
       : undefined,
     dropStage: d.dropTempTable(stage),
     viewQuery: withCtes(strictCtes)(`SELECT ${d.starExcept([...markers])} FROM final WHERE ${alive}`)

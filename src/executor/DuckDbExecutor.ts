@@ -5,7 +5,7 @@
 import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api"
 import { Effect, Exit, FileSystem, Layer, Path } from "effect"
 import { duckdb } from "../compile/duckdb.ts"
-import { Executor, ExecutorError, QueryFailed, type Row, type Session, Unavailable } from "./Executor.ts"
+import { Executor, ExecutorError, type Param, QueryFailed, type Row, type Session, Unavailable } from "./Executor.ts"
 import { sanitizeStatement, statementName } from "./statementSpan.ts"
 
 export interface DuckDbOptions {
@@ -28,15 +28,35 @@ const toError = (statement: string) => (cause: unknown): ExecutorError => {
   })
 }
 
-const run = (connection: DuckDBConnection, sql: string) =>
+/**
+ * A connection and the statement running on it. An interrupted statement is told to stop, but the
+ * interruption does not wait for it; closing the connection while it still runs can hang or crash
+ * the process, so release waits for `running` to settle first.
+ */
+interface Connection {
+  readonly connection: DuckDBConnection
+  running: Promise<unknown> | undefined
+}
+
+const run = (conn: Connection, sql: string, params?: ReadonlyArray<Param>) =>
   Effect.tryPromise({
     try: (signal) => {
+      const { connection } = conn
       const onAbort = () => connection.interrupt()
       signal.addEventListener("abort", onAbort, { once: true })
-      return connection.runAndReadAll(sql).finally(() => signal.removeEventListener("abort", onAbort))
+      const reading = params === undefined ? connection.runAndReadAll(sql) : connection.runAndReadAll(sql, [...params])
+      const settled = reading.finally(() => signal.removeEventListener("abort", onAbort))
+      conn.running = settled
+      return settled
     },
     catch: toError(sql)
   })
+
+/** Closes the connection once its last statement has finished or stopped. */
+const close = (conn: Connection) =>
+  Effect.promise(() => (conn.running ?? Promise.resolve()).then(() => undefined, () => undefined)).pipe(
+    Effect.andThen(Effect.sync(() => conn.connection.closeSync()))
+  )
 
 /** A statement's span, after the OpenTelemetry database conventions (literal values never exported). */
 const traced = (sql: string) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
@@ -45,7 +65,7 @@ const traced = (sql: string) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
     attributes: { "db.system.name": "duckdb", "db.query.text": sanitizeStatement(sql) }
   })
 
-const makeSession = (connection: DuckDBConnection): Session => {
+const makeSession = (connection: Connection): Session => {
   const execute = (sql: string) =>
     run(connection, sql).pipe(Effect.map((reader) => {
       // CREATE TABLE AS reports its rows in a Count column; INSERT and UPDATE in rowsChanged.
@@ -54,6 +74,12 @@ const makeSession = (connection: DuckDBConnection): Session => {
     }), Effect.tap((rows) => Effect.annotateCurrentSpan("db.response.affected_rows", rows)), traced(sql))
   const query = (sql: string) =>
     run(connection, sql).pipe(
+      Effect.map((reader) => reader.getRowObjectsJson() as ReadonlyArray<Row>),
+      Effect.tap((rows) => Effect.annotateCurrentSpan("db.response.returned_rows", rows.length)),
+      traced(sql)
+    )
+  const queryWith = (sql: string, params: ReadonlyArray<Param>) =>
+    run(connection, sql, params).pipe(
       Effect.map((reader) => reader.getRowObjectsJson() as ReadonlyArray<Row>),
       Effect.tap((rows) => Effect.annotateCurrentSpan("db.response.returned_rows", rows.length)),
       traced(sql)
@@ -71,7 +97,7 @@ const makeSession = (connection: DuckDBConnection): Session => {
         return yield* exit
       })
     )
-  return { execute, query, transaction }
+  return { execute, query, queryWith, transaction }
 }
 
 export const layer = (options: DuckDbOptions) =>
@@ -95,9 +121,11 @@ export const layer = (options: DuckDbOptions) =>
       )
       const withSession = <A, E, R>(use: (session: Session) => Effect.Effect<A, E, R>) =>
         Effect.acquireUseRelease(
-          Effect.tryPromise({ try: () => instance.connect(), catch: toError("(connect)") }),
+          Effect.tryPromise({ try: () => instance.connect(), catch: toError("(connect)") }).pipe(
+            Effect.map((connection): Connection => ({ connection, running: undefined }))
+          ),
           (connection) => use(makeSession(connection)),
-          (connection) => Effect.sync(() => connection.closeSync())
+          close
         )
       return Executor.of({
         engine: "duckdb",

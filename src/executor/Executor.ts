@@ -7,6 +7,9 @@ import type { Dialect } from "../compile/Dialect.ts"
 
 export type Row = Readonly<Record<string, unknown>>
 
+/** A value bound to a statement parameter. */
+export type Param = string | number | boolean | null
+
 /** The engine could not be reached or the statement conflicted with another: worth retrying. */
 export class Unavailable extends Schema.TaggedError<Unavailable>()("Unavailable", {
   detail: Schema.String
@@ -54,6 +57,12 @@ export interface Session {
   /** Runs a statement; returns the rows it changed (or created), when the engine says. */
   readonly execute: (sql: string) => Effect.Effect<number, ExecutorError>
   readonly query: (sql: string) => Effect.Effect<ReadonlyArray<Row>, ExecutorError>
+  /**
+   * Runs a query with positional parameters `$1`, `$2`, ... bound to `params` by the engine, never
+   * spliced into the text: for values that come from outside (API requests). Absent on engines
+   * without parameter binding.
+   */
+  readonly queryWith?: ((sql: string, params: ReadonlyArray<Param>) => Effect.Effect<ReadonlyArray<Row>, ExecutorError>) | undefined
   /** Runs `effect` inside BEGIN/COMMIT on this session; rolls back on failure or interruption. */
   readonly transaction: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | ExecutorError, R>
 }
@@ -74,11 +83,15 @@ export const aroundStatements = (
   inner: Executor["Service"],
   around: <A>(sql: string, run: Effect.Effect<A, ExecutorError>) => Effect.Effect<A, ExecutorError>
 ): Executor["Service"] => {
-  const wrap = (session: Session): Session => ({
-    execute: (sql) => around(sql, session.execute(sql)),
-    query: (sql) => around(sql, session.query(sql)),
-    transaction: session.transaction
-  })
+  const wrap = (session: Session): Session => {
+    const queryWith = session.queryWith
+    return {
+      execute: (sql) => around(sql, session.execute(sql)),
+      query: (sql) => around(sql, session.query(sql)),
+      ...(queryWith === undefined ? {} : { queryWith: (sql: string, params: ReadonlyArray<Param>) => around(sql, queryWith(sql, params)) }),
+      transaction: session.transaction
+    }
+  }
   return Executor.of({
     engine: inner.engine,
     dialect: inner.dialect,

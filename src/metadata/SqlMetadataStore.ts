@@ -1,38 +1,55 @@
 /**
  * The metadata store as tables in a `_medallion` schema, written through the Executor, so it lives
- * in the same database as the data and commits in the same transactions as appends.
+ * in the same database as the data and commits in the same transactions as appends. The same
+ * statements serve DuckDB and Databricks (Delta tables); only the DDL differs by dialect, and
+ * Databricks keeps times as ISO-8601 UTC text (no time-zone conversions on the warehouse).
  */
 import { Effect, Layer, Schema, SchemaTransformation } from "effect"
 import { Executor, ExecutorError, QueryFailed, type Row, type Session } from "../executor/Executor.ts"
 import { retryBookkeeping } from "../executor/policy.ts"
 import { type BatchRecord, ExpectationResult, MetadataStore, RunRecord, TableRecord } from "./MetadataStore.ts"
 
+type Dialect = Executor["Service"]["dialect"]
+
 /** Bump when `migrations` gains a statement. */
 const schemaVersion = 1
 
-const migrations = [
-  `CREATE SCHEMA IF NOT EXISTS _medallion`,
-  `CREATE TABLE IF NOT EXISTS _medallion.runs (
-    batch_id VARCHAR PRIMARY KEY, pipelines VARCHAR, env VARCHAR, engine VARCHAR,
-    started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ, status VARCHAR,
+/** The store's tables, created if missing; `T` names a table of the `_medallion` schema. */
+const migrations = (d: Dialect, T: (name: string) => string): ReadonlyArray<string> => {
+  const spark = d.name === "spark"
+  const text = spark ? "STRING" : "VARCHAR"
+  const time = spark ? "STRING" : "TIMESTAMPTZ"
+  const key = spark ? "" : " PRIMARY KEY"
+  const using = spark ? " USING DELTA" : ""
+  return [
+    d.createSchema("_medallion"),
+    `CREATE TABLE IF NOT EXISTS ${T("runs")} (
+    batch_id ${text}${key}, pipelines ${text}, env ${text}, engine ${text},
+    started_at ${time}, finished_at ${time}, status ${text},
     records_in BIGINT, records_out BIGINT, duration_seconds DOUBLE, errors BIGINT,
-    success_rate DOUBLE, throughput DOUBLE)`,
-  `CREATE TABLE IF NOT EXISTS _medallion.run_tables (
-    batch_id VARCHAR, table_id VARCHAR, pipeline VARCHAR, layer VARCHAR, mode VARCHAR, status VARCHAR,
-    reason VARCHAR, error VARCHAR, rows_in BIGINT, rows_out BIGINT, quarantined BIGINT, dropped BIGINT,
-    duplicates BIGINT, rejected BIGINT, dropped_by_reason VARCHAR, duration_seconds DOUBLE, accounting_ok BOOLEAN)`,
-  `CREATE TABLE IF NOT EXISTS _medallion.expectation_results (
-    batch_id VARCHAR, table_id VARCHAR, expectation VARCHAR, kind VARCHAR, on_fail VARCHAR, passed BIGINT, failed BIGINT)`,
-  `CREATE TABLE IF NOT EXISTS _medallion.batches (
-    batch_id VARCHAR, table_id VARCHAR, source VARCHAR, layer VARCHAR, ingestion_time TIMESTAMPTZ,
-    record_count BIGINT, checksum VARCHAR)`,
-  `CREATE TABLE IF NOT EXISTS _medallion.ingested_files (
-    table_id VARCHAR, path VARCHAR, size BIGINT, modified_at TIMESTAMPTZ, checksum VARCHAR, batch_id VARCHAR)`,
-  `CREATE TABLE IF NOT EXISTS _medallion.consumed_batches (table_id VARCHAR, input_id VARCHAR, batch_id VARCHAR)`,
-  `CREATE TABLE IF NOT EXISTS _medallion.table_state (
-    table_id VARCHAR PRIMARY KEY, parts VARCHAR, inputs VARCHAR, data_version VARCHAR, files VARCHAR, updated_at TIMESTAMPTZ)`,
-  `ALTER TABLE _medallion.run_tables ADD COLUMN IF NOT EXISTS attempts BIGINT DEFAULT 0`
-]
+    success_rate DOUBLE, throughput DOUBLE)${using}`,
+    `CREATE TABLE IF NOT EXISTS ${T("run_tables")} (
+    batch_id ${text}, table_id ${text}, pipeline ${text}, layer ${text}, mode ${text}, status ${text},
+    reason ${text}, error ${text}, rows_in BIGINT, rows_out BIGINT, quarantined BIGINT, dropped BIGINT,
+    duplicates BIGINT, rejected BIGINT, dropped_by_reason ${text}, duration_seconds DOUBLE, accounting_ok BOOLEAN${spark ? ", attempts BIGINT" : ""})${using}`,
+    `CREATE TABLE IF NOT EXISTS ${T("expectation_results")} (
+    batch_id ${text}, table_id ${text}, expectation ${text}, kind ${text}, on_fail ${text}, passed BIGINT, failed BIGINT)${using}`,
+    `CREATE TABLE IF NOT EXISTS ${T("batches")} (
+    batch_id ${text}, table_id ${text}, source ${text}, layer ${text}, ingestion_time ${time},
+    record_count BIGINT, checksum ${text})${using}`,
+    `CREATE TABLE IF NOT EXISTS ${T("ingested_files")} (
+    table_id ${text}, path ${text}, size BIGINT, modified_at ${time}, checksum ${text}, batch_id ${text})${using}`,
+    `CREATE TABLE IF NOT EXISTS ${T("consumed_batches")} (table_id ${text}, input_id ${text}, batch_id ${text})${using}`,
+    `CREATE TABLE IF NOT EXISTS ${T("table_state")} (
+    table_id ${text}${key}, parts ${text}, inputs ${text}, data_version ${text}, files ${text}, updated_at ${time})${using}`,
+    // Added after version 1 shipped on DuckDB; Databricks tables are created with it.
+    ...(spark ? [] : [`ALTER TABLE ${T("run_tables")} ADD COLUMN IF NOT EXISTS attempts BIGINT DEFAULT 0`])
+  ]
+}
+
+/** A stored time as ISO-8601 UTC text (what the store decodes). */
+const isoTime = (d: Dialect, column: string) =>
+  d.name === "spark" ? column : `strftime(${column} AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S.%gZ')`
 
 // Rows as the engine returns them: BIGINT as text, timestamps as text, maps as JSON text.
 const Count = Schema.NumberFromString
@@ -75,7 +92,9 @@ const decodeRows = <S extends Schema.Top & { readonly DecodingServices: never }>
 /** The store; `migrate: false` uses the warehouse as it is, for read-only plans. */
 export const make = (options: { readonly migrate: boolean }) => Effect.gen(function*() {
   const executor = yield* Executor
-  const lit = executor.dialect.literal
+  const d = executor.dialect
+  const lit = d.literal
+  const T = (name: string) => d.table("_medallion", name)
   const values = (items: ReadonlyArray<unknown>) =>
     `(${items.map((v) => (typeof v === "number" || typeof v === "boolean" || v === null ? lit(v) : lit(String(v)))).join(", ")})`
   // The store's own statements ride out transient failures too (those inside a table's
@@ -87,13 +106,13 @@ export const make = (options: { readonly migrate: boolean }) => Effect.gen(funct
 
   if (options.migrate) {
     // One cheap read on the common path: migrate only when the recorded version is older.
-    const current = yield* executor.withSession((s) => s.query(`SELECT version FROM _medallion.meta`)).pipe(
+    const current = yield* executor.withSession((s) => s.query(`SELECT version FROM ${T("meta")}`)).pipe(
       Effect.map((rows) => Number(rows[0]?.["version"] ?? 0)),
       Effect.orElseSucceed(() => 0)
     )
     if (current < schemaVersion) {
-      yield* Effect.forEach(migrations, (statement) => run([statement]), { discard: true })
-      yield* run([`CREATE OR REPLACE TABLE _medallion.meta AS SELECT ${schemaVersion} AS version`])
+      yield* Effect.forEach(migrations(d, T), (statement) => run([statement]), { discard: true })
+      yield* run([d.createTable(T("meta"), `SELECT ${schemaVersion} AS version`)])
     }
   }
 
@@ -103,64 +122,64 @@ export const make = (options: { readonly migrate: boolean }) => Effect.gen(funct
     r.records_in, r.records_out, r.duration_seconds, r.errors, r.success_rate, r.throughput
   ])
   return MetadataStore.of({
-    startRun: (r) => run([`INSERT INTO _medallion.runs VALUES ${runRow(r)}`]),
+    startRun: (r) => run([`INSERT INTO ${T("runs")} VALUES ${runRow(r)}`]),
     finishRun: (r, tables) =>
       retried(executor.withSession((s) =>
         s.transaction(Effect.forEach([
-          `DELETE FROM _medallion.runs WHERE batch_id = ${lit(r.batch_id)}`,
-          `INSERT INTO _medallion.runs VALUES ${runRow(r)}`,
-          ...insertRows("_medallion.run_tables", tables.map((t) => values([
+          `DELETE FROM ${T("runs")} WHERE batch_id = ${lit(r.batch_id)}`,
+          `INSERT INTO ${T("runs")} VALUES ${runRow(r)}`,
+          ...insertRows(T("run_tables"), tables.map((t) => values([
             r.batch_id, t.table, t.pipeline, t.layer, t.mode, t.status, t.reason, t.error, t.rows_in, t.rows_out,
             t.quarantined, t.dropped, t.duplicates, t.rejected, JSON.stringify(t.dropped_by_reason), t.duration_seconds, t.accounting_ok,
             t.attempts
           ]))),
-          ...insertRows("_medallion.expectation_results", tables.flatMap((t) => t.expectations.map((e) =>
+          ...insertRows(T("expectation_results"), tables.flatMap((t) => t.expectations.map((e) =>
             values([r.batch_id, t.table, e.expectation, e.kind, e.on_fail, e.passed, e.failed]))))
         ], s.execute, { discard: true }))
       )),
     recordIngested: (session: Session, table, batchId, files) =>
-      files.length === 0 ? Effect.void : session.execute(`INSERT INTO _medallion.ingested_files VALUES ${
+      files.length === 0 ? Effect.void : session.execute(`INSERT INTO ${T("ingested_files")} VALUES ${
         files.map((f) => values([table, f.path, f.size, f.modifiedAt, f.checksum, batchId])).join(", ")}`).pipe(Effect.asVoid),
     consumedBatches: (table, input) =>
-      query(`SELECT DISTINCT batch_id FROM _medallion.consumed_batches WHERE table_id = ${lit(table)} AND input_id = ${lit(input)}`).pipe(
+      query(`SELECT DISTINCT batch_id FROM ${T("consumed_batches")} WHERE table_id = ${lit(table)} AND input_id = ${lit(input)}`).pipe(
         Effect.map((rows) => new Set(rows.map((r) => String(r["batch_id"]))))
       ),
     recordConsumed: (session, table, input, batchIds) =>
-      batchIds.length === 0 ? Effect.void : session.execute(`INSERT INTO _medallion.consumed_batches VALUES ${
+      batchIds.length === 0 ? Effect.void : session.execute(`INSERT INTO ${T("consumed_batches")} VALUES ${
         batchIds.map((b) => values([table, input, b])).join(", ")}`).pipe(Effect.asVoid),
     recordBatch: (session, b: BatchRecord) =>
-      session.execute(`INSERT INTO _medallion.batches VALUES ${values([
+      session.execute(`INSERT INTO ${T("batches")} VALUES ${values([
         b.batch_id, b.table, b.source, b.layer, b.ingestion_time, b.record_count, b.checksum
       ])}`).pipe(Effect.asVoid),
     ingestedFiles: (table) =>
-      query(`SELECT path, size, strftime(modified_at AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S.%gZ') AS modified_at, checksum
-             FROM _medallion.ingested_files WHERE table_id = ${lit(table)} QUALIFY row_number() OVER (PARTITION BY path ORDER BY batch_id DESC) = 1`).pipe(
+      query(`SELECT path, size, ${isoTime(d, "modified_at")} AS modified_at, checksum
+             FROM ${T("ingested_files")} WHERE table_id = ${lit(table)} QUALIFY row_number() OVER (PARTITION BY path ORDER BY batch_id DESC) = 1`).pipe(
         Effect.flatMap(decodeRows(FileRow)),
         Effect.map((rows) => new Map(rows.map((r) => [r.path, { path: r.path, size: r.size, modifiedAt: r.modified_at, checksum: r.checksum }])))
       ),
     resetLedgers: (session, table) =>
       Effect.forEach([
-        `DELETE FROM _medallion.ingested_files WHERE table_id = ${lit(table)}`,
-        `DELETE FROM _medallion.consumed_batches WHERE table_id = ${lit(table)}`
+        `DELETE FROM ${T("ingested_files")} WHERE table_id = ${lit(table)}`,
+        `DELETE FROM ${T("consumed_batches")} WHERE table_id = ${lit(table)}`
       ], session.execute, { discard: true }),
-    tableStates: query(`SELECT table_id, parts, inputs, data_version, files FROM _medallion.table_state`).pipe(
+    tableStates: query(`SELECT table_id, parts, inputs, data_version, files FROM ${T("table_state")}`).pipe(
       Effect.flatMap(decodeRows(StateRow)),
       Effect.map((rows) => new Map(rows.map((r) => [r.table_id, { parts: r.parts, inputs: r.inputs, dataVersion: r.data_version, files: r.files }])))
     ),
     saveState: (session, table, state) =>
       Effect.forEach([
-        `DELETE FROM _medallion.table_state WHERE table_id = ${lit(table)}`,
-        `INSERT INTO _medallion.table_state VALUES ${values([table, JSON.stringify(state.parts), JSON.stringify(state.inputs), state.dataVersion, JSON.stringify(state.files), new Date().toISOString()])}`
+        `DELETE FROM ${T("table_state")} WHERE table_id = ${lit(table)}`,
+        `INSERT INTO ${T("table_state")} VALUES ${values([table, JSON.stringify(state.parts), JSON.stringify(state.inputs), state.dataVersion, JSON.stringify(state.files), new Date().toISOString()])}`
       ], session.execute, { discard: true }),
-    closeAbandonedRuns: retried(executor.withSession((s) => s.execute(`UPDATE _medallion.runs SET status = 'crashed' WHERE status = 'running'`))),
+    closeAbandonedRuns: retried(executor.withSession((s) => s.execute(`UPDATE ${T("runs")} SET status = 'crashed' WHERE status = 'running'`))),
     recentRuns: (limit) =>
-      query(`SELECT * FROM _medallion.runs ORDER BY started_at DESC, batch_id DESC LIMIT ${Math.max(1, Math.floor(limit))}`).pipe(
+      query(`SELECT * FROM ${T("runs")} ORDER BY started_at DESC, batch_id DESC LIMIT ${Math.max(1, Math.floor(limit))}`).pipe(
         Effect.flatMap(decodeRows(RunRow))
       ),
     runTables: (batchId) =>
       Effect.gen(function*() {
-        const tables = yield* query(`SELECT * FROM _medallion.run_tables WHERE batch_id = ${lit(batchId)} ORDER BY table_id`).pipe(Effect.flatMap(decodeRows(TableRow)))
-        const expectations = yield* query(`SELECT * FROM _medallion.expectation_results WHERE batch_id = ${lit(batchId)}`).pipe(Effect.flatMap(decodeRows(ExpectationRow)))
+        const tables = yield* query(`SELECT * FROM ${T("run_tables")} WHERE batch_id = ${lit(batchId)} ORDER BY table_id`).pipe(Effect.flatMap(decodeRows(TableRow)))
+        const expectations = yield* query(`SELECT * FROM ${T("expectation_results")} WHERE batch_id = ${lit(batchId)}`).pipe(Effect.flatMap(decodeRows(ExpectationRow)))
         return tables.map(({ table_id, ...t }): TableRecord => ({
           table: table_id,
           ...t,

@@ -3,7 +3,7 @@
  * Pure. Owns reference resolution, cycle detection, table-level rules that need more than one
  * file, and `--select`. Does not compile SQL or look at data.
  */
-import { Result } from "effect"
+import { Cron, Result } from "effect"
 import type { ParsedPipeline } from "../spec/parse.ts"
 import type { BronzeTable, Layer, OnFail, Pipeline, Retry, Source, Step, Table } from "../spec/Pipeline.ts"
 import { layers, namePattern } from "../spec/Pipeline.ts"
@@ -182,6 +182,15 @@ export const buildPlan = (files: ReadonlyArray<ParsedPipeline>): Result.Result<P
       problems.push(parsed.problemAt(["pipeline"], `pipeline "${spec.pipeline}" is also defined in ${previousFile}; names must be unique`))
     }
     pipelineNames.set(spec.pipeline, parsed.file)
+    if (spec.schedule !== undefined) {
+      const cron = Cron.parse(spec.schedule.cron, spec.schedule.timezone ?? "UTC")
+      if (Result.isFailure(cron)) {
+        const zone = cron.failure.message.includes("time zone")
+        problems.push(parsed.problemAt(["schedule", zone ? "timezone" : "cron"], zone
+          ? `schedule.timezone: unknown time zone "${spec.schedule.timezone}"; use an IANA name such as Europe/Berlin or UTC`
+          : `schedule.cron: "${spec.schedule.cron}" is not a cron expression (${cron.failure.message}); use five fields: minute hour day month weekday, e.g. "0 * * * *"`))
+      }
+    }
     for (const section of ["sources", ...layers] as const) {
       for (const name of Object.keys(spec[section] ?? {})) {
         if (!namePattern.test(name)) {

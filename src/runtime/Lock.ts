@@ -37,7 +37,11 @@ export class LockHeld extends Schema.TaggedError<LockHeld>()("LockHeld", {
       : `pid ${h.pid} on host ${h.host} since ${h.started_at} (${h.command})`
   }
   override get message(): string {
-    return `the warehouse ${this.database} is in use by ${this.holderText}; wait for it to finish, or run with --wait`
+    // A server holds the warehouse until it stops: waiting would not end, its API runs pipelines.
+    const advice = this.holder?.command.startsWith("medallion serve") === true
+      ? "a server owns it: start runs through its API (POST /pipelines/<name>/runs), or stop the server"
+      : "wait for it to finish, or run with --wait"
+    return `the warehouse ${this.database} is in use by ${this.holderText}; ${advice}`
   }
 }
 

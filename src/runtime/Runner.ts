@@ -23,6 +23,8 @@ export interface ApplyOptions {
   readonly fullRefresh: ReadonlySet<TableId>
   /** Called as each table finishes, for progress output. */
   readonly onTable?: ((record: TableRecord) => Effect.Effect<void>) | undefined
+  /** The run's batch id, when the caller made it in advance (see makeBatchId), e.g. to answer before the run starts. */
+  readonly batchId?: string | undefined
 }
 
 export interface RunReport {
@@ -71,7 +73,7 @@ const tableAttributes = (status: TableRecord["status"], counts: TableCounts, att
 export const apply = Effect.fn("medallion.run")(function*(plan: Plan, options: ApplyOptions) {
   const executor = yield* Executor
   const store = yield* MetadataStore
-  const batchId = yield* makeBatchId
+  const batchId = options.batchId ?? (yield* makeBatchId)
   const startedMillis = yield* Clock.currentTimeMillis
   const startedAt = new Date(startedMillis).toISOString()
   const order = plan.order.filter((id) => options.selected.has(id))
@@ -90,8 +92,9 @@ export const apply = Effect.fn("medallion.run")(function*(plan: Plan, options: A
   const bookkeeping = retryBookkeeping
   yield* bookkeeping(executor.withSession((s) =>
     Effect.gen(function*() {
-      const schemas = new Set((yield* s.query(`SELECT schema_name FROM information_schema.schemata`)).map((r) => String(r["schema_name"])))
-      yield* Effect.forEach(layers.filter((l) => !schemas.has(l)), (l) => s.execute(executor.dialect.createSchema(l)), { discard: true })
+      const d = executor.dialect
+      const schemas = new Set((yield* s.query(d.listSchemas)).map((r) => String(r["schema_name"])))
+      yield* Effect.forEach(layers.filter((l) => !schemas.has(d.schemaOf(l))), (l) => s.execute(d.createSchema(l)), { discard: true })
     })))
   const situation = yield* bookkeeping(loadSituation)
   const versions = new Map<TableId, string>(Array.from(situation.states, ([id, state]) => [id as TableId, state.dataVersion]))

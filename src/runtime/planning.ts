@@ -45,7 +45,7 @@ const incoming = (node: PlanNode, files: ReadonlyArray<IngestedFile>, upstreamPe
           if (fresh.length === 0) return { inputs: 0, rows: 0, columns: [], problem: undefined }
           const read = readSource(d, node, fresh.map((f) => f.path))
           const rows = Number((yield* s.query(`SELECT count(*) AS n FROM (${read}) AS files`))[0]?.["n"] ?? 0)
-          const columns = (yield* s.query(d.describe(read))).map((c) => String(c["column_name"]))
+          const columns = (yield* s.query(d.describe(read))).map((c) => String(c[d.describeColumns.name]))
           return { inputs: fresh.length, rows, columns: existing.length === 0 ? [] : columns.filter((c) => !existing.includes(c)), problem: undefined }
         }
         if (upstreamPending || node.input === undefined) return { inputs: null, rows: null, columns: [], problem: undefined }

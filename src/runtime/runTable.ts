@@ -75,10 +75,11 @@ const alignColumns = (session: Session, layer: Layer, name: string, query: strin
     const existing = yield* session.query(dialect.columnsOf(layer, name))
     if (existing.length === 0) return [] // the table does not exist yet
     const have = new Set(existing.map((r) => String(r["column_name"])))
-    const incoming = yield* session.query(dialect.describe(query))
-    const added = incoming.filter((c) => !have.has(String(c["column_name"])))
-    for (const c of added) yield* session.execute(dialect.addColumn(dialect.table(layer, name), String(c["column_name"]), String(c["column_type"])))
-    const names = new Set(incoming.map((c) => String(c["column_name"])))
+    const described = dialect.describeColumns
+    const incoming = (yield* session.query(dialect.describe(query))).map((c) => ({ column_name: String(c[described.name]), column_type: String(c[described.type]) }))
+    const added = incoming.filter((c) => !have.has(c.column_name))
+    for (const c of added) yield* session.execute(dialect.addColumn(dialect.table(layer, name), c.column_name, c.column_type))
+    const names = new Set(incoming.map((c) => c.column_name))
     const missing = [...have].filter((c) => !names.has(c))
     return [
       ...(added.length > 0 ? [`${layer}.${name}: new columns ${added.map((c) => c["column_name"]).join(", ")}`] : []),

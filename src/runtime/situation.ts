@@ -22,8 +22,7 @@ export const loadSituation = Effect.gen(function*() {
   const executor = yield* Executor
   const store = yield* MetadataStore
   const states = yield* store.tableStates
-  const rows = yield* executor.withSession((s) =>
-    s.query(`SELECT table_schema || '.' || table_name AS id FROM information_schema.tables WHERE table_schema IN (${layers.map(executor.dialect.literal).join(", ")})`))
+  const rows = yield* executor.withSession((s) => s.query(executor.dialect.tablesIn(layers)))
   return { states, existing: new Set(rows.map((r) => String(r["id"]))) } satisfies Situation
 })
 

@@ -4,7 +4,7 @@
  * overridable as MEDALLION_<SECTION>__<KEY> (e.g. MEDALLION_DUCKDB__THREADS=4).
  * The interpolation and merge are pure; loadSettings does the reading.
  */
-import { Effect, FileSystem, Path, Result, Schema } from "effect"
+import { Effect, FileSystem, Path, Redacted, Result, Schema } from "effect"
 import { parse as parseYamlValue } from "yaml"
 import { decodeYaml, describeIssues, type YamlPath } from "../spec/parse.ts"
 import { type Problem, SpecError } from "../spec/SpecError.ts"
@@ -24,13 +24,37 @@ export const SettingsSchema = Schema.Struct({
     client_id: Schema.optionalKey(Schema.String),
     client_secret: Schema.optionalKey(Schema.String),
     warehouse_id: Schema.optionalKey(Schema.String),
-    catalog: Schema.optionalKey(Schema.String)
+    catalog: Schema.optionalKey(Schema.String),
+    /** Prepended to the schema names: shop_ gives shop_bronze, shop_silver, shop_gold, shop__medallion. */
+    schema_prefix: Schema.optionalKey(Schema.String.check(Schema.isPattern(/^[A-Za-z0-9_]*$/))),
+    /** How long a statement submit waits before continuing asynchronously: 0s or 5s..50s. */
+    wait_timeout: Schema.optionalKey(Schema.String.check(Schema.isPattern(/^(0|[5-9]|[1-4][0-9]|50)s$/)))
   })),
   telemetry: Schema.optionalKey(Schema.Struct({ traces: Schema.optionalKey(Schema.Literals(["auto", "otlp", "off"])) })),
   api: Schema.optionalKey(Schema.Struct({
     host: Schema.optionalKey(Schema.String),
-    port: Schema.optionalKey(Schema.Int),
-    auth: Schema.optionalKey(Schema.Struct({ jwt_secret: Schema.optionalKey(Schema.String) }))
+    port: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 65535 }))),
+    auth: Schema.optionalKey(Schema.Struct({
+      jwt_secret: Schema.optionalKey(Schema.String),
+      jwks_url: Schema.optionalKey(Schema.String),
+      issuer: Schema.optionalKey(Schema.String),
+      audience: Schema.optionalKey(Schema.String),
+      api_keys: Schema.optionalKey(Schema.Array(Schema.Struct({
+        name: Schema.NonEmptyString,
+        key: Schema.String,
+        scopes: Schema.Array(Schema.Literals(["read", "run"]))
+      })))
+    })),
+    // `medallion serve`: page size cap, request body cap, CORS, shutdown grace, access log, docs.
+    max_limit: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 10_000 }))),
+    max_body_bytes: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 10_485_760 }))),
+    cors: Schema.optionalKey(Schema.Struct({
+      origins: Schema.Array(Schema.String),
+      credentials: Schema.optionalKey(Schema.Boolean)
+    })),
+    shutdown_grace: Schema.optionalKey(Schema.String.check(Schema.isPattern(/^\d+(\.\d+)?\s*(ms|s|m|h|millis|seconds?|minutes?|hours?)$/))),
+    access_log: Schema.optionalKey(Schema.Boolean),
+    public_docs: Schema.optionalKey(Schema.Boolean)
   })),
   log_level: Schema.optionalKey(Schema.Literals(["debug", "info", "warn", "error"]))
 })
@@ -44,10 +68,46 @@ export interface Settings {
   readonly storage: string
   readonly concurrency: number
   readonly duckdb: { readonly path: string; readonly threads: number | undefined; readonly memoryLimit: string | undefined }
+  readonly databricks: DatabricksSettings
   /** OTLP export of traces, metrics and logs: auto (when an OTEL endpoint is set), otlp (always) or off. */
   readonly telemetry: "auto" | "otlp" | "off"
   readonly logLevel: "debug" | "info" | "warn" | "error"
   readonly file: SettingsFile
+}
+
+/**
+ * Where and how to reach a Databricks SQL warehouse. Unset keys fall back to the environment
+ * variables the Databricks tools use (DATABRICKS_HOST, DATABRICKS_WAREHOUSE_ID, DATABRICKS_TOKEN,
+ * DATABRICKS_CLIENT_ID, DATABRICKS_CLIENT_SECRET); secrets are Redacted.
+ */
+export interface DatabricksSettings {
+  readonly host: string | undefined
+  readonly warehouseId: string | undefined
+  readonly token: Redacted.Redacted<string> | undefined
+  readonly clientId: string | undefined
+  readonly clientSecret: Redacted.Redacted<string> | undefined
+  readonly catalog: string
+  readonly schemaPrefix: string
+  readonly waitTimeout: string
+}
+
+const databricksSettings = (file: SettingsFile, env: Readonly<Record<string, string | undefined>>): DatabricksSettings => {
+  const pick = (value: string | undefined, variable: string) => {
+    const found = value ?? env[variable]
+    return found === undefined || found === "" ? undefined : found
+  }
+  const secret = (value: string | undefined) => value === undefined ? undefined : Redacted.make(value)
+  const d = file.databricks
+  return {
+    host: pick(d?.host, "DATABRICKS_HOST"),
+    warehouseId: pick(d?.warehouse_id, "DATABRICKS_WAREHOUSE_ID"),
+    token: secret(pick(d?.token, "DATABRICKS_TOKEN")),
+    clientId: pick(d?.client_id, "DATABRICKS_CLIENT_ID"),
+    clientSecret: secret(pick(d?.client_secret, "DATABRICKS_CLIENT_SECRET")),
+    catalog: d?.catalog ?? "main",
+    schemaPrefix: d?.schema_prefix ?? "",
+    waitTimeout: d?.wait_timeout ?? "10s"
+  }
 }
 
 const wholeVariable = /^\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}$/
@@ -173,6 +233,7 @@ export const loadSettings = Effect.fn("settings.load")(function*(options: {
       threads: file.duckdb?.threads,
       memoryLimit: file.duckdb?.memory_limit
     },
+    databricks: databricksSettings(file, options.environment),
     telemetry: file.telemetry?.traces ?? "auto",
     logLevel: file.log_level ?? "info",
     file

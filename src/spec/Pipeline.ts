@@ -223,7 +223,11 @@ export const Pipeline = Schema.Struct({
   version: Schema.Literal(1),
   pipeline: described(TableName, "The pipeline's name, unique across files"),
   description: Schema.optionalKey(Schema.String),
-  schedule: Schema.optionalKey(Schema.Struct({ cron: Schema.NonEmptyString, timezone: Schema.optionalKey(Schema.String) })),
+  schedule: Schema.optionalKey(described(Schema.Struct({
+    cron: described(Schema.NonEmptyString, "When `medallion serve` runs the pipeline: five cron fields (minute hour day month weekday), or six with seconds first"),
+    timezone: Schema.optionalKey(described(Schema.String, "IANA time zone of the cron fields, e.g. Europe/Berlin (default UTC)")),
+    catch_up: Schema.optionalKey(described(Schema.Boolean, "Run once when `medallion serve` starts if the latest scheduled time passed while no server was running (default false)"))
+  }), "Run on a cron schedule while `medallion serve` runs; a firing while the previous run is still going is skipped")),
   retry: Schema.optionalKey(Retry),
   timeout: Schema.optionalKey(described(Duration, "Time limit for each table of this pipeline (a table's own timeout wins)")),
   // Keys are plain strings so that editors get the value schema; the planner checks the names.

@@ -145,3 +145,19 @@ describe("table names", () => {
     assert.include(problem.message, "bad-name")
   })
 })
+
+describe("buildPlan: schedule", () => {
+  const scheduled = (schedule: string) => `version: 1\npipeline: rules\nschedule: ${schedule}\ngold:\n  one:\n    sql: select 1 as n\n`
+
+  it("accepts a cron with a time zone, and one with seconds", () => {
+    assertValid(scheduled(`{ cron: "0 3 * * *", timezone: Europe/Berlin, catch_up: true }`))
+    assertValid(scheduled(`{ cron: "*/30 * * * * *" }`))
+  })
+
+  it("refuses an invalid cron at the cron, and an unknown time zone at the timezone", () => {
+    const bad = scheduled(`{ cron: "61 * * * *" }`)
+    assertProblem(onlyProblem(planOf(bad)), { file, at: locate(bad, "\"61"), says: ["schedule.cron", "61 * * * *", "five fields"] })
+    const zone = scheduled(`{ cron: "0 * * * *", timezone: Mars/Olympus }`)
+    assertProblem(onlyProblem(planOf(zone)), { file, at: locate(zone, "Mars/"), says: ["schedule.timezone", "Mars/Olympus", "IANA"] })
+  })
+})

@@ -48,6 +48,11 @@ silver:
     transforms:
       - rename: { name: full_name, city: town }
       - select: [id, full_name, town]
+  keywords:
+    from: bronze.people
+    transforms:
+      - rename: { city: at }
+      - select: [id, at]
 `))
         for (const id of ["silver.picked", "silver.dropped", "silver.renamed"]) {
           const t = succeeded(report, id)
@@ -55,6 +60,8 @@ silver:
           assertBalanced(t)
         }
         assert.deepStrictEqual(yield* columnsOf("silver", "picked"), ["id", "name_up", "double_amount"])
+        // A bare name is quoted, so a column named after a keyword can be selected.
+        assert.deepStrictEqual(yield* columnsOf("silver", "keywords"), ["id", "at"])
         assert.deepStrictEqual(
           yield* query("SELECT id, name_up, double_amount FROM silver.picked ORDER BY id, name_up"),
           [

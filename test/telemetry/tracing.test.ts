@@ -107,8 +107,8 @@ describe("tracing (OTLP/HTTP JSON)", () => {
     const port = await closedPort()
     const result = await cliAsync(traced.dir, ["apply"], { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}` })
     assert.strictEqual(result.code, 0, result.stderr)
+    // The 2 s flush bound plus loading the SDK; compared with an untraced run so machine load cancels out.
     assert.isBelow(result.millis - plain.millis, 4_000, `${result.millis} ms traced vs ${plain.millis} ms without`)
-    assert.isBelow(result.millis, 5_000)
   }, 60_000)
 
   it("honours OTEL_TRACES_SAMPLER: always_off exports no spans, and the run succeeds", async () => {

@@ -4,6 +4,7 @@ import { Argument, Command, Flag } from "effect/cli"
 import { selectTables } from "../../plan/select.ts"
 import { RunFailed } from "../../runtime/errors.ts"
 import { withLock } from "../../runtime/Lock.ts"
+import { withWarehouseLock } from "../../runtime/WarehouseLock.ts"
 import { apply as applyPlan } from "../../runtime/Runner.ts"
 import { engineLayer, envFlag, jsonFlag, planFor, projectDir, settingsFor } from "../context.ts"
 import { runSummary, tableLine } from "../format.ts"
@@ -32,22 +33,30 @@ export const apply = Command.make("apply", {
       const plan = yield* planFor(files)
       const selected = selectTables(plan, select)
       if (Result.isFailure(selected)) return yield* selected.failure
-      if (!json) yield* Console.log(`medallion apply: ${selected.success.size} table(s), env ${settings.env}, engine ${settings.engine} (${settings.duckdb.path})`)
-      const report = yield* applyPlan(plan, {
+      const databricks = settings.engine === "databricks"
+      const warehouse = databricks ? `${settings.databricks.host ?? "?"} catalog ${settings.databricks.catalog}` : settings.duckdb.path
+      if (!json) yield* Console.log(`medallion apply: ${selected.success.size} table(s), env ${settings.env}, engine ${settings.engine} (${warehouse})`)
+      const onWaiting = (held: { readonly database: string; readonly holderText: string }) =>
+        Console.error(`waiting: the warehouse ${held.database} is in use by ${held.holderText}; checking every ${databricks ? "5" : "0.5"} s`)
+      const run = applyPlan(plan, {
         projectDir: yield* projectDir,
         env: settings.env,
         selected: selected.success,
         fullRefresh: fullRefresh ? selected.success : new Set(),
         concurrency: settings.concurrency,
         onTable: json ? undefined : (t) => Console.log(tableLine(t))
-      }).pipe(
+      })
+      const report = yield* databricks
+        // On Databricks the lock is a row in _medallion.locks (WarehouseLock.ts), taken once the engine is up.
+        ? run.pipe(withWarehouseLock({ database: `databricks ${warehouse}`, command: "medallion apply", wait, onWaiting }), Effect.provide(engineLayer(settings)))
+        : run.pipe(
         Effect.provide(engineLayer(settings)),
         // Held for the whole run: taken before the engine layer opens the database, released after it closes.
         withLock({
           database: settings.duckdb.path,
           command: "medallion apply",
           wait,
-          onWaiting: (held) => Console.error(`waiting: the warehouse ${held.database} is in use by ${held.holderText}; checking every 0.5 s`),
+          onWaiting,
           onTakeover: (stale) => Console.error(`took over a stale lock ${stale.lockFile}: ${stale.reason}`)
         })
       )

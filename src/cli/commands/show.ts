@@ -3,6 +3,7 @@ import { Console, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { Executor } from "../../executor/Executor.ts"
 import { SelectionError } from "../../plan/select.ts"
+import { layers } from "../../spec/Pipeline.ts"
 import { didYouMean } from "../../spec/suggest.ts"
 import { engineLayer, envFlag, jsonFlag, settingsFor } from "../context.ts"
 
@@ -19,9 +20,7 @@ export const show = Command.make("show", {
       const d = executor.dialect
       const rows = yield* executor.withSession((s) =>
         Effect.gen(function*() {
-          const known = (yield* s.query(
-            `SELECT table_schema || '.' || table_name AS id FROM information_schema.tables WHERE table_schema IN ('bronze', 'silver', 'gold')`
-          )).map((r) => String(r["id"]))
+          const known = (yield* s.query(d.tablesIn(layers))).map((r) => String(r["id"]))
           if (!known.includes(table)) {
             return yield* new SelectionError({ selector: table, reason: `no table ${table} in the warehouse${didYouMean(table, known)}` })
           }

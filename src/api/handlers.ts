@@ -1,0 +1,376 @@
+/**
+ * The handlers of the Api contract for `medallion serve`: thin reads of the plan, the gold catalog
+ * and the run history, and runs handed to the RunCoordinator. Engine failures become problems
+ * (503 when transient, 500 otherwise, the statement logged and never returned).
+ */
+import { Clock, Effect, Fiber, Layer, Metric, Option, Result, type Schema } from "effect"
+import { HttpServerResponse } from "effect/http"
+import { HttpApiBuilder } from "effect/http-api"
+import { Executor, type ExecutorError } from "../executor/Executor.ts"
+import { MetadataStore, type RunRecord } from "../metadata/MetadataStore.ts"
+import { type PipelineRunMetrics, RunHistory } from "../metadata/RunHistory.ts"
+import type { Plan, PlanNode, TableId } from "../plan/Plan.ts"
+import { type ActiveRun, RunCoordinator } from "../runtime/RunCoordinator.ts"
+import { type ScheduleInfo, Scheduler } from "../runtime/Scheduler.ts"
+import { namePattern } from "../spec/Pipeline.ts"
+import { Api, Caller } from "./Api.ts"
+import type { ApiConfig } from "./config.ts"
+import * as Gold from "./gold.ts"
+import {
+  CursorExpired,
+  type HealthCheck,
+  Internal,
+  InvalidRequest,
+  PipelineNotFound,
+  RunInProgress,
+  RunNotFound,
+  TableNotFound,
+  Unavailable,
+  Unhealthy
+} from "./problems.ts"
+import * as Prometheus from "./prometheus.ts"
+
+export interface HandlersOptions {
+  readonly plan: Plan
+  readonly env: string
+  readonly api: ApiConfig
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+/**
+ * Handlers run their statements to the end even when the client goes away: interrupting a DuckDB
+ * statement and closing its connection at once can crash the engine, and reads take milliseconds.
+ */
+const steady = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.uninterruptible(effect)
+
+/** An engine failure as a problem: transient ones are 503, others 500 (the statement is logged, never returned). */
+const engineProblem = (error: ExecutorError) =>
+  Effect.logError("api: engine error", error).pipe(
+    Effect.andThen(Effect.fail(error.isRetryable || error.reason._tag === "CircuitOpen"
+      ? new Unavailable({ detail: `the ${error.reason._tag === "CircuitOpen" ? "engine is failing; the circuit breaker is open" : "engine is busy or unreachable"}; try again` })
+      : new Internal({ detail: "the engine rejected a query; see the server log" })))
+  )
+
+const isExecutorError = (e: unknown): e is ExecutorError => typeof e === "object" && e !== null && (e as { _tag?: unknown })._tag === "ExecutorError"
+
+const orProblem = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, Exclude<E, ExecutorError> | Unavailable | Internal, R> =>
+  Effect.catch(effect, (e): Effect.Effect<never, Exclude<E, ExecutorError> | Unavailable | Internal> =>
+    isExecutorError(e) ? engineProblem(e) : Effect.fail(e as Exclude<E, ExecutorError>))
+
+const gold = (plan: Plan): ReadonlyMap<string, PlanNode> =>
+  new Map([...plan.nodes.values()].filter((n) => n.layer === "gold").map((n) => [n.name, n]))
+
+export const tablesOf = (plan: Plan, pipeline: string): ReadonlyArray<TableId> => plan.order.filter((id) => plan.nodes.get(id)!.pipeline === pipeline)
+
+const scheduleView = (info: ScheduleInfo | undefined) =>
+  info === undefined ? null : {
+    cron: info.cron,
+    timezone: info.timezone,
+    catch_up: info.catchUp,
+    next_run: info.nextRun,
+    recent: info.recent.map((e) => ({
+      at: e.at, scheduled_for: e.scheduledFor, trigger: e.trigger, outcome: e.outcome, batch_id: e.batchId ?? null, reason: e.reason ?? null
+    }))
+  }
+
+const activeView = (run: ActiveRun | undefined) =>
+  run === undefined ? null : { batch_id: run.batchId, state: run.state, trigger: run.trigger, submitted_at: run.submittedAt, started_at: run.startedAt ?? null }
+
+const runView = (run: RunRecord) => ({ ...run })
+const pendingView = (run: ActiveRun, env: string, engine: string) => ({
+  batch_id: run.batchId, pipelines: [run.pipeline], env, engine, started_at: run.startedAt ?? null, finished_at: null,
+  status: run.state, records_in: 0, records_out: 0, duration_seconds: 0, errors: 0, success_rate: 0, throughput: 0
+})
+
+const wantsPrometheus = (accept: string | undefined) => {
+  if (accept === undefined) return false
+  const a = accept.toLowerCase()
+  return (a.includes("text/plain") || a.includes("application/openmetrics-text")) && !a.includes("application/json")
+}
+
+/** A request's query string as a record; repeated keys give arrays. */
+const rawQuery = (url: string): Record<string, string | ReadonlyArray<string>> => {
+  const params = new URL(url, "http://localhost").searchParams
+  // No prototype: a parameter named __proto__ is a key like any other (and an unknown column).
+  const out: Record<string, string | Array<string>> = Object.create(null)
+  for (const key of new Set(params.keys())) {
+    const all = params.getAll(key)
+    out[key] = all.length === 1 ? all[0]! : all
+  }
+  return out
+}
+
+/**
+ * The served gold tables and their data versions, kept until a run finishes: the server holds the
+ * warehouse lock, so only its own runs change them.
+ */
+export interface GoldCache {
+  readonly get: Effect.Effect<{ readonly tables: ReadonlyArray<Gold.CatalogTable>; readonly versions: ReadonlyMap<string, string> }, ExecutorError, Executor | MetadataStore>
+  readonly invalidate: Effect.Effect<void>
+}
+
+export const makeGoldCache = (plan: Plan): GoldCache => {
+  const goldNodes = gold(plan)
+  let cached: { readonly tables: ReadonlyArray<Gold.CatalogTable>; readonly versions: ReadonlyMap<string, string> } | undefined
+  let generation = 0
+  const load = Effect.gen(function*() {
+    const started = generation
+    const store = yield* MetadataStore
+    const tables = (yield* Gold.catalog).filter((t) => goldNodes.has(t.name))
+    const states = yield* store.tableStates
+    const value = { tables, versions: new Map([...states].map(([id, state]) => [id, state.dataVersion])) }
+    // A run that finished while this was read makes it stale: keep it for this request only.
+    if (generation === started) cached = value
+    return value
+  })
+  return {
+    get: Effect.suspend(() => (cached === undefined ? load : Effect.succeed(cached))),
+    invalidate: Effect.sync(() => {
+      generation++
+      cached = undefined
+    })
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Handlers
+
+/** Every group of the Api, implemented. */
+export const layer = (options: HandlersOptions, cache: GoldCache) => {
+  const { plan, api: config } = options
+  const goldNodes = gold(plan)
+  const pipelineNames = new Set(plan.pipelines.map((p) => p.pipeline))
+  const fileOf = new Map<string, string>()
+  for (const node of plan.nodes.values()) if (!fileOf.has(node.pipeline)) fileOf.set(node.pipeline, node.file)
+
+  /** Gold tables that the plan declares and the warehouse has. */
+  const servedTables = Effect.map(cache.get, (c) => c.tables)
+
+  const System = HttpApiBuilder.group(Api, "system", (handlers) =>
+    Effect.gen(function*() {
+      const executor = yield* Executor
+      const history = yield* RunHistory
+      const check = (effect: Effect.Effect<unknown, unknown>) =>
+        Effect.gen(function*() {
+          const started = yield* Clock.currentTimeMillis
+          // Detached and uninterruptible: on timeout the statement finishes on its own (see `steady`).
+          const fiber = yield* Effect.forkDetach(Effect.uninterruptible(Effect.result(effect)))
+          const awaited = yield* Fiber.join(fiber).pipe(Effect.timeoutOption("5 seconds"))
+          const result = Option.isSome(awaited) ? awaited.value : Result.fail("timeout" as const)
+          const duration_ms = (yield* Clock.currentTimeMillis) - started
+          if (Result.isSuccess(result)) return { status: "ok", duration_ms } satisfies HealthCheck
+          const error: unknown = result.failure
+          const detail = isExecutorError(error) ? error.reason.detail.split("\n")[0]! : "no answer within 5 s"
+          return { status: "failed", detail, duration_ms } satisfies HealthCheck
+        })
+      return handlers.handle("health", () =>
+        Effect.gen(function*() {
+          const [executorCheck, metadataCheck] = yield* Effect.all([check(executor.healthCheck), check(history.runs({ limit: 1 }))], { concurrency: 2 })
+          const checks = { executor: executorCheck, metadata: metadataCheck }
+          const failed = Object.entries(checks).filter(([, c]) => c.status === "failed")
+          if (failed.length > 0) return yield* new Unhealthy({ checks, detail: failed.map(([name, c]) => `${name} failed: ${c.detail}`).join("; ") })
+          return { status: "ok" as const, checks }
+        }).pipe(steady))
+    }))
+
+  const Metrics = HttpApiBuilder.group(Api, "metrics", (handlers) =>
+    Effect.gen(function*() {
+      const history = yield* RunHistory
+      const prometheus = Effect.map(Metric.snapshot, (s) => Prometheus.render(s))
+      return handlers
+        .handle("metrics", ({ request }) =>
+          Effect.gen(function*() {
+            if (wantsPrometheus(request.headers["accept"])) {
+              return HttpServerResponse.text(yield* prometheus, { contentType: Prometheus.contentType })
+            }
+            const latest = yield* history.latest
+            const totals = new Map((yield* history.totals).map((t) => [t.pipeline, t]))
+            const names = [...new Set([...pipelineNames, ...latest.keys()])].sort()
+            return {
+              pipelines: names.map((pipeline) => {
+                const t = totals.get(pipeline)
+                return { pipeline, latest_run: latest.get(pipeline) ?? null, totals: t === undefined ? null : (({ pipeline: _, ...rest }) => rest)(t) }
+              }),
+              prometheus: "/metrics/prometheus"
+            }
+          }).pipe(orProblem, steady))
+        .handle("prometheus", () => steady(prometheus))
+    }))
+
+  const GoldLive = HttpApiBuilder.group(Api, "gold", (handlers) =>
+    Effect.gen(function*() {
+      const history = yield* RunHistory
+      return handlers
+        .handle("tables", () =>
+          Effect.gen(function*() {
+            const tables = yield* servedTables
+            const refreshed = yield* history.lastRefreshed(tables.map((t) => `gold.${t.name}`))
+            const counts = yield* Effect.forEach(tables, (t) => Gold.rowCount(t.name), { concurrency: 4 })
+            return {
+              tables: tables.map((t, i) => {
+                const node = goldNodes.get(t.name)!
+                const description = node._tag === "Model" ? node.table.description : node.table.description
+                return {
+                  name: t.name, id: `gold.${t.name}`, pipeline: node.pipeline, description: description ?? null, mode: node.mode,
+                  columns: t.columns, row_count: counts[i]!, last_refresh: refreshed.get(`gold.${t.name}`) ?? null
+                }
+              })
+            }
+          }).pipe(orProblem, steady))
+        .handle("rows", ({ params, query, request }) =>
+          Effect.gen(function*() {
+            const table = (yield* servedTables).find((t) => t.name === params.table)
+            if (table === undefined) {
+              const declared = goldNodes.has(params.table)
+              return yield* new TableNotFound({
+                table: params.table.slice(0, 200),
+                detail: declared ? `gold.${params.table} has not been built yet; run its pipeline` : `no gold table ${JSON.stringify(params.table.slice(0, 200))}; GET /gold lists them`
+              })
+            }
+            const invalid = (errors: ReadonlyArray<{ readonly parameter: string; readonly message: string }>) =>
+              new InvalidRequest({ detail: errors.map((e) => `${e.parameter}: ${e.message}`).join("; ").slice(0, 2000), errors })
+            if (query.cursor !== undefined && query.offset !== undefined) {
+              return yield* invalid([{ parameter: "cursor", message: "give either cursor or offset, not both" }])
+            }
+            if (query.limit === 0) return yield* invalid([{ parameter: "limit", message: "expected at least 1" }])
+            const filters = Gold.parseFilters(table, rawQuery(request.url))
+            if (Result.isFailure(filters)) return yield* invalid(filters.failure)
+            const orderBy = Gold.parseOrderBy(table, query.order_by)
+            if (Result.isFailure(orderBy)) return yield* invalid(orderBy.failure)
+            const canonical = Gold.canonicalQuery({ filters: filters.success, orderBy: orderBy.success })
+            const version = (yield* cache.get).versions.get(`gold.${table.name}`) ?? ""
+            let offset = query.offset ?? 0
+            if (query.cursor !== undefined) {
+              const cursor = Gold.decodeCursor(query.cursor)
+              if (cursor === undefined) return yield* invalid([{ parameter: "cursor", message: "not a cursor this server issued" }])
+              if (cursor.table !== table.name || cursor.query !== canonical) {
+                return yield* invalid([{ parameter: "cursor", message: "the cursor belongs to another table or other filters and order_by; repeat the query that gave it" }])
+              }
+              if (cursor.version !== version) return yield* new CursorExpired({ table: table.name, detail: `gold.${table.name} was refreshed since this cursor was issued; start again without cursor` })
+              offset = cursor.offset
+            }
+            const limit = Math.min(query.limit ?? config.defaultLimit, config.maxLimit)
+            const page = yield* Gold.readPage({ table, filters: filters.success, orderBy: orderBy.success, limit, offset })
+            return {
+              table: table.name,
+              columns: table.columns,
+              // JSON values by construction (the engine's JSON conversion); the success schema checks them again.
+              rows: page.rows as ReadonlyArray<Readonly<Record<string, Schema.Json>>>,
+              limit,
+              offset,
+              next_cursor: page.more ? Gold.encodeCursor({ table: table.name, offset: offset + limit, query: canonical, version }) : null
+            }
+          }).pipe(orProblem, steady))
+    }))
+
+  const Pipelines = HttpApiBuilder.group(Api, "pipelines", (handlers) =>
+    Effect.gen(function*() {
+      const history = yield* RunHistory
+      const coordinator = yield* RunCoordinator
+      const scheduler = yield* Scheduler
+      const summary = (name: string, latest: ReadonlyMap<string, PipelineRunMetrics>, active: ReadonlyArray<ActiveRun>) =>
+        Effect.gen(function*() {
+          const pipeline = plan.pipelines.find((p) => p.pipeline === name)!
+          return {
+            name,
+            description: pipeline.description ?? null,
+            file: fileOf.get(name) ?? "",
+            tables: [...tablesOf(plan, name)],
+            schedule: scheduleView(yield* scheduler.info(name)),
+            active_run: activeView(active.find((r) => r.pipeline === name)),
+            last_run: latest.get(name) ?? null
+          }
+        })
+      return handlers
+        .handle("list", () =>
+          Effect.gen(function*() {
+            const latest = yield* history.latest
+            const active = yield* coordinator.active
+            return { pipelines: yield* Effect.forEach(plan.pipelines, (p) => summary(p.pipeline, latest, active)) }
+          }).pipe(orProblem, steady))
+        .handle("get", ({ params }) =>
+          Effect.gen(function*() {
+            if (!pipelineNames.has(params.name)) {
+              return yield* new PipelineNotFound({ pipeline: params.name.slice(0, 200), detail: `no pipeline ${JSON.stringify(params.name.slice(0, 200))}; GET /pipelines lists them` })
+            }
+            const base = yield* summary(params.name, yield* history.latest, yield* coordinator.active)
+            const ids = tablesOf(plan, params.name)
+            const nodes = ids.map((id) => plan.nodes.get(id)!)
+            return {
+              ...base,
+              dag: {
+                nodes: nodes.map((n) => ({ id: n.id, layer: n.layer, mode: n.mode, depends_on: [...n.dependsOn], location: n.location })),
+                edges: nodes.flatMap((n) => n.dependsOn.map((from) => ({ from, to: n.id })))
+              }
+            }
+          }).pipe(orProblem, steady))
+        .handle("trigger", ({ params, payload }) =>
+          Effect.gen(function*() {
+            if (!pipelineNames.has(params.name)) {
+              return yield* new PipelineNotFound({ pipeline: params.name.slice(0, 200), detail: `no pipeline ${JSON.stringify(params.name.slice(0, 200))}; GET /pipelines lists them` })
+            }
+            const parent = yield* Effect.option(Effect.currentParentSpan)
+            const caller = yield* Caller
+            const run = yield* coordinator.submit({
+              pipeline: params.name,
+              trigger: "api",
+              fullRefresh: payload?.full_refresh === true,
+              parent: Option.getOrUndefined(parent)
+            }).pipe(
+              Effect.catchTags({
+                RunInProgress: (e) => Effect.fail(new RunInProgress({ pipeline: e.pipeline, batch_id: e.batchId, state: e.state, detail: e.message })),
+                ShuttingDown: (e) => Effect.fail(new Unavailable({ detail: e.message }))
+              })
+            )
+            yield* Effect.logInfo(`api: ${caller.subject} started run ${run.batchId} of ${params.name}`)
+            return { batch_id: run.batchId, pipeline: run.pipeline, state: run.state, trigger: "api" as const, submitted_at: run.submittedAt, run: `/runs/${run.batchId}` }
+          }))
+    }))
+
+  const Runs = HttpApiBuilder.group(Api, "runs", (handlers) =>
+    Effect.gen(function*() {
+      const history = yield* RunHistory
+      const store = yield* MetadataStore
+      const coordinator = yield* RunCoordinator
+      const executor = yield* Executor
+      return handlers
+        .handle("list", ({ query }) =>
+          Effect.gen(function*() {
+            if (query.pipeline !== undefined && !namePattern.test(query.pipeline)) {
+              return yield* new InvalidRequest({ detail: "pipeline: not a pipeline name", errors: [{ parameter: "pipeline", message: "expected a pipeline name (letters, digits and _)" }] })
+            }
+            if (query.before !== undefined && !/^\d{8}T\d{9}Z-[0-9a-f]{8}$/.test(query.before)) {
+              return yield* new InvalidRequest({ detail: "before: not a batch id", errors: [{ parameter: "before", message: "expected next_before of a previous page" }] })
+            }
+            const limit = Math.max(1, query.limit ?? 50)
+            const status = query.status
+            const stored = status === "queued" ? [] : yield* history.runs({ pipeline: query.pipeline, status, before: query.before, limit })
+            const storedIds = new Set(stored.map((r) => r.batch_id))
+            const pending = query.before !== undefined ? [] : (yield* coordinator.active).filter((r) =>
+              !storedIds.has(r.batchId) && (query.pipeline === undefined || r.pipeline === query.pipeline) && (status === undefined || status === r.state))
+            return {
+              runs: [...pending.map((r) => pendingView(r, options.env, executor.engine)), ...stored.map(runView)],
+              next_before: stored.length === limit ? stored[stored.length - 1]!.batch_id : null
+            }
+          }).pipe(orProblem, steady))
+        .handle("get", ({ params }) =>
+          Effect.gen(function*() {
+            const run = yield* history.run(params.batch_id)
+            if (run === undefined) {
+              const pending = (yield* coordinator.active).find((r) => r.batchId === params.batch_id)
+              if (pending !== undefined) return { run: pendingView(pending, options.env, executor.engine), tables: [], expectations: [] }
+              return yield* new RunNotFound({ batch_id: params.batch_id, detail: `no run ${JSON.stringify(params.batch_id)}; GET /runs lists them` })
+            }
+            const tables = yield* store.runTables(run.batch_id)
+            return {
+              run: runView(run),
+              tables,
+              expectations: tables.flatMap((t) => t.expectations.map((e) => ({ table: t.table, ...e })))
+            }
+          }).pipe(orProblem, steady))
+    }))
+
+  return Layer.mergeAll(System, Metrics, GoldLive, Pipelines, Runs)
+}

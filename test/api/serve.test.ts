@@ -1,0 +1,150 @@
+/**
+ * `medallion serve` as a real process: it owns the warehouse (a CLI apply fails at once naming the
+ * server), SIGTERM stops it after the running run finishes within the grace period or cancels the
+ * run after it, and a run started over HTTP continues the caller's W3C trace (traceparent).
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import { afterAll, assert, beforeAll, describe, it } from "vitest"
+import { cli, cliArgs, makeProject, type TestProject } from "../support/project.ts"
+import { receiver, type Span } from "../telemetry/receiver.ts"
+import { ordersCsv, shop, until } from "./support.ts"
+
+// A few seconds of DuckDB work on one thread.
+const slower = `
+version: 1
+pipeline: slower
+gold:
+  total:
+    sql: select sum(a.range * b.range) as s from range(40000) a, range(20000) b
+`
+
+interface Serving {
+  readonly child: ChildProcess
+  readonly url: string
+  readonly output: () => { stdout: string; stderr: string }
+  readonly exited: Promise<{ code: number | null; signal: string | null }>
+}
+
+const serve = async (dir: string, env: Readonly<Record<string, string>> = {}): Promise<Serving> => {
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("OTEL_")))
+  const child = spawn(process.execPath, cliArgs(["serve", "--port", "0"]), { cwd: dir, env: { ...clean, ...env, NO_COLOR: "1" } })
+  let stdout = ""
+  let stderr = ""
+  child.stdout!.on("data", (c: Buffer) => (stdout += c.toString()))
+  child.stderr!.on("data", (c: Buffer) => (stderr += c.toString()))
+  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.on("close", (code, signal) => resolve({ code, signal })))
+  await until("the server to listen", () => /medallion serve: http:\/\/127\.0\.0\.1:\d+/.test(stdout) || child.exitCode !== null, 60_000)
+  const url = /medallion serve: (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout)?.[1]
+  if (url === undefined) throw new Error(`serve did not start: ${stdout}\n${stderr}`)
+  return { child, url, output: () => ({ stdout, stderr }), exited }
+}
+
+const json = async (url: string, init?: RequestInit) => {
+  const response = await fetch(url, init)
+  return { status: response.status, body: await response.json() as any }
+}
+
+describe("medallion serve (process)", () => {
+  const projects: Array<TestProject> = []
+  const project = (config: string) => {
+    const p = makeProject({
+      "pipelines/shop.yaml": shop,
+      "pipelines/slower.yaml": slower,
+      "data/orders.csv": ordersCsv(),
+      "data/notes.csv": "id,note\n1,hello\n",
+      "config/default.yaml": `duckdb: { threads: 1 }\n${config}`
+    })
+    projects.push(p)
+    return p
+  }
+  afterAll(() => {
+    for (const p of projects) p.remove()
+  })
+
+  it("owns the warehouse: a CLI apply fails at once naming the server; SIGTERM lets the running run finish", async () => {
+    const p = project("api: { shutdown_grace: 60s }\n")
+    const server = await serve(p.dir)
+    assert.include(server.output().stdout, "auth: off")
+    await until("the auth warning", () => server.output().stderr.includes("warning: auth is off"), 10_000)
+    const health = await json(`${server.url}/health`)
+    assert.strictEqual(health.status, 200)
+
+    const began = Date.now()
+    const apply = cli(p.dir, ["apply", "pipelines/shop.yaml"])
+    assert.strictEqual(apply.code, 1, apply.stdout)
+    assert.match(apply.stderr, new RegExp(`in use by pid ${server.child.pid} on host \\S+ since \\S+ \\(medallion serve\\); a server owns it: start runs through its API \\(POST /pipelines/<name>/runs\\)`))
+    assert.isBelow(Date.now() - began, 15_000)
+
+    const started = await json(`${server.url}/pipelines/slower/runs`, { method: "POST" })
+    assert.strictEqual(started.status, 202)
+    await until("the run to start", async () => (await json(`${server.url}/runs/${started.body.batch_id}`)).body.run.status === "running")
+    process.kill(server.child.pid!, "SIGTERM")
+    // New connections are refused while the run finishes.
+    await until("the listener to close", async () => {
+      try {
+        await fetch(`${server.url}/health`)
+        return false
+      } catch {
+        return true
+      }
+    })
+    const exit = await server.exited
+    assert.strictEqual(exit.code, 130, server.output().stderr)
+    assert.include(server.output().stdout, `run ${started.body.batch_id} (slower, api): succeeded`)
+    const runs = cli(p.dir, ["runs", "--json"])
+    assert.strictEqual(runs.code, 0, runs.stderr)
+    assert.strictEqual(JSON.parse(runs.stdout).find((r: any) => r.batch_id === started.body.batch_id).status, "succeeded")
+    // The lock is gone: apply works again.
+    assert.strictEqual(cli(p.dir, ["apply", "pipelines/shop.yaml"]).code, 0)
+  }, 120_000)
+
+  it("cancels a run that outlasts the grace period and records it as cancelled", async () => {
+    const p = project("api: { shutdown_grace: 200ms }\n")
+    const server = await serve(p.dir)
+    const started = await json(`${server.url}/pipelines/slower/runs`, { method: "POST" })
+    assert.strictEqual(started.status, 202)
+    await until("the run to start", async () => (await json(`${server.url}/runs/${started.body.batch_id}`)).body.run.status === "running")
+    const stopping = Date.now()
+    process.kill(server.child.pid!, "SIGTERM")
+    const exit = await server.exited
+    assert.strictEqual(exit.code, 130, server.output().stderr)
+    assert.isBelow(Date.now() - stopping, 10_000)
+    assert.match(server.output().stderr, /grace period of \S+ over; cancelling/, server.output().stderr)
+    const runs = cli(p.dir, ["runs", "--json"])
+    assert.strictEqual(JSON.parse(runs.stdout).find((r: any) => r.batch_id === started.body.batch_id).status, "cancelled")
+  }, 120_000)
+
+  describe("tracing", () => {
+    let collector: Awaited<ReturnType<typeof receiver>>
+    beforeAll(async () => {
+      collector = await receiver()
+    })
+    afterAll(async () => {
+      await collector.close()
+    })
+
+    it("continues the caller's trace from traceparent into the run it starts", async () => {
+      const p = project("")
+      const server = await serve(p.dir, { OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint, OTEL_EXPORTER_OTLP_PROTOCOL: "http/json" })
+      const traceId = "4bf92f3577b34da6a3ce929d0e0e4736"
+      const parentId = "00f067aa0ba902b7"
+      const started = await json(`${server.url}/pipelines/shop/runs`, { method: "POST", headers: { traceparent: `00-${traceId}-${parentId}-01` } })
+      assert.strictEqual(started.status, 202)
+      await until("the run to finish", async () => (await json(`${server.url}/runs/${started.body.batch_id}`)).body.run.status === "succeeded", 60_000)
+      process.kill(server.child.pid!, "SIGTERM")
+      await server.exited
+      await until("spans to arrive", () => collector.spans().some((s) => s.name === "medallion.run"), 10_000)
+      const spans = collector.spans().filter((s) => s.traceId === traceId)
+      const request = spans.find((s) => s.parentSpanId === parentId)
+      assert.isDefined(request, `a server span under the caller's span; got ${collector.spans().map((s) => `${s.name}:${s.traceId}`).join(", ")}`)
+      const run = spans.find((s) => s.name === "medallion.run")
+      assert.isDefined(run, "the run's span is in the caller's trace")
+      const byId = new Map(spans.map((s) => [s.spanId, s]))
+      const chain: Array<Span> = []
+      for (let s: Span | undefined = run; s !== undefined; s = s.parentSpanId === undefined ? undefined : byId.get(s.parentSpanId)) chain.push(s)
+      assert.include(chain.map((s) => s.spanId), request!.spanId)
+      assert.strictEqual(run!.attributes["medallion.batch_id"], started.body.batch_id)
+      assert.isTrue(spans.some((s) => s.name === "medallion.table"), "table spans in the same trace")
+    }, 120_000)
+  })
+})
