@@ -53,7 +53,15 @@ const isoTime = (d: Dialect, column: string) =>
 
 // Rows as the engine returns them: BIGINT as text, timestamps as text, maps as JSON text.
 const Count = Schema.NumberFromString
-const Timestamp = Schema.String
+/** ISO 8601 in UTC, from DuckDB's text form (`2026-11-26 18:44:22.573+00`) or an engine's ISO text. */
+const toIso = (text: string): string => {
+  const m = /^(\d{4}-\d\d-\d\d)[ T](\d\d:\d\d:\d\d(?:\.\d+)?)(Z|[+-]\d\d(?::?\d\d)?)?$/.exec(text.trim())
+  if (m === null) return text
+  const zone = m[3] === undefined || m[3] === "Z" ? "Z" : /^[+-]\d\d$/.test(m[3]) ? `${m[3]}:00` : m[3].replace(/^([+-]\d\d)(\d\d)$/, "$1:$2")
+  const date = new Date(`${m[1]}T${m[2]}${zone}`)
+  return Number.isNaN(date.getTime()) ? text : date.toISOString()
+}
+const Timestamp = Schema.String.pipe(Schema.decodeTo(Schema.String, SchemaTransformation.transform({ decode: toIso, encode: (iso: string) => iso })))
 const RunRow = Schema.Struct({
   ...RunRecord.fields,
   pipelines: Schema.String.pipe(Schema.decodeTo(Schema.Array(Schema.String), SchemaTransformation.transform({

@@ -13,6 +13,7 @@
  */
 import { hostname } from "node:os"
 import { Clock, Duration, Effect, FileSystem, Option, Path, PlatformError, Schedule, Schema, type Scope } from "effect"
+import { ExecutorError } from "../executor/Executor.ts"
 
 export const Holder = Schema.Struct({
   pid: Schema.Int.check(Schema.isGreaterThan(0)),
@@ -28,7 +29,9 @@ const decodeHolder = Schema.decodeUnknownOption(Schema.fromJsonString(Holder))
 export class LockHeld extends Schema.TaggedError<LockHeld>()("LockHeld", {
   database: Schema.String,
   lockFile: Schema.String,
-  holder: Schema.optional(Holder)
+  holder: Schema.optional(Holder),
+  /** Met by a command that only reads (plan, runs, show), which has no --wait. */
+  reading: Schema.optional(Schema.Boolean)
 }) {
   get holderText(): string {
     const h = this.holder
@@ -38,7 +41,12 @@ export class LockHeld extends Schema.TaggedError<LockHeld>()("LockHeld", {
   }
   override get message(): string {
     // A server holds the warehouse until it stops: waiting would not end, its API runs pipelines.
-    const advice = this.holder?.command.startsWith("medallion serve") === true
+    const served = this.holder?.command.startsWith("medallion serve") === true
+    const advice = this.reading === true
+      ? served
+        ? "a server owns it: read runs and gold through its API (GET /runs, GET /gold), or stop the server"
+        : "try again when it has finished"
+      : served
       ? "a server owns it: start runs through its API (POST /pipelines/<name>/runs), or stop the server"
       : "wait for it to finish, or run with --wait"
     return `the warehouse ${this.database} is in use by ${this.holderText}; ${advice}`
@@ -245,3 +253,22 @@ export const acquire = (options: LockOptions): Effect.Effect<Lock | undefined, L
 export const withLock = (options: LockOptions) =>
 <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | LockHeld | LockError, FileSystem.FileSystem | Path.Path | Exclude<R, Scope.Scope>> =>
   Effect.scoped(Effect.andThen(acquire(options), effect))
+
+/**
+ * For commands that only read the warehouse (plan, runs, show), which take no lock: DuckDB refuses
+ * to open a file another process is writing, with a message about its own file lock. This names
+ * the holder instead, from our lock file.
+ */
+export const explainBusy = (database: string) =>
+<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | LockHeld, R | FileSystem.FileSystem> =>
+  effect.pipe(Effect.catchIf(
+    (error) => error instanceof ExecutorError && /Could not set lock on file/i.test(error.message),
+    () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const lockFile = `${database}.lock`
+        const text = yield* fs.readFileString(lockFile).pipe(Effect.option)
+        const holder = Option.getOrUndefined(Option.flatMap(text, decodeHolder))
+        return yield* new LockHeld({ database, lockFile, holder, reading: true })
+      })
+  ))

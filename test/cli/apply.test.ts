@@ -51,8 +51,9 @@ describe("medallion CLI", () => {
   })
 
   it("lists runs and one run's tables", () => {
-    const runs = JSON.parse(cli(project.dir, ["runs", "--json"]).stdout) as Array<{ batch_id: string; status: string; records_in: number }>
+    const runs = JSON.parse(cli(project.dir, ["runs", "--json"]).stdout) as Array<{ batch_id: string; status: string; records_in: number; started_at: string; finished_at: string }>
     assert.isAtLeast(runs.length, 2)
+    for (const r of runs) for (const at of [r.started_at, r.finished_at]) assert.match(at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
     assert.notStrictEqual(runs[0]!.batch_id, runs[1]!.batch_id)
     const one = JSON.parse(cli(project.dir, ["runs", runs.at(-1)!.batch_id, "--json"]).stdout) as { tables: Array<{ table: string; rejected: number }> }
     assert.strictEqual(one.tables.find((t) => t.table === "bronze.orders")?.rejected, 1)

@@ -72,6 +72,12 @@ describe("medallion apply: two applies at once", () => {
     )
     assert.isBelow(Date.now() - began, 15_000)
 
+    // A reader (runs, show, plan) takes no lock; DuckDB refuses it, and the refusal names the holder.
+    const reader = cli(project.dir, ["runs"])
+    assert.isNull(first.child.exitCode, "the slow apply finished before runs was refused; make its query slower")
+    assert.strictEqual(reader.code, 1, reader.stderr)
+    assert.match(reader.stderr, new RegExp(`^error: the warehouse \\S+ is in use by pid ${first.child.pid} on host \\S+ since \\S+ \\(medallion apply\\); try again when it has finished\\n$`))
+
     const waiting = start(project.dir, ["apply", "pipelines/fast.yaml", "--wait"])
     await until("the waiting apply to say so", () => waiting.output().stderr.includes("waiting") || waiting.child.exitCode !== null)
     const [firstDone, waitingDone] = await Promise.all([first.done, waiting.done])

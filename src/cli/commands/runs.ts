@@ -2,6 +2,7 @@
 import { Console, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { MetadataStore } from "../../metadata/MetadataStore.ts"
+import { explainBusy } from "../../runtime/Lock.ts"
 import { engineLayer, envFlag, jsonFlag, settingsFor } from "../context.ts"
 import { runLine, tableLine } from "../format.ts"
 
@@ -26,5 +27,5 @@ export const runs = Command.make("runs", {
       if (json) return yield* Console.log(JSON.stringify(recent, null, 2))
       if (recent.length === 0) return yield* Console.log("no runs yet; run medallion apply")
       for (const r of recent) yield* Console.log(runLine(r))
-    }).pipe(Effect.provide(engineLayer(settings)))
+    }).pipe(Effect.provide(engineLayer(settings)), explainBusy(settings.duckdb.path))
   })).pipe(Command.withDescription("Recent runs, or one run's per-table counts"))
