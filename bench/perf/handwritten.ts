@@ -44,7 +44,12 @@ const connection = await db.connect()
 const steps: Record<string, number> = {}
 for (const statement of handWrittenSql({ orders: required("orders"), customers: required("customers"), format, exportFile, lineage: !values["no-lineage"] })) {
   const started = performance.now()
-  await connection.run(statement.sql)
+  try {
+    await connection.run(statement.sql)
+  } catch (e) {
+    console.error(`${statement.step} failed after ${Math.round(performance.now() - started)} ms: ${e instanceof Error ? e.message : String(e)}`)
+    process.exit(1)
+  }
   steps[statement.step] = (steps[statement.step] ?? 0) + performance.now() - started
 }
 connection.closeSync()

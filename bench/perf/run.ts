@@ -124,7 +124,12 @@ const runVariant = async (variant: Variant, data: Dataset, work: string, round: 
   } catch (e) {
     error = `unreadable output: ${e instanceof Error ? e.message : String(e)}`
   }
-  if (measured.code !== 0) error = `exited ${measured.code ?? measured.signal}: ${measured.stderr.trim().split("\n").slice(-5).join(" | ")}`
+  if (measured.code !== 0) {
+    // The first line naming an error (DuckDB's message), else the end of stderr.
+    const lines = measured.stderr.trim().split("\n")
+    const named = lines.find((l) => /Error|error:/.test(l))
+    error = `exited ${measured.code ?? measured.signal}: ${(named ?? lines.slice(-3).join(" | ")).trim().slice(0, 400)}`
+  }
   return { variant, dir, measured, ok: error === undefined, error, steps }
 }
 
@@ -242,7 +247,7 @@ interface Entry {
   readonly dataset: { readonly generator: string; readonly orders_csv_mib: number; readonly orders_parquet_mib: number; readonly generated_seconds: number }
   readonly variants: Partial<Record<Variant, VariantStats>>
   readonly ratios: { readonly medallion_over_duckdb: number | null; readonly polars_over_duckdb: number | null }
-  readonly gold_check: { readonly equal: boolean; readonly gold_rows: number; readonly checks: number; readonly mismatches: ReadonlyArray<GoldCheck> }
+  readonly gold_check: { readonly equal: boolean | null; readonly gold_rows: number; readonly checks: number; readonly mismatches: ReadonlyArray<GoldCheck> }
   readonly layer_counts: Readonly<Record<string, number>>
   readonly layer_counts_equal: boolean
 }
@@ -348,12 +353,12 @@ for (const size of sizes) {
     dataset: { generator: GENERATOR_VERSION, orders_csv_mib: round(data.bytes.ordersCsv / 2 ** 20, 0), orders_parquet_mib: round(data.bytes.ordersParquet / 2 ** 20, 0), generated_seconds: round(data.generatedSeconds) },
     variants: stats,
     ratios: { medallion_over_duckdb: ratio(stats.medallion, stats.duckdb), polars_over_duckdb: ratio(stats.polars, stats.duckdb) },
-    gold_check: { equal: mismatches.length === 0 && checks > 0, gold_rows: goldRows, checks, mismatches },
+    gold_check: { equal: checks === 0 ? null : mismatches.length === 0, gold_rows: goldRows, checks, mismatches },
     layer_counts: referenceCounts ?? {},
     layer_counts_equal: countsEqual
   }
   entries.push(entry)
-  log(`${size}: medallion / duckdb = ${entry.ratios.medallion_over_duckdb ?? "n/a"}, polars / duckdb = ${entry.ratios.polars_over_duckdb ?? "n/a"}; gold ${entry.gold_check.equal ? "identical" : "DIFFERENT"} (${checks} comparisons, ${goldRows} rows); load average after ${entry.load_average.after.join(", ")}`)
+  log(`${size}: medallion / duckdb = ${entry.ratios.medallion_over_duckdb ?? "n/a"}, polars / duckdb = ${entry.ratios.polars_over_duckdb ?? "n/a"}; gold ${entry.gold_check.equal === null ? "not compared (fewer than two variants finished)" : entry.gold_check.equal ? "identical" : "DIFFERENT"} (${checks} comparisons, ${goldRows} rows); load average after ${entry.load_average.after.join(", ")}`)
 }
 
 // Merge into the results file: an entry per (rows, format), the newest wins.
@@ -401,7 +406,7 @@ for (const e of entries) {
 }
 lines.push("")
 for (const e of entries) {
-  lines.push(`${fmt(e.rows)} rows (${e.format}${e.memory_limit === null ? "" : `, memory_limit ${e.memory_limit}`}, ${e.threads} threads; load average ${e.load_average.before.join(" ")} before, ${e.load_average.after.join(" ")} after): gold ${e.gold_check.equal ? `identical in every run (${e.gold_check.checks} comparisons of ${fmt(e.gold_check.gold_rows)} rows)` : "DIFFERENT"}; layer row counts ${e.layer_counts_equal ? "equal" : "DIFFERENT"}: ${Object.entries(e.layer_counts).map(([t, n]) => `${t} ${fmt(n)}`).join(", ")}`)
+  lines.push(`${fmt(e.rows)} rows (${e.format}${e.memory_limit === null ? "" : `, memory_limit ${e.memory_limit}`}, ${e.threads} threads; load average ${e.load_average.before.join(" ")} before, ${e.load_average.after.join(" ")} after): gold ${e.gold_check.equal === null ? "not compared (fewer than two variants finished)" : e.gold_check.equal ? `identical in every run (${e.gold_check.checks} comparisons of ${fmt(e.gold_check.gold_rows)} rows)` : "DIFFERENT"}; layer row counts ${e.layer_counts_equal ? "equal" : "DIFFERENT"}: ${Object.entries(e.layer_counts).map(([t, n]) => `${t} ${fmt(n)}`).join(", ")}`)
 }
 lines.push(`wrote bench/results/${resultsName}.json and bench/results/${resultsName}.svg`)
 console.log(lines.join("\n"))
