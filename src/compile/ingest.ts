@@ -12,11 +12,18 @@ export interface IngestInputs {
 }
 
 export interface IngestProgram {
+  /** The files' rows with lineage: a replace builds the new table straight from it, in one pass. */
+  readonly read: string
+  /**
+   * An append stages the new files first (`buildStage`, then `countStage`), because it looks at
+   * their columns before inserting (schema drift) and must not read the files twice.
+   */
   readonly stage: string
   readonly buildStage: string
   readonly countStage: string
+  /** The staged rows. */
   readonly output: string
-  /** Malformed lines the reader kept aside, with the batch id; undefined for formats without rejects. */
+  /** Malformed lines the reader kept aside, with the batch id, once `read` or `buildStage` ran; undefined for formats without rejects. */
   readonly rejected: string | undefined
   readonly cleanup: ReadonlyArray<string>
 }
@@ -38,9 +45,11 @@ export const compileIngest = (d: Dialect, node: IngestNode, inputs: IngestInputs
   const read = readSource(d, node, inputs.files, rejects)
   const lineage = `${d.literal(inputs.batchId)} AS ${q("_batch_id")}, ${d.timestamp(inputs.startedAt)} AS ${q("_ingested_at")}`
   const rejectedLines = rejects === undefined ? undefined : d.rejectedLines(rejects)
+  const rows = `SELECT *, ${lineage} FROM (${read}) AS files`
   return {
+    read: rows,
     stage,
-    buildStage: d.createTempTable(stage, `SELECT *, ${lineage} FROM (${read}) AS files`),
+    buildStage: d.createTempTable(stage, rows),
     countStage: `SELECT count(*) AS n FROM ${d.tempTable(stage)}`,
     output: `SELECT * FROM ${d.tempTable(stage)}`,
     rejected: rejectedLines === undefined ? undefined : `SELECT ${lineage}, rejected.* FROM (${rejectedLines}) AS rejected`,

@@ -50,8 +50,18 @@ export interface ModelProgram {
   /** The rows to quarantine, with `_expectations`, or undefined when nothing can be quarantined. */
   readonly quarantine: string | undefined
   readonly dropStage: string
-  /** For views: the view's query, with marked rows filtered out. */
-  readonly viewQuery: string
+  /**
+   * The chain's rows with marked rows filtered out, casting strictly: a view's query, and the
+   * output of a table that `keepsEveryRow` (built from it directly, without a stage).
+   */
+  readonly chainQuery: string
+  /**
+   * No step or expectation can set a row aside, so every row the chain yields is published and
+   * the write itself counts them: no stage table and no classification are needed.
+   */
+  readonly keepsEveryRow: boolean
+  /** The chain has casts that fail the table on a bad value (reported with samples only by the staged build). */
+  readonly castsCanFail: boolean
 }
 
 /** The name an expectation is reported under. */
@@ -76,6 +86,9 @@ const parseDuration = (every: string): string => {
     : unit === "h" || unit.startsWith("hour") ? "hour" : "day"
   return `${m[1]} ${name}${m[1] === "1" ? "" : "s"}`
 }
+
+const castOnError = (step: Extract<Step, { cast: unknown }>) =>
+  "columns" in step.cast && typeof step.cast.columns === "object" ? (step.cast.on_error ?? "fail") : "fail"
 
 interface ChainContext {
   readonly d: Dialect
@@ -139,7 +152,7 @@ const compileStep = (ctx: ChainContext, step: Step, prev: string, castsAreStrict
   }
   if ("cast" in step) {
     const columns = "columns" in step.cast && typeof step.cast.columns === "object" ? step.cast.columns as Record<string, string> : step.cast as Record<string, string>
-    const onError = "columns" in step.cast && typeof step.cast.columns === "object" ? (step.cast.on_error ?? "fail") : "fail"
+    const onError = castOnError(step)
     const entries = Object.entries(columns)
     if (onError === "fail" && castsAreStrict) {
       return `SELECT ${d.starReplace(entries.map(([c, t]) => [c, d.cast(q(c), t)]))} FROM ${prev}`
@@ -183,6 +196,11 @@ const withImplicitSteps = (d: Dialect, node: ModelNode): ReadonlyArray<Step> =>
       dedupe: { keys: node.table.key, ...(node.table.sequence_by === undefined ? {} : { order_by: `${d.quote(node.table.sequence_by)} DESC` }) }
     }]
     : node.table.transforms ?? []
+
+/** Whether a step can mark a row as removed, cast-failed or quarantined. */
+const marksRows = (step: Step): boolean =>
+  "filter" in step || "drop_nulls" in step || "dedupe" in step || ("join" in step && step.join.how === "inner") ||
+  ("cast" in step && castOnError(step) === "quarantine")
 
 const startMarkers = (d: Dialect) =>
   `${d.cast("NULL", "VARCHAR")} AS ${d.quote(REMOVED)}, ${d.emptyTextArray} AS ${d.quote(CAST_QUARANTINE)}, ${d.emptyTextArray} AS ${d.quote(CAST_FAIL)}`
@@ -251,7 +269,7 @@ export const compileModel = (d: Dialect, node: ModelNode, inputs: ModelInputs): 
   const dropped = with_("drop")
   const alive = `${q(REMOVED)} IS NULL`
   const keep = `${alive} AND NOT (${quarantined})${dropped.length > 0 ? ` AND NOT (${dropped.join(" OR ")})` : ""}`
-  const canQuarantine = with_("quarantine").length > 0 || (node.table.transforms ?? []).some((s) => "cast" in s && "columns" in s.cast && s.cast.on_error === "quarantine")
+  const canQuarantine = with_("quarantine").length > 0 || (node.table.transforms ?? []).some((s) => "cast" in s && castOnError(s) === "quarantine")
   const reasons = d.concatArrays(d.textArray(expectations.filter((e) => e.onFail === "quarantine")
     .map((e) => `CASE WHEN ${q(e.flag)} THEN ${d.literal(e.name)} END`)), q(CAST_QUARANTINE))
   // Cast failures are grouped by column, not by value, so the grouping stays small.
@@ -270,6 +288,8 @@ export const compileModel = (d: Dialect, node: ModelNode, inputs: ModelInputs): 
       ? `SELECT ${d.starExcept(hidden)}, ${reasons} AS _expectations, ${d.literal(inputs.batchId)} AS _quarantine_batch_id, ${d.timestamp(inputs.startedAt)} AS _quarantined_at FROM ${d.tempTable(stage)} WHERE ${alive} AND (${quarantined})`
       : undefined,
     dropStage: d.dropTempTable(stage),
-    viewQuery: withCtes(strictCtes)(`SELECT ${d.starExcept([...markers])} FROM final WHERE ${alive}`)
+    chainQuery: withCtes(strictCtes)(`SELECT ${d.starExcept([...markers])} FROM final WHERE ${alive}`),
+    keepsEveryRow: expectations.length === 0 && !withImplicitSteps(d, node).some(marksRows),
+    castsCanFail: withImplicitSteps(d, node).some((step) => "cast" in step && castOnError(step) === "fail")
   }
 }

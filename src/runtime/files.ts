@@ -9,7 +9,7 @@ export const checksum = (path: string) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const hash = createHash("sha256")
-    yield* Stream.runForEach(fs.stream(path), (chunk) => Effect.sync(() => hash.update(chunk)))
+    yield* Stream.runForEach(fs.stream(path, { chunkSize: 1024 * 1024 }).pipe(Stream.buffer({ capacity: 4 })), (chunk) => Effect.sync(() => hash.update(chunk)))
     return hash.digest("hex")
   })
 

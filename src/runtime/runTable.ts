@@ -93,7 +93,8 @@ const publishReplace = (
   layer: Layer,
   publications: ReadonlyArray<Publication>,
   beforeSwap: Effect.Effect<void, InputError | ExecutorError, Requirements>,
-  inTransaction: Effect.Effect<void, ExecutorError, Requirements>
+  /** Runs in the swap's transaction, given the rows each publication received. */
+  inTransaction: (built: ReadonlyArray<number>) => Effect.Effect<void, ExecutorError, Requirements>
 ) =>
   Effect.gen(function*() {
     const { dialect } = yield* Executor
@@ -101,13 +102,13 @@ const publishReplace = (
     const cleanup = Effect.forEach(statements.cleanup, (sql) => Effect.ignore(session.execute(sql)), { discard: true })
     return yield* Effect.gen(function*() {
       const views = yield* viewsIn(session, layer, publications.map((p) => p.name))
-      const counts = yield* Effect.forEach(statements.build, session.execute)
+      const built = yield* Effect.forEach(statements.build, session.execute)
       yield* beforeSwap
       yield* session.transaction(Effect.gen(function*() {
         yield* Effect.forEach(statements.swap(views), session.execute, { discard: true })
-        yield* inTransaction
+        yield* inTransaction(built)
       }))
-      return counts
+      return built
     }).pipe(Effect.onError(() => cleanup))
   })
 
@@ -170,27 +171,27 @@ const runIngest = (job: TableJob, node: IngestNode, ctx: RunContext) =>
       )
     return yield* executor.withSession((session) =>
       Effect.gen(function*() {
-        yield* session.execute(program.buildStage)
-        const read = count(yield* session.query(program.countStage))
-        const publications: Array<Publication> = [
-          { layer: "bronze", name: node.name, query: program.output },
-          ...(program.rejected === undefined ? [] : [{ layer: "bronze" as const, name: `${node.name}__rejects`, query: program.rejected }])
-        ]
+        const rejectsTable = (query: string | undefined): ReadonlyArray<Publication> =>
+          query === undefined ? [] : [{ layer: "bronze", name: `${node.name}__rejects`, query }]
         const ledger = (s: Session) =>
           node.mode === "append" ? store.recordIngested(s, node.id, ctx.batchId, files) : Effect.void
-        let written = 0, rejected = 0
+        let read = 0, written = 0, rejected = 0
         if (!incremental) {
-          const built = yield* publishReplace(session, "bronze", publications, Effect.void,
-            Effect.gen(function*() {
+          // One pass: the new table is written as the files are read, and the write counts the rows.
+          const built = yield* publishReplace(session, "bronze", [{ layer: "bronze", name: node.name, query: program.read }, ...rejectsTable(program.rejected)],
+            Effect.void,
+            (counts) => Effect.gen(function*() {
               if (node.mode === "append") yield* store.resetLedgers(session, node.id)
               yield* ledger(session)
-              yield* batch(session, read)
+              yield* batch(session, counts[0] ?? 0)
             }))
-          written = built[0] ?? 0
+          read = written = built[0] ?? 0
           rejected = built[1] ?? 0
         } else {
+          yield* session.execute(program.buildStage)
+          read = count(yield* session.query(program.countStage))
           const appended = yield* session.transaction(Effect.gen(function*() {
-            const result = yield* publishAppend(session, publications)
+            const result = yield* publishAppend(session, [{ layer: "bronze", name: node.name, query: program.output }, ...rejectsTable(program.rejected)])
             yield* ledger(session)
             yield* batch(session, read)
             return result
@@ -278,7 +279,7 @@ const runModel = (job: TableJob, node: ModelNode, ctx: RunContext) =>
           const views = yield* viewsIn(session, node.layer, [node.name])
           yield* session.transaction(Effect.gen(function*() {
             if (!views.has(node.name)) yield* session.execute(d.dropTable(target))
-            yield* session.execute(d.createOrReplaceView(target, program.viewQuery))
+            yield* session.execute(d.createOrReplaceView(target, program.chainQuery))
             yield* publish(counts.rowsOut)
           }))
           const result: TableCounts = { ...counts, rejected: 0, accountingOk: true, notes: ["view"], changed: true }
@@ -296,7 +297,7 @@ const runModel = (job: TableJob, node: ModelNode, ctx: RunContext) =>
           let written = 0, quarantined = 0
           if (!incremental) {
             const built = yield* publishReplace(session, node.layer, publications,
-              exportTargets(session, node, ctx, d.table(node.layer, nextName(node.name))), publish(counts.rowsOut))
+              exportTargets(session, node, ctx, d.table(node.layer, nextName(node.name))), () => publish(counts.rowsOut))
             written = built[0] ?? 0
             quarantined = built[1] ?? 0
           } else if (node.mode === "append") {
@@ -332,7 +333,18 @@ const runModel = (job: TableJob, node: ModelNode, ctx: RunContext) =>
           }
           return result
         })
-        return yield* body.pipe(Effect.ensuring(Effect.ignore(session.execute(program.dropStage))))
+        const staged = body.pipe(Effect.ensuring(Effect.ignore(session.execute(program.dropStage))))
+        if (incremental || !program.keepsEveryRow) return yield* staged
+        // Nothing can set a row aside: build the table straight from the chain, one pass, and let
+        // the write count the rows. A strict cast that fails is built again staged, for the
+        // message naming the column and its bad values.
+        const direct: Publication = { layer: node.layer, name: node.name, query: program.chainQuery }
+        const [build] = replaceStatements(d, [direct]).build
+        return yield* publishReplace(session, node.layer, [direct],
+          exportTargets(session, node, ctx, d.table(node.layer, nextName(node.name))), (built) => publish(built[0] ?? 0)).pipe(
+            Effect.map((built): TableCounts => ({ ...nothingNew([]), rowsIn: built[0] ?? 0, rowsOut: built[0] ?? 0, changed: true })),
+            Effect.catchIf((e) => program.castsCanFail && e._tag === "ExecutorError" && !e.isRetryable && e.statement === build, () => staged)
+          )
       })
     )
   })

@@ -251,10 +251,28 @@ silver:
     expect: [ { check: amount < 100, on_fail: fail } ]
 `, "silver.live")
     const view = compileModel(duckdb, node, inputs)
-    assert.include(view.viewQuery, `CAST("amount" AS int) AS "amount"`)
-    assert.notInclude(view.viewQuery, "TRY_CAST")
-    assert.match(view.viewQuery, /SELECT \* EXCLUDE \("__medallion_removed", "__medallion_cast_q", "__medallion_cast_f"\) FROM final WHERE "__medallion_removed" IS NULL$/)
+    assert.include(view.chainQuery, `CAST("amount" AS int) AS "amount"`)
+    assert.notInclude(view.chainQuery, "TRY_CAST")
+    assert.match(view.chainQuery, /SELECT \* EXCLUDE \("__medallion_removed", "__medallion_cast_q", "__medallion_cast_f"\) FROM final WHERE "__medallion_removed" IS NULL$/)
     assert.include(view.classifyView, `count(*) AS n FROM (SELECT s.*, (s."__medallion_removed" IS NULL AND coalesce(NOT coalesce(amount < 100, false), false)) AS "__medallion_e0" FROM final s) AS flagged`)
+  })
+
+  it("a chain that keeps every row is built without a stage; any step or expectation that can set rows aside needs one", () => {
+    const keeps = (transforms: string, expect = "") =>
+      compileModel(duckdb, nodeOf(`\nsilver:\n  t:\n    from: bronze.orders\n    transforms: ${transforms}\n${expect}`, "silver.t"), inputs).keepsEveryRow
+    assert.isTrue(keeps(`[ { cast: { amount: int } }, { fill_nulls: { segment: consumer } }, { derive: { d: amount * 2 } }, { lowercase: [status] } ]`))
+    assert.isTrue(keeps(`[ { join: { to: bronze.customers, on: [customer_id], how: left } }, { aggregate: { by: [status], metrics: { n: count(*) } } } ]`))
+    assert.isTrue(keeps(`[ { cast: { columns: { amount: int }, on_error: "null" } } ]`))
+    for (const marking of [
+      `[ { filter: amount > 0 } ]`, `[ { drop_nulls: [amount] } ]`, `[ { dedupe: { keys: [order_id] } } ]`,
+      `[ { join: { to: bronze.customers, on: [customer_id], how: inner } } ]`, `[ { cast: { columns: { amount: int }, on_error: quarantine } } ]`
+    ]) assert.isFalse(keeps(marking), marking)
+    assert.isFalse(keeps(`[ { cast: { amount: int } } ]`, `    expect: [ { check: amount > 0 } ]\n`))
+    const merge = nodeOf(`\nsilver:\n  m:\n    from: bronze.orders\n    mode: merge\n    key: [order_id]\n    sequence_by: updated_at\n`, "silver.m")
+    assert.isFalse(compileModel(duckdb, merge, inputs).keepsEveryRow, "a merge dedupes by key")
+    const strict = compileModel(duckdb, nodeOf(`\nsilver:\n  t:\n    from: bronze.orders\n    transforms: [ { cast: { amount: int } } ]\n`, "silver.t"), inputs)
+    assert.isTrue(strict.castsCanFail)
+    assert.include(strict.chainQuery, `CAST("amount" AS int) AS "amount"`)
   })
 
   it("is deterministic", () => {

@@ -320,8 +320,8 @@ describe("spark dialect: modes", () => {
     const node = model(`silver:\n  t: { from: bronze.orders, mode: view, transforms: [ { cast: { columns: { n: int }, on_error: "null" } } ] }\n`)
     const program = compileModel(d, node, inputs)
     assert.strictEqual(d.createOrReplaceView(target, "SELECT 1"), `CREATE OR REPLACE VIEW ${target} AS SELECT 1`)
-    assert.isTrue(program.viewQuery.endsWith(`SELECT * EXCEPT (${HIDDEN}) FROM final WHERE ${ALIVE}`))
-    assert.include(program.viewQuery, "TRY_CAST(`n` AS int)")
+    assert.isTrue(program.chainQuery.endsWith(`SELECT * EXCEPT (${HIDDEN}) FROM final WHERE ${ALIVE}`))
+    assert.include(program.chainQuery, "TRY_CAST(`n` AS int)")
   })
 
   it("appends and merges read only the new input batches", () => {
