@@ -54,7 +54,6 @@ export interface Dialect {
   /** Up to 5 distinct values of `column` that failed to cast, from the entries in `marker` of `from`. */
   readonly castFailureValues: (from: string, marker: string, column: string) => string
   readonly arrayLength: (array: string) => string
-  readonly appendToArray: (array: string, element: string) => string
   readonly timestamp: (iso: string) => string
   /** Whether the CSV reader keeps malformed lines aside for rejectedLines (DuckDB) or not (Spark drops them). */
   readonly readsRejects: boolean

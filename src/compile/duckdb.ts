@@ -40,7 +40,6 @@ export const duckdb: Dialect = {
   castFailureValues: (from, marker, column) =>
     `SELECT DISTINCT split_part(e, chr(31), 2) AS value FROM (SELECT unnest(${marker}) AS e FROM ${from}) WHERE split_part(e, chr(31), 1) = ${literal(column)} ORDER BY 1 LIMIT 5`,
   arrayLength: (array) => `len(${array})`,
-  appendToArray: (array, element) => `list_append(${array}, ${element})`,
   timestamp: (iso) => `CAST(${literal(iso)} AS TIMESTAMPTZ)`,
   readsRejects: true,
   readFiles: (format, files, options, filenameColumn, rejects) => {

@@ -56,8 +56,9 @@ export interface ModelProgram {
    */
   readonly chainQuery: string
   /**
-   * No step or expectation can set a row aside, so every row the chain yields is published and
-   * the write itself counts them: no stage table and no classification are needed.
+   * No step after the last change of grain and no expectation can set a row aside, so every row
+   * the chain yields is published and the write itself counts them: no stage table and no
+   * classification are needed.
    */
   readonly keepsEveryRow: boolean
   /** The chain has casts that fail the table on a bad value (reported with samples only by the staged build). */
@@ -96,8 +97,13 @@ interface ChainContext {
   readonly strictCasts: boolean
 }
 
-/** One step as a SELECT over the previous CTE `prev`. */
-const compileStep = (ctx: ChainContext, step: Step, prev: string, castsAreStrict: boolean): string => {
+/**
+ * One step as a SELECT over the previous CTE `prev`. Before the last step that changes the grain,
+ * rows set aside are not counted (accounting starts after it), so `beforeReshape` steps filter
+ * instead of marking: the engine can then push the filter down and join less.
+ */
+const compileStep = (ctx: ChainContext, step: Step, prev: string, beforeReshape: boolean): string => {
+  const castsAreStrict = ctx.strictCasts || beforeReshape
   const { d } = ctx
   const q = d.quote
   const alive = `${q(REMOVED)} IS NULL`
@@ -113,9 +119,11 @@ const compileStep = (ctx: ChainContext, step: Step, prev: string, castsAreStrict
     return `SELECT ${d.starReplace(Object.entries(step.fill_nulls).map(([c, v]) => [c, `coalesce(${q(c)}, ${d.literal(String(v))})`]))} FROM ${prev}`
   }
   if ("drop_nulls" in step) {
+    if (beforeReshape) return `SELECT * FROM ${prev} WHERE NOT (${step.drop_nulls.map((c) => `${q(c)} IS NULL`).join(" OR ")})`
     return `SELECT ${d.starReplace([[REMOVED, remove("drop_nulls", step.drop_nulls.map((c) => `${q(c)} IS NULL`).join(" OR "))]])} FROM ${prev}`
   }
   if ("filter" in step) {
+    if (beforeReshape) return `SELECT * FROM ${prev} WHERE coalesce(${step.filter}, false)`
     return `SELECT ${d.starReplace([[REMOVED, remove("filter", `NOT coalesce(${step.filter}, false)`)]])} FROM ${prev}`
   }
   if ("dedupe" in step) {
@@ -160,10 +168,10 @@ const compileStep = (ctx: ChainContext, step: Step, prev: string, castsAreStrict
     const replaced = entries.map(([c, t]) => [c, d.tryCast(q(c), t)] as const)
     if (onError === "null") return `SELECT ${d.starReplace(replaced)} FROM ${prev}`
     const marker = onError === "quarantine" ? CAST_QUARANTINE : CAST_FAIL
-    const failed = entries.reduce((array, [c, t]) =>
-      `CASE WHEN ${alive} AND ${q(c)} IS NOT NULL AND ${d.tryCast(q(c), t)} IS NULL THEN ${d.appendToArray(array,
-        onError === "quarantine" ? d.literal(`cast(${c})`) : d.castFailureEntry(c, q(c)))} ELSE ${array} END`,
-      q(marker))
+    // One entry per column that did not cast, appended in one step: linear in the number of columns.
+    const failed = d.concatArrays(q(marker), d.textArray(entries.map(([c, t]) =>
+      `CASE WHEN ${alive} AND ${q(c)} IS NOT NULL AND ${d.tryCast(q(c), t)} IS NULL THEN ${
+        onError === "quarantine" ? d.literal(`cast(${c})`) : d.castFailureEntry(c, q(c))} END`)))
     return `SELECT ${d.starReplace([...replaced, [marker, failed]])} FROM ${prev}`
   }
   if ("join" in step) {
@@ -174,12 +182,13 @@ const compileStep = (ctx: ChainContext, step: Step, prev: string, castsAreStrict
     const right = columns === undefined
       ? `r.${d.starExcept([...(typeof on === "string" ? [] : on), match])}`
       : columns.map((c) => `r.${q(c)}`).join(", ")
-    const removed = how === "inner"
+    const filters = how === "inner" && beforeReshape
+    const removed = how === "inner" && !filters
       ? `CASE WHEN l.${q(REMOVED)} IS NULL AND r.${q(match)} IS NULL THEN 'join_unmatched' ELSE l.${q(REMOVED)} END`
       : `l.${q(REMOVED)}`
     // The right side never brings its lineage columns: the row's lineage is the left side's.
     const rightRows = d.columnsExcept(d.table(layer, name), lineageColumns, `true AS ${q(match)}`)
-    return `SELECT l.${d.starExcept([REMOVED])}, ${right}, ${removed} AS ${q(REMOVED)} FROM ${prev} l LEFT JOIN (${rightRows}) r ON ${condition}`
+    return `SELECT l.${d.starExcept([REMOVED])}, ${right}, ${removed} AS ${q(REMOVED)} FROM ${prev} l ${filters ? "INNER" : "LEFT"} JOIN (${rightRows}) r ON ${condition}`
   }
   if ("aggregate" in step) {
     const by = step.aggregate.by ?? []
@@ -219,12 +228,11 @@ const compileChain = (ctx: ChainContext, inputs: ModelInputs): ReadonlyArray<rea
   const lastReshape = steps.findLastIndex(reshapes)
   steps.forEach((step, i) => {
     const prev = `step_${i}`
-    const strict = ctx.strictCasts || i < lastReshape
     if (reshapes(step)) {
       ctes.push([`alive_${i}`, `SELECT ${d.starExcept([...markers])} FROM ${prev} WHERE ${d.quote(REMOVED)} IS NULL`])
-      ctes.push([`step_${i + 1}`, `SELECT *, ${startMarkers(d)} FROM (${compileStep(ctx, step, `alive_${i}`, strict)}) AS q`])
+      ctes.push([`step_${i + 1}`, `SELECT *, ${startMarkers(d)} FROM (${compileStep(ctx, step, `alive_${i}`, i < lastReshape)}) AS q`])
     } else {
-      ctes.push([`step_${i + 1}`, compileStep(ctx, step, prev, strict)])
+      ctes.push([`step_${i + 1}`, compileStep(ctx, step, prev, i < lastReshape)])
     }
   })
   ctes.push(["final", `SELECT * FROM step_${steps.length}`])
@@ -254,6 +262,9 @@ export const compileModel = (d: Dialect, node: ModelNode, inputs: ModelInputs): 
   // Casts are checked row by row (TRY_CAST plus markers) so that failures are counted and shown;
   // a view's own query casts strictly, so reading it never hides a bad value as NULL.
   const ctes = compileChain({ d, node, strictCasts: false }, inputs)
+  // The steps whose set-aside rows are counted: those after the last change of grain.
+  const allSteps = withImplicitSteps(d, node)
+  const counted = allSteps.slice(allSteps.findLastIndex(reshapes) + 1)
   const strictCtes = compileChain({ d, node, strictCasts: true }, inputs)
   const expectations: ReadonlyArray<ExpectationPlan> = (node.table.expect ?? []).map((e, i) => ({
     name: expectationName(e), kind: expectationKind(e), onFail: e.on_fail ?? "warn", flag: `__medallion_e${i}`
@@ -273,7 +284,8 @@ export const compileModel = (d: Dialect, node: ModelNode, inputs: ModelInputs): 
   const reasons = d.concatArrays(d.textArray(expectations.filter((e) => e.onFail === "quarantine")
     .map((e) => `CASE WHEN ${q(e.flag)} THEN ${d.literal(e.name)} END`)), q(CAST_QUARANTINE))
   // Cast failures are grouped by column, not by value, so the grouping stays small.
-  const classifyColumns = [q(REMOVED), q(CAST_QUARANTINE), `${d.castFailureColumns(q(CAST_FAIL))} AS ${q(CAST_FAIL)}`, ...expectations.map((e) => q(e.flag))]
+  // Quarantine by cast only needs yes or no here (the reasons go to the quarantine table).
+  const classifyColumns = [q(REMOVED), `${d.arrayLength(q(CAST_QUARANTINE))} > 0 AS ${q(CAST_QUARANTINE)}`, `${d.castFailureColumns(q(CAST_FAIL))} AS ${q(CAST_FAIL)}`, ...expectations.map((e) => q(e.flag))]
   const classify = (from: string) =>
     `SELECT ${classifyColumns.join(", ")}, count(*) AS n FROM ${from} GROUP BY ${classifyColumns.map((_, i) => i + 1).join(", ")}`
   return {
@@ -289,7 +301,7 @@ export const compileModel = (d: Dialect, node: ModelNode, inputs: ModelInputs): 
       : undefined,
     dropStage: d.dropTempTable(stage),
     chainQuery: withCtes(strictCtes)(`SELECT ${d.starExcept([...markers])} FROM final WHERE ${alive}`),
-    keepsEveryRow: expectations.length === 0 && !withImplicitSteps(d, node).some(marksRows),
-    castsCanFail: withImplicitSteps(d, node).some((step) => "cast" in step && castOnError(step) === "fail")
+    keepsEveryRow: expectations.length === 0 && !counted.some(marksRows),
+    castsCanFail: counted.some((step) => "cast" in step && castOnError(step) === "fail")
   }
 }

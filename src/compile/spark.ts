@@ -144,7 +144,6 @@ export const spark = (options: SparkOptions): Dialect => {
     castFailureValues: (from, marker, column) =>
       `SELECT DISTINCT split_part(e, chr(31), 2) AS value FROM (SELECT explode(${marker}) AS e FROM ${from}) AS entries WHERE split_part(e, chr(31), 1) = ${literal(column)} ORDER BY 1 LIMIT 5`,
     arrayLength: (array) => `size(${array})`,
-    appendToArray: (array, element) => `array_append(${array}, ${element})`,
     timestamp: (iso) => `CAST(${literal(iso)} AS TIMESTAMP)`,
     readsRejects: false,
     readFiles: (format, files, options, filenameColumn) =>

@@ -1,18 +1,19 @@
 /**
- * The warehouse lock: one writer per DuckDB file. `<database>.lock` is created exclusively
- * ("wx": the create fails if the file exists, so of two racing processes exactly one wins) and
- * holds `{pid, host, started_at, command}`; it is removed when the scope closes, whether the run
- * succeeded, failed or was interrupted.
+ * The warehouse lock: one writer per DuckDB file. `<database>.lock` holds `{pid, host,
+ * started_at, command}`; it is written to a private file first and hard-linked into place, which
+ * fails if the name exists: of two racing processes exactly one wins, and the lock file never
+ * exists half-written, even when its writer is killed. It is removed when the scope closes,
+ * whether the run succeeded, failed or was interrupted.
  *
  * A lock left by a crashed run is taken over: its holder is on this host and its pid is no
- * longer running, or the file is unreadable and older than `corruptAfter` (a holder writes its
- * file right after creating it, so an unreadable young file is being written). A holder on
+ * longer running, or the file is unreadable (damaged from outside) and older than `corruptAfter`
+ * (a young one may still come from an older version that wrote the file in place). A holder on
  * another host is never stale: its pid means nothing here. A takeover happens under a second
  * exclusive file, `<lock>.takeover`, and only if the lock file still has the content that was
  * judged stale, so two processes taking over the same stale lock cannot both win.
  */
 import { hostname } from "node:os"
-import { Clock, Duration, Effect, FileSystem, Option, Path, PlatformError, Schedule, Schema, type Scope } from "effect"
+import { Clock, Duration, Effect, FileSystem, Option, Path, PlatformError, Random, Schedule, Schema, type Scope } from "effect"
 import { ExecutorError } from "../executor/Executor.ts"
 
 export const Holder = Schema.Struct({
@@ -126,13 +127,17 @@ const make = Effect.fnUntraced(function*(options: LockOptions) {
 
   yield* fs.makeDirectory(path.dirname(lockFile), { recursive: true }).pipe(Effect.mapError(fail("create its directory")))
 
-  /** Creates `file` with `text` unless it exists: true if we created it. */
+  /** Creates `file` with `text`, complete, unless it exists: true if we created it. */
   const create = (file: string, text: string) =>
-    fs.writeFileString(file, text, { flag: "wx" }).pipe(
-      Effect.as(true),
-      Effect.catchIf((e) => isSystemError(e, "AlreadyExists"), () => Effect.succeed(false)),
-      Effect.mapError(fail("create the lock file"))
-    )
+    Effect.gen(function*() {
+      const draft = `${file}.${globalThis.process.pid}-${yield* Random.nextIntBetween(0, 0xffffffff)}.tmp`
+      yield* fs.writeFileString(draft, text, { flag: "wx" })
+      return yield* fs.link(draft, file).pipe(
+        Effect.as(true),
+        Effect.catchIf((e) => isSystemError(e, "AlreadyExists"), () => Effect.succeed(false)),
+        Effect.ensuring(Effect.ignore(fs.remove(draft)))
+      )
+    }).pipe(Effect.mapError(fail("create the lock file")))
 
   const readText = (file: string) =>
     fs.readFileString(file).pipe(

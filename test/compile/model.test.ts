@@ -87,10 +87,15 @@ silver:
   it("casts with TRY_CAST and records quarantined columns as cast(col)", () => {
     assert.include(program.buildStage, `TRY_CAST("amount" AS decimal(12,2)) AS "amount"`)
     assert.include(program.buildStage, `TRY_CAST("ordered_at" AS timestamp) AS "ordered_at"`)
-    assert.include(program.buildStage, `"amount" IS NOT NULL AND TRY_CAST("amount" AS decimal(12,2)) IS NULL THEN list_append("__medallion_cast_q", 'cast(amount)')`)
-    assert.include(program.buildStage, `list_append(`)
-    assert.include(program.buildStage, `'cast(ordered_at)'`)
+    assert.include(program.buildStage, `list_concat("__medallion_cast_q", list_filter([CASE WHEN "__medallion_removed" IS NULL AND "amount" IS NOT NULL AND TRY_CAST("amount" AS decimal(12,2)) IS NULL THEN 'cast(amount)' END, `)
+    assert.include(program.buildStage, `THEN 'cast(ordered_at)' END], lambda x: x IS NOT NULL)) AS "__medallion_cast_q"`)
     assert.notMatch(program.buildStage, /(?<!TRY_)CAST\("amount"/)
+  })
+
+  it("the cast marker grows linearly with the number of columns (each TRY_CAST appears twice)", () => {
+    const columns = Array.from({ length: 12 }, (_, i) => `c${i}: int`).join(", ")
+    const wide = compileModel(duckdb, nodeOf(`\nsilver:\n  wide:\n    from: bronze.orders\n    transforms: [ { cast: { columns: { ${columns} }, on_error: quarantine } } ]\n`, "silver.wide"), inputs)
+    assert.strictEqual(wide.buildStage.split(`TRY_CAST("c7" AS int)`).length - 1, 2)
   })
 
   it("marks filtered rows with a reason instead of removing them", () => {
@@ -129,7 +134,7 @@ silver:
   it("classifies by markers and flags with one grouped count", () => {
     assert.strictEqual(
       program.classify,
-      `SELECT "__medallion_removed", "__medallion_cast_q", list_sort(list_distinct(list_transform("__medallion_cast_f", lambda e: split_part(e, chr(31), 1)))) AS "__medallion_cast_f", "__medallion_e0", "__medallion_e1", "__medallion_e2", count(*) AS n FROM "__stage_silver_orders" GROUP BY 1, 2, 3, 4, 5, 6`
+      `SELECT "__medallion_removed", len("__medallion_cast_q") > 0 AS "__medallion_cast_q", list_sort(list_distinct(list_transform("__medallion_cast_f", lambda e: split_part(e, chr(31), 1)))) AS "__medallion_cast_f", "__medallion_e0", "__medallion_e1", "__medallion_e2", count(*) AS n FROM "__stage_silver_orders" GROUP BY 1, 2, 3, 4, 5, 6`
     )
     // Samples come from the raw values kept in the cast-failure entries, not the NULLed column.
     assert.include(program.castFailureSample("amount"), `SELECT DISTINCT split_part(e, chr(31), 2) AS value FROM (SELECT unnest("__medallion_cast_f") AS e FROM "__stage_silver_orders") WHERE split_part(e, chr(31), 1) = 'amount'`)
@@ -145,7 +150,7 @@ silver:
 `, "silver.plain"), inputs)
     assert.isUndefined(plain.quarantine)
     assert.include(plain.buildStage, `TRY_CAST("amount" AS int) AS "amount"`)
-    assert.notInclude(plain.buildStage, "list_append")
+    assert.notInclude(plain.buildStage, "list_concat")
   })
 
   it("a cast set to fail marks failures by column; before an aggregate it is a strict CAST", () => {
@@ -163,7 +168,7 @@ gold:
     assert.notInclude(totals.buildStage, `TRY_CAST("amount"`)
     // After the last reshape the cast is tried and failures are collected for CastFailed.
     assert.include(totals.buildStage, `TRY_CAST("total" AS bigint)`)
-    assert.include(totals.buildStage, `list_append("__medallion_cast_f", 'total' || chr(31) || CAST("total" AS VARCHAR))`)
+    assert.include(totals.buildStage, `list_concat("__medallion_cast_f", list_filter([CASE WHEN "__medallion_removed" IS NULL AND "total" IS NOT NULL AND TRY_CAST("total" AS bigint) IS NULL THEN 'total' || chr(31) || CAST("total" AS VARCHAR) END], lambda x: x IS NOT NULL))`)
     // The aggregate discards marked rows first and restarts the markers.
     includesInOrder(totals.buildStage, [
       `alive_1 AS (SELECT * EXCLUDE ("__medallion_removed", "__medallion_cast_q", "__medallion_cast_f") FROM step_1 WHERE "__medallion_removed" IS NULL)`,
@@ -268,11 +273,37 @@ silver:
       `[ { join: { to: bronze.customers, on: [customer_id], how: inner } } ]`, `[ { cast: { columns: { amount: int }, on_error: quarantine } } ]`
     ]) assert.isFalse(keeps(marking), marking)
     assert.isFalse(keeps(`[ { cast: { amount: int } } ]`, `    expect: [ { check: amount > 0 } ]\n`))
+    // Before the last aggregate, rows set aside are not counted: those steps filter and the table is built directly.
+    assert.isTrue(keeps(`[ { filter: amount > 0 }, { drop_nulls: [status] }, { join: { to: bronze.customers, on: [customer_id], how: inner } }, { aggregate: { by: [status], metrics: { n: count(*) } } } ]`))
+    assert.isFalse(keeps(`[ { aggregate: { by: [status], metrics: { n: count(*) } } }, { filter: n > 1 } ]`))
     const merge = nodeOf(`\nsilver:\n  m:\n    from: bronze.orders\n    mode: merge\n    key: [order_id]\n    sequence_by: updated_at\n`, "silver.m")
     assert.isFalse(compileModel(duckdb, merge, inputs).keepsEveryRow, "a merge dedupes by key")
     const strict = compileModel(duckdb, nodeOf(`\nsilver:\n  t:\n    from: bronze.orders\n    transforms: [ { cast: { amount: int } } ]\n`, "silver.t"), inputs)
     assert.isTrue(strict.castsCanFail)
     assert.include(strict.chainQuery, `CAST("amount" AS int) AS "amount"`)
+  })
+
+  it("before the last aggregate, filter, drop_nulls and inner joins remove rows instead of marking them", () => {
+    const node = nodeOf(`
+gold:
+  totals:
+    from: bronze.orders
+    transforms:
+      - filter: status <> 'cancelled'
+      - drop_nulls: [amount]
+      - join: { to: bronze.customers, on: [customer_id], how: inner, columns: [segment] }
+      - aggregate: { by: [segment], metrics: { n: count(*) } }
+      - filter: n > 10
+`, "gold.totals")
+    const sql = compileModel(duckdb, node, inputs).buildStage
+    includesInOrder(sql, [
+      `step_1 AS (SELECT * FROM step_0 WHERE coalesce(status <> 'cancelled', false))`,
+      `step_2 AS (SELECT * FROM step_1 WHERE NOT ("amount" IS NULL))`,
+      `FROM step_2 l INNER JOIN (`,
+      // After the aggregate the filter marks, so the rows it sets aside are counted.
+      `step_5 AS (SELECT * REPLACE (CASE WHEN "__medallion_removed" IS NULL AND (NOT coalesce(n > 10, false)) THEN 'filter'`
+    ])
+    assert.notInclude(sql, "join_unmatched")
   })
 
   it("is deterministic", () => {

@@ -117,7 +117,7 @@ describe("spark dialect: transforms", () => {
     assert.strictEqual(
       step1(`[ { cast: { columns: { amount: "decimal(12,2)" }, on_error: quarantine } } ]`),
       "SELECT * EXCEPT (`amount`, `__medallion_cast_q`), TRY_CAST(`amount` AS decimal(12,2)) AS `amount`, " +
-        `CASE WHEN ${ALIVE} AND \`amount\` IS NOT NULL AND TRY_CAST(\`amount\` AS decimal(12,2)) IS NULL THEN array_append(\`__medallion_cast_q\`, 'cast(amount)') ELSE \`__medallion_cast_q\` END AS \`__medallion_cast_q\` FROM step_0`
+        `concat(\`__medallion_cast_q\`, filter(array(CASE WHEN ${ALIVE} AND \`amount\` IS NOT NULL AND TRY_CAST(\`amount\` AS decimal(12,2)) IS NULL THEN 'cast(amount)' END), x -> x IS NOT NULL)) AS \`__medallion_cast_q\` FROM step_0`
     )
   })
 
@@ -126,7 +126,7 @@ describe("spark dialect: transforms", () => {
     assert.strictEqual(
       cte(program.buildStage, "step_1"),
       "SELECT * EXCEPT (`n`, `__medallion_cast_f`), TRY_CAST(`n` AS int) AS `n`, " +
-        `CASE WHEN ${ALIVE} AND \`n\` IS NOT NULL AND TRY_CAST(\`n\` AS int) IS NULL THEN array_append(\`__medallion_cast_f\`, 'n' || chr(31) || CAST(\`n\` AS STRING)) ELSE \`__medallion_cast_f\` END AS \`__medallion_cast_f\` FROM step_0`
+        `concat(\`__medallion_cast_f\`, filter(array(CASE WHEN ${ALIVE} AND \`n\` IS NOT NULL AND TRY_CAST(\`n\` AS int) IS NULL THEN 'n' || chr(31) || CAST(\`n\` AS STRING) END), x -> x IS NOT NULL)) AS \`__medallion_cast_f\` FROM step_0`
     )
     assert.strictEqual(
       program.castFailureSample("n"),
@@ -272,7 +272,7 @@ silver:
   it("classifies every row with one grouped count (fail and warn are counted here)", () => {
     assert.strictEqual(
       program.classify,
-      "SELECT `__medallion_removed`, `__medallion_cast_q`, array_sort(array_distinct(transform(`__medallion_cast_f`, e -> split_part(e, chr(31), 1)))) AS `__medallion_cast_f`, " +
+      "SELECT `__medallion_removed`, size(`__medallion_cast_q`) > 0 AS `__medallion_cast_q`, array_sort(array_distinct(transform(`__medallion_cast_f`, e -> split_part(e, chr(31), 1)))) AS `__medallion_cast_f`, " +
         `${flags}, count(*) AS n FROM ${STAGE} GROUP BY 1, 2, 3, 4, 5, 6, 7, 8`
     )
   })

@@ -1,8 +1,8 @@
 /** The warehouse lock: exclusive create, release on every exit, holder details, stale takeover. */
 import { spawnSync } from "node:child_process"
-import { existsSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs"
 import { hostname, tmpdir } from "node:os"
-import { join } from "node:path"
+import { dirname, join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Ref } from "effect"
@@ -44,6 +44,18 @@ describe("warehouse lock", () => {
           return lock
         }))
         assert.strictEqual(lock?.lockFile, `${database}.lock`)
+        assert.isFalse(existsSync(`${database}.lock`))
+        // The lock is written aside and linked into place; no draft is left behind.
+        assert.deepStrictEqual(readdirSync(dirname(database)), [])
+      })
+    ))
+
+  it.live("a draft left by a writer killed before linking it does not block anyone", () =>
+    inDir((database) =>
+      Effect.gen(function*() {
+        mkdirSync(dirname(database), { recursive: true })
+        writeFileSync(`${database}.lock.4242-17.tmp`, "{\"pid\":")
+        yield* Effect.scoped(acquire(options(database)))
         assert.isFalse(existsSync(`${database}.lock`))
       })
     ))
