@@ -46,6 +46,8 @@ export interface Dialect {
   /** An array of the non-null values of some text expressions. */
   readonly textArray: (expressions: ReadonlyArray<string>) => string
   readonly emptyTextArray: string
+  /** A NULL text array: what a marker holds until a step sets it, so that most rows store nothing. */
+  readonly noTextArray: string
   readonly concatArrays: (a: string, b: string) => string
   /** A cast-failure marker entry: the column name and the value that did not cast. */
   readonly castFailureEntry: (column: string, value: string) => string
@@ -53,7 +55,6 @@ export interface Dialect {
   readonly castFailureColumns: (array: string) => string
   /** Up to 5 distinct values of `column` that failed to cast, from the entries in `marker` of `from`. */
   readonly castFailureValues: (from: string, marker: string, column: string) => string
-  readonly arrayLength: (array: string) => string
   readonly timestamp: (iso: string) => string
   /** Whether the CSV reader keeps malformed lines aside for rejectedLines (DuckDB) or not (Spark drops them). */
   readonly readsRejects: boolean

@@ -34,12 +34,12 @@ export const duckdb: Dialect = {
   timeBucket: (every, expression) => `time_bucket(INTERVAL ${literal(every)}, ${expression})`,
   textArray: (expressions) => `list_filter(${list(expressions)}, lambda x: x IS NOT NULL)`,
   emptyTextArray: "CAST([] AS VARCHAR[])",
+  noTextArray: "CAST(NULL AS VARCHAR[])",
   concatArrays: (a, b) => `list_concat(${a}, ${b})`,
   castFailureEntry: (column, value) => `${literal(column)} || chr(31) || CAST(${value} AS VARCHAR)`,
   castFailureColumns: (array) => `list_sort(list_distinct(list_transform(${array}, lambda e: split_part(e, chr(31), 1))))`,
   castFailureValues: (from, marker, column) =>
     `SELECT DISTINCT split_part(e, chr(31), 2) AS value FROM (SELECT unnest(${marker}) AS e FROM ${from}) WHERE split_part(e, chr(31), 1) = ${literal(column)} ORDER BY 1 LIMIT 5`,
-  arrayLength: (array) => `len(${array})`,
   timestamp: (iso) => `CAST(${literal(iso)} AS TIMESTAMPTZ)`,
   readsRejects: true,
   readFiles: (format, files, options, filenameColumn, rejects) => {

@@ -3,8 +3,9 @@
  *
  * Rows are marked rather than removed: every step keeps the rows it would drop and records why in
  * a marker column, so that one grouped query over the staged rows accounts for every row
- * (kept, dropped by reason, duplicate, quarantined). Steps that change the grain (aggregate, sql)
- * first discard marked rows; accounting starts again after the last of them.
+ * (kept, dropped by reason, duplicate, quarantined). Markers are NULL until set (most rows store
+ * nothing). Steps that change the grain (aggregate, sql) first discard marked rows; accounting
+ * starts again after the last of them, and steps before it simply remove rows.
  */
 import type { ModelNode } from "../plan/Plan.ts"
 import { reshapes } from "../plan/Plan.ts"
@@ -102,7 +103,7 @@ interface ChainContext {
  * rows set aside are not counted (accounting starts after it), so `beforeReshape` steps filter
  * instead of marking: the engine can then push the filter down and join less.
  */
-const compileStep = (ctx: ChainContext, step: Step, prev: string, beforeReshape: boolean): string => {
+const compileStep = (ctx: ChainContext, step: Step, prev: string, beforeReshape: boolean, someRemoved: boolean): string => {
   const castsAreStrict = ctx.strictCasts || beforeReshape
   const { d } = ctx
   const q = d.quote
@@ -128,9 +129,11 @@ const compileStep = (ctx: ChainContext, step: Step, prev: string, beforeReshape:
   }
   if ("dedupe" in step) {
     const orderBy = step.dedupe.order_by === undefined ? [] : typeof step.dedupe.order_by === "string" ? [step.dedupe.order_by] : step.dedupe.order_by
-    const window = `PARTITION BY ${[alive, ...step.dedupe.keys.map(q)].join(", ")}${orderBy.length > 0 ? ` ORDER BY ${orderBy.join(", ")}` : ""}`
+    // Removed rows are not duplicates of kept ones; when no earlier step removes rows, all are kept so far.
+    const partition = [...(someRemoved ? [alive] : []), ...step.dedupe.keys.map(q)].join(", ")
+    const window = `PARTITION BY ${partition}${orderBy.length > 0 ? ` ORDER BY ${orderBy.join(", ")}` : ""}`
     const duplicate = step.dedupe.keep === "last"
-      ? `row_number() OVER (${window}) < count(*) OVER (PARTITION BY ${[alive, ...step.dedupe.keys.map(q)].join(", ")})`
+      ? `row_number() OVER (${window}) < count(*) OVER (PARTITION BY ${partition})`
       : `row_number() OVER (${window}) > 1`
     return `SELECT ${d.starReplace([[REMOVED, remove("duplicate", duplicate)]])} FROM ${prev}`
   }
@@ -168,10 +171,11 @@ const compileStep = (ctx: ChainContext, step: Step, prev: string, beforeReshape:
     const replaced = entries.map(([c, t]) => [c, d.tryCast(q(c), t)] as const)
     if (onError === "null") return `SELECT ${d.starReplace(replaced)} FROM ${prev}`
     const marker = onError === "quarantine" ? CAST_QUARANTINE : CAST_FAIL
-    // One entry per column that did not cast, appended in one step: linear in the number of columns.
-    const failed = d.concatArrays(q(marker), d.textArray(entries.map(([c, t]) =>
+    // One entry per column that did not cast, appended in one step (linear in the number of
+    // columns); the marker stays NULL while empty.
+    const failed = `nullif(${d.concatArrays(`coalesce(${q(marker)}, ${d.emptyTextArray})`, d.textArray(entries.map(([c, t]) =>
       `CASE WHEN ${alive} AND ${q(c)} IS NOT NULL AND ${d.tryCast(q(c), t)} IS NULL THEN ${
-        onError === "quarantine" ? d.literal(`cast(${c})`) : d.castFailureEntry(c, q(c))} END`)))
+        onError === "quarantine" ? d.literal(`cast(${c})`) : d.castFailureEntry(c, q(c))} END`)))}, ${d.emptyTextArray})`
     return `SELECT ${d.starReplace([...replaced, [marker, failed]])} FROM ${prev}`
   }
   if ("join" in step) {
@@ -212,7 +216,7 @@ const marksRows = (step: Step): boolean =>
   ("cast" in step && castOnError(step) === "quarantine")
 
 const startMarkers = (d: Dialect) =>
-  `${d.cast("NULL", "VARCHAR")} AS ${d.quote(REMOVED)}, ${d.emptyTextArray} AS ${d.quote(CAST_QUARANTINE)}, ${d.emptyTextArray} AS ${d.quote(CAST_FAIL)}`
+  `${d.cast("NULL", "VARCHAR")} AS ${d.quote(REMOVED)}, ${d.noTextArray} AS ${d.quote(CAST_QUARANTINE)}, ${d.noTextArray} AS ${d.quote(CAST_FAIL)}`
 
 /** The CTEs of the chain; the last one is named `final`. */
 const compileChain = (ctx: ChainContext, inputs: ModelInputs): ReadonlyArray<readonly [string, string]> => {
@@ -226,13 +230,17 @@ const compileChain = (ctx: ChainContext, inputs: ModelInputs): ReadonlyArray<rea
   const ctes: Array<readonly [string, string]> = [["step_0", source]]
   const steps = withImplicitSteps(d, node)
   const lastReshape = steps.findLastIndex(reshapes)
+  let someRemoved = false // whether an earlier step (since the grain last changed) marks rows as removed
   steps.forEach((step, i) => {
     const prev = `step_${i}`
+    const beforeReshape = i < lastReshape
     if (reshapes(step)) {
       ctes.push([`alive_${i}`, `SELECT ${d.starExcept([...markers])} FROM ${prev} WHERE ${d.quote(REMOVED)} IS NULL`])
-      ctes.push([`step_${i + 1}`, `SELECT *, ${startMarkers(d)} FROM (${compileStep(ctx, step, `alive_${i}`, i < lastReshape)}) AS q`])
+      ctes.push([`step_${i + 1}`, `SELECT *, ${startMarkers(d)} FROM (${compileStep(ctx, step, `alive_${i}`, beforeReshape, false)}) AS q`])
+      someRemoved = false
     } else {
-      ctes.push([`step_${i + 1}`, compileStep(ctx, step, prev, i < lastReshape)])
+      ctes.push([`step_${i + 1}`, compileStep(ctx, step, prev, beforeReshape, someRemoved)])
+      someRemoved ||= "dedupe" in step || (!beforeReshape && ("filter" in step || "drop_nulls" in step || ("join" in step && step.join.how === "inner")))
     }
   })
   ctes.push(["final", `SELECT * FROM step_${steps.length}`])
@@ -276,16 +284,16 @@ export const compileModel = (d: Dialect, node: ModelNode, inputs: ModelInputs): 
   const stage = `__stage_${node.layer}_${node.name}`
   const hidden = [...markers, ...expectations.map((e) => e.flag)]
   const with_ = (action: OnFail) => expectations.filter((e) => e.onFail === action).map((e) => q(e.flag))
-  const quarantined = [`${d.arrayLength(q(CAST_QUARANTINE))} > 0`, ...with_("quarantine")].join(" OR ")
+  const quarantined = [`${q(CAST_QUARANTINE)} IS NOT NULL`, ...with_("quarantine")].join(" OR ")
   const dropped = with_("drop")
   const alive = `${q(REMOVED)} IS NULL`
   const keep = `${alive} AND NOT (${quarantined})${dropped.length > 0 ? ` AND NOT (${dropped.join(" OR ")})` : ""}`
   const canQuarantine = with_("quarantine").length > 0 || (node.table.transforms ?? []).some((s) => "cast" in s && castOnError(s) === "quarantine")
   const reasons = d.concatArrays(d.textArray(expectations.filter((e) => e.onFail === "quarantine")
-    .map((e) => `CASE WHEN ${q(e.flag)} THEN ${d.literal(e.name)} END`)), q(CAST_QUARANTINE))
+    .map((e) => `CASE WHEN ${q(e.flag)} THEN ${d.literal(e.name)} END`)), `coalesce(${q(CAST_QUARANTINE)}, ${d.emptyTextArray})`)
   // Cast failures are grouped by column, not by value, so the grouping stays small.
   // Quarantine by cast only needs yes or no here (the reasons go to the quarantine table).
-  const classifyColumns = [q(REMOVED), `${d.arrayLength(q(CAST_QUARANTINE))} > 0 AS ${q(CAST_QUARANTINE)}`, `${d.castFailureColumns(q(CAST_FAIL))} AS ${q(CAST_FAIL)}`, ...expectations.map((e) => q(e.flag))]
+  const classifyColumns = [q(REMOVED), `${q(CAST_QUARANTINE)} IS NOT NULL AS ${q(CAST_QUARANTINE)}`, `${d.castFailureColumns(q(CAST_FAIL))} AS ${q(CAST_FAIL)}`, ...expectations.map((e) => q(e.flag))]
   const classify = (from: string) =>
     `SELECT ${classifyColumns.join(", ")}, count(*) AS n FROM ${from} GROUP BY ${classifyColumns.map((_, i) => i + 1).join(", ")}`
   return {

@@ -138,12 +138,12 @@ export const spark = (options: SparkOptions): Dialect => {
     },
     textArray: (expressions) => expressions.length === 0 ? emptyTextArray : `filter(array(${expressions.join(", ")}), x -> x IS NOT NULL)`,
     emptyTextArray,
+    noTextArray: "CAST(NULL AS ARRAY<STRING>)",
     concatArrays: (a, b) => `concat(${a}, ${b})`,
     castFailureEntry: (column, value) => `${literal(column)} || chr(31) || CAST(${value} AS STRING)`,
     castFailureColumns: (array) => `array_sort(array_distinct(transform(${array}, e -> split_part(e, chr(31), 1))))`,
     castFailureValues: (from, marker, column) =>
       `SELECT DISTINCT split_part(e, chr(31), 2) AS value FROM (SELECT explode(${marker}) AS e FROM ${from}) AS entries WHERE split_part(e, chr(31), 1) = ${literal(column)} ORDER BY 1 LIMIT 5`,
-    arrayLength: (array) => `size(${array})`,
     timestamp: (iso) => `CAST(${literal(iso)} AS TIMESTAMP)`,
     readsRejects: false,
     readFiles: (format, files, options, filenameColumn) =>

@@ -50,10 +50,10 @@ silver:
 `, "silver.orders")
   const program = compileModel(duckdb, orders, inputs)
 
-  it("stages the marked chain as CTEs over the input with empty markers", () => {
+  it("stages the marked chain as CTEs over the input with markers unset (NULL)", () => {
     includesInOrder(program.buildStage, [
       `CREATE OR REPLACE TEMP TABLE "__stage_silver_orders" AS WITH step_0 AS (SELECT *, CAST(NULL AS VARCHAR) AS "__medallion_removed"`,
-      `CAST([] AS VARCHAR[]) AS "__medallion_cast_q"`,
+      `CAST(NULL AS VARCHAR[]) AS "__medallion_cast_q"`,
       `FROM "bronze"."orders")`,
       "step_1 AS (",
       "step_2 AS (",
@@ -66,16 +66,17 @@ silver:
   })
 
   it("dedupes with row_number over the alive rows of a key, marking instead of QUALIFY", () => {
+    // The first step: no row is removed yet, so the key alone partitions.
     assert.include(
       program.buildStage,
-      `CASE WHEN "__medallion_removed" IS NULL AND (row_number() OVER (PARTITION BY "__medallion_removed" IS NULL, "order_id" ORDER BY _ingested_at desc) > 1) THEN 'duplicate' ELSE "__medallion_removed" END AS "__medallion_removed"`
+      `CASE WHEN "__medallion_removed" IS NULL AND (row_number() OVER (PARTITION BY "order_id" ORDER BY _ingested_at desc) > 1) THEN 'duplicate' ELSE "__medallion_removed" END AS "__medallion_removed"`
     )
     assert.notMatch(program.buildStage, /QUALIFY/i)
     const last = compileModel(duckdb, nodeOf(`
 silver:
   latest:
     from: bronze.orders
-    transforms: [ { dedupe: { keys: [order_id, line], order_by: [a, b desc], keep: last } } ]
+    transforms: [ { drop_nulls: [line] }, { dedupe: { keys: [order_id, line], order_by: [a, b desc], keep: last } } ]
 `, "silver.latest"), inputs)
     assert.include(
       last.buildStage,
@@ -87,8 +88,8 @@ silver:
   it("casts with TRY_CAST and records quarantined columns as cast(col)", () => {
     assert.include(program.buildStage, `TRY_CAST("amount" AS decimal(12,2)) AS "amount"`)
     assert.include(program.buildStage, `TRY_CAST("ordered_at" AS timestamp) AS "ordered_at"`)
-    assert.include(program.buildStage, `list_concat("__medallion_cast_q", list_filter([CASE WHEN "__medallion_removed" IS NULL AND "amount" IS NOT NULL AND TRY_CAST("amount" AS decimal(12,2)) IS NULL THEN 'cast(amount)' END, `)
-    assert.include(program.buildStage, `THEN 'cast(ordered_at)' END], lambda x: x IS NOT NULL)) AS "__medallion_cast_q"`)
+    assert.include(program.buildStage, `nullif(list_concat(coalesce("__medallion_cast_q", CAST([] AS VARCHAR[])), list_filter([CASE WHEN "__medallion_removed" IS NULL AND "amount" IS NOT NULL AND TRY_CAST("amount" AS decimal(12,2)) IS NULL THEN 'cast(amount)' END, `)
+    assert.include(program.buildStage, `THEN 'cast(ordered_at)' END], lambda x: x IS NOT NULL)), CAST([] AS VARCHAR[])) AS "__medallion_cast_q"`)
     assert.notMatch(program.buildStage, /(?<!TRY_)CAST\("amount"/)
   })
 
@@ -119,22 +120,22 @@ silver:
     const hidden = `* EXCLUDE ("__medallion_removed", "__medallion_cast_q", "__medallion_cast_f", "__medallion_e0", "__medallion_e1", "__medallion_e2")`
     assert.strictEqual(
       program.output,
-      `SELECT ${hidden} FROM "__stage_silver_orders" WHERE "__medallion_removed" IS NULL AND NOT (len("__medallion_cast_q") > 0 OR "__medallion_e0") AND NOT ("__medallion_e1")`
+      `SELECT ${hidden} FROM "__stage_silver_orders" WHERE "__medallion_removed" IS NULL AND NOT ("__medallion_cast_q" IS NOT NULL OR "__medallion_e0") AND NOT ("__medallion_e1")`
     )
     assert.isDefined(program.quarantine)
     includesInOrder(program.quarantine!, [
       `SELECT ${hidden}`,
-      `list_concat(list_filter([CASE WHEN "__medallion_e0" THEN 'known_customer' END], lambda x: x IS NOT NULL), "__medallion_cast_q") AS _expectations`,
+      `list_concat(list_filter([CASE WHEN "__medallion_e0" THEN 'known_customer' END], lambda x: x IS NOT NULL), coalesce("__medallion_cast_q", CAST([] AS VARCHAR[]))) AS _expectations`,
       `'B-1' AS _quarantine_batch_id`,
       `CAST('2024-05-01T12:00:00.000Z' AS TIMESTAMPTZ) AS _quarantined_at`,
-      `WHERE "__medallion_removed" IS NULL AND (len("__medallion_cast_q") > 0 OR "__medallion_e0")`
+      `WHERE "__medallion_removed" IS NULL AND ("__medallion_cast_q" IS NOT NULL OR "__medallion_e0")`
     ])
   })
 
   it("classifies by markers and flags with one grouped count", () => {
     assert.strictEqual(
       program.classify,
-      `SELECT "__medallion_removed", len("__medallion_cast_q") > 0 AS "__medallion_cast_q", list_sort(list_distinct(list_transform("__medallion_cast_f", lambda e: split_part(e, chr(31), 1)))) AS "__medallion_cast_f", "__medallion_e0", "__medallion_e1", "__medallion_e2", count(*) AS n FROM "__stage_silver_orders" GROUP BY 1, 2, 3, 4, 5, 6`
+      `SELECT "__medallion_removed", "__medallion_cast_q" IS NOT NULL AS "__medallion_cast_q", list_sort(list_distinct(list_transform("__medallion_cast_f", lambda e: split_part(e, chr(31), 1)))) AS "__medallion_cast_f", "__medallion_e0", "__medallion_e1", "__medallion_e2", count(*) AS n FROM "__stage_silver_orders" GROUP BY 1, 2, 3, 4, 5, 6`
     )
     // Samples come from the raw values kept in the cast-failure entries, not the NULLed column.
     assert.include(program.castFailureSample("amount"), `SELECT DISTINCT split_part(e, chr(31), 2) AS value FROM (SELECT unnest("__medallion_cast_f") AS e FROM "__stage_silver_orders") WHERE split_part(e, chr(31), 1) = 'amount'`)
@@ -168,7 +169,7 @@ gold:
     assert.notInclude(totals.buildStage, `TRY_CAST("amount"`)
     // After the last reshape the cast is tried and failures are collected for CastFailed.
     assert.include(totals.buildStage, `TRY_CAST("total" AS bigint)`)
-    assert.include(totals.buildStage, `list_concat("__medallion_cast_f", list_filter([CASE WHEN "__medallion_removed" IS NULL AND "total" IS NOT NULL AND TRY_CAST("total" AS bigint) IS NULL THEN 'total' || chr(31) || CAST("total" AS VARCHAR) END], lambda x: x IS NOT NULL))`)
+    assert.include(totals.buildStage, `nullif(list_concat(coalesce("__medallion_cast_f", CAST([] AS VARCHAR[])), list_filter([CASE WHEN "__medallion_removed" IS NULL AND "total" IS NOT NULL AND TRY_CAST("total" AS bigint) IS NULL THEN 'total' || chr(31) || CAST("total" AS VARCHAR) END], lambda x: x IS NOT NULL)), CAST([] AS VARCHAR[]))`)
     // The aggregate discards marked rows first and restarts the markers.
     includesInOrder(totals.buildStage, [
       `alive_1 AS (SELECT * EXCLUDE ("__medallion_removed", "__medallion_cast_q", "__medallion_cast_f") FROM step_1 WHERE "__medallion_removed" IS NULL)`,

@@ -25,7 +25,7 @@ bronze: { orders: { from: orders }, customers: { from: customers } }
 const STAGE = "`main`.`shop__medallion`.`__stage_silver_t`"
 const ORDERS = "`main`.`shop_bronze`.`orders`"
 const HIDDEN = "`__medallion_removed`, `__medallion_cast_q`, `__medallion_cast_f`"
-const START = "CAST(NULL AS STRING) AS `__medallion_removed`, CAST(array() AS ARRAY<STRING>) AS `__medallion_cast_q`, CAST(array() AS ARRAY<STRING>) AS `__medallion_cast_f`"
+const START = "CAST(NULL AS STRING) AS `__medallion_removed`, CAST(NULL AS ARRAY<STRING>) AS `__medallion_cast_q`, CAST(NULL AS ARRAY<STRING>) AS `__medallion_cast_f`"
 const ALIVE = "`__medallion_removed` IS NULL"
 
 /** The plan node of silver.t (or `id`) built from the shared header and a table body. */
@@ -84,7 +84,7 @@ describe("spark dialect: names and literals", () => {
 })
 
 describe("spark dialect: transforms", () => {
-  it("starts the chain from the input table with empty markers", () => {
+  it("starts the chain from the input table with markers unset (NULL)", () => {
     const program = compileModel(d, withSteps("[ { select: [a] } ]"), inputs)
     assert.strictEqual(cte(program.buildStage, "step_0"), `SELECT *, ${START} FROM ${ORDERS}`)
     assert.isTrue(program.buildStage.startsWith(`CREATE OR REPLACE TABLE ${STAGE} USING DELTA AS WITH step_0 AS (`))
@@ -117,7 +117,7 @@ describe("spark dialect: transforms", () => {
     assert.strictEqual(
       step1(`[ { cast: { columns: { amount: "decimal(12,2)" }, on_error: quarantine } } ]`),
       "SELECT * EXCEPT (`amount`, `__medallion_cast_q`), TRY_CAST(`amount` AS decimal(12,2)) AS `amount`, " +
-        `concat(\`__medallion_cast_q\`, filter(array(CASE WHEN ${ALIVE} AND \`amount\` IS NOT NULL AND TRY_CAST(\`amount\` AS decimal(12,2)) IS NULL THEN 'cast(amount)' END), x -> x IS NOT NULL)) AS \`__medallion_cast_q\` FROM step_0`
+        `nullif(concat(coalesce(\`__medallion_cast_q\`, CAST(array() AS ARRAY<STRING>)), filter(array(CASE WHEN ${ALIVE} AND \`amount\` IS NOT NULL AND TRY_CAST(\`amount\` AS decimal(12,2)) IS NULL THEN 'cast(amount)' END), x -> x IS NOT NULL)), CAST(array() AS ARRAY<STRING>)) AS \`__medallion_cast_q\` FROM step_0`
     )
   })
 
@@ -126,7 +126,7 @@ describe("spark dialect: transforms", () => {
     assert.strictEqual(
       cte(program.buildStage, "step_1"),
       "SELECT * EXCEPT (`n`, `__medallion_cast_f`), TRY_CAST(`n` AS int) AS `n`, " +
-        `concat(\`__medallion_cast_f\`, filter(array(CASE WHEN ${ALIVE} AND \`n\` IS NOT NULL AND TRY_CAST(\`n\` AS int) IS NULL THEN 'n' || chr(31) || CAST(\`n\` AS STRING) END), x -> x IS NOT NULL)) AS \`__medallion_cast_f\` FROM step_0`
+        `nullif(concat(coalesce(\`__medallion_cast_f\`, CAST(array() AS ARRAY<STRING>)), filter(array(CASE WHEN ${ALIVE} AND \`n\` IS NOT NULL AND TRY_CAST(\`n\` AS int) IS NULL THEN 'n' || chr(31) || CAST(\`n\` AS STRING) END), x -> x IS NOT NULL)), CAST(array() AS ARRAY<STRING>)) AS \`__medallion_cast_f\` FROM step_0`
     )
     assert.strictEqual(
       program.castFailureSample("n"),
@@ -152,11 +152,16 @@ describe("spark dialect: transforms", () => {
       `SELECT * EXCEPT (\`__medallion_removed\`), CASE WHEN ${ALIVE} AND (${duplicate}) THEN 'duplicate' ELSE \`__medallion_removed\` END AS \`__medallion_removed\` FROM step_0`
     assert.strictEqual(
       step1(`[ { dedupe: { keys: [id], order_by: "ts desc" } } ]`),
-      mark(`row_number() OVER (PARTITION BY ${ALIVE}, \`id\` ORDER BY ts desc) > 1`)
+      mark(`row_number() OVER (PARTITION BY \`id\` ORDER BY ts desc) > 1`)
     )
     assert.strictEqual(
       step1(`[ { dedupe: { keys: [id], keep: last } } ]`),
-      mark(`row_number() OVER (PARTITION BY ${ALIVE}, \`id\`) < count(*) OVER (PARTITION BY ${ALIVE}, \`id\`)`)
+      mark(`row_number() OVER (PARTITION BY \`id\`) < count(*) OVER (PARTITION BY \`id\`)`)
+    )
+    // After a step that removes rows, only the rows still kept are compared.
+    assert.include(
+      cte(compileModel(d, withSteps(`[ { filter: "x > 0" }, { dedupe: { keys: [id] } } ]`), inputs).buildStage, "step_2"),
+      `row_number() OVER (PARTITION BY ${ALIVE}, \`id\`) > 1`
     )
   })
 
@@ -256,7 +261,7 @@ silver:
   it("publishes rows neither quarantined nor dropped (warn keeps them; fail is enforced before publishing)", () => {
     assert.strictEqual(
       program.output,
-      `SELECT * EXCEPT (${HIDDEN}, ${flags}) FROM ${STAGE} WHERE ${ALIVE} AND NOT (size(\`__medallion_cast_q\`) > 0 OR \`__medallion_e2\` OR \`__medallion_e4\`) AND NOT (\`__medallion_e1\`)`
+      `SELECT * EXCEPT (${HIDDEN}, ${flags}) FROM ${STAGE} WHERE ${ALIVE} AND NOT (\`__medallion_cast_q\` IS NOT NULL OR \`__medallion_e2\` OR \`__medallion_e4\`) AND NOT (\`__medallion_e1\`)`
     )
   })
 
@@ -264,15 +269,15 @@ silver:
     assert.strictEqual(
       program.quarantine,
       `SELECT * EXCEPT (${HIDDEN}, ${flags}), ` +
-        "concat(filter(array(CASE WHEN `__medallion_e2` THEN 'unique(id)' END, CASE WHEN `__medallion_e4` THEN 'relationships(customer_id -> bronze.customers.id)' END), x -> x IS NOT NULL), `__medallion_cast_q`) AS _expectations, " +
-        `'B-1' AS _quarantine_batch_id, CAST('2024-05-01T12:00:00.000Z' AS TIMESTAMP) AS _quarantined_at FROM ${STAGE} WHERE ${ALIVE} AND (size(\`__medallion_cast_q\`) > 0 OR \`__medallion_e2\` OR \`__medallion_e4\`)`
+        "concat(filter(array(CASE WHEN `__medallion_e2` THEN 'unique(id)' END, CASE WHEN `__medallion_e4` THEN 'relationships(customer_id -> bronze.customers.id)' END), x -> x IS NOT NULL), coalesce(`__medallion_cast_q`, CAST(array() AS ARRAY<STRING>))) AS _expectations, " +
+        `'B-1' AS _quarantine_batch_id, CAST('2024-05-01T12:00:00.000Z' AS TIMESTAMP) AS _quarantined_at FROM ${STAGE} WHERE ${ALIVE} AND (\`__medallion_cast_q\` IS NOT NULL OR \`__medallion_e2\` OR \`__medallion_e4\`)`
     )
   })
 
   it("classifies every row with one grouped count (fail and warn are counted here)", () => {
     assert.strictEqual(
       program.classify,
-      "SELECT `__medallion_removed`, size(`__medallion_cast_q`) > 0 AS `__medallion_cast_q`, array_sort(array_distinct(transform(`__medallion_cast_f`, e -> split_part(e, chr(31), 1)))) AS `__medallion_cast_f`, " +
+      "SELECT `__medallion_removed`, `__medallion_cast_q` IS NOT NULL AS `__medallion_cast_q`, array_sort(array_distinct(transform(`__medallion_cast_f`, e -> split_part(e, chr(31), 1)))) AS `__medallion_cast_f`, " +
         `${flags}, count(*) AS n FROM ${STAGE} GROUP BY 1, 2, 3, 4, 5, 6, 7, 8`
     )
   })
