@@ -4,7 +4,11 @@
  * step (milliseconds, measured around each statement).
  *
  *   node bench/perf/handwritten.ts --orders F --customers F --db warehouse.duckdb --export out.parquet
- *     [--format csv|parquet] [--threads N] [--memory-limit 4GB] [--no-lineage]
+ *     [--format csv|parquet] [--threads N] [--memory-limit 4GB] [--no-lineage] [--set KEY=VALUE ...]
+ *
+ * --set runs `SET KEY = 'VALUE'` first: what a user does when DuckDB's advice says so (at 100M rows
+ * under a 4GB memory_limit the dedupe needs disabled_optimizers=top_n_window_elimination; see
+ * BENCHMARKS.md).
  */
 import { DuckDBInstance } from "@duckdb/node-api"
 import { mkdirSync } from "node:fs"
@@ -21,7 +25,8 @@ const { values } = parseArgs({
     format: { type: "string", default: "csv" },
     threads: { type: "string" },
     "memory-limit": { type: "string" },
-    "no-lineage": { type: "boolean", default: false }
+    "no-lineage": { type: "boolean", default: false },
+    set: { type: "string", multiple: true, default: [] }
   }
 })
 const required = (name: "orders" | "customers" | "db" | "export") => {
@@ -42,6 +47,14 @@ if (values["memory-limit"] !== undefined) settings["memory_limit"] = values["mem
 const db = await DuckDBInstance.create(required("db"), settings)
 const connection = await db.connect()
 const steps: Record<string, number> = {}
+for (const setting of values.set) {
+  const [key, ...rest] = setting.split("=")
+  if (key === undefined || !/^[a-z_]+$/.test(key) || rest.length === 0) {
+    console.error(`--set takes KEY=VALUE, got ${setting}`)
+    process.exit(2)
+  }
+  await connection.run(`SET ${key} = '${rest.join("=").replaceAll("'", "''")}'`)
+}
 for (const statement of handWrittenSql({ orders: required("orders"), customers: required("customers"), format, exportFile, lineage: !values["no-lineage"] })) {
   const started = performance.now()
   try {

@@ -15,6 +15,8 @@
  *
  *   node bench/perf/run.ts [--sizes 1m,10m,100m] [--runs N] [--quick] [--memory-limit 4GB]
  *     [--threads N] [--variants medallion,duckdb,polars] [--format csv|parquet] [--data-dir DIR] [--keep]
+ *     [--duckdb-set KEY=VALUE ...]   (settings for the hand-written variant only, e.g. disabled_optimizers=top_n_window_elimination)
+ *     [--results NAME]               (bench/results/NAME.json and .svg; default perf, or perf-quick with --quick)
  *
  * --quick: 1M rows, 2 runs, no warm-up round; results in bench/results/perf-quick.{json,svg}, so the
  * figures of the hand-run sizes in perf.json stay. Defaults otherwise: --sizes 1m,10m --runs 5, threads = CPUs;
@@ -45,9 +47,12 @@ const { values: flags } = parseArgs({
     variants: { type: "string", default: "medallion,duckdb,polars" },
     format: { type: "string", default: "csv" },
     "data-dir": { type: "string" },
-    keep: { type: "boolean", default: false }
+    keep: { type: "boolean", default: false },
+    "duckdb-set": { type: "string", multiple: true, default: [] },
+    results: { type: "string" }
   }
 })
+const floorSettings = flags["duckdb-set"]
 const quick = flags.quick
 const sizes = (flags.sizes ?? (quick ? "1m" : "1m,10m")).split(",").map((s) => s.trim()).filter((s) => s.length > 0)
 const runs = Math.max(1, Number(flags.runs ?? (quick ? 2 : 5)))
@@ -55,7 +60,8 @@ const threads = Math.max(1, Number(flags.threads ?? availableParallelism()))
 const memoryLimit = flags["memory-limit"]
 const format = flags.format === "parquet" ? "parquet" : "csv"
 const dataDir = flags["data-dir"] ?? defaultDataDir()
-const resultsName = quick ? "perf-quick" : "perf"
+const resultsName = flags.results ?? (quick ? "perf-quick" : "perf")
+if (!/^[A-Za-z0-9_-]+$/.test(resultsName)) throw new Error(`--results takes a file name without extension, got ${resultsName}`)
 
 type Variant = "medallion" | "duckdb" | "polars"
 const allVariants: ReadonlyArray<Variant> = ["medallion", "duckdb", "polars"]
@@ -104,7 +110,8 @@ const runVariant = async (variant: Variant, data: Dataset, work: string, round: 
     measured = await measure(dir, [medallionBin, "apply", "--json"])
   } else if (variant === "duckdb") {
     measured = await measure(dir, [handWritten, "--orders", orders, "--customers", customers, "--format", format, "--db", join(dir, "warehouse.duckdb"),
-      "--export", join(dir, GOLD_EXPORT), "--threads", String(threads), ...(memoryLimit === undefined ? [] : ["--memory-limit", memoryLimit])])
+      "--export", join(dir, GOLD_EXPORT), "--threads", String(threads), ...(memoryLimit === undefined ? [] : ["--memory-limit", memoryLimit]),
+      ...floorSettings.flatMap((s) => ["--set", s])])
   } else {
     measured = await measure(dir, [polarsScript, "--orders", orders, "--customers", customers, "--format", format, "--out", dir, "--export", join(dir, GOLD_EXPORT)],
       { POLARS_MAX_THREADS: String(threads) })
@@ -242,6 +249,8 @@ interface Entry {
   readonly runs: number
   readonly threads: number
   readonly memory_limit: string | null
+  /** SET statements the hand-written variant ran first (--duckdb-set). */
+  readonly duckdb_settings: ReadonlyArray<string>
   readonly versions: { readonly node: string; readonly duckdb: string; readonly polars: string }
   readonly load_average: { readonly before: ReadonlyArray<number>; readonly after: ReadonlyArray<number> }
   readonly dataset: { readonly generator: string; readonly orders_csv_mib: number; readonly orders_parquet_mib: number; readonly generated_seconds: number }
@@ -280,7 +289,7 @@ const warmCache = (file: string) =>
 const log = (line: string) => process.stderr.write(`${line}\n`)
 if (variants.includes("medallion")) buildBundle(repo)
 const work = mkdtempSync(join(tmpdir(), "medallion-perf-"))
-log(`perf: sizes ${sizes.join(", ")}; ${runs} run(s); variants ${variants.join(", ")}; ${threads} thread(s)${memoryLimit === undefined ? "" : `; memory_limit ${memoryLimit}`}; source ${format}; data in ${dataDir}; work in ${work}`)
+log(`perf: sizes ${sizes.join(", ")}; ${runs} run(s); variants ${variants.join(", ")}; ${threads} thread(s)${memoryLimit === undefined ? "" : `; memory_limit ${memoryLimit}`}${floorSettings.length === 0 ? "" : `; hand-written SET ${floorSettings.join(", ")}`}; source ${format}; data in ${dataDir}; work in ${work}`)
 const entries: Array<Entry> = []
 let failed = false
 
@@ -348,6 +357,7 @@ for (const size of sizes) {
     a === undefined || b === undefined || a.runs === 0 || b.runs === 0 ? null : round(a.median_ms / b.median_ms, 2)
   const entry: Entry = {
     size, rows: data.rows, customers: data.customers, format, date: new Date().toISOString(), runs, threads, memory_limit: memoryLimit ?? null,
+    duckdb_settings: floorSettings,
     versions: { node: machine.node, duckdb: machine.duckdb, polars: machine.polars },
     load_average: { before: loadBefore, after: loadavg().map((x) => round(x, 2)) },
     dataset: { generator: GENERATOR_VERSION, orders_csv_mib: round(data.bytes.ordersCsv / 2 ** 20, 0), orders_parquet_mib: round(data.bytes.ordersParquet / 2 ** 20, 0), generated_seconds: round(data.generatedSeconds) },
@@ -406,7 +416,7 @@ for (const e of entries) {
 }
 lines.push("")
 for (const e of entries) {
-  lines.push(`${fmt(e.rows)} rows (${e.format}${e.memory_limit === null ? "" : `, memory_limit ${e.memory_limit}`}, ${e.threads} threads; load average ${e.load_average.before.join(" ")} before, ${e.load_average.after.join(" ")} after): gold ${e.gold_check.equal === null ? "not compared (fewer than two variants finished)" : e.gold_check.equal ? `identical in every run (${e.gold_check.checks} comparisons of ${fmt(e.gold_check.gold_rows)} rows)` : "DIFFERENT"}; layer row counts ${e.layer_counts_equal ? "equal" : "DIFFERENT"}: ${Object.entries(e.layer_counts).map(([t, n]) => `${t} ${fmt(n)}`).join(", ")}`)
+  lines.push(`${fmt(e.rows)} rows (${e.format}${e.memory_limit === null ? "" : `, memory_limit ${e.memory_limit}`}, ${e.threads} threads${e.duckdb_settings.length === 0 ? "" : `, hand-written SET ${e.duckdb_settings.join(", ")}`}; load average ${e.load_average.before.join(" ")} before, ${e.load_average.after.join(" ")} after): gold ${e.gold_check.equal === null ? "not compared (fewer than two variants finished)" : e.gold_check.equal ? `identical in every run (${e.gold_check.checks} comparisons of ${fmt(e.gold_check.gold_rows)} rows)` : "DIFFERENT"}; layer row counts ${e.layer_counts_equal ? "equal" : "DIFFERENT"}: ${Object.entries(e.layer_counts).map(([t, n]) => `${t} ${fmt(n)}`).join(", ")}`)
 }
 lines.push(`wrote bench/results/${resultsName}.json and bench/results/${resultsName}.svg`)
 console.log(lines.join("\n"))

@@ -9,6 +9,7 @@ import type { DatabricksOptions } from "../executor/DatabricksExecutor.ts"
 import * as DuckDbExecutor from "../executor/DuckDbExecutor.ts"
 import * as SqlMetadataStore from "../metadata/SqlMetadataStore.ts"
 import { buildPlan } from "../plan/Plan.ts"
+import { currentBuild, type SpecCache } from "../spec/cache.ts"
 import { loadPipelines } from "../spec/load.ts"
 import { loadSettings, type Settings } from "../settings/Settings.ts"
 import { SpecError } from "../spec/SpecError.ts"
@@ -45,9 +46,10 @@ export const pipelineFiles = (files: ReadonlyArray<string>) =>
     return expanded.flat()
   })
 
-export const planFor = (files: ReadonlyArray<string>) =>
+/** The plan of the given files; with `cache`, files unchanged since the last run are not parsed again. */
+export const planFor = (files: ReadonlyArray<string>, cache?: SpecCache) =>
   Effect.gen(function*() {
-    const parsed = yield* loadPipelines(yield* pipelineFiles(files))
+    const parsed = yield* loadPipelines(yield* pipelineFiles(files), cache)
     const plan = buildPlan(parsed)
     return Result.isFailure(plan) ? yield* plan.failure : plan.success
   })
@@ -82,6 +84,10 @@ export const databricksOptions = (settings: Settings): Result.Result<DatabricksO
     waitTimeout: Duration.seconds(Number.parseInt(d.waitTimeout, 10))
   })
 }
+
+/** Where a built CLI keeps decoded pipeline files between runs (none when running the sources). */
+export const specCache = (settings: Settings): SpecCache | undefined =>
+  currentBuild === undefined ? undefined : { dir: `${settings.storage}/cache`, build: currentBuild }
 
 export const engineLayer = (settings: Settings) =>
   Layer.unwrap(Effect.gen(function*() {

@@ -175,6 +175,21 @@ export const decodeYaml = <S extends Schema.Top & { readonly DecodingServices: n
   return Result.succeed({ file, value: decoded.success, problemAt })
 }
 
+/**
+ * Positions in a file's text for a spec decoded earlier (cache.ts): the YAML is parsed only when a
+ * problem must be positioned.
+ */
+export const locatorFor = (file: string, text: string): ParsedPipeline["problemAt"] => {
+  let parsed: { readonly doc: Document; readonly lines: LineCounter } | undefined
+  return (path, message, at = "value") => {
+    if (parsed === undefined) {
+      const lines = new LineCounter()
+      parsed = { doc: parseDocument(text, { lineCounter: lines }), lines }
+    }
+    return { file, message, ...positionOf(parsed.doc, parsed.lines, path, at) }
+  }
+}
+
 /** Parse and decode one pipeline file's text. */
 export const parsePipeline = (file: string, text: string): Result.Result<ParsedPipeline, SpecError> =>
   Result.map(decodeYaml(Pipeline, file, text), ({ value, problemAt }) => ({ file, spec: value, problemAt }))

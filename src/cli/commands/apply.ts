@@ -6,7 +6,7 @@ import { RunFailed } from "../../runtime/errors.ts"
 import { withLock } from "../../runtime/Lock.ts"
 import { withWarehouseLock } from "../../runtime/WarehouseLock.ts"
 import { apply as applyPlan } from "../../runtime/Runner.ts"
-import { engineLayer, envFlag, jsonFlag, planFor, projectDir, settingsFor } from "../context.ts"
+import { engineLayer, envFlag, jsonFlag, planFor, projectDir, settingsFor, specCache } from "../context.ts"
 import { runSummary, tableLine } from "../format.ts"
 import { observed } from "../observability.ts"
 
@@ -30,7 +30,7 @@ export const apply = Command.make("apply", {
   Effect.gen(function*() {
     const settings = yield* settingsFor(env._tag === "Some" ? env.value : undefined)
     yield* Effect.gen(function*() {
-      const plan = yield* planFor(files)
+      const plan = yield* planFor(files, specCache(settings))
       const selected = selectTables(plan, select)
       if (Result.isFailure(selected)) return yield* selected.failure
       const databricks = settings.engine === "databricks"
