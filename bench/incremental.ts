@@ -11,12 +11,12 @@
  *
  *   node bench/incremental.ts [--runs N] [--rows ROWS_PER_FILE] [--keep]
  */
-import { spawn, spawnSync } from "node:child_process"
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
-import { availableParallelism, cpus, platform, release, tmpdir, totalmem } from "node:os"
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { parseArgs } from "node:util"
 import { buildBundle } from "./build.ts"
+import { machineInfo, type Measured, measure as measureProcess, removeProbe, timeBinary } from "./perf/harness.ts"
 
 const repo = resolve(import.meta.dirname, "..")
 // The CLI as users start it: bin/medallion.js runs the bundle in dist/ (rebuilt below).
@@ -39,49 +39,13 @@ const fileCount = Math.max(2, Number(flags.files))
 // ---------------------------------------------------------------------------------------------
 // Measuring one process
 
-interface Sample {
-  readonly ms: number
-  /** Peak resident set size in KiB. */
-  readonly rssKiB: number
+/** Runs `node <args>` in `cwd` (bench/perf/harness.ts measures it); a non-zero exit fails the benchmark. */
+const measure = async (cwd: string, args: ReadonlyArray<string>) => {
+  const measured = await measureProcess(cwd, args)
+  if (measured.code !== 0) throw new Error(`node ${args.join(" ")} exited ${measured.code ?? measured.signal}:\n${measured.stdout}\n${measured.stderr}`)
+  return measured
 }
-
-const timeBinary = existsSync("/usr/bin/time") && spawnSync("/usr/bin/time", ["-f", "%e %M", "true"]).status === 0
-  ? "/usr/bin/time"
-  : undefined
-// Without GNU time, a preloaded module reports the child's own peak RSS when it exits.
-const probe = join(tmpdir(), `medallion-bench-rss-${process.pid}.mjs`)
-if (timeBinary === undefined) {
-  writeFileSync(probe, `import { writeFileSync } from "node:fs"\nprocess.on("exit", () => { if (process.env.MEDALLION_BENCH_RSS) writeFileSync(process.env.MEDALLION_BENCH_RSS, String(process.resourceUsage().maxRSS)) })\n`)
-}
-
-/** Runs `node <args>` in `cwd`; wall time measured here, peak RSS by GNU time (or the probe). */
-const measure = (cwd: string, args: ReadonlyArray<string>, expectCode = 0): Promise<Sample & { readonly stdout: string }> =>
-  new Promise((resolvePromise, reject) => {
-    const rssFile = join(tmpdir(), `medallion-bench-rss-${process.pid}-${Date.now()}`)
-    const [command, commandArgs] = timeBinary !== undefined
-      ? [timeBinary, ["-f", "%e %M", process.execPath, ...args]]
-      : [process.execPath, ["--import", probe, ...args]]
-    const started = performance.now()
-    const child = spawn(command, commandArgs, { cwd, env: { ...process.env, NO_COLOR: "1", MEDALLION_BENCH_RSS: rssFile }, stdio: ["ignore", "pipe", "pipe"] })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()))
-    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()))
-    child.on("error", reject)
-    child.on("close", (code) => {
-      const ms = performance.now() - started
-      if (code !== expectCode) return reject(new Error(`node ${args.join(" ")} exited ${code}:\n${stdout}\n${stderr}`))
-      let rssKiB = Number.NaN
-      if (timeBinary !== undefined) {
-        const last = stderr.trim().split("\n").pop() ?? ""
-        rssKiB = Number(last.split(" ")[1])
-      } else if (existsSync(rssFile)) {
-        rssKiB = Number(readFileSync(rssFile, "utf8"))
-        rmSync(rssFile, { force: true })
-      }
-      resolvePromise({ ms, rssKiB, stdout })
-    })
-  })
+type Sample = Measured
 
 interface Stats {
   readonly runs: number
@@ -244,11 +208,7 @@ const full = await repeat("full refresh", runs, async () => {
 // Report
 
 const machine = {
-  cpus: availableParallelism(),
-  cpu_model: cpus()[0]?.model ?? "unknown",
-  memory_gib: round(totalmem() / 1024 ** 3),
-  platform: `${platform()} ${release()}`,
-  node: process.version,
+  ...machineInfo(),
   rss_from: timeBinary !== undefined ? "/usr/bin/time -f '%e %M'" : "process.resourceUsage().maxRSS in the child (--import probe)"
 }
 const ratio = (a: Stats, b: Stats) => round(a.median_ms / b.median_ms, 2)
@@ -296,4 +256,4 @@ wrote bench/results/incremental.json`)
 
 if (flags.keep) process.stderr.write(`kept ${work}\n`)
 else rmSync(work, { recursive: true, force: true })
-rmSync(probe, { force: true })
+removeProbe()

@@ -1,7 +1,7 @@
 /** Shared by run.ts and profile.ts: measuring one fresh process, and a medallion project for the workload. */
 import { spawn, spawnSync } from "node:child_process"
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { availableParallelism, cpus, platform, release, tmpdir, totalmem } from "node:os"
 import { join, resolve } from "node:path"
 import { configYaml, type EngineSettings, pipelineYaml } from "./workload.ts"
 
@@ -26,6 +26,15 @@ if (timeBinary === undefined) {
   writeFileSync(probe, `import { writeFileSync } from "node:fs"\nprocess.on("exit", () => { if (process.env.MEDALLION_BENCH_RSS) writeFileSync(process.env.MEDALLION_BENCH_RSS, String(process.resourceUsage().maxRSS)) })\n`)
 }
 export const removeProbe = () => rmSync(probe, { force: true })
+
+/** The machine a benchmark ran on, for its results file. */
+export const machineInfo = () => ({
+  cpus: availableParallelism(),
+  cpu_model: cpus()[0]?.model ?? "unknown",
+  memory_gib: Math.round(totalmem() / 1024 ** 3 * 10) / 10,
+  platform: `${platform()} ${release()}`,
+  node: process.version
+})
 export const cleanEnv: Record<string, string> = Object.fromEntries(
   Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined && !e[0].startsWith("OTEL_") && !e[0].startsWith("MEDALLION_"))
 )

@@ -25,13 +25,13 @@
 import { DuckDBInstance } from "@duckdb/node-api"
 import { copyFileSync, createReadStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { createRequire } from "node:module"
-import { availableParallelism, cpus, loadavg, platform, release, tmpdir, totalmem } from "node:os"
+import { availableParallelism, loadavg, tmpdir } from "node:os"
 import { join } from "node:path"
 import { parseArgs } from "node:util"
 import { buildBundle } from "../build.ts"
 import { lineChart } from "./chart.ts"
 import { type Dataset, defaultDataDir, ensureDataset, GENERATOR_VERSION } from "./generate.ts"
-import { type ApplyReport, jsonOutput, type Measured, measure, medallionBin, medallionProject, removeProbe, repo, timeBinary } from "./harness.ts"
+import { type ApplyReport, jsonOutput, machineInfo, type Measured, measure, medallionBin, medallionProject, removeProbe, repo, timeBinary } from "./harness.ts"
 import { GOLD_EXPORT, GOLD_TABLE, normalizedGold } from "./workload.ts"
 
 const handWritten = join(repo, "bench", "perf", "handwritten.ts")
@@ -262,11 +262,7 @@ interface Entry {
 }
 
 const machine = {
-  cpus: availableParallelism(),
-  cpu_model: cpus()[0]?.model ?? "unknown",
-  memory_gib: round(totalmem() / 1024 ** 3),
-  platform: `${platform()} ${release()}`,
-  node: process.version,
+  ...machineInfo(),
   duckdb: "@duckdb/node-api " + String((JSON.parse(readFileSync(join(repo, "node_modules", "@duckdb", "node-api", "package.json"), "utf8")) as { version: string }).version),
   polars: polarsMissing === undefined
     ? "nodejs-polars " + String((JSON.parse(readFileSync(join(repo, "node_modules", "nodejs-polars", "package.json"), "utf8")) as { version: string }).version)
