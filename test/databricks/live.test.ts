@@ -56,6 +56,7 @@ const dropSchemas = Effect.gen(function*() {
 
 if (missing.length > 0) {
   describe("Databricks (live)", () => {
+    // A real workspace cannot be reached from CI; the stand-in suites (parity, executor) cover the contract there.
     it.skip(`skipped: no workspace configured; set ${missing.join(", ")} to run against a real SQL warehouse`, () => {})
   })
 } else {
@@ -78,6 +79,7 @@ if (missing.length > 0) {
       ), 300_000)
 
     if (volume === undefined) {
+      // The example data must sit where both this machine and the warehouse can read it; only the user can name such a volume.
       it.skip("example pipelines skipped: set MEDALLION_LIVE_VOLUME to a volume path readable here and by the warehouse", () => {})
     } else {
       it.live("runs the example pipelines on the warehouse, every table accounted for", () => {
