@@ -82,21 +82,24 @@ export const apply = Effect.fn("medallion.run")(function*(plan: Plan, options: A
     "medallion.batch_id": batchId, "medallion.env": options.env, "medallion.engine": executor.engine,
     "medallion.pipelines": pipelines, "medallion.tables": order
   })
-  // Only one process can open the warehouse for writing, so runs still "running" belong to a dead one.
-  yield* store.closeAbandonedRuns
   const run: RunRecord = {
     batch_id: batchId, pipelines, env: options.env, engine: executor.engine, started_at: startedAt, finished_at: null,
     status: "running", records_in: 0, records_out: 0, duration_seconds: 0, errors: 0, success_rate: 0, throughput: 0
   }
-  yield* store.startRun(run)
   const bookkeeping = retryBookkeeping
-  yield* bookkeeping(executor.withSession((s) =>
+  const ensureSchemas = bookkeeping(executor.withSession((s) =>
     Effect.gen(function*() {
       const d = executor.dialect
       const schemas = new Set((yield* s.query(d.listSchemas)).map((r) => String(r["schema_name"])))
       yield* Effect.forEach(layers.filter((l) => !schemas.has(d.schemaOf(l))), (l) => s.execute(d.createSchema(l)), { discard: true })
     })))
-  const situation = yield* bookkeeping(loadSituation)
+  // Independent, so on separate sessions at once: a no-op run is mostly these round trips.
+  // Only one process can open the warehouse for writing, so runs still "running" belong to a dead one.
+  const [, , situation] = yield* Effect.all([
+    Effect.andThen(store.closeAbandonedRuns, store.startRun(run)),
+    ensureSchemas,
+    bookkeeping(loadSituation)
+  ], { concurrency: "unbounded" })
   const versions = new Map<TableId, string>(Array.from(situation.states, ([id, state]) => [id as TableId, state.dataVersion]))
 
   const semaphore = yield* Semaphore.make(Math.max(1, options.concurrency))

@@ -9,6 +9,7 @@
  * ran) runs once at start. Owns timing only; what a run does is the coordinator's business.
  */
 import { Clock, Context, Cron, Duration, Effect, Layer, Metric, Result, Schema } from "effect"
+import { parseCron } from "../plan/Plan.ts"
 import { RunCoordinator, type Trigger } from "./RunCoordinator.ts"
 
 export interface ScheduleSpec {
@@ -64,7 +65,7 @@ const fired = Metric.counter("medallion.schedule.firings", { description: "Sched
 export const parseSchedules = (specs: ReadonlyArray<ScheduleSpec>): Result.Result<ReadonlyArray<readonly [ScheduleSpec, Cron.Cron]>, ScheduleError> => {
   const parsed: Array<readonly [ScheduleSpec, Cron.Cron]> = []
   for (const spec of specs) {
-    const cron = Cron.parse(spec.cron, spec.timezone ?? "UTC")
+    const cron = parseCron(spec.cron, spec.timezone)
     if (Result.isFailure(cron)) {
       const what = cron.failure.message.includes("time zone") ? `unknown time zone "${spec.timezone}" (use an IANA name such as Europe/Berlin)` : `invalid cron "${spec.cron}": ${cron.failure.message}`
       return Result.fail(new ScheduleError({ pipeline: spec.pipeline, reason: `${what}; fix schedule in its pipeline file` }))

@@ -19,6 +19,8 @@ export const checksum = (path: string) =>
     }
   }))
 
+const hasGlobSyntax = (pattern: string) => /[*?[\]{}]/.test(pattern)
+
 /**
  * The files matching a source's glob, sorted, with their fingerprints. A file whose size and
  * modification time match `known` keeps its known checksum instead of being read again (as make
@@ -29,14 +31,18 @@ export const findFiles = (table: string, projectDir: string, pattern: string, kn
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
     const fail = (reason: string) => new SourceError({ table, path: pattern, reason })
-    const matches = yield* fs.glob(pattern, { root: projectDir }).pipe(
-      Effect.mapError((e) => fail(`cannot list files: ${e.message}`))
-    )
+    // A plain path names one file: stat it, rather than walk the directories a glob would probe.
+    const matches = hasGlobSyntax(pattern)
+      ? yield* fs.glob(pattern, { root: projectDir }).pipe(Effect.mapError((e) => fail(`cannot list files: ${e.message}`)))
+      : [pattern]
     const files: Array<IngestedFile> = []
     for (const match of matches.toSorted()) {
       const absolute = path.isAbsolute(match) ? match : path.join(projectDir, match)
-      const info = yield* fs.stat(absolute).pipe(Effect.mapError((e) => fail(`cannot read ${match}: ${e.message}`)))
-      if (info.type !== "File") continue
+      const info = yield* fs.stat(absolute).pipe(
+        Effect.catchReason("PlatformError", "NotFound", () => Effect.succeed(undefined)),
+        Effect.mapError((e) => fail(`cannot read ${match}: ${e.message}`))
+      )
+      if (info === undefined || info.type !== "File") continue
       const size = Number(info.size)
       const modifiedAt = Option.match(info.mtime, { onNone: () => null, onSome: (d) => d.toISOString() })
       const previous = known.get(absolute)
