@@ -75,6 +75,18 @@ describe("Scheduler", () => {
       yield* Scope.close(scope, Exit.void)
     }))
 
+  it.effect("reads a schedule without a time zone, or with UTC, in UTC", () =>
+    Effect.gen(function*() {
+      for (const timezone of [undefined, "UTC"]) {
+        const runs = yield* fakeRuns("1 second")
+        const scope = yield* Scope.fork(yield* Effect.scope)
+        const context = yield* Layer.buildWithScope(withScheduler([{ pipeline: "shop", cron: "30 3 * * *", timezone }], runs.layer), scope)
+        const scheduler = context.mapUnsafe.get(Scheduler.key) as Scheduler["Service"]
+        assert.strictEqual((yield* scheduler.info("shop"))!.nextRun, "1970-01-01T03:30:00.000Z")
+        yield* Scope.close(scope, Exit.void)
+      }
+    }))
+
   it.effect("skips a firing while the pipeline's previous run is still going, and records why", () =>
     Effect.gen(function*() {
       const runs = yield* fakeRuns("12 minutes")
