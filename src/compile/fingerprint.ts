@@ -1,9 +1,9 @@
 /**
  * What a table's definition is made of, part by part, for change detection: the declaration's
- * parts (normalized) and the SQL the compiler makes of them. Pure; a 128-bit hash, enough to notice
- * change (not a security boundary).
+ * parts (normalized) and the SQL the compiler makes of them. Pure; hashed with spec/hash.ts.
  */
 import type { PlanNode } from "../plan/Plan.ts"
+import { hash } from "../spec/hash.ts"
 import type { Dialect } from "./Dialect.ts"
 import { compileIngest } from "./ingest.ts"
 import { compileModel } from "./model.ts"
@@ -16,20 +16,6 @@ const stable = (value: unknown): string =>
     v !== null && typeof v === "object" && !Array.isArray(v)
       ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b)))
       : v) ?? "null"
-
-/** Four 32-bit FNV-1a style lanes with different seeds: 128 bits of hex. */
-export const hash = (text: string): string => {
-  const seeds = [0x811c9dc5, 0x01000193, 0x9e3779b9, 0x85ebca6b]
-  return seeds.map((seed, lane) => {
-    let h = seed ^ lane
-    for (let i = 0; i < text.length; i++) {
-      h ^= text.charCodeAt(i)
-      h = Math.imul(h, 0x01000193 + lane * 2)
-      h ^= h >>> 15
-    }
-    return (h >>> 0).toString(16).padStart(8, "0")
-  }).join("")
-}
 
 const placeholders = { batchId: "", startedAt: "1970-01-01T00:00:00.000Z" }
 

@@ -1,13 +1,14 @@
 /**
  * Decoded pipeline files kept between runs, like dbt's partial parsing: a file whose text has not
  * changed is not parsed and decoded again (YAML parsing and Schema decoding are most of a no-op
- * apply's own work). One entry per file under `<storage>/cache/`, holding the text's sha256, the
+ * apply's own work). One entry per file under `<storage>/cache/`, holding a hash of the text, the
  * decoded spec and the positions of its tables; the YAML is parsed again only to position a
  * problem elsewhere. Only a built CLI uses it: its build id (set by the bundler) is part of every
  * entry, so code that decodes differently never reads an older entry. A missing, unreadable or
  * foreign entry is a miss; entries are replaced atomically; failing to write one costs only time.
  */
 import { Effect, FileSystem, Option, Path, Schema } from "effect"
+import { hash } from "./hash.ts"
 import { layers, type Pipeline } from "./Pipeline.ts"
 import { locatorFor, type ParsedPipeline } from "./parse.ts"
 
@@ -28,7 +29,7 @@ const Position = Schema.Struct({ line: Schema.Number, column: Schema.Number })
 const Entry = Schema.Struct({
   build: Schema.String,
   file: Schema.String,
-  sha256: Schema.String,
+  hash: Schema.String,
   /** Not decoded again: written from a successful decode of the text whose hash it carries, by this build. */
   spec: Schema.Unknown,
   /** `at:path` (e.g. `key:silver.orders`) -> position, for the table locations every plan asks for. */
@@ -36,17 +37,12 @@ const Entry = Schema.Struct({
 })
 const decodeEntry = Schema.decodeUnknownOption(Schema.fromJsonString(Entry))
 
-/** Hex sha256 through WebCrypto (Node and Deno alike). */
-const sha256 = (text: string) =>
-  Effect.promise(() => globalThis.crypto.subtle.digest("SHA-256", new TextEncoder().encode(text))).pipe(
-    Effect.map((digest) => Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join(""))
-  )
 const positionKey = (path: ReadonlyArray<string | number>, at: "key" | "value") => `${at}:${path.join(".")}`
 
 const entryFile = (cache: SpecCache, file: string) =>
   Effect.gen(function*() {
     const path = yield* Path.Path
-    return path.join(cache.dir, `spec-${(yield* sha256(path.resolve(file))).slice(0, 16)}.json`)
+    return path.join(cache.dir, `spec-${hash(path.resolve(file)).slice(0, 16)}.json`)
   })
 
 /** The file's decoded pipeline if the cache holds it for this very text and build. */
@@ -55,7 +51,7 @@ export const cached = (cache: SpecCache, file: string, text: string) =>
     const fs = yield* FileSystem.FileSystem
     const raw = yield* fs.readFileString(yield* entryFile(cache, file)).pipe(Effect.option)
     const entry = Option.flatMap(raw, decodeEntry)
-    if (Option.isNone(entry) || entry.value.build !== cache.build || entry.value.file !== file || entry.value.sha256 !== (yield* sha256(text))) {
+    if (Option.isNone(entry) || entry.value.build !== cache.build || entry.value.file !== file || entry.value.hash !== hash(text)) {
       return Option.none<ParsedPipeline>()
     }
     const { positions, spec } = entry.value
@@ -81,6 +77,6 @@ export const keep = (cache: SpecCache, parsed: ParsedPipeline, text: string) =>
     const target = yield* entryFile(cache, parsed.file)
     const draft = `${target}.${globalThis.process?.pid ?? 0}.tmp`
     yield* fs.makeDirectory(cache.dir, { recursive: true })
-    yield* fs.writeFileString(draft, JSON.stringify({ build: cache.build, file: parsed.file, sha256: yield* sha256(text), spec: parsed.spec, positions }))
+    yield* fs.writeFileString(draft, JSON.stringify({ build: cache.build, file: parsed.file, hash: hash(text), spec: parsed.spec, positions }))
     yield* fs.rename(draft, target)
   }).pipe(Effect.ignore)
