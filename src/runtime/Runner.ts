@@ -3,7 +3,7 @@
  * are ready (bounded concurrency), retries transient failures, skips the dependents of a failed
  * table, and records the run. The only place that decides what runs when.
  */
-import { Cause, Clock, Deferred, Duration, Effect, Exit, Random, Semaphore } from "effect"
+import { Cause, Clock, Deferred, Duration, Effect, Exit, Fiber, Random, Semaphore } from "effect"
 import { Executor } from "../executor/Executor.ts"
 import { MetadataStore, type RunRecord, type TableRecord } from "../metadata/MetadataStore.ts"
 import { retryBookkeeping, withRetries, withTimeout } from "../executor/policy.ts"
@@ -12,7 +12,7 @@ import type { Plan, PlanNode, TableId } from "../plan/Plan.ts"
 import { layers } from "../spec/Pipeline.ts"
 import * as Metrics from "./metrics.ts"
 import { nothingNew, runTable, type TableCounts } from "./runTable.ts"
-import { assess, loadSituation, stateAfter } from "./situation.ts"
+import { assess, checksummed, loadSituation, stateAfter } from "./situation.ts"
 
 export interface ApplyOptions {
   readonly projectDir: string
@@ -116,23 +116,31 @@ export const apply = Effect.fn("medallion.run")(function*(plan: Plan, options: A
       const seconds = Effect.map(Clock.currentTimeMillis, (now) => (now - started) / 1000)
       const attempt = Effect.suspend(() => {
         attempts++
-        return Effect.gen(function*() {
+        return Effect.scoped(Effect.gen(function*() {
           const assessment = yield* assess(plan, node, situation, versions, { projectDir: options.projectDir, fullRefresh: options.fullRefresh.has(node.id) })
           const reasons = assessment.action.reasons
           if (assessment.action._tag === "Skip") return { status: "unchanged" as const, counts: nothingNew(reasons) }
           const full = assessment.action._tag !== "Incremental"
           const previous = versions.get(node.id)
           const next = dataVersion(full || previous === undefined ? batchId : previous.split("/")[0]!, batchId)
+          // Checksums the decision did not need are computed while the table reads its files
+          // (in this attempt's scope: a failed attempt stops hashing).
+          const hashing = yield* Effect.forkScoped(checksummed(node, assessment))
+          const complete = Fiber.join(hashing)
           const counts = yield* runTable({
             node,
             full,
             files: assessment.files,
-            onPublish: (session) => store.saveState(session, node.id, stateAfter(assessment, next))
+            checksummed: Effect.map(complete, (a) => a.files),
+            onPublish: (session) => Effect.flatMap(complete, (a) => store.saveState(session, node.id, stateAfter(a, next)))
           }, ctx)
           if (counts.changed) versions.set(node.id, next)
-          else yield* bookkeeping(executor.withSession((s) => store.saveState(s, node.id, stateAfter(assessment, versions.get(node.id) ?? next))))
+          else {
+            const a = yield* complete
+            yield* bookkeeping(executor.withSession((s) => store.saveState(s, node.id, stateAfter(a, versions.get(node.id) ?? next))))
+          }
           return { status: "succeeded" as const, counts: { ...counts, notes: [`${actionName(assessment.action)}: ${reasons.join("; ")}`, ...counts.notes] } }
-        })
+        }))
       })
       const exit = yield* semaphore.withPermits(1)(
         attempt.pipe(

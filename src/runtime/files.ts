@@ -21,10 +21,18 @@ export const checksum = (path: string) =>
 
 const hasGlobSyntax = (pattern: string) => /[*?[\]{}]/.test(pattern)
 
+/** A source file found on disk; `checksum` is undefined until the file is read (see withChecksums). */
+export interface FoundFile {
+  readonly path: string
+  readonly size: number
+  readonly modifiedAt: string | null
+  readonly checksum: string | undefined
+}
+
 /**
- * The files matching a source's glob, sorted, with their fingerprints. A file whose size and
- * modification time match `known` keeps its known checksum instead of being read again (as make
- * and rsync do), which keeps a no-op run cheap.
+ * The files matching a source's glob, sorted, with their size and modification time. A file whose
+ * size and modification time match `known` keeps its known checksum (as make and rsync do, which
+ * keeps a no-op run cheap); the others are hashed by withChecksums, when their content matters.
  */
 export const findFiles = (table: string, projectDir: string, pattern: string, known: ReadonlyMap<string, IngestedFile> = new Map()) =>
   Effect.gen(function*() {
@@ -35,7 +43,7 @@ export const findFiles = (table: string, projectDir: string, pattern: string, kn
     const matches = hasGlobSyntax(pattern)
       ? yield* fs.glob(pattern, { root: projectDir }).pipe(Effect.mapError((e) => fail(`cannot list files: ${e.message}`)))
       : [pattern]
-    const files: Array<IngestedFile> = []
+    const files: Array<FoundFile> = []
     for (const match of matches.toSorted()) {
       const absolute = path.isAbsolute(match) ? match : path.join(projectDir, match)
       const info = yield* fs.stat(absolute).pipe(
@@ -47,16 +55,23 @@ export const findFiles = (table: string, projectDir: string, pattern: string, kn
       const modifiedAt = Option.match(info.mtime, { onNone: () => null, onSome: (d) => d.toISOString() })
       const previous = known.get(absolute)
       const unchanged = previous !== undefined && previous.size === size && previous.modifiedAt === modifiedAt && modifiedAt !== null
-      files.push({
-        path: absolute, size, modifiedAt,
-        checksum: unchanged ? previous.checksum : yield* checksum(absolute).pipe(Effect.mapError((e) => fail(`cannot read ${match}: ${e.message}`)))
-      })
+      files.push({ path: absolute, size, modifiedAt, checksum: unchanged ? previous.checksum : undefined })
     }
     if (files.length === 0) {
       return yield* fail(`no files match the source path; check the path in the pipeline (it is relative to ${projectDir})`)
     }
     return files
   })
+
+/** The files with every checksum known, reading the files that have none yet. */
+export const withChecksums = (table: string, files: ReadonlyArray<FoundFile>) =>
+  Effect.forEach(files, (file): Effect.Effect<IngestedFile, SourceError, FileSystem.FileSystem> =>
+    file.checksum !== undefined
+      ? Effect.succeed({ ...file, checksum: file.checksum })
+      : checksum(file.path).pipe(
+        Effect.map((sum) => ({ ...file, checksum: sum })),
+        Effect.mapError((e) => new SourceError({ table, path: file.path, reason: `cannot read the file: ${e.message}` }))
+      ))
 
 /** Which files an incremental bronze run reads, by the documented rule for changed files. */
 export const filesToIngest = (node: IngestNode, files: ReadonlyArray<IngestedFile>, ledger: ReadonlyMap<string, IngestedFile>) =>

@@ -5,11 +5,11 @@
 import { Effect, Result } from "effect"
 import { readSource } from "../compile/ingest.ts"
 import { Executor } from "../executor/Executor.ts"
-import { type IngestedFile, MetadataStore } from "../metadata/MetadataStore.ts"
+import { MetadataStore } from "../metadata/MetadataStore.ts"
 import { actionName, dataVersion } from "../plan/changes.ts"
 import type { Plan, PlanNode, TableId } from "../plan/Plan.ts"
 import type { Layer } from "../spec/Pipeline.ts"
-import { filesToIngest } from "./files.ts"
+import { filesToIngest, type FoundFile, withChecksums } from "./files.ts"
 import { assess, type Situation } from "./situation.ts"
 
 export interface PlannedTable {
@@ -30,7 +30,7 @@ export interface PlannedTable {
 const PENDING = "(changes in this run)"
 
 /** What one incremental table would take in: its new files or batches, their rows and new columns. */
-const incoming = (node: PlanNode, files: ReadonlyArray<IngestedFile>, upstreamPending: boolean) =>
+const incoming = (node: PlanNode, files: ReadonlyArray<FoundFile>, upstreamPending: boolean) =>
   Effect.gen(function*() {
     const executor = yield* Executor
     const store = yield* MetadataStore
@@ -39,7 +39,8 @@ const incoming = (node: PlanNode, files: ReadonlyArray<IngestedFile>, upstreamPe
       Effect.gen(function*() {
         const existing = (yield* s.query(d.columnsOf(node.layer, node.name))).map((c) => String(c["column_name"]))
         if (node._tag === "Ingest") {
-          const selected = yield* filesToIngest(node, files, yield* store.ingestedFiles(node.id)).pipe(Effect.result)
+          const ledger = yield* store.ingestedFiles(node.id)
+          const selected = yield* withChecksums(node.id, files).pipe(Effect.flatMap((all) => filesToIngest(node, all, ledger)), Effect.result)
           if (Result.isFailure(selected)) return { inputs: 0, rows: 0, columns: [], problem: `will fail: ${selected.failure.message}` }
           const fresh = selected.success.read.filter((f) => f.size > 0)
           if (fresh.length === 0) return { inputs: 0, rows: 0, columns: [], problem: undefined }

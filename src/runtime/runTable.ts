@@ -12,8 +12,8 @@ import { type IngestedFile, MetadataStore } from "../metadata/MetadataStore.ts"
 import { type IngestNode, type ModelNode, type PlanNode, reshapes } from "../plan/Plan.ts"
 import type { Layer, Target } from "../spec/Pipeline.ts"
 import { type Accounting, account } from "./accounting.ts"
-import { CastFailed, ExpectationFailed, InputError, type TableError } from "./errors.ts"
-import { filesToIngest } from "./files.ts"
+import { CastFailed, ExpectationFailed, InputError, type SourceError, type TableError } from "./errors.ts"
+import { filesToIngest, type FoundFile } from "./files.ts"
 
 export interface RunContext {
   readonly batchId: string
@@ -25,10 +25,12 @@ export interface TableJob {
   readonly node: PlanNode
   /** Read all input (create, rebuild) rather than only what is new (incremental). */
   readonly full: boolean
-  /** The source's files, for bronze tables. */
-  readonly files: ReadonlyArray<IngestedFile>
+  /** The source's files, for bronze tables; checksums not needed to decide may still be pending. */
+  readonly files: ReadonlyArray<FoundFile>
+  /** The same files with every checksum, by the time the table publishes (hashed while it reads). */
+  readonly checksummed: Effect.Effect<ReadonlyArray<IngestedFile>, SourceError>
   /** Runs in the transaction that publishes: records the batch and the table's new state. */
-  readonly onPublish: (session: Session, rowsOut: number) => Effect.Effect<void, ExecutorError>
+  readonly onPublish: (session: Session, rowsOut: number) => Effect.Effect<void, SourceError | ExecutorError>
 }
 
 /** What a table run measured; the Runner adds status, timing and identity. */
@@ -94,7 +96,7 @@ const publishReplace = (
   publications: ReadonlyArray<Publication>,
   beforeSwap: Effect.Effect<void, InputError | ExecutorError, Requirements>,
   /** Runs in the swap's transaction, given the rows each publication received. */
-  inTransaction: (built: ReadonlyArray<number>) => Effect.Effect<void, ExecutorError, Requirements>
+  inTransaction: (built: ReadonlyArray<number>) => Effect.Effect<void, SourceError | ExecutorError, Requirements>
 ) =>
   Effect.gen(function*() {
     const { dialect } = yield* Executor
@@ -153,7 +155,9 @@ const runIngest = (job: TableJob, node: IngestNode, ctx: RunContext) =>
     const store = yield* MetadataStore
     const d = executor.dialect
     const incremental = node.mode === "append" && !job.full
-    const selected = incremental ? yield* filesToIngest(node, job.files, yield* store.ingestedFiles(node.id)) : { read: job.files, notes: [] }
+    const selected: { readonly read: ReadonlyArray<FoundFile>; readonly notes: ReadonlyArray<string> } = incremental
+      ? yield* filesToIngest(node, yield* job.checksummed, yield* store.ingestedFiles(node.id))
+      : { read: job.files, notes: [] }
     const empty = selected.read.filter((f) => f.size === 0)
     const files = selected.read.filter((f) => f.size > 0)
     const notes = [...selected.notes, ...empty.map((f) => `${f.path} is empty (0 bytes): skipped`)]
@@ -161,20 +165,22 @@ const runIngest = (job: TableJob, node: IngestNode, ctx: RunContext) =>
       return nothingNew([...notes, incremental ? `no new files (${job.files.length} already ingested)` : "no data in the source's files"])
     }
     const program = compileIngest(d, node, { batchId: ctx.batchId, startedAt: ctx.startedAt, files: files.map((f) => f.path) })
+    const reading = new Set(files.map((f) => f.path))
+    const readFiles = Effect.map(job.checksummed, (all) => all.filter((f) => reading.has(f.path)))
     const batch = (session: Session, rows: number) =>
-      Effect.andThen(
-        store.recordBatch(session, {
+      Effect.gen(function*() {
+        yield* store.recordBatch(session, {
           batch_id: ctx.batchId, table: node.id, source: node.sourceName, layer: "bronze", ingestion_time: ctx.startedAt,
-          record_count: rows, checksum: files.map((f) => f.checksum).join(",")
-        }),
-        job.onPublish(session, rows)
-      )
+          record_count: rows, checksum: (yield* readFiles).map((f) => f.checksum).join(",")
+        })
+        yield* job.onPublish(session, rows)
+      })
     return yield* executor.withSession((session) =>
       Effect.gen(function*() {
         const rejectsTable = (query: string | undefined): ReadonlyArray<Publication> =>
           query === undefined ? [] : [{ layer: "bronze", name: `${node.name}__rejects`, query }]
         const ledger = (s: Session) =>
-          node.mode === "append" ? store.recordIngested(s, node.id, ctx.batchId, files) : Effect.void
+          node.mode === "append" ? Effect.flatMap(readFiles, (read) => store.recordIngested(s, node.id, ctx.batchId, read)) : Effect.void
         let read = 0, written = 0, rejected = 0
         if (!incremental) {
           // One pass: the new table is written as the files are read, and the write counts the rows.

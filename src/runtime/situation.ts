@@ -10,7 +10,7 @@ import { type IngestedFile, MetadataStore } from "../metadata/MetadataStore.ts"
 import { type Action, decide, type TableState } from "../plan/changes.ts"
 import type { Plan, PlanNode, TableId } from "../plan/Plan.ts"
 import { layers } from "../spec/Pipeline.ts"
-import { findFiles } from "./files.ts"
+import { findFiles, type FoundFile, withChecksums } from "./files.ts"
 
 export interface Situation {
   readonly states: ReadonlyMap<string, TableState>
@@ -30,8 +30,19 @@ export interface Assessment {
   readonly action: Action
   readonly parts: Readonly<Record<string, string>>
   readonly inputs: Readonly<Record<string, string>>
-  readonly files: ReadonlyArray<IngestedFile>
+  /** Bronze: the source's files; a checksum not needed for the decision may still be pending. */
+  readonly files: ReadonlyArray<FoundFile>
 }
+
+/** Stands for a checksum not computed yet; never equal to a stored one. */
+const pending = "(pending)"
+
+/** The assessment with every file's checksum computed (reading the files whose checksum is pending). */
+export const checksummed = (node: PlanNode, assessment: Assessment) =>
+  Effect.gen(function*() {
+    const files = yield* withChecksums(node.id, assessment.files)
+    return node._tag === "Ingest" ? { ...assessment, files, inputs: Object.fromEntries(files.map((f) => [f.path, f.checksum])) } : { ...assessment, files }
+  })
 
 /** Decides what `node` needs, given the current data version of each table (as far as this run has got). */
 export const assess = (
@@ -44,13 +55,19 @@ export const assess = (
   Effect.gen(function*() {
     const { dialect } = yield* Executor
     const state = situation.states.get(node.id)
-    let files: ReadonlyArray<IngestedFile> = []
+    let files: ReadonlyArray<FoundFile> = []
     let inputs: Record<string, string>
     if (node._tag === "Ingest") {
       const known = new Map(Object.entries(state?.files ?? {}).map(([path, meta]) =>
         [path, { path, size: meta.size, modifiedAt: meta.modifiedAt, checksum: state?.inputs[path] ?? "" }]))
-      files = yield* findFiles(node.id, options.projectDir, node.source.path, known)
-      inputs = Object.fromEntries(files.map((f) => [f.path, f.checksum]))
+      const found = yield* findFiles(node.id, options.projectDir, node.source.path, known)
+      // A new file, or one whose size changed, is new input whatever its content: its checksum is
+      // only recorded, so reading it can wait (the run hashes it while the engine reads it). A
+      // file of the same size with a new modification time may be unchanged: hash it now.
+      const sameSize = found.filter((f) => f.checksum === undefined && known.get(f.path)?.size === f.size)
+      const hashed = new Map((yield* withChecksums(node.id, sameSize)).map((f) => [f.path, f.checksum]))
+      files = found.map((f) => ({ ...f, checksum: f.checksum ?? hashed.get(f.path) }))
+      inputs = Object.fromEntries(files.map((f) => [f.path, f.checksum ?? pending]))
     } else {
       inputs = Object.fromEntries(node.dependsOn.map((dep) => [dep, versions.get(dep) ?? "none"]))
     }
@@ -61,11 +78,13 @@ export const assess = (
       fullRefresh: options.fullRefresh,
       inputMode: node._tag === "Model" && node.input !== undefined ? plan.nodes.get(node.input)?.mode : undefined
     })
-    return { action, parts, inputs, files } satisfies Assessment
+    const assessment: Assessment = { action, parts, inputs, files }
+    // Ingesting only new files compares their content with what was ingested before: hash now.
+    return action._tag === "Incremental" ? yield* checksummed(node, assessment) : assessment
   })
 
 /** The state to store after a table is published (or found to have nothing new). */
-export const stateAfter = (assessment: Assessment, dataVersion: string): TableState => ({
+export const stateAfter = (assessment: Assessment & { readonly files: ReadonlyArray<IngestedFile> }, dataVersion: string): TableState => ({
   parts: assessment.parts,
   inputs: assessment.inputs,
   dataVersion,

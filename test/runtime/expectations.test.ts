@@ -75,7 +75,7 @@ const orderIds = (table: string) =>
 
 /** Runs one table alone, for its typed error. */
 const failureOf = (project: TestProject, plan: Plan, id: string) =>
-  runTable({ node: plan.nodes.get(id as `silver.${string}`)!, full: true, files: [], onPublish: () => Effect.void }, { batchId: "direct", startedAt: new Date(0).toISOString(), projectDir: project.dir }).pipe(
+  runTable({ node: plan.nodes.get(id as `silver.${string}`)!, full: true, files: [], checksummed: Effect.succeed([]), onPublish: () => Effect.void }, { batchId: "direct", startedAt: new Date(0).toISOString(), projectDir: project.dir }).pipe(
     Effect.flip,
     Effect.map((e: TableError | ExecutorError) => e)
   )

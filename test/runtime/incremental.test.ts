@@ -4,6 +4,9 @@
  * flow through incrementally, changed and empty files follow their rules, and schema drift adds
  * columns.
  */
+import { createHash } from "node:crypto"
+import { utimesSync } from "node:fs"
+import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Result } from "effect"
 import type { Plan } from "../../src/plan/Plan.ts"
@@ -217,6 +220,49 @@ describe("apply: a new file in an incremental source", () => {
           { id: 3, _batch_id: report.run.batch_id }, { id: 4, _batch_id: report.run.batch_id }, { id: 5, _batch_id: report.run.batch_id }
         ])
         assert.deepStrictEqual(yield* revenue, [{ customer: 1, total: 15, n: 2 }, { customer: 2, total: 20, n: 1 }, { customer: 3, total: 3, n: 2 }])
+      })))
+})
+
+describe("apply: source checksums", () => {
+  const sha256 = (text: string) => createHash("sha256").update(text).digest("hex")
+  const stateInputs = (table: string) =>
+    Effect.map(query(`SELECT inputs FROM _medallion.table_state WHERE table_id = '${table}'`), (r) => JSON.parse(String(r[0]?.["inputs"])) as Record<string, string>)
+  const batchChecksum = (table: string, batch: string) =>
+    Effect.map(query(`SELECT checksum FROM _medallion.batches WHERE table_id = '${table}' AND batch_id = '${batch}'`), (r) => r.map((x) => x["checksum"]))
+
+  it.effect("a first load records each file's sha256 (hashed while the table reads it) in state, batches and the ledger", () =>
+    inProject(files, (project) =>
+      Effect.gen(function*() {
+        const first = yield* runPlan(project, planOf(pipeline()))
+        const customers = join(project.dir, "data/customers.csv")
+        assert.deepStrictEqual(yield* stateInputs("bronze.customers"), { [customers]: sha256(files["data/customers.csv"]) })
+        assert.deepStrictEqual(yield* batchChecksum("bronze.customers", first.run.batch_id), [sha256(files["data/customers.csv"])])
+        assert.deepStrictEqual(yield* query("SELECT checksum FROM _medallion.ingested_files"), [{ checksum: sha256(files["data/events/a.csv"]) }])
+      })))
+
+  it.effect("a file rewritten with the same content and size is unchanged, whatever its modification time", () =>
+    inProject(files, (project) =>
+      Effect.gen(function*() {
+        const plan = planOf(pipeline())
+        yield* runPlan(project, plan)
+        project.write("data/customers.csv", files["data/customers.csv"])
+        const later = new Date(Date.now() + 60_000)
+        utimesSync(join(project.dir, "data/customers.csv"), later, later)
+        const second = yield* runPlan(project, plan)
+        assert.strictEqual(tableOf(second, "bronze.customers").status, "unchanged")
+      })))
+
+  it.effect("a file whose size changed is rebuilt and its new checksum stored", () =>
+    inProject(files, (project) =>
+      Effect.gen(function*() {
+        const plan = planOf(pipeline())
+        yield* runPlan(project, plan)
+        const text = "customer,name\n1,ann\n2,bob\n3,cyd\n"
+        project.write("data/customers.csv", text)
+        const second = yield* runPlan(project, plan)
+        assert.strictEqual(reasonOf(second, "bronze.customers"), "rebuild: files changed; 1 file(s)")
+        assert.deepStrictEqual(yield* stateInputs("bronze.customers"), { [join(project.dir, "data/customers.csv")]: sha256(text) })
+        assert.deepStrictEqual(yield* batchChecksum("bronze.customers", second.run.batch_id), [sha256(text)])
       })))
 })
 

@@ -114,7 +114,7 @@ silver:
           assert.include(t.error, `${id}: cannot cast column amount for 2 row(s)`)
           assert.deepStrictEqual(yield* query(`SELECT order_id, amount FROM ${id} ORDER BY order_id`), before, id)
 
-          const error = yield* runTable({ node: strict.nodes.get(id as TableId)!, full: true, files: [], onPublish: () => Effect.void }, { batchId: "direct", startedAt: new Date(0).toISOString(), projectDir: project.dir }).pipe(Effect.flip)
+          const error = yield* runTable({ node: strict.nodes.get(id as TableId)!, full: true, files: [], checksummed: Effect.succeed([]), onPublish: () => Effect.void }, { batchId: "direct", startedAt: new Date(0).toISOString(), projectDir: project.dir }).pipe(Effect.flip)
           assert.strictEqual(error._tag, "CastFailed")
           if (error._tag === "CastFailed") {
             assert.deepStrictEqual([error.table, error.column, error.failed], [id, "amount", 2])
