@@ -1,4 +1,6 @@
 /** The CLI as a child process: apply, runs, show and schema, their output and exit codes. */
+import { existsSync, readFileSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
 import { describe, it } from "@effect/vitest"
 import { assert, afterAll } from "vitest"
 import { cli, makeProject } from "../support/project.ts"
@@ -90,6 +92,32 @@ describe("medallion CLI", () => {
     const select = cli(project.dir, ["apply", "--select", "silver.ordrs"])
     assert.strictEqual(select.code, 2)
     assert.match(select.stderr, /silver\.ordrs: unknown table "silver\.ordrs"; did you mean silver\.orders\?/)
+  })
+
+  it("reports a spec error with its position; creates no warehouse on a fresh project, and leaves an existing one as it was", () => {
+    const broken = pipeline.replace("from: bronze.orders", "from: bronze.ordrs")
+    const fresh = makeProject({ "pipelines/shop.yaml": broken, "data/orders/a.csv": "id,amount\n1,10\n" })
+    try {
+      const result = cli(fresh.dir, ["apply"])
+      assert.strictEqual(result.code, 2, result.stderr)
+      assert.match(result.stderr, /pipelines\/shop\.yaml:\d+:\d+.*bronze\.ordrs/)
+      assert.isFalse(existsSync(join(fresh.dir, ".medallion")), "a spec error created the warehouse")
+    } finally {
+      fresh.remove()
+    }
+    // An existing warehouse is opened while the pipelines are read: the error still leaves no lock and no run.
+    const runsBefore = (JSON.parse(cli(project.dir, ["runs", "--json"]).stdout) as Array<unknown>).length
+    const original = readFileSync(join(project.dir, "pipelines/shop.yaml"), "utf8")
+    writeFileSync(join(project.dir, "pipelines/shop.yaml"), broken)
+    try {
+      const result = cli(project.dir, ["apply"])
+      assert.strictEqual(result.code, 2, result.stderr)
+      assert.match(result.stderr, /bronze\.ordrs/)
+    } finally {
+      writeFileSync(join(project.dir, "pipelines/shop.yaml"), original)
+    }
+    assert.isFalse(existsSync(join(project.dir, ".medallion", "warehouse.duckdb.lock")))
+    assert.strictEqual((JSON.parse(cli(project.dir, ["runs", "--json"]).stdout) as Array<unknown>).length, runsBefore)
   })
 
   it("runs only the selected tables", () => {

@@ -1,5 +1,5 @@
 /** `medallion apply [files]`: run the pipelines (or the --select'ed tables) on the configured engine. */
-import { Console, Effect, Result } from "effect"
+import { Console, Effect, Fiber, FileSystem, Result } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { selectTables } from "../../plan/select.ts"
 import { RunFailed } from "../../runtime/errors.ts"
@@ -30,21 +30,31 @@ export const apply = Command.make("apply", {
   Effect.gen(function*() {
     const settings = yield* settingsFor(env._tag === "Some" ? env.value : undefined)
     yield* Effect.gen(function*() {
-      const plan = yield* planFor(files, specCache(settings))
-      const selected = selectTables(plan, select)
-      if (Result.isFailure(selected)) return yield* selected.failure
       const databricks = settings.engine === "databricks"
       const warehouse = databricks ? `${settings.databricks.host ?? "?"} catalog ${settings.databricks.catalog}` : settings.duckdb.path
-      if (!json) yield* Console.log(`medallion apply: ${selected.success.size} table(s), env ${settings.env}, engine ${settings.engine} (${warehouse})`)
+      // An existing DuckDB warehouse is locked and opened (on DuckDB's threads) while the pipelines
+      // are read. Otherwise they are read first: a spec error then creates no warehouse, and with
+      // --wait it does not wait for the warehouse either.
+      const planning = planFor(files, specCache(settings))
+      const fs = yield* FileSystem.FileSystem
+      const overlap = !databricks && !wait && (yield* fs.exists(settings.duckdb.path).pipe(Effect.orElseSucceed(() => false)))
+      const planned = overlap ? Fiber.join(yield* Effect.forkChild(planning)) : Effect.succeed(yield* planning)
       const onWaiting = (held: { readonly database: string; readonly holderText: string }) =>
         Console.error(`waiting: the warehouse ${held.database} is in use by ${held.holderText}; checking every ${databricks ? "5" : "0.5"} s`)
-      const run = applyPlan(plan, {
-        projectDir: yield* projectDir,
-        env: settings.env,
-        selected: selected.success,
-        fullRefresh: fullRefresh ? selected.success : new Set(),
-        concurrency: settings.concurrency,
-        onTable: json ? undefined : (t) => Console.log(tableLine(t))
+      const dir = yield* projectDir
+      const run = Effect.gen(function*() {
+        const plan = yield* planned
+        const selected = selectTables(plan, select)
+        if (Result.isFailure(selected)) return yield* selected.failure
+        if (!json) yield* Console.log(`medallion apply: ${selected.success.size} table(s), env ${settings.env}, engine ${settings.engine} (${warehouse})`)
+        return yield* applyPlan(plan, {
+          projectDir: dir,
+          env: settings.env,
+          selected: selected.success,
+          fullRefresh: fullRefresh ? selected.success : new Set(),
+          concurrency: settings.concurrency,
+          onTable: json ? undefined : (t) => Console.log(tableLine(t))
+        })
       })
       const report = yield* databricks
         // On Databricks the lock is a row in _medallion.locks (WarehouseLock.ts), taken once the engine is up.
