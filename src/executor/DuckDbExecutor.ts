@@ -111,7 +111,9 @@ export const layer = (options: DuckDbOptions) =>
           Effect.mapError((cause) => new ExecutorError({ statement: "(open database)", reason: new QueryFailed({ detail: `cannot create the directory for ${options.path}: ${cause.message}` }) }))
         )
       }
-      const settings: Record<string, string> = {}
+      // DuckDB's allocator (jemalloc) returns freed memory to the OS lazily, so a long run's RSS can
+      // sit well above memory_limit; its background threads purge freed pages as they go.
+      const settings: Record<string, string> = { allocator_background_threads: "true" }
       if (options.threads !== undefined) settings["threads"] = String(options.threads)
       if (options.memoryLimit !== undefined) settings["memory_limit"] = options.memoryLimit
       if (options.readOnly === true) settings["access_mode"] = "READ_ONLY"

@@ -1,0 +1,22 @@
+/** The embedded DuckDB executor's engine settings, read back from a real (in-memory) database. */
+import { NodeServices } from "@effect/platform-node"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Layer } from "effect"
+import * as DuckDbExecutor from "../../src/executor/DuckDbExecutor.ts"
+import { Executor } from "../../src/executor/Executor.ts"
+
+const setting = (name: string) =>
+  Effect.gen(function*() {
+    const executor = yield* Executor
+    const rows = yield* executor.withSession((s) => s.query(`SELECT current_setting('${name}') AS value`))
+    return String(rows[0]?.["value"])
+  })
+
+describe("DuckDbExecutor", () => {
+  it.effect("applies threads and memory_limit, and purges freed memory in the background", () =>
+    Effect.gen(function*() {
+      assert.strictEqual(yield* setting("threads"), "1")
+      assert.strictEqual(yield* setting("memory_limit"), "476.8 MiB")
+      assert.strictEqual(yield* setting("allocator_background_threads"), "true")
+    }).pipe(Effect.provide(DuckDbExecutor.layer({ path: ":memory:", threads: 1, memoryLimit: "500MB" }).pipe(Layer.provide(NodeServices.layer)))))
+})
