@@ -111,11 +111,15 @@ export const layer = (options: DuckDbOptions) =>
           Effect.mapError((cause) => new ExecutorError({ statement: "(open database)", reason: new QueryFailed({ detail: `cannot create the directory for ${options.path}: ${cause.message}` }) }))
         )
       }
-      // DuckDB's allocator (jemalloc) returns freed memory to the OS lazily, so a long run's RSS can
-      // sit well above memory_limit; its background threads purge freed pages as they go.
-      const settings: Record<string, string> = { allocator_background_threads: "true" }
+      const settings: Record<string, string> = {}
       if (options.threads !== undefined) settings["threads"] = String(options.threads)
-      if (options.memoryLimit !== undefined) settings["memory_limit"] = options.memoryLimit
+      if (options.memoryLimit !== undefined) {
+        settings["memory_limit"] = options.memoryLimit
+        // DuckDB's allocator (jemalloc) returns freed memory to the OS lazily, so a long run's RSS
+        // can sit ~1 GB above memory_limit (100M rows: 5.5 GB at 4GB); background threads purge
+        // freed pages as they go (4.3 GB). It costs speed, so only when memory is bounded.
+        settings["allocator_background_threads"] = "true"
+      }
       if (options.readOnly === true) settings["access_mode"] = "READ_ONLY"
       const instance = yield* Effect.acquireRelease(
         Effect.tryPromise({ try: () => DuckDBInstance.create(options.path, settings), catch: toError(`(open database ${options.path})`) }),

@@ -12,11 +12,19 @@ const setting = (name: string) =>
     return String(rows[0]?.["value"])
   })
 
+const engine = (options: Omit<DuckDbExecutor.DuckDbOptions, "path">) =>
+  DuckDbExecutor.layer({ path: ":memory:", ...options }).pipe(Layer.provide(NodeServices.layer))
+
 describe("DuckDbExecutor", () => {
-  it.effect("applies threads and memory_limit, and purges freed memory in the background", () =>
+  it.effect("applies threads and memory_limit, and with a memory_limit purges freed memory in the background", () =>
     Effect.gen(function*() {
       assert.strictEqual(yield* setting("threads"), "1")
       assert.strictEqual(yield* setting("memory_limit"), "476.8 MiB")
       assert.strictEqual(yield* setting("allocator_background_threads"), "true")
-    }).pipe(Effect.provide(DuckDbExecutor.layer({ path: ":memory:", threads: 1, memoryLimit: "500MB" }).pipe(Layer.provide(NodeServices.layer)))))
+    }).pipe(Effect.provide(engine({ threads: 1, memoryLimit: "500MB" }))))
+
+  it.effect("leaves the allocator alone without a memory_limit", () =>
+    Effect.gen(function*() {
+      assert.strictEqual(yield* setting("allocator_background_threads"), "false")
+    }).pipe(Effect.provide(engine({}))))
 })
