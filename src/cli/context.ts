@@ -9,6 +9,7 @@ import type { DatabricksOptions } from "../executor/DatabricksExecutor.ts"
 import * as DuckDbExecutor from "../executor/DuckDbExecutor.ts"
 import * as SqlMetadataStore from "../metadata/SqlMetadataStore.ts"
 import { buildPlan } from "../plan/Plan.ts"
+import { hasGlobSyntax } from "../runtime/files.ts"
 import { currentBuild, type SpecCache } from "../spec/cache.ts"
 import { loadPipelines } from "../spec/load.ts"
 import { loadSettings, type Settings } from "../settings/Settings.ts"
@@ -42,7 +43,7 @@ export const pipelineFiles = (files: ReadonlyArray<string>) =>
     const root = yield* projectDir
     const expand = (pattern: string) => fs.glob(pattern, { root }).pipe(Effect.map((found) => found.toSorted()), Effect.orElseSucceed(() => []))
     if (files.length === 0) return yield* expand("pipelines/*.{yaml,yml}")
-    const expanded = yield* Effect.forEach(files, (file) => /[*?[{]/.test(file) ? expand(file) : Effect.succeed([file]))
+    const expanded = yield* Effect.forEach(files, (file) => hasGlobSyntax(file) ? expand(file) : Effect.succeed([file]))
     return expanded.flat()
   })
 

@@ -19,7 +19,8 @@ export const checksum = (path: string) =>
     }
   }))
 
-const hasGlobSyntax = (pattern: string) => /[*?[\]{}]/.test(pattern)
+/** Whether a path is a glob (has `*`, `?`, `[` or `{`) rather than one file's name. */
+export const hasGlobSyntax = (pattern: string) => /[*?[{]/.test(pattern)
 
 /** A source file found on disk; `checksum` is undefined until the file is read (see withChecksums). */
 export interface FoundFile {
