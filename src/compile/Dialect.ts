@@ -36,6 +36,8 @@ export interface Dialect {
   readonly starRename: (renames: ReadonlyArray<readonly [string, string]>) => string
   /** Query over `from` that sets a column, adding it or replacing one of that name. */
   readonly withColumn: (from: string, column: string, expression: string) => string
+  /** The rows of `query` that come first in their partition of `window` (`PARTITION BY ... ORDER BY ...`). */
+  readonly firstPerKey: (query: string, window: string) => string
   readonly cast: (expression: string, type: string) => string
   /** A cast that gives NULL instead of failing. */
   readonly tryCast: (expression: string, type: string) => string

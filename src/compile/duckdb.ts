@@ -27,6 +27,8 @@ export const duckdb: Dialect = {
   columnsExcept: (from, columns, extra) => `SELECT COLUMNS(lambda c: c NOT IN (${columns.map(literal).join(", ")})), ${extra} FROM ${from}`,
   starReplace: (replacements) => `* REPLACE (${replacements.map(([c, e]) => `${e} AS ${quote(c)}`).join(", ")})`,
   starRename: (renames) => `* RENAME (${renames.map(([from, to]) => `${quote(from)} AS ${quote(to)}`).join(", ")})`,
+  // DuckDB plans QUALIFY row_number() = 1 as a grouped arg_max, without sorting every row.
+  firstPerKey: (query, window) => `SELECT * FROM (${query}) AS r QUALIFY row_number() OVER (${window}) = 1`,
   withColumn: (from, column, expression) => `SELECT COLUMNS(lambda c: c <> ${literal(column)}), ${expression} AS ${quote(column)} FROM ${from}`,
   cast: (expression, type) => `CAST(${expression} AS ${type})`,
   tryCast: (expression, type) => `TRY_CAST(${expression} AS ${type})`,

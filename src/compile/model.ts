@@ -6,6 +6,11 @@
  * (kept, dropped by reason, duplicate, quarantined). Markers are NULL until set (most rows store
  * nothing). Steps that change the grain (aggregate, sql) first discard marked rows; accounting
  * starts again after the last of them, and steps before it simply remove rows.
+ *
+ * One exception, for speed: a dedupe that is the chain's first step (keeping the first row of each
+ * key) removes the duplicates before the markers are added, with QUALIFY row_number() = 1, which
+ * DuckDB runs as a grouped arg_max instead of sorting every row by key. The staged rows then hold
+ * no duplicates, and classify counts them as the input's rows minus the staged rows.
  */
 import type { ModelNode } from "../plan/Plan.ts"
 import { reshapes } from "../plan/Plan.ts"
@@ -128,10 +133,8 @@ const compileStep = (ctx: ChainContext, step: Step, prev: string, beforeReshape:
     return `SELECT ${d.starReplace([[REMOVED, remove("filter", `NOT coalesce(${step.filter}, false)`)]])} FROM ${prev}`
   }
   if ("dedupe" in step) {
-    const orderBy = step.dedupe.order_by === undefined ? [] : typeof step.dedupe.order_by === "string" ? [step.dedupe.order_by] : step.dedupe.order_by
     // Removed rows are not duplicates of kept ones; when no earlier step removes rows, all are kept so far.
-    const partition = [...(someRemoved ? [alive] : []), ...step.dedupe.keys.map(q)].join(", ")
-    const window = `PARTITION BY ${partition}${orderBy.length > 0 ? ` ORDER BY ${orderBy.join(", ")}` : ""}`
+    const { partition, window } = dedupeWindow(d, step, someRemoved ? [alive] : [])
     const duplicate = step.dedupe.keep === "last"
       ? `row_number() OVER (${window}) < count(*) OVER (PARTITION BY ${partition})`
       : `row_number() OVER (${window}) > 1`
@@ -202,6 +205,13 @@ const compileStep = (ctx: ChainContext, step: Step, prev: string, beforeReshape:
   return resolveReferences(d, step.sql, { input: prev })
 }
 
+/** The key columns and ordering of a dedupe step. */
+const dedupeWindow = (d: Dialect, step: Extract<Step, { dedupe: unknown }>, partitionFirst: ReadonlyArray<string>) => {
+  const orderBy = step.dedupe.order_by === undefined ? [] : typeof step.dedupe.order_by === "string" ? [step.dedupe.order_by] : step.dedupe.order_by
+  const partition = [...partitionFirst, ...step.dedupe.keys.map(d.quote)].join(", ")
+  return { partition, window: `PARTITION BY ${partition}${orderBy.length > 0 ? ` ORDER BY ${orderBy.join(", ")}` : ""}` }
+}
+
 /** A merge keeps one row per key from what it reads (the newest by sequence_by), counted as duplicates. */
 const withImplicitSteps = (d: Dialect, node: ModelNode): ReadonlyArray<Step> =>
   node.mode === "merge" && node.table.key !== undefined
@@ -215,26 +225,40 @@ const marksRows = (step: Step): boolean =>
   "filter" in step || "drop_nulls" in step || "dedupe" in step || ("join" in step && step.join.how === "inner") ||
   ("cast" in step && castOnError(step) === "quarantine")
 
+/** The chain's first step, when it is a dedupe that keeps the first row of each key (see the top of the file). */
+const leadingDedupe = (steps: ReadonlyArray<Step>) => {
+  const first = steps[0]
+  return first !== undefined && "dedupe" in first && first.dedupe.keep !== "last" ? first : undefined
+}
+
 const startMarkers = (d: Dialect) =>
   `${d.cast("NULL", "VARCHAR")} AS ${d.quote(REMOVED)}, ${d.noTextArray} AS ${d.quote(CAST_QUARANTINE)}, ${d.noTextArray} AS ${d.quote(CAST_FAIL)}`
 
-/** The CTEs of the chain; the last one is named `final`. */
-const compileChain = (ctx: ChainContext, inputs: ModelInputs): ReadonlyArray<readonly [string, string]> => {
-  const { d, node } = ctx
+/** What the chain reads, after FROM: the input table (only the new batches in append mode) or the table's query. */
+const inputRows = (d: Dialect, node: ModelNode, inputs: ModelInputs): string => {
   const table = node.table
+  if (table.from === undefined) return `(${resolveReferences(d, table.sql!, {})}) AS q`
   const batchFilter = inputs.newInputBatches === undefined ? ""
     : ` WHERE ${d.quote("_batch_id")} IN (${inputs.newInputBatches.length === 0 ? "NULL" : inputs.newInputBatches.map(d.literal).join(", ")})`
-  const source = table.from !== undefined
-    ? `SELECT *, ${startMarkers(d)} FROM ${d.table(...(table.from.split(".") as ["silver", string]))}${batchFilter}`
-    : `SELECT *, ${startMarkers(d)} FROM (${resolveReferences(d, table.sql!, {})}) AS q`
-  const ctes: Array<readonly [string, string]> = [["step_0", source]]
+  return `${d.table(...(table.from.split(".") as ["silver", string]))}${batchFilter}`
+}
+
+/** The CTEs of the chain; the last one is named `final`. `filterLeading`: a leading dedupe removes its duplicates. */
+const compileChain = (ctx: ChainContext, inputs: ModelInputs, filterLeading: boolean): ReadonlyArray<readonly [string, string]> => {
+  const { d, node } = ctx
   const steps = withImplicitSteps(d, node)
+  const leading = filterLeading ? leadingDedupe(steps) : undefined
+  const rows = inputRows(d, node, inputs)
+  const source = leading === undefined ? rows : `(${d.firstPerKey(`SELECT * FROM ${rows}`, dedupeWindow(d, leading, []).window)}) AS q`
+  const ctes: Array<readonly [string, string]> = [["step_0", `SELECT *, ${startMarkers(d)} FROM ${source}`]]
   const lastReshape = steps.findLastIndex(reshapes)
   let someRemoved = false // whether an earlier step (since the grain last changed) marks rows as removed
   steps.forEach((step, i) => {
     const prev = `step_${i}`
     const beforeReshape = i < lastReshape
-    if (reshapes(step)) {
+    if (i === 0 && leading !== undefined) {
+      ctes.push([`step_${i + 1}`, `SELECT * FROM ${prev}`]) // already applied to the input
+    } else if (reshapes(step)) {
       ctes.push([`alive_${i}`, `SELECT ${d.starExcept([...markers])} FROM ${prev} WHERE ${d.quote(REMOVED)} IS NULL`])
       ctes.push([`step_${i + 1}`, `SELECT *, ${startMarkers(d)} FROM (${compileStep(ctx, step, `alive_${i}`, beforeReshape, false)}) AS q`])
       someRemoved = false
@@ -269,11 +293,15 @@ export const compileModel = (d: Dialect, node: ModelNode, inputs: ModelInputs): 
   const q = d.quote
   // Casts are checked row by row (TRY_CAST plus markers) so that failures are counted and shown;
   // a view's own query casts strictly, so reading it never hides a bad value as NULL.
-  const ctes = compileChain({ d, node, strictCasts: false }, inputs)
   // The steps whose set-aside rows are counted: those after the last change of grain.
   const allSteps = withImplicitSteps(d, node)
   const counted = allSteps.slice(allSteps.findLastIndex(reshapes) + 1)
-  const strictCtes = compileChain({ d, node, strictCasts: true }, inputs)
+  // A staged table's leading dedupe filters (its duplicates are counted as input minus staged rows,
+  // from the input table; a query input would have to run twice); a view's classification reads
+  // the chain itself and counts marked duplicates.
+  const filtersDuplicates = node.mode !== "view" && node.table.from !== undefined && leadingDedupe(allSteps) !== undefined
+  const ctes = compileChain({ d, node, strictCasts: false }, inputs, filtersDuplicates)
+  const strictCtes = compileChain({ d, node, strictCasts: true }, inputs, true)
   const expectations: ReadonlyArray<ExpectationPlan> = (node.table.expect ?? []).map((e, i) => ({
     name: expectationName(e), kind: expectationKind(e), onFail: e.on_fail ?? "warn", flag: `__medallion_e${i}`
   }))
@@ -296,10 +324,13 @@ export const compileModel = (d: Dialect, node: ModelNode, inputs: ModelInputs): 
   const classifyColumns = [q(REMOVED), `${q(CAST_QUARANTINE)} IS NOT NULL AS ${q(CAST_QUARANTINE)}`, `${d.castFailureColumns(q(CAST_FAIL))} AS ${q(CAST_FAIL)}`, ...expectations.map((e) => q(e.flag))]
   const classify = (from: string) =>
     `SELECT ${classifyColumns.join(", ")}, count(*) AS n FROM ${from} GROUP BY ${classifyColumns.map((_, i) => i + 1).join(", ")}`
+  // Counting a table's rows reads its metadata, not its data (except the batch filter of an append).
+  const duplicatesRemoved = (from: string) =>
+    ` UNION ALL SELECT ${d.literal("duplicate")}, ${classifyColumns.slice(1).map(() => "NULL").join(", ")}, (SELECT count(*) FROM ${inputRows(d, node, inputs)}) - (SELECT count(*) FROM ${from}) AS n`
   return {
     stage,
     buildStage: d.createTempTable(stage, withChain(flagged)),
-    classify: classify(d.tempTable(stage)),
+    classify: classify(d.tempTable(stage)) + (filtersDuplicates ? duplicatesRemoved(d.tempTable(stage)) : ""),
     classifyView: withChain(classify(`(${flagged}) AS flagged`)),
     expectations,
     castFailureSample: (column) => d.castFailureValues(node.mode === "view" ? `(${withChain("SELECT * FROM final")}) AS chain` : d.tempTable(stage), q(CAST_FAIL), column),

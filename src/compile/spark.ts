@@ -127,6 +127,8 @@ export const spark = (options: SparkOptions): Dialect => {
       `${starExcept(replacements.map(([c]) => c))}, ${replacements.map(([c, e]) => `${e} AS ${q(c)}`).join(", ")}`,
     starRename: (renames) =>
       `${starExcept(renames.map(([from]) => from))}, ${renames.map(([from, to]) => `${q(from)} AS ${q(to)}`).join(", ")}`,
+    firstPerKey: (query, window) =>
+      `SELECT ${starExcept(["__medallion_rn"])} FROM (SELECT *, row_number() OVER (${window}) AS ${q("__medallion_rn")} FROM (${query}) AS r) AS n WHERE ${q("__medallion_rn")} = 1`,
     withColumn: (from, column, expression) =>
       `SELECT ${starExcept([KEY, column])}, ${expression} AS ${q(column)} FROM ${ensureColumns(from, [column])}`,
     cast,

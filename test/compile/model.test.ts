@@ -65,13 +65,28 @@ silver:
     assert.strictEqual(program.dropStage, `DROP TABLE IF EXISTS temp."__stage_silver_orders"`)
   })
 
-  it("dedupes with row_number over the alive rows of a key, marking instead of QUALIFY", () => {
-    // The first step: no row is removed yet, so the key alone partitions.
+  it("a leading dedupe keeps the first row per key with QUALIFY before the markers are added", () => {
+    includesInOrder(program.buildStage, [
+      `WITH step_0 AS (SELECT *, CAST(NULL AS VARCHAR) AS "__medallion_removed"`,
+      `FROM (SELECT * FROM (SELECT * FROM "bronze"."orders") AS r QUALIFY row_number() OVER (PARTITION BY "order_id" ORDER BY _ingested_at desc) = 1) AS q)`,
+      "step_1 AS (SELECT * FROM step_0)"
+    ])
+    assert.notInclude(program.buildStage, "'duplicate'")
+  })
+
+  it("a dedupe after other steps marks duplicates with row_number over the alive rows of a key", () => {
+    const later = compileModel(duckdb, nodeOf(`
+silver:
+  later:
+    from: bronze.orders
+    transforms: [ { lowercase: [status] }, { dedupe: { keys: [order_id], order_by: _ingested_at desc } } ]
+`, "silver.later"), inputs)
+    // No earlier step removes rows, so the key alone partitions.
     assert.include(
-      program.buildStage,
+      later.buildStage,
       `CASE WHEN "__medallion_removed" IS NULL AND (row_number() OVER (PARTITION BY "order_id" ORDER BY _ingested_at desc) > 1) THEN 'duplicate' ELSE "__medallion_removed" END AS "__medallion_removed"`
     )
-    assert.notMatch(program.buildStage, /QUALIFY/i)
+    assert.notMatch(later.buildStage, /QUALIFY/i)
     const last = compileModel(duckdb, nodeOf(`
 silver:
   latest:
@@ -135,7 +150,9 @@ silver:
   it("classifies by markers and flags with one grouped count", () => {
     assert.strictEqual(
       program.classify,
-      `SELECT "__medallion_removed", "__medallion_cast_q" IS NOT NULL AS "__medallion_cast_q", list_sort(list_distinct(list_transform("__medallion_cast_f", lambda e: split_part(e, chr(31), 1)))) AS "__medallion_cast_f", "__medallion_e0", "__medallion_e1", "__medallion_e2", count(*) AS n FROM "__stage_silver_orders" GROUP BY 1, 2, 3, 4, 5, 6`
+      `SELECT "__medallion_removed", "__medallion_cast_q" IS NOT NULL AS "__medallion_cast_q", list_sort(list_distinct(list_transform("__medallion_cast_f", lambda e: split_part(e, chr(31), 1)))) AS "__medallion_cast_f", "__medallion_e0", "__medallion_e1", "__medallion_e2", count(*) AS n FROM "__stage_silver_orders" GROUP BY 1, 2, 3, 4, 5, 6` +
+        // The leading dedupe left its duplicates out of the stage: they are the input's rows minus the staged ones.
+        ` UNION ALL SELECT 'duplicate', NULL, NULL, NULL, NULL, NULL, (SELECT count(*) FROM "bronze"."orders") - (SELECT count(*) FROM "__stage_silver_orders") AS n`
     )
     // Samples come from the raw values kept in the cast-failure entries, not the NULLed column.
     assert.include(program.castFailureSample("amount"), `SELECT DISTINCT split_part(e, chr(31), 2) AS value FROM (SELECT unnest("__medallion_cast_f") AS e FROM "__stage_silver_orders") WHERE split_part(e, chr(31), 1) = 'amount'`)

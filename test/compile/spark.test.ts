@@ -150,9 +150,10 @@ describe("spark dialect: transforms", () => {
   it("dedupe keeps the first or the last row per key", () => {
     const mark = (duplicate: string) =>
       `SELECT * EXCEPT (\`__medallion_removed\`), CASE WHEN ${ALIVE} AND (${duplicate}) THEN 'duplicate' ELSE \`__medallion_removed\` END AS \`__medallion_removed\` FROM step_0`
+    // The first step keeps the first row per key before the markers are added.
     assert.strictEqual(
-      step1(`[ { dedupe: { keys: [id], order_by: "ts desc" } } ]`),
-      mark(`row_number() OVER (PARTITION BY \`id\` ORDER BY ts desc) > 1`)
+      cte(compileModel(d, withSteps(`[ { dedupe: { keys: [id], order_by: "ts desc" } } ]`), inputs).buildStage, "step_0"),
+      `SELECT *, ${START} FROM (SELECT * EXCEPT (\`__medallion_rn\`) FROM (SELECT *, row_number() OVER (PARTITION BY \`id\` ORDER BY ts desc) AS \`__medallion_rn\` FROM (SELECT * FROM ${ORDERS}) AS r) AS n WHERE \`__medallion_rn\` = 1) AS q`
     )
     assert.strictEqual(
       step1(`[ { dedupe: { keys: [id], keep: last } } ]`),
@@ -318,7 +319,7 @@ describe("spark dialect: modes", () => {
     )
     // A merge reads one row per key: the newest by sequence_by, the others counted as duplicates.
     const node = model(`silver:\n  t: { from: bronze.orders, mode: merge, key: [id], sequence_by: updated_at }\n`)
-    assert.include(compileModel(d, node, inputs).buildStage, "ORDER BY `updated_at` DESC) > 1) THEN 'duplicate'")
+    assert.include(compileModel(d, node, inputs).buildStage, "row_number() OVER (PARTITION BY `id` ORDER BY `updated_at` DESC) AS `__medallion_rn`")
   })
 
   it("view creates or replaces a view over the chain with marked rows left out and strict casts", () => {
@@ -332,7 +333,8 @@ describe("spark dialect: modes", () => {
   it("appends and merges read only the new input batches", () => {
     const node = model(`silver:\n  t: { from: bronze.orders, mode: merge, key: [id], sequence_by: ts }\n`)
     const program = compileModel(d, node, { ...inputs, newInputBatches: ["b1", "it's"] })
-    assert.strictEqual(cte(program.buildStage, "step_0"), `SELECT *, ${START} FROM ${ORDERS} WHERE \`_batch_id\` IN ('b1', 'it\\'s')`)
+    assert.include(cte(program.buildStage, "step_0"), `FROM (SELECT * FROM ${ORDERS} WHERE \`_batch_id\` IN ('b1', 'it\\'s')) AS r`)
+    assert.include(program.classify, `(SELECT count(*) FROM ${ORDERS} WHERE \`_batch_id\` IN ('b1', 'it\\'s'))`)
   })
 })
 
