@@ -119,6 +119,9 @@ export const layer = (options: DuckDbOptions) =>
         // can sit ~1 GB above memory_limit (100M rows: 5.5 GB at 4GB); background threads purge
         // freed pages as they go (4.3 GB). It costs speed, so only when memory is bounded.
         settings["allocator_background_threads"] = "true"
+        // DuckDB plans QUALIFY row_number() = 1 (a table's leading dedupe) as a grouped arg_max,
+        // faster, but at 100M rows under 4GB it ran out of memory; the plain window spills.
+        settings["disabled_optimizers"] = "top_n_window_elimination"
       }
       if (options.readOnly === true) settings["access_mode"] = "READ_ONLY"
       const instance = yield* Effect.acquireRelease(
