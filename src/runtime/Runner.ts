@@ -12,7 +12,7 @@ import type { Plan, PlanNode, TableId } from "../plan/Plan.ts"
 import { layers } from "../spec/Pipeline.ts"
 import * as Metrics from "./metrics.ts"
 import { nothingNew, runTable, type TableCounts } from "./runTable.ts"
-import { assess, checksummed, loadSituation, stateAfter } from "./situation.ts"
+import { assess, checksummed, loadSituation, prepare, stateAfter } from "./situation.ts"
 
 export interface ApplyOptions {
   readonly projectDir: string
@@ -93,13 +93,16 @@ export const apply = Effect.fn("medallion.run")(function*(plan: Plan, options: A
       const schemas = new Set((yield* s.query(d.listSchemas)).map((r) => String(r["schema_name"])))
       yield* Effect.forEach(layers.filter((l) => !schemas.has(d.schemaOf(l))), (l) => s.execute(d.createSchema(l)), { discard: true })
     })))
-  // Independent, so on separate sessions at once: a no-op run is mostly these round trips.
+  // Independent, so on separate sessions at once: a no-op run is mostly these round trips, and the
+  // tables' definitions are compiled and their files listed while the engine works on them.
   // Only one process can open the warehouse for writing, so runs still "running" belong to a dead one.
-  const [, , situation] = yield* Effect.all([
+  const [, , situation, prepared] = yield* Effect.all([
     Effect.andThen(store.closeAbandonedRuns, store.startRun(run)),
     ensureSchemas,
-    bookkeeping(loadSituation)
+    bookkeeping(loadSituation),
+    Effect.forEach(order, (id) => prepare(plan.nodes.get(id)!, options.projectDir), { concurrency: "unbounded" })
   ], { concurrency: "unbounded" })
+  const preparedFor = new Map(order.map((id, i) => [id, prepared[i]!]))
   const versions = new Map<TableId, string>(Array.from(situation.states, ([id, state]) => [id as TableId, state.dataVersion]))
 
   const semaphore = yield* Semaphore.make(Math.max(1, options.concurrency))
@@ -117,7 +120,9 @@ export const apply = Effect.fn("medallion.run")(function*(plan: Plan, options: A
       const attempt = Effect.suspend(() => {
         attempts++
         return Effect.scoped(Effect.gen(function*() {
-          const assessment = yield* assess(plan, node, situation, versions, { projectDir: options.projectDir, fullRefresh: options.fullRefresh.has(node.id) })
+          // A retry looks at the files again.
+          const assessment = yield* assess(plan, node, situation, versions, { projectDir: options.projectDir, fullRefresh: options.fullRefresh.has(node.id) },
+            attempts === 1 ? preparedFor.get(node.id) : undefined)
           const reasons = assessment.action.reasons
           if (assessment.action._tag === "Skip") return { status: "unchanged" as const, counts: nothingNew(reasons) }
           const full = assessment.action._tag !== "Incremental"

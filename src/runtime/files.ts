@@ -36,6 +36,18 @@ export interface FoundFile {
  * keeps a no-op run cheap); the others are hashed by withChecksums, when their content matters.
  */
 export const findFiles = (table: string, projectDir: string, pattern: string, known: ReadonlyMap<string, IngestedFile> = new Map()) =>
+  Effect.map(listFiles(table, projectDir, pattern), (files) => withKnownChecksums(files, known))
+
+/** The files with the checksum of `known` where their size and modification time are unchanged. */
+export const withKnownChecksums = (files: ReadonlyArray<FoundFile>, known: ReadonlyMap<string, IngestedFile>): ReadonlyArray<FoundFile> =>
+  files.map((file) => {
+    const previous = known.get(file.path)
+    const unchanged = previous !== undefined && previous.size === file.size && previous.modifiedAt === file.modifiedAt && file.modifiedAt !== null
+    return unchanged ? { ...file, checksum: previous.checksum } : file
+  })
+
+/** The files matching a source's path, sorted, with their size and modification time (no checksums). */
+export const listFiles = (table: string, projectDir: string, pattern: string) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
@@ -54,9 +66,7 @@ export const findFiles = (table: string, projectDir: string, pattern: string, kn
       if (info === undefined || info.type !== "File") continue
       const size = Number(info.size)
       const modifiedAt = Option.match(info.mtime, { onNone: () => null, onSome: (d) => d.toISOString() })
-      const previous = known.get(absolute)
-      const unchanged = previous !== undefined && previous.size === size && previous.modifiedAt === modifiedAt && modifiedAt !== null
-      files.push({ path: absolute, size, modifiedAt, checksum: unchanged ? previous.checksum : undefined })
+      files.push({ path: absolute, size, modifiedAt, checksum: undefined })
     }
     if (files.length === 0) {
       return yield* fail(`no files match the source path; check the path in the pipeline (it is relative to ${projectDir})`)

@@ -10,7 +10,7 @@ import { type IngestedFile, MetadataStore } from "../metadata/MetadataStore.ts"
 import { type Action, decide, type TableState } from "../plan/changes.ts"
 import type { Plan, PlanNode, TableId } from "../plan/Plan.ts"
 import { layers } from "../spec/Pipeline.ts"
-import { findFiles, type FoundFile, withChecksums } from "./files.ts"
+import { findFiles, type FoundFile, listFiles, withChecksums, withKnownChecksums } from "./files.ts"
 
 export interface Situation {
   readonly states: ReadonlyMap<string, TableState>
@@ -25,6 +25,23 @@ export const loadSituation = Effect.gen(function*() {
   const rows = yield* executor.withSession((s) => s.query(executor.dialect.tablesIn(layers)))
   return { states, existing: new Set(rows.map((r) => String(r["id"]))) } satisfies Situation
 })
+
+/** What assessing a table needs that the warehouse does not hold: its definition's parts and, for bronze, its files. */
+export interface Prepared {
+  readonly parts: Readonly<Record<string, string>>
+  /** Bronze: the source's files, listed without checksums; undefined if listing failed (assess lists again and reports it). */
+  readonly files: ReadonlyArray<FoundFile> | undefined
+}
+
+/** The assessment's inputs that need no warehouse: computed while the run's bookkeeping statements run. */
+export const prepare = (node: PlanNode, projectDir: string) =>
+  Effect.gen(function*() {
+    const { dialect } = yield* Executor
+    const files = node._tag === "Ingest"
+      ? yield* listFiles(node.id, projectDir, node.source.path).pipe(Effect.orElseSucceed(() => undefined))
+      : undefined
+    return { parts: definitionParts(dialect, node), files } satisfies Prepared
+  })
 
 export interface Assessment {
   readonly action: Action
@@ -50,7 +67,8 @@ export const assess = (
   node: PlanNode,
   situation: Situation,
   versions: ReadonlyMap<TableId, string>,
-  options: { readonly projectDir: string; readonly fullRefresh: boolean }
+  options: { readonly projectDir: string; readonly fullRefresh: boolean },
+  prepared?: Prepared
 ) =>
   Effect.gen(function*() {
     const { dialect } = yield* Executor
@@ -60,7 +78,9 @@ export const assess = (
     if (node._tag === "Ingest") {
       const known = new Map(Object.entries(state?.files ?? {}).map(([path, meta]) =>
         [path, { path, size: meta.size, modifiedAt: meta.modifiedAt, checksum: state?.inputs[path] ?? "" }]))
-      const found = yield* findFiles(node.id, options.projectDir, node.source.path, known)
+      const found = prepared?.files !== undefined
+        ? withKnownChecksums(prepared.files, known)
+        : yield* findFiles(node.id, options.projectDir, node.source.path, known)
       // A new file, or one whose size changed, is new input whatever its content: its checksum is
       // only recorded, so reading it can wait (the run hashes it while the engine reads it). A
       // file of the same size with a new modification time may be unchanged: hash it now.
@@ -71,7 +91,7 @@ export const assess = (
     } else {
       inputs = Object.fromEntries(node.dependsOn.map((dep) => [dep, versions.get(dep) ?? "none"]))
     }
-    const parts = definitionParts(dialect, node)
+    const parts = prepared?.parts ?? definitionParts(dialect, node)
     const action = decide({
       node, parts, inputs, state,
       exists: situation.existing.has(node.id),
