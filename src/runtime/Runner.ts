@@ -11,7 +11,6 @@ import { actionName, dataVersion } from "../plan/changes.ts"
 import type { Plan, PlanNode, TableId } from "../plan/Plan.ts"
 import { layers } from "../spec/Pipeline.ts"
 import * as Metrics from "./metrics.ts"
-import { runAloneAboveBytes, tablesToRunAlone } from "./exclusive.ts"
 import { nothingNew, runTable, type TableCounts } from "./runTable.ts"
 import { assess, checksummed, loadSituation, prepare, stateAfter } from "./situation.ts"
 
@@ -26,8 +25,6 @@ export interface ApplyOptions {
   readonly onTable?: ((record: TableRecord) => Effect.Effect<void>) | undefined
   /** The run's batch id, when the caller made it in advance (see makeBatchId), e.g. to answer before the run starts. */
   readonly batchId?: string | undefined
-  /** On DuckDB, a table whose source files total more than this runs alone (exclusive.ts). */
-  readonly runAloneAboveBytes?: number | undefined
 }
 
 export interface RunReport {
@@ -106,13 +103,9 @@ export const apply = Effect.fn("medallion.run")(function*(plan: Plan, options: A
     Effect.forEach(order, (id) => prepare(plan.nodes.get(id)!, options.projectDir), { concurrency: "unbounded" })
   ], { concurrency: "unbounded" })
   const preparedFor = new Map(order.map((id, i) => [id, prepared[i]!]))
-  const permits = Math.max(1, options.concurrency)
-  const alone = executor.engine === "duckdb"
-    ? tablesToRunAlone(plan.nodes, order, (id) => (preparedFor.get(id)?.files ?? []).reduce((sum, f) => sum + f.size, 0), options.runAloneAboveBytes ?? runAloneAboveBytes)
-    : new Set<TableId>()
   const versions = new Map<TableId, string>(Array.from(situation.states, ([id, state]) => [id as TableId, state.dataVersion]))
 
-  const semaphore = yield* Semaphore.make(permits)
+  const semaphore = yield* Semaphore.make(Math.max(1, options.concurrency))
   const done = new Map<TableId, Deferred.Deferred<TableRecord["status"]>>()
   for (const id of order) done.set(id, yield* Deferred.make<TableRecord["status"]>())
   const records = new Map<TableId, TableRecord>()
@@ -154,7 +147,7 @@ export const apply = Effect.fn("medallion.run")(function*(plan: Plan, options: A
           return { status: "succeeded" as const, counts: { ...counts, notes: [`${actionName(assessment.action)}: ${reasons.join("; ")}`, ...counts.notes] } }
         }))
       })
-      const exit = yield* semaphore.withPermits(alone.has(node.id) ? permits : 1)(
+      const exit = yield* semaphore.withPermits(1)(
         attempt.pipe(
           withTimeout(node.timeout, node.id),
           withRetries(node.retry, (attempt, error, delay) =>
