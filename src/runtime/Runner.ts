@@ -115,8 +115,9 @@ export const apply = Effect.fn("medallion.run")(function*(plan: Plan, options: A
   const execute = (node: PlanNode) =>
     Effect.gen(function*() {
       let attempts = 0
-      const started = yield* Clock.currentTimeMillis
-      const seconds = Effect.map(Clock.currentTimeMillis, (now) => (now - started) / 1000)
+      // The table's own time: from when it gets a concurrency slot, not while it waits for one.
+      let started: number | undefined
+      const seconds = Effect.map(Clock.currentTimeMillis, (now) => (now - (started ?? now)) / 1000)
       const attempt = Effect.suspend(() => {
         attempts++
         return Effect.scoped(Effect.gen(function*() {
@@ -148,7 +149,7 @@ export const apply = Effect.fn("medallion.run")(function*(plan: Plan, options: A
         }))
       })
       const exit = yield* semaphore.withPermits(1)(
-        attempt.pipe(
+        Effect.andThen(Effect.map(Clock.currentTimeMillis, (now) => (started = now)), attempt).pipe(
           withTimeout(node.timeout, node.id),
           withRetries(node.retry, (attempt, error, delay) =>
             Effect.logWarning(`${node.id}: attempt ${attempt} failed (${describeError(error)}); retrying in ${Duration.format(delay)}`)),

@@ -4,7 +4,9 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { aroundStatements, Executor } from "../../src/executor/Executor.ts"
 import { MetadataStore } from "../../src/metadata/MetadataStore.ts"
+import { apply } from "../../src/runtime/Runner.ts"
 import { planOf, runPlan } from "../support/project.ts"
 import { column, inProject, query, succeeded, tableOf } from "./harness.ts"
 
@@ -155,5 +157,31 @@ silver: { customers: { from: bronze.customers } }
         assert.deepStrictEqual(perRun.map((r) => r["n"]), [2, 2])
         // The published rows carry the latest run's batch id.
         assert.deepStrictEqual(yield* column("SELECT DISTINCT _batch_id FROM silver.customers", "_batch_id"), [second.run.batch_id])
+      })))
+
+  it.live("a table's duration is its own time, not the time it waited for a concurrency slot", () =>
+    inProject(files, (project) =>
+      Effect.gen(function*() {
+        const two = planOf(`
+version: 1
+pipeline: two
+sources:
+  orders: { format: csv, path: data/orders.csv }
+  customers: { format: csv, path: data/customers.csv }
+bronze:
+  orders: { from: orders }
+  customers: { from: customers }
+`)
+        // Each bronze build takes at least a second; with one slot the second table waits for the first.
+        const slow = aroundStatements(yield* Executor, (sql, statement) =>
+          /^CREATE OR REPLACE TABLE "bronze"\."(orders|customers)__next"/.test(sql) ? Effect.andThen(Effect.sleep("1 second"), statement) : statement)
+        const report = yield* apply(two, { projectDir: project.dir, env: "test", selected: new Set(two.order), concurrency: 1, fullRefresh: new Set() }).pipe(
+          Effect.provideService(Executor, slow)
+        )
+        const durations = report.tables.map((t) => t.duration_seconds)
+        assert.deepStrictEqual(report.tables.map((t) => t.status), ["succeeded", "succeeded"])
+        for (const d of durations) assert.isAtLeast(d, 1)
+        assert.isBelow(Math.max(...durations), 1.9, `durations ${durations.join(", ")}: the wait is not counted`)
+        assert.isAtLeast(report.run.duration_seconds, 2)
       })))
 })
