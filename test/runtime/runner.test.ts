@@ -6,7 +6,6 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { aroundStatements, Executor } from "../../src/executor/Executor.ts"
 import { MetadataStore } from "../../src/metadata/MetadataStore.ts"
-import { apply } from "../../src/runtime/Runner.ts"
 import { planOf, runPlan } from "../support/project.ts"
 import { column, inProject, query, succeeded, tableOf } from "./harness.ts"
 
@@ -175,9 +174,7 @@ bronze:
         // Each bronze build takes at least a second; with one slot the second table waits for the first.
         const slow = aroundStatements(yield* Executor, (sql, statement) =>
           /^CREATE OR REPLACE TABLE "bronze"\."(orders|customers)__next"/.test(sql) ? Effect.andThen(Effect.sleep("1 second"), statement) : statement)
-        const report = yield* apply(two, { projectDir: project.dir, env: "test", selected: new Set(two.order), concurrency: 1, fullRefresh: new Set() }).pipe(
-          Effect.provideService(Executor, slow)
-        )
+        const report = yield* runPlan(project, two, [], { concurrency: 1 }).pipe(Effect.provideService(Executor, slow))
         const durations = report.tables.map((t) => t.duration_seconds)
         assert.deepStrictEqual(report.tables.map((t) => t.status), ["succeeded", "succeeded"])
         for (const d of durations) assert.isAtLeast(d, 1)

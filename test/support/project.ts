@@ -55,12 +55,12 @@ export const engine = (project: TestProject) =>
   ).pipe(Layer.provideMerge(NodeServices.layer))
 
 /** Run the pipelines (all tables, or the selected ones) and return the report. */
-export const runPlan = (project: TestProject, plan: Plan, select: ReadonlyArray<string> = [], options: { readonly fullRefresh?: boolean } = {}) =>
+export const runPlan = (project: TestProject, plan: Plan, select: ReadonlyArray<string> = [], options: { readonly fullRefresh?: boolean; readonly concurrency?: number } = {}) =>
   Effect.gen(function*() {
     const selected = selectTables(plan, select)
     if (Result.isFailure(selected)) return yield* Effect.die(selected.failure)
     return yield* apply(plan, {
-      projectDir: project.dir, env: "test", selected: selected.success, concurrency: 2,
+      projectDir: project.dir, env: "test", selected: selected.success, concurrency: options.concurrency ?? 2,
       fullRefresh: options.fullRefresh === true ? selected.success : new Set()
     })
   })
