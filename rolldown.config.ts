@@ -1,6 +1,7 @@
 /**
  * Builds the CLI into dist/: one entry plus a few chunks, with effect and yaml inlined and
- * tree-shaken. Loading one bundled file instead of hundreds of modules halves the CLI's start-up
+ * tree-shaken, as CommonJS, which bin/run-bundle.js loads with a V8 code cache taken after the run
+ * (an ES module cannot be loaded that way). Loading one bundled file instead of hundreds of modules halves the CLI's start-up
  * (BENCHMARKS.md); bin/medallion.js runs it when it is at least as new as src/. DuckDB's native
  * binding and the OpenTelemetry SDK packages (CommonJS, loaded only when telemetry is on) stay
  * external. @duckdb/node-api is bundled (a hundred small CommonJS files, ~50 ms to resolve and load
@@ -20,15 +21,16 @@ const build = (() => {
 })()
 
 export default defineConfig({
-  input: { medallion: "src/main.ts" },
+  // src/main.ts is the entry when running the sources; the bundle starts at the CLI itself.
+  input: { medallion: "src/cli/run.ts" },
   platform: "node",
   external: ["@duckdb/node-bindings", /^@opentelemetry\//, /^node:/],
   transform: { define: { "globalThis.__MEDALLION_BUILD__": JSON.stringify(build) } },
   output: {
     dir: "dist",
-    format: "esm",
-    entryFileNames: "[name].js",
-    chunkFileNames: "chunks/[name]-[hash].js",
+    format: "cjs",
+    entryFileNames: "[name].cjs",
+    chunkFileNames: "chunks/[name]-[hash].cjs",
     minify: true,
     sourcemap: true,
     cleanDir: true

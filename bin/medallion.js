@@ -1,16 +1,17 @@
 #!/usr/bin/env node
 // Starts the CLI on a Node.js that can run it: this one if it is new enough (>= 22.19, for Effect 4
 // and TypeScript type stripping), otherwise the Node 24 the project installs as a dependency.
-// It runs the bundle in dist/ (built by `npm run build`, which `npm install` runs) unless a file
-// under src/ is newer, so an edit is never hidden behind a stale build.
+// It runs the bundle in dist/ (built by `npm run build`, which `npm install` runs; see
+// run-bundle.js) unless a file under src/ is newer, so an edit is never hidden behind a stale build.
 import { spawnSync } from "node:child_process"
 import { existsSync, readdirSync, statSync } from "node:fs"
 import { createRequire } from "node:module"
 import { dirname, join } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
+import { runBundle } from "./run-bundle.js"
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..")
-const bundle = join(root, "dist", "medallion.js")
+const bundle = join(root, "dist", "medallion.cjs")
 const sources = join(root, "src")
 
 /** Newest modification time (ms) of any file under dir; 0 when dir does not exist. */
@@ -23,11 +24,11 @@ const newest = (dir) => {
   return latest
 }
 
-const main = existsSync(bundle) && statSync(bundle).mtimeMs >= newest(sources) ? bundle : join(sources, "main.ts")
 const [major, minor] = process.versions.node.split(".").map(Number)
 
 if (major > 22 || (major === 22 && minor >= 19)) {
-  await import(pathToFileURL(main).href)
+  if (existsSync(bundle) && statSync(bundle).mtimeMs >= newest(sources)) runBundle(bundle)
+  else await import(pathToFileURL(join(sources, "main.ts")).href)
 } else {
   const require = createRequire(import.meta.url)
   let node
@@ -37,6 +38,6 @@ if (major > 22 || (major === 22 && minor >= 19)) {
     console.error(`medallion needs Node.js >= 22.19 (found ${process.version}); run npm install to get the bundled Node 24, or upgrade Node.js`)
     process.exit(2)
   }
-  const result = spawnSync(node, [main, ...process.argv.slice(2)], { stdio: "inherit" })
+  const result = spawnSync(node, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: "inherit" })
   process.exit(result.status ?? (result.signal === "SIGINT" ? 130 : 1))
 }

@@ -3,7 +3,7 @@
  * real DuckDB file inside it, and the CLI as a real child process.
  */
 import { spawnSync } from "node:child_process"
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join, resolve } from "node:path"
 import { NodeServices } from "@effect/platform-node"
@@ -17,6 +17,15 @@ import { apply } from "../../src/runtime/Runner.ts"
 import { parsePipeline } from "../../src/spec/parse.ts"
 
 export const repoRoot = resolve(import.meta.dirname, "..", "..")
+
+/** Whether bin/medallion.js runs the bundle in dist/: it does when the bundle is at least as new as every file under src/. */
+export const bundleIsFresh = (): boolean => {
+  const bundle = join(repoRoot, "dist", "medallion.cjs")
+  if (!existsSync(bundle)) return false
+  const built = statSync(bundle).mtimeMs
+  return readdirSync(join(repoRoot, "src"), { withFileTypes: true, recursive: true })
+    .every((e) => !e.isFile() || statSync(join(e.parentPath, e.name)).mtimeMs <= built)
+}
 
 export interface TestProject {
   readonly dir: string

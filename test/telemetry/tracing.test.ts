@@ -7,7 +7,7 @@ import { describe, it } from "@effect/vitest"
 import { existsSync } from "node:fs"
 import { join } from "node:path"
 import { afterAll, assert, beforeAll } from "vitest"
-import { repoRoot, type TestProject } from "../support/project.ts"
+import { bundleIsFresh, repoRoot, type TestProject } from "../support/project.ts"
 import { cliAsync, closedPort, receiver, shopProject as project, type Span } from "./receiver.ts"
 
 /** Whether `ancestor` is on the parent chain of `span`. */
@@ -133,12 +133,13 @@ describe("tracing (OTLP/HTTP JSON)", () => {
 
   // The installed CLI runs the bundle in dist/ (built by npm ci); the SDK stays outside it.
   it.skipIf("Deno" in globalThis)("the bundled CLI exports the same trace", async () => {
-    const bundle = join(repoRoot, "dist", "medallion.js")
-    assert.isTrue(existsSync(bundle), "dist/medallion.js is missing: run npm run build")
+    const bundle = join(repoRoot, "dist", "medallion.cjs")
+    assert.isTrue(existsSync(bundle), "dist/medallion.cjs is missing: run npm run build")
+    assert.isTrue(bundleIsFresh(), "dist/ is older than src/, so bin/medallion.js would run the sources: run npm run build")
     const p = project("drop")
     projects.push(p)
     collector.reset()
-    const result = await cliAsync(p.dir, ["apply"], { OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint }, bundle)
+    const result = await cliAsync(p.dir, ["apply"], { OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint }, join(repoRoot, "bin", "medallion.js"))
     assert.strictEqual(result.code, 0, result.stderr)
     const spans = collector.spans()
     const root = spans.find((s) => s.name === "medallion.apply")!
