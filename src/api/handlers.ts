@@ -81,7 +81,8 @@ const activeView = (run: ActiveRun | undefined) =>
 const runView = (run: RunRecord) => ({ ...run })
 const pendingView = (run: ActiveRun, env: string, engine: string) => ({
   batch_id: run.batchId, pipelines: [run.pipeline], env, engine, started_at: run.startedAt ?? null, finished_at: null,
-  status: run.state, records_in: 0, records_out: 0, duration_seconds: 0, errors: 0, success_rate: 0, throughput: 0
+  status: run.state, records_in: 0, records_out: 0, duration_seconds: 0, errors: 0, success_rate: 0, throughput: 0,
+  unchanged_tables: []
 })
 
 const wantsPrometheus = (accept: string | undefined) => {

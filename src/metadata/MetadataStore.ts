@@ -59,7 +59,9 @@ export const RunRecord = Schema.Struct({
   duration_seconds: Schema.Number,
   errors: Schema.Number,
   success_rate: Schema.Number,
-  throughput: Schema.Number
+  throughput: Schema.Number,
+  /** Tables found unchanged (nothing to do): listed here, not recorded one by one with the tables that ran. */
+  unchanged_tables: Schema.Array(Schema.String)
 })
 export type RunRecord = typeof RunRecord.Type
 
@@ -83,6 +85,7 @@ export interface IngestedFile {
 
 export class MetadataStore extends Context.Service<MetadataStore, {
   readonly startRun: (run: RunRecord) => Effect.Effect<void, ExecutorError>
+  /** Records the run and its tables; the unchanged ones only by name, in `run.unchanged_tables`. */
   readonly finishRun: (run: RunRecord, tables: ReadonlyArray<TableRecord>) => Effect.Effect<void, ExecutorError>
   /** Statements recording ingested files, to run in the same transaction as the append. */
   readonly recordIngested: (session: Session, table: string, batchId: string, files: ReadonlyArray<IngestedFile>) => Effect.Effect<void, ExecutorError>
@@ -99,5 +102,7 @@ export class MetadataStore extends Context.Service<MetadataStore, {
   /** Marks runs left "running" by a process that died as "crashed". */
   readonly closeAbandonedRuns: Effect.Effect<number, ExecutorError>
   readonly recentRuns: (limit: number) => Effect.Effect<ReadonlyArray<RunRecord>, ExecutorError>
+  readonly findRun: (batchId: string) => Effect.Effect<RunRecord | undefined, ExecutorError>
+  /** The tables that ran (or were skipped after an upstream failure); unchanged ones are listed on the run. */
   readonly runTables: (batchId: string) => Effect.Effect<ReadonlyArray<TableRecord>, ExecutorError>
 }>()("medallion/metadata/MetadataStore") {}

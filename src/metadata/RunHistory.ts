@@ -70,17 +70,20 @@ export class RunHistory extends Context.Service<RunHistory, {
 // Timestamps as ISO 8601 in UTC, whatever the session's time zone.
 const iso = (column: string) => `strftime(${column} AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S.%gZ')`
 const runColumns = `batch_id, pipelines, env, engine, ${iso("started_at")} AS started_at, ${iso("finished_at")} AS finished_at, status,
-  records_in, records_out, duration_seconds, errors, success_rate, throughput`
+  records_in, records_out, duration_seconds, errors, success_rate, throughput, coalesce(unchanged_tables, '') AS unchanged_tables`
 // The pipelines of a run are stored comma-joined; this matches one of them exactly.
 const includesPipeline = (param: string) => `list_contains(string_split(pipelines, ','), ${param})`
 
 const Count = Schema.Union([Schema.Number, Schema.NumberFromString])
+/** A list stored comma-joined (pipeline names, table ids). */
+const CommaList = Schema.String.pipe(Schema.decodeTo(Schema.Array(Schema.String), SchemaTransformation.transform({
+  decode: (text): ReadonlyArray<string> => text.split(",").filter((p) => p !== ""),
+  encode: (names: ReadonlyArray<string>) => names.join(",")
+})))
 const RunRow = Schema.Struct({
   ...RunRecord.fields,
-  pipelines: Schema.String.pipe(Schema.decodeTo(Schema.Array(Schema.String), SchemaTransformation.transform({
-    decode: (text): ReadonlyArray<string> => text.split(",").filter((p) => p !== ""),
-    encode: (names: ReadonlyArray<string>) => names.join(",")
-  }))),
+  pipelines: CommaList,
+  unchanged_tables: CommaList,
   records_in: Count,
   records_out: Count,
   errors: Count
@@ -181,9 +184,14 @@ export const make = Effect.gen(function*() {
     ).pipe(Effect.flatMap(decodeRows(TotalsRow))),
     lastRefreshed: (tables) =>
       tables.length === 0 ? Effect.succeed(new Map()) : query(
-        `SELECT t.table_id, r.batch_id, ${iso("r.finished_at")} AS finished_at
-         FROM _medallion.run_tables t JOIN _medallion.runs r USING (batch_id)
-         WHERE t.status IN ('succeeded', 'unchanged')
+        // Found unchanged: named on the run (or, before version 2 of the store, a run_tables row).
+        `WITH refreshed AS (
+           SELECT table_id, batch_id FROM _medallion.run_tables WHERE status IN ('succeeded', 'unchanged')
+           UNION ALL
+           SELECT unnest(string_split(unchanged_tables, ',')) AS table_id, batch_id FROM _medallion.runs WHERE unchanged_tables <> ''
+         )
+         SELECT t.table_id, r.batch_id, ${iso("r.finished_at")} AS finished_at
+         FROM refreshed t JOIN _medallion.runs r USING (batch_id)
          QUALIFY row_number() OVER (PARTITION BY t.table_id ORDER BY r.batch_id DESC) = 1`,
         []
       ).pipe(

@@ -12,7 +12,7 @@ import { type BatchRecord, ExpectationResult, MetadataStore, RunRecord, TableRec
 type Dialect = Executor["Service"]["dialect"]
 
 /** Bump when `migrations` gains a statement. */
-const schemaVersion = 1
+const schemaVersion = 2
 
 /** The store's tables, created if missing; `T` names a table of the `_medallion` schema. */
 const migrations = (d: Dialect, T: (name: string) => string): ReadonlyArray<string> => {
@@ -27,7 +27,7 @@ const migrations = (d: Dialect, T: (name: string) => string): ReadonlyArray<stri
     batch_id ${text}${key}, pipelines ${text}, env ${text}, engine ${text},
     started_at ${time}, finished_at ${time}, status ${text},
     records_in BIGINT, records_out BIGINT, duration_seconds DOUBLE, errors BIGINT,
-    success_rate DOUBLE, throughput DOUBLE)${using}`,
+    success_rate DOUBLE, throughput DOUBLE, unchanged_tables ${text})${using}`,
     `CREATE TABLE IF NOT EXISTS ${T("run_tables")} (
     batch_id ${text}, table_id ${text}, pipeline ${text}, layer ${text}, mode ${text}, status ${text},
     reason ${text}, error ${text}, rows_in BIGINT, rows_out BIGINT, quarantined BIGINT, dropped BIGINT,
@@ -43,9 +43,15 @@ const migrations = (d: Dialect, T: (name: string) => string): ReadonlyArray<stri
     `CREATE TABLE IF NOT EXISTS ${T("table_state")} (
     table_id ${text}${key}, parts ${text}, inputs ${text}, data_version ${text}, files ${text}, updated_at ${time})${using}`,
     // Added after version 1 shipped on DuckDB; Databricks tables are created with it.
-    ...(spark ? [] : [`ALTER TABLE ${T("run_tables")} ADD COLUMN IF NOT EXISTS attempts BIGINT DEFAULT 0`])
+    ...(spark ? [] : [`ALTER TABLE ${T("run_tables")} ADD COLUMN IF NOT EXISTS attempts BIGINT DEFAULT 0`]),
+    // Version 2 (Databricks has no ADD COLUMN IF NOT EXISTS: see `upgrades`).
+    ...(spark ? [] : [`ALTER TABLE ${T("runs")} ADD COLUMN IF NOT EXISTS unchanged_tables VARCHAR`])
   ]
 }
+
+/** Statements that bring a store of an older version up to date where `migrations` cannot (Databricks). */
+const upgrades = (d: Dialect, T: (name: string) => string, from: number): ReadonlyArray<string> =>
+  d.name === "spark" && from === 1 ? [`ALTER TABLE ${T("runs")} ADD COLUMNS (unchanged_tables STRING)`] : []
 
 /** A stored time as ISO-8601 UTC text (what the store decodes). */
 const isoTime = (d: Dialect, column: string) =>
@@ -62,12 +68,16 @@ const toIso = (text: string): string => {
   return Number.isNaN(date.getTime()) ? text : date.toISOString()
 }
 const Timestamp = Schema.String.pipe(Schema.decodeTo(Schema.String, SchemaTransformation.transform({ decode: toIso, encode: (iso: string) => iso })))
+/** A list stored comma-joined (pipeline names, table ids). */
+const CommaList = Schema.String.pipe(Schema.decodeTo(Schema.Array(Schema.String), SchemaTransformation.transform({
+  decode: (text): ReadonlyArray<string> => text.split(",").filter((p) => p !== ""),
+  encode: (names: ReadonlyArray<string>) => names.join(",")
+})))
 const RunRow = Schema.Struct({
   ...RunRecord.fields,
-  pipelines: Schema.String.pipe(Schema.decodeTo(Schema.Array(Schema.String), SchemaTransformation.transform({
-    decode: (text): ReadonlyArray<string> => text.split(",").filter((p) => p !== ""),
-    encode: (names: ReadonlyArray<string>) => names.join(",")
-  }))),
+  pipelines: CommaList,
+  // Missing in a store not migrated yet (read-only commands), NULL in rows written before version 2.
+  unchanged_tables: Schema.optional(Schema.NullOr(CommaList)),
   started_at: Timestamp,
   finished_at: Schema.NullOr(Timestamp),
   records_in: Count,
@@ -119,7 +129,7 @@ export const make = (options: { readonly migrate: boolean }) => Effect.gen(funct
       Effect.orElseSucceed(() => 0)
     )
     if (current < schemaVersion) {
-      yield* Effect.forEach(migrations(d, T), (statement) => run([statement]), { discard: true })
+      yield* Effect.forEach([...upgrades(d, T, current), ...migrations(d, T)], (statement) => run([statement]), { discard: true })
       yield* run([d.createTable(T("meta"), `SELECT ${schemaVersion} AS version`)])
     }
   }
@@ -127,8 +137,10 @@ export const make = (options: { readonly migrate: boolean }) => Effect.gen(funct
   const insertRows = (table: string, rows: ReadonlyArray<string>) => rows.length === 0 ? [] : [`INSERT INTO ${table} VALUES ${rows.join(", ")}`]
   const runRow = (r: RunRecord) => values([
     r.batch_id, r.pipelines.join(","), r.env, r.engine, r.started_at, r.finished_at, r.status,
-    r.records_in, r.records_out, r.duration_seconds, r.errors, r.success_rate, r.throughput
+    r.records_in, r.records_out, r.duration_seconds, r.errors, r.success_rate, r.throughput, r.unchanged_tables.join(",")
   ])
+  const decodeRuns = (rows: ReadonlyArray<Row>) =>
+    decodeRows(RunRow)(rows).pipe(Effect.map((runs) => runs.map((r): RunRecord => ({ ...r, unchanged_tables: r.unchanged_tables ?? [] }))))
   return MetadataStore.of({
     startRun: (r) => run([`INSERT INTO ${T("runs")} VALUES ${runRow(r)}`]),
     finishRun: (r, tables) =>
@@ -136,7 +148,8 @@ export const make = (options: { readonly migrate: boolean }) => Effect.gen(funct
         s.transaction(Effect.forEach([
           `DELETE FROM ${T("runs")} WHERE batch_id = ${lit(r.batch_id)}`,
           `INSERT INTO ${T("runs")} VALUES ${runRow(r)}`,
-          ...insertRows(T("run_tables"), tables.map((t) => values([
+          // An unchanged table is named on the run: a no-op run then writes one row, not one per table.
+          ...insertRows(T("run_tables"), tables.filter((t) => t.status !== "unchanged").map((t) => values([
             r.batch_id, t.table, t.pipeline, t.layer, t.mode, t.status, t.reason, t.error, t.rows_in, t.rows_out,
             t.quarantined, t.dropped, t.duplicates, t.rejected, JSON.stringify(t.dropped_by_reason), t.duration_seconds, t.accounting_ok,
             t.attempts
@@ -182,8 +195,10 @@ export const make = (options: { readonly migrate: boolean }) => Effect.gen(funct
     closeAbandonedRuns: retried(executor.withSession((s) => s.execute(`UPDATE ${T("runs")} SET status = 'crashed' WHERE status = 'running'`))),
     recentRuns: (limit) =>
       query(`SELECT * FROM ${T("runs")} ORDER BY started_at DESC, batch_id DESC LIMIT ${Math.max(1, Math.floor(limit))}`).pipe(
-        Effect.flatMap(decodeRows(RunRow))
+        Effect.flatMap(decodeRuns)
       ),
+    findRun: (batchId) =>
+      query(`SELECT * FROM ${T("runs")} WHERE batch_id = ${lit(batchId)}`).pipe(Effect.flatMap(decodeRuns), Effect.map((runs) => runs[0])),
     runTables: (batchId) =>
       Effect.gen(function*() {
         const tables = yield* query(`SELECT * FROM ${T("run_tables")} WHERE batch_id = ${lit(batchId)} ORDER BY table_id`).pipe(Effect.flatMap(decodeRows(TableRow)))

@@ -84,7 +84,8 @@ export const apply = Effect.fn("medallion.run")(function*(plan: Plan, options: A
   })
   const run: RunRecord = {
     batch_id: batchId, pipelines, env: options.env, engine: executor.engine, started_at: startedAt, finished_at: null,
-    status: "running", records_in: 0, records_out: 0, duration_seconds: 0, errors: 0, success_rate: 0, throughput: 0
+    status: "running", records_in: 0, records_out: 0, duration_seconds: 0, errors: 0, success_rate: 0, throughput: 0,
+    unchanged_tables: []
   }
   const bookkeeping = retryBookkeeping
   const ensureSchemas = bookkeeping(executor.withSession((s) =>
@@ -204,7 +205,8 @@ export const apply = Effect.fn("medallion.run")(function*(plan: Plan, options: A
         duration_seconds: seconds,
         errors: tables.filter((t) => t.status === "failed").length,
         success_rate: recordsIn === 0 ? 1 : recordsOut / recordsIn,
-        throughput: seconds === 0 ? 0 : recordsIn / seconds
+        throughput: seconds === 0 ? 0 : recordsIn / seconds,
+        unchanged_tables: tables.filter((t) => t.status === "unchanged").map((t) => t.table)
       }
       yield* store.finishRun(finished, tables)
       yield* Metrics.recordRun(finished)

@@ -279,4 +279,17 @@ describe("medallion serve API", () => {
     await until("the refresh to finish", async () => (await server.get(`/runs/${refresh.body.batch_id}`)).body.run.status === "succeeded", 60_000)
     assertProblem(await server.get(`/gold/revenue?limit=2&country=US&cursor=${cursor}`), 409, "cursor-expired")
   }, 90_000)
+
+  it("a run that finds every table unchanged names them on the run, and refreshes them", async () => {
+    const run = await server.post("/pipelines/shop/runs", {})
+    assert.strictEqual(run.status, 202)
+    await until("the run to finish", async () => (await server.get(`/runs/${run.body.batch_id}`)).body.run.status === "succeeded", 60_000)
+    const detail = await server.get(`/runs/${run.body.batch_id}`)
+    assert.deepStrictEqual(detail.body.tables, [])
+    assert.sameMembers(detail.body.run.unchanged_tables, ["bronze.notes", "bronze.orders", "silver.notes", "silver.orders", "gold.orders", "gold.revenue"])
+    const gold = await server.get("/gold")
+    const shop = gold.body.tables.filter((t: any) => t.pipeline === "shop")
+    assert.deepStrictEqual(shop.map((t: any) => t.name), ["orders", "revenue"])
+    for (const t of shop) assert.strictEqual(t.last_refresh.batch_id, run.body.batch_id, t.name)
+  }, 90_000)
 })

@@ -1,6 +1,7 @@
 /** The CLI as a child process: apply, runs, show and schema, their output and exit codes. */
 import { existsSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
+import { DuckDBInstance } from "@duckdb/node-api"
 import { describe, it } from "@effect/vitest"
 import { assert, afterAll } from "vitest"
 import { cli, makeProject } from "../support/project.ts"
@@ -59,6 +60,35 @@ describe("medallion CLI", () => {
     assert.notStrictEqual(runs[0]!.batch_id, runs[1]!.batch_id)
     const one = JSON.parse(cli(project.dir, ["runs", runs.at(-1)!.batch_id, "--json"]).stdout) as { tables: Array<{ table: string; rejected: number }> }
     assert.strictEqual(one.tables.find((t) => t.table === "bronze.orders")?.rejected, 1)
+  })
+
+  it("names a no-op run's unchanged tables, and upgrades a store written before they were named on the run", async () => {
+    const old = makeProject({ "pipelines/shop.yaml": pipeline, "data/orders/a.csv": "id,amount\n1,10.50\n2,3\n" })
+    try {
+      assert.strictEqual(cli(old.dir, ["apply"]).code, 0)
+      // The store as version 1 left it: no runs.unchanged_tables column.
+      const db = await DuckDBInstance.create(join(old.dir, ".medallion", "warehouse.duckdb"))
+      const connection = await db.connect()
+      await connection.run("ALTER TABLE _medallion.runs DROP COLUMN unchanged_tables")
+      await connection.run("CREATE OR REPLACE TABLE _medallion.meta AS SELECT 1 AS version")
+      connection.closeSync()
+      db.closeSync()
+
+      type Run = { batch_id: string; unchanged_tables: Array<string> }
+      const before = JSON.parse(cli(old.dir, ["runs", "--json"]).stdout) as Array<Run>
+      assert.deepStrictEqual(before.map((r) => r.unchanged_tables), [[]])
+      const noop = cli(old.dir, ["apply"])
+      assert.strictEqual(noop.code, 0, noop.stderr)
+      const after = JSON.parse(cli(old.dir, ["runs", "--json"]).stdout) as Array<Run>
+      assert.deepStrictEqual(after.map((r) => r.unchanged_tables), [["bronze.orders", "silver.orders", "gold.revenue"], []])
+      const shown = cli(old.dir, ["runs", after[0]!.batch_id])
+      assert.strictEqual(shown.stdout.trim(), "unchanged (3): bronze.orders, silver.orders, gold.revenue")
+      const detail = JSON.parse(cli(old.dir, ["runs", after[0]!.batch_id, "--json"]).stdout) as { batch_id: string; tables: Array<unknown>; unchanged_tables: Array<string> }
+      assert.deepStrictEqual(detail, { batch_id: after[0]!.batch_id, tables: [], unchanged_tables: ["bronze.orders", "silver.orders", "gold.revenue"] })
+      assert.match(cli(old.dir, ["runs", "20000101T000000000Z-00000000"]).stdout, /no run 20000101T000000000Z-00000000/)
+    } finally {
+      old.remove()
+    }
   })
 
   it("shows rows with --limit and suggests a table name for typos", () => {

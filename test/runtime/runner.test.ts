@@ -158,6 +158,37 @@ silver: { customers: { from: bronze.customers } }
         assert.deepStrictEqual(yield* column("SELECT DISTINCT _batch_id FROM silver.customers", "_batch_id"), [second.run.batch_id])
       })))
 
+  it.live("a run names its unchanged tables on the run row and records only the tables that ran", () =>
+    inProject(files, (project) =>
+      Effect.gen(function*() {
+        const small = planOf(`
+version: 1
+pipeline: small
+sources: { customers: { format: csv, path: data/customers.csv } }
+bronze: { customers: { from: customers } }
+silver: { customers: { from: bronze.customers } }
+`)
+        const first = yield* runPlan(project, small)
+        assert.deepStrictEqual(first.run.unchanged_tables, [])
+        const noop = yield* runPlan(project, small)
+        assert.deepStrictEqual(noop.tables.map((t) => t.status), ["unchanged", "unchanged"])
+        assert.deepStrictEqual(noop.run.unchanged_tables, ["bronze.customers", "silver.customers"])
+
+        const stored = yield* query("SELECT batch_id, unchanged_tables FROM _medallion.runs ORDER BY batch_id")
+        assert.deepStrictEqual(stored, [
+          { batch_id: first.run.batch_id, unchanged_tables: "" },
+          { batch_id: noop.run.batch_id, unchanged_tables: "bronze.customers,silver.customers" }
+        ])
+        const perRun = yield* query("SELECT batch_id, count(*)::INTEGER AS n FROM _medallion.run_tables GROUP BY 1")
+        assert.deepStrictEqual(perRun, [{ batch_id: first.run.batch_id, n: 2 }])
+
+        const store = yield* MetadataStore
+        assert.deepStrictEqual(yield* store.runTables(noop.run.batch_id), [])
+        assert.deepStrictEqual((yield* store.findRun(noop.run.batch_id))?.unchanged_tables, ["bronze.customers", "silver.customers"])
+        assert.deepStrictEqual((yield* store.recentRuns(5)).map((r) => r.unchanged_tables.length), [2, 0])
+        assert.isUndefined(yield* store.findRun("no-such-run"))
+      })))
+
   it.live("a table's duration is its own time, not the time it waited for a concurrency slot", () =>
     inProject(files, (project) =>
       Effect.gen(function*() {

@@ -17,10 +17,14 @@ export const runs = Command.make("runs", {
     yield* Effect.gen(function*() {
       const store = yield* MetadataStore
       if (Option.isSome(batchId)) {
+        const run = yield* store.findRun(batchId.value)
+        if (run === undefined) return yield* Console.log(`no run ${batchId.value}; medallion runs lists them`)
         const tables = yield* store.runTables(batchId.value)
-        if (json) return yield* Console.log(JSON.stringify({ batch_id: batchId.value, tables }, null, 2))
-        if (tables.length === 0) return yield* Console.log(`no tables recorded for run ${batchId.value}`)
+        const unchanged = run.unchanged_tables
+        if (json) return yield* Console.log(JSON.stringify({ batch_id: batchId.value, tables, unchanged_tables: unchanged }, null, 2))
         for (const t of tables) yield* Console.log(tableLine(t))
+        if (unchanged.length > 0) yield* Console.log(`unchanged (${unchanged.length}): ${unchanged.join(", ")}`)
+        if (tables.length === 0 && unchanged.length === 0) yield* Console.log(`no tables recorded for run ${batchId.value}`)
         return
       }
       const recent = yield* store.recentRuns(limit)
