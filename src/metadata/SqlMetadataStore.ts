@@ -139,25 +139,34 @@ export const make = (options: { readonly migrate: boolean }) => Effect.gen(funct
     r.batch_id, r.pipelines.join(","), r.env, r.engine, r.started_at, r.finished_at, r.status,
     r.records_in, r.records_out, r.duration_seconds, r.errors, r.success_rate, r.throughput, r.unchanged_tables.join(",")
   ])
+  /** The columns a finished run sets on the row its start inserted. */
+  const runUpdate = (r: RunRecord) =>
+    Object.entries({
+      finished_at: r.finished_at, status: r.status, records_in: r.records_in, records_out: r.records_out,
+      duration_seconds: r.duration_seconds, errors: r.errors, success_rate: r.success_rate, throughput: r.throughput,
+      unchanged_tables: r.unchanged_tables.join(",")
+    }).map(([column, value]) => `${column} = ${lit(value)}`).join(", ")
   const decodeRuns = (rows: ReadonlyArray<Row>) =>
     decodeRows(RunRow)(rows).pipe(Effect.map((runs) => runs.map((r): RunRecord => ({ ...r, unchanged_tables: r.unchanged_tables ?? [] }))))
   return MetadataStore.of({
     startRun: (r) => run([`INSERT INTO ${T("runs")} VALUES ${runRow(r)}`]),
-    finishRun: (r, tables) =>
-      retried(executor.withSession((s) =>
-        s.transaction(Effect.forEach([
-          `DELETE FROM ${T("runs")} WHERE batch_id = ${lit(r.batch_id)}`,
-          `INSERT INTO ${T("runs")} VALUES ${runRow(r)}`,
-          // An unchanged table is named on the run: a no-op run then writes one row, not one per table.
-          ...insertRows(T("run_tables"), tables.filter((t) => t.status !== "unchanged").map((t) => values([
-            r.batch_id, t.table, t.pipeline, t.layer, t.mode, t.status, t.reason, t.error, t.rows_in, t.rows_out,
-            t.quarantined, t.dropped, t.duplicates, t.rejected, JSON.stringify(t.dropped_by_reason), t.duration_seconds, t.accounting_ok,
-            t.attempts
-          ]))),
-          ...insertRows(T("expectation_results"), tables.flatMap((t) => t.expectations.map((e) =>
-            values([r.batch_id, t.table, e.expectation, e.kind, e.on_fail, e.passed, e.failed]))))
-        ], s.execute, { discard: true }))
-      )),
+    finishRun: (r, tables) => {
+      const statements = [
+        `UPDATE ${T("runs")} SET ${runUpdate(r)} WHERE batch_id = ${lit(r.batch_id)}`,
+        // An unchanged table is named on the run: a no-op run then writes one row, not one per table.
+        ...insertRows(T("run_tables"), tables.filter((t) => t.status !== "unchanged").map((t) => values([
+          r.batch_id, t.table, t.pipeline, t.layer, t.mode, t.status, t.reason, t.error, t.rows_in, t.rows_out,
+          t.quarantined, t.dropped, t.duplicates, t.rejected, JSON.stringify(t.dropped_by_reason), t.duration_seconds, t.accounting_ok,
+          t.attempts
+        ]))),
+        ...insertRows(T("expectation_results"), tables.flatMap((t) => t.expectations.map((e) =>
+          values([r.batch_id, t.table, e.expectation, e.kind, e.on_fail, e.passed, e.failed]))))
+      ]
+      // A run that only updates its row (every table unchanged) needs no transaction around it.
+      return retried(executor.withSession((s) =>
+        statements.length === 1 ? s.execute(statements[0]!) : s.transaction(Effect.forEach(statements, s.execute, { discard: true }))
+      )).pipe(Effect.asVoid)
+    },
     recordIngested: (session: Session, table, batchId, files) =>
       files.length === 0 ? Effect.void : session.execute(`INSERT INTO ${T("ingested_files")} VALUES ${
         files.map((f) => values([table, f.path, f.size, f.modifiedAt, f.checksum, batchId])).join(", ")}`).pipe(Effect.asVoid),

@@ -15,8 +15,13 @@ const tableDuration = Metric.histogram("medallion.table.duration", { description
 const runDuration = Metric.histogram("medallion.run.duration", { description: "Seconds a run took", boundaries: durationBoundaries })
 const runs = Metric.counter("medallion.runs", { description: "Finished runs, by status", incremental: true })
 
-/** Once per finished table (skipped ones too, whose counts are zero; they add no duration). */
+/**
+ * Once per finished table (skipped ones too, whose counts are zero; they add no duration). An
+ * unchanged table records nothing: it processed no rows, and the milliseconds of finding that out
+ * would drag its duration histogram away from what a build of it costs.
+ */
 export const recordTable = (table: TableRecord): Effect.Effect<void> => {
+  if (table.status === "unchanged") return Effect.void
   const attributes = { table: table.table, layer: table.layer, pipeline: table.pipeline }
   return Effect.all([
     Metric.update(Metric.withAttributes(rowsProcessed, attributes), table.rows_in),

@@ -72,6 +72,15 @@ describe("metrics (OTLP/HTTP JSON)", () => {
     assert.strictEqual(last(all, "medallion.runs", { status: "succeeded" })?.value, 1)
     // Traces still go out alongside.
     assert.isTrue(collector.spans().some((s) => s.name === "medallion.apply"))
+
+    // A re-apply finds every table unchanged: it counts the run, and no table series.
+    collector.reset()
+    const noop = await cliAsync(p.dir, ["apply"], { OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint })
+    assert.strictEqual(noop.code, 0, noop.stderr)
+    const again = points(collector.metrics())
+    assert.strictEqual(last(again, "medallion.runs", { status: "succeeded" })?.value, 1)
+    assert.isUndefined(last(again, "medallion.table.duration", silver))
+    assert.isUndefined(last(again, "medallion.rows.processed", silver))
   }, 60_000)
 
   it("OTEL_METRICS_EXPORTER=none keeps traces and turns metrics off", async () => {
