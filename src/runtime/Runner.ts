@@ -12,7 +12,7 @@ import type { Plan, PlanNode, TableId } from "../plan/Plan.ts"
 import { layers } from "../spec/Pipeline.ts"
 import * as Metrics from "./metrics.ts"
 import { nothingNew, runTable, type TableCounts } from "./runTable.ts"
-import { assess, checksummed, loadSituation, prepare, stateAfter } from "./situation.ts"
+import { assess, checksummed, loadSituation, type Prepared, prepareAll, stateAfter } from "./situation.ts"
 
 export interface ApplyOptions {
   readonly projectDir: string
@@ -25,6 +25,11 @@ export interface ApplyOptions {
   readonly onTable?: ((record: TableRecord) => Effect.Effect<void>) | undefined
   /** The run's batch id, when the caller made it in advance (see makeBatchId), e.g. to answer before the run starts. */
   readonly batchId?: string | undefined
+  /**
+   * The selected tables prepared (situation.prepareAll) by the caller, which could start that
+   * while the engine was still opening; otherwise the run prepares them beside its bookkeeping.
+   */
+  readonly prepared?: Effect.Effect<ReadonlyMap<TableId, Prepared>> | undefined
 }
 
 export interface RunReport {
@@ -97,13 +102,12 @@ export const apply = Effect.fn("medallion.run")(function*(plan: Plan, options: A
   // Independent, so on separate sessions at once: a no-op run is mostly these round trips, and the
   // tables' definitions are compiled and their files listed while the engine works on them.
   // Only one process can open the warehouse for writing, so runs still "running" belong to a dead one.
-  const [, , situation, prepared] = yield* Effect.all([
+  const [, , situation, preparedFor] = yield* Effect.all([
     Effect.andThen(store.closeAbandonedRuns, store.startRun(run)),
     ensureSchemas,
     bookkeeping(loadSituation),
-    Effect.forEach(order, (id) => prepare(plan.nodes.get(id)!, options.projectDir), { concurrency: "unbounded" })
+    options.prepared ?? prepareAll(plan, order, options.projectDir, executor.dialect)
   ], { concurrency: "unbounded" })
-  const preparedFor = new Map(order.map((id, i) => [id, prepared[i]!]))
   const versions = new Map<TableId, string>(Array.from(situation.states, ([id, state]) => [id as TableId, state.dataVersion]))
 
   const semaphore = yield* Semaphore.make(Math.max(1, options.concurrency))

@@ -4,6 +4,7 @@
  * Shared by apply and plan.
  */
 import { Effect } from "effect"
+import type { Dialect } from "../compile/Dialect.ts"
 import { definitionParts } from "../compile/fingerprint.ts"
 import { Executor } from "../executor/Executor.ts"
 import { type IngestedFile, MetadataStore } from "../metadata/MetadataStore.ts"
@@ -33,15 +34,20 @@ export interface Prepared {
   readonly files: ReadonlyArray<FoundFile> | undefined
 }
 
-/** The assessment's inputs that need no warehouse: computed while the run's bookkeeping statements run. */
-export const prepare = (node: PlanNode, projectDir: string) =>
+/** The assessment's inputs that need no warehouse, computed while the engine works on something else. */
+export const prepare = (node: PlanNode, projectDir: string, dialect: Dialect) =>
   Effect.gen(function*() {
-    const { dialect } = yield* Executor
     const files = node._tag === "Ingest"
       ? yield* listFiles(node.id, projectDir, node.source.path).pipe(Effect.orElseSucceed(() => undefined))
       : undefined
     return { parts: definitionParts(dialect, node), files } satisfies Prepared
   })
+
+/** `prepare` for each of `ids`. */
+export const prepareAll = (plan: Plan, ids: Iterable<TableId>, projectDir: string, dialect: Dialect) =>
+  Effect.forEach(ids, (id) => Effect.map(prepare(plan.nodes.get(id)!, projectDir, dialect), (p) => [id, p] as const), { concurrency: "unbounded" }).pipe(
+    Effect.map((entries): ReadonlyMap<TableId, Prepared> => new Map(entries))
+  )
 
 export interface Assessment {
   readonly action: Action

@@ -1,11 +1,13 @@
 /** `medallion apply [files]`: run the pipelines (or the --select'ed tables) on the configured engine. */
 import { Console, Effect, Fiber, FileSystem, Result } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
+import { duckdb } from "../../compile/duckdb.ts"
 import { selectTables } from "../../plan/select.ts"
 import { RunFailed } from "../../runtime/errors.ts"
 import { withLock } from "../../runtime/Lock.ts"
 import { withWarehouseLock } from "../../runtime/WarehouseLock.ts"
 import { apply as applyPlan } from "../../runtime/Runner.ts"
+import { prepareAll } from "../../runtime/situation.ts"
 import { engineLayer, envFlag, jsonFlag, planFor, projectDir, settingsFor, specCache } from "../context.ts"
 import { runSummary, tableLine } from "../format.ts"
 import { observed } from "../observability.ts"
@@ -32,28 +34,37 @@ export const apply = Command.make("apply", {
     yield* Effect.gen(function*() {
       const databricks = settings.engine === "databricks"
       const warehouse = databricks ? `${settings.databricks.host ?? "?"} catalog ${settings.databricks.catalog}` : settings.duckdb.path
+      const dir = yield* projectDir
+      const planning = Effect.gen(function*() {
+        const plan = yield* planFor(files, specCache(settings))
+        const selected = selectTables(plan, select)
+        return Result.isFailure(selected) ? yield* selected.failure : { plan, selected: selected.success }
+      })
       // An existing DuckDB warehouse is locked and opened (on DuckDB's threads) while the pipelines
-      // are read. Otherwise they are read first: a spec error then creates no warehouse, and with
-      // --wait it does not wait for the warehouse either.
-      const planning = planFor(files, specCache(settings))
+      // are read and the selected tables prepared (definitions compiled, files listed). Otherwise
+      // they are read first: a spec error then creates no warehouse, and with --wait it does not
+      // wait for the warehouse either.
       const fs = yield* FileSystem.FileSystem
       const overlap = !databricks && !wait && (yield* fs.exists(settings.duckdb.path).pipe(Effect.orElseSucceed(() => false)))
       const planned = overlap ? Fiber.join(yield* Effect.forkChild(planning)) : Effect.succeed(yield* planning)
+      // Joined only once `planned` succeeded, so it cannot fail.
+      const prepared = overlap
+        ? Effect.orDie(Fiber.join(yield* Effect.forkChild(Effect.flatMap(planned, ({ plan, selected }) =>
+          prepareAll(plan, plan.order.filter((id) => selected.has(id)), dir, duckdb)))))
+        : undefined
       const onWaiting = (held: { readonly database: string; readonly holderText: string }) =>
         Console.error(`waiting: the warehouse ${held.database} is in use by ${held.holderText}; checking every ${databricks ? "5" : "0.5"} s`)
-      const dir = yield* projectDir
       const run = Effect.gen(function*() {
-        const plan = yield* planned
-        const selected = selectTables(plan, select)
-        if (Result.isFailure(selected)) return yield* selected.failure
-        if (!json) yield* Console.log(`medallion apply: ${selected.success.size} table(s), env ${settings.env}, engine ${settings.engine} (${warehouse})`)
+        const { plan, selected } = yield* planned
+        if (!json) yield* Console.log(`medallion apply: ${selected.size} table(s), env ${settings.env}, engine ${settings.engine} (${warehouse})`)
         return yield* applyPlan(plan, {
           projectDir: dir,
           env: settings.env,
-          selected: selected.success,
-          fullRefresh: fullRefresh ? selected.success : new Set(),
+          selected,
+          fullRefresh: fullRefresh ? selected : new Set(),
           concurrency: settings.concurrency,
-          onTable: json ? undefined : (t) => Console.log(tableLine(t))
+          onTable: json ? undefined : (t) => Console.log(tableLine(t)),
+          prepared
         })
       })
       const report = yield* databricks
