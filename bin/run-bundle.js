@@ -8,7 +8,7 @@
 // subcommand (apply and serve call different functions); it is written when missing or refused
 // (taking it costs ~25 ms, too much for every run), and failing to read or write it costs only time.
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs"
-import { createRequire, enableCompileCache } from "node:module"
+import * as nodeModule from "node:module"
 import { basename, dirname, join, resolve } from "node:path"
 import vm from "node:vm"
 
@@ -43,7 +43,7 @@ const writeCache = (cacheFile, data) => {
 /** Loads the bundle's entry; its relative `.cjs` requires (the chunks) load the same way, everything else through Node. */
 export const runBundle = (entry) => {
   try {
-    enableCompileCache?.() // for the modules outside the bundle (DuckDB's binding, the OpenTelemetry SDK)
+    nodeModule.enableCompileCache?.() // for the modules outside the bundle (DuckDB's binding, the OpenTelemetry SDK)
   } catch {
     // Only speed is lost.
   }
@@ -66,7 +66,7 @@ export const runBundle = (entry) => {
       importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER
     })
     if (cachedData === undefined || script.cachedDataRejected === true) uncached.push({ script, cacheFile })
-    const external = createRequire(file)
+    const external = nodeModule.createRequire(file)
     const require = Object.assign(
       (id) => (id.startsWith(".") && id.endsWith(".cjs") ? load(resolve(dirname(file), id)) : external(id)),
       { resolve: external.resolve, cache: external.cache }
