@@ -50,7 +50,7 @@ await time(["apply"], clean)
 const on = { ...clean, OTEL_EXPORTER_OTLP_ENDPOINT: endpoint }
 for (const [args, modes] of [[["--version"], [["off", clean]]], [["apply"], [["off", clean], ["on", on]]]] as const) {
   for (const [tracing, env] of modes) {
-    await time(args, env) // warm the compile cache
+    await time(args, env) // warm the code cache
     const samples: Array<number> = []
     for (let i = 0; i < runs; i++) samples.push(await time(args, env))
     figures.push({ command: `medallion ${args.join(" ")}`, tracing, median_ms: Math.round(median(samples)), min_ms: Math.round(Math.min(...samples)), max_ms: Math.round(Math.max(...samples)) })
