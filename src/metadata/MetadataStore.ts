@@ -3,7 +3,7 @@
  * and the ledgers that keep appends from doubling rows. Implementation: SqlMetadataStore.ts, in
  * a `_medallion` schema beside the data.
  */
-import { Context, type Effect, Schema } from "effect"
+import { Context, type Effect, Schema, SchemaTransformation } from "effect"
 import type { ExecutorError, Session } from "../executor/Executor.ts"
 import type { TableState } from "../plan/changes.ts"
 
@@ -44,6 +44,12 @@ export const TableRecord = Schema.Struct({
   attempts: Schema.Number
 })
 export type TableRecord = typeof TableRecord.Type
+
+/** A list stored comma-joined in one text column (a run's pipelines, its unchanged tables). */
+export const CommaList = Schema.String.pipe(Schema.decodeTo(Schema.Array(Schema.String), SchemaTransformation.transform({
+  decode: (text): ReadonlyArray<string> => text.split(",").filter((p) => p !== ""),
+  encode: (names: ReadonlyArray<string>) => names.join(",")
+})))
 
 /** The seed's PipelineMetrics, per run. */
 export const RunRecord = Schema.Struct({

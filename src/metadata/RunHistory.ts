@@ -4,9 +4,9 @@
  * over the `_medallion` tables that SqlMetadataStore writes; values are bound as parameters,
  * never spliced into the statement. Writing the history stays with MetadataStore.
  */
-import { Context, Effect, Layer, Schema, SchemaTransformation } from "effect"
+import { Context, Effect, Layer, Schema } from "effect"
 import { Executor, ExecutorError, type Param, QueryFailed, type Row } from "../executor/Executor.ts"
-import { RunRecord } from "./MetadataStore.ts"
+import { CommaList, RunRecord } from "./MetadataStore.ts"
 
 export type RunStatus = RunRecord["status"]
 
@@ -75,11 +75,6 @@ const runColumns = `batch_id, pipelines, env, engine, ${iso("started_at")} AS st
 const includesPipeline = (param: string) => `list_contains(string_split(pipelines, ','), ${param})`
 
 const Count = Schema.Union([Schema.Number, Schema.NumberFromString])
-/** A list stored comma-joined (pipeline names, table ids). */
-const CommaList = Schema.String.pipe(Schema.decodeTo(Schema.Array(Schema.String), SchemaTransformation.transform({
-  decode: (text): ReadonlyArray<string> => text.split(",").filter((p) => p !== ""),
-  encode: (names: ReadonlyArray<string>) => names.join(",")
-})))
 const RunRow = Schema.Struct({
   ...RunRecord.fields,
   pipelines: CommaList,

@@ -7,7 +7,7 @@
 import { Effect, Layer, Schema, SchemaTransformation } from "effect"
 import { Executor, ExecutorError, QueryFailed, type Row, type Session } from "../executor/Executor.ts"
 import { retryBookkeeping } from "../executor/policy.ts"
-import { type BatchRecord, ExpectationResult, MetadataStore, RunRecord, TableRecord } from "./MetadataStore.ts"
+import { type BatchRecord, CommaList, ExpectationResult, MetadataStore, RunRecord, TableRecord } from "./MetadataStore.ts"
 
 type Dialect = Executor["Service"]["dialect"]
 
@@ -68,11 +68,6 @@ const toIso = (text: string): string => {
   return Number.isNaN(date.getTime()) ? text : date.toISOString()
 }
 const Timestamp = Schema.String.pipe(Schema.decodeTo(Schema.String, SchemaTransformation.transform({ decode: toIso, encode: (iso: string) => iso })))
-/** A list stored comma-joined (pipeline names, table ids). */
-const CommaList = Schema.String.pipe(Schema.decodeTo(Schema.Array(Schema.String), SchemaTransformation.transform({
-  decode: (text): ReadonlyArray<string> => text.split(",").filter((p) => p !== ""),
-  encode: (names: ReadonlyArray<string>) => names.join(",")
-})))
 const RunRow = Schema.Struct({
   ...RunRecord.fields,
   pipelines: CommaList,

@@ -100,7 +100,8 @@ export const apply = Effect.fn("medallion.run")(function*(plan: Plan, options: A
       yield* Effect.forEach(layers.filter((l) => !schemas.has(d.schemaOf(l))), (l) => s.execute(d.createSchema(l)), { discard: true })
     })))
   // Independent, so on separate sessions at once: a no-op run is mostly these round trips, and the
-  // tables' definitions are compiled and their files listed while the engine works on them.
+  // tables' definitions are compiled and their files listed meanwhile (unless the caller did that
+  // while the engine opened).
   // Only one process can open the warehouse for writing, so runs still "running" belong to a dead one.
   const [, , situation, preparedFor] = yield* Effect.all([
     Effect.andThen(store.closeAbandonedRuns, store.startRun(run)),
