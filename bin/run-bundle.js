@@ -6,8 +6,9 @@
 // command has run, also holds every function it compiled, so the next run deserializes them
 // instead (BENCHMARKS.md). The cache lives in dist/.code-cache/, which a rebuild clears, one per
 // subcommand (apply and serve call different functions); it is written when missing or refused
-// (taking it costs ~25 ms, too much for every run), and failing to read or write it costs only time.
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs"
+// (taking it costs ~25 ms, too much for every run). Where dist/ is read-only the bundle is loaded
+// by Node as usual, with Node's compile cache.
+import { accessSync, constants, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs"
 import * as nodeModule from "node:module"
 import { basename, dirname, join, resolve } from "node:path"
 import vm from "node:vm"
@@ -29,26 +30,38 @@ const readCache = (cacheFile) => {
   }
 }
 
+const writable = (dir) => {
+  try {
+    mkdirSync(dir, { recursive: true })
+    accessSync(dir, constants.W_OK)
+    return true
+  } catch {
+    return false
+  }
+}
+
 const writeCache = (cacheFile, data) => {
   try {
-    mkdirSync(dirname(cacheFile), { recursive: true })
     const draft = `${cacheFile}.${process.pid}.tmp`
     writeFileSync(draft, data)
     renameSync(draft, cacheFile)
   } catch {
-    // A read-only installation runs without the cache.
+    // Only speed is lost.
   }
 }
 
 /** Loads the bundle's entry; its relative `.cjs` requires (the chunks) load the same way, everything else through Node. */
 export const runBundle = (entry) => {
   try {
-    nodeModule.enableCompileCache?.() // for the modules outside the bundle (DuckDB's binding, the OpenTelemetry SDK)
+    // For the modules outside the bundle (DuckDB's binding, the OpenTelemetry SDK), and for the
+    // bundle itself where no code cache can be kept.
+    nodeModule.enableCompileCache?.()
   } catch {
     // Only speed is lost.
   }
   const command = process.argv.slice(2).find((arg) => /^[a-z][a-z-]{0,30}$/.test(arg)) ?? "none"
   const cacheDir = join(dirname(entry), ".code-cache", command)
+  if (!writable(cacheDir)) return void nodeModule.createRequire(entry)(resolve(entry))
   const modules = new Map()
   const uncached = []
 
