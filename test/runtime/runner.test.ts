@@ -48,6 +48,15 @@ gold:
     transforms: [ { aggregate: { metrics: { n: "count(*)" } } } ]
 `)
 
+/** Two tables, bronze and silver, over the customers file. */
+const small = planOf(`
+version: 1
+pipeline: small
+sources: { customers: { format: csv, path: data/customers.csv } }
+bronze: { customers: { from: customers } }
+silver: { customers: { from: bronze.customers } }
+`)
+
 describe("runner", () => {
   it.effect("a failing table skips its dependents, naming the upstream; independent tables succeed", () =>
     inProject(files, (project) =>
@@ -135,15 +144,8 @@ describe("runner", () => {
   it.live("two runs get different batch ids, and both are recorded with their own tables", () =>
     inProject(files, (project) =>
       Effect.gen(function*() {
-        const good = planOf(`
-version: 1
-pipeline: small
-sources: { customers: { format: csv, path: data/customers.csv } }
-bronze: { customers: { from: customers } }
-silver: { customers: { from: bronze.customers } }
-`)
-        const first = yield* runPlan(project, good)
-        const second = yield* runPlan(project, good, [], { fullRefresh: true })
+        const first = yield* runPlan(project, small)
+        const second = yield* runPlan(project, small, [], { fullRefresh: true })
         assert.strictEqual(first.run.status, "succeeded")
         assert.strictEqual(second.run.status, "succeeded")
         assert.notStrictEqual(first.run.batch_id, second.run.batch_id)
@@ -161,13 +163,6 @@ silver: { customers: { from: bronze.customers } }
   it.live("a run names its unchanged tables on the run row and records only the tables that ran", () =>
     inProject(files, (project) =>
       Effect.gen(function*() {
-        const small = planOf(`
-version: 1
-pipeline: small
-sources: { customers: { format: csv, path: data/customers.csv } }
-bronze: { customers: { from: customers } }
-silver: { customers: { from: bronze.customers } }
-`)
         const first = yield* runPlan(project, small)
         assert.deepStrictEqual(first.run.unchanged_tables, [])
         const noop = yield* runPlan(project, small)
