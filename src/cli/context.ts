@@ -7,6 +7,7 @@ import { Flag } from "effect/cli"
 import * as CircuitBreaker from "../executor/CircuitBreaker.ts"
 import type { DatabricksOptions } from "../executor/DatabricksExecutor.ts"
 import * as DuckDbExecutor from "../executor/DuckDbExecutor.ts"
+import * as PendingRuns from "../metadata/PendingRuns.ts"
 import * as SqlMetadataStore from "../metadata/SqlMetadataStore.ts"
 import { buildPlan } from "../plan/Plan.ts"
 import { hasGlobSyntax } from "../runtime/files.ts"
@@ -90,7 +91,11 @@ export const databricksOptions = (settings: Settings): Result.Result<DatabricksO
 export const specCache = (settings: Settings): SpecCache | undefined =>
   currentBuild === undefined ? undefined : { dir: `${settings.storage}/cache`, build: currentBuild }
 
-export const engineLayer = (settings: Settings) =>
+/**
+ * The engine and the metadata store. `deferNoOpRuns` (apply): a run that finds every table
+ * unchanged leaves a DuckDB warehouse file as it was (PendingRuns.ts).
+ */
+export const engineLayer = (settings: Settings, options: { readonly deferNoOpRuns?: boolean } = {}) =>
   Layer.unwrap(Effect.gen(function*() {
     if (settings.engine === "databricks") {
       const options = databricksOptions(settings)
@@ -106,5 +111,7 @@ export const engineLayer = (settings: Settings) =>
     const executor = CircuitBreaker.layer({ failureThreshold: 5, cooldown: "30 seconds" }).pipe(
       Layer.provide(DuckDbExecutor.layer({ path: settings.duckdb.path, threads: settings.duckdb.threads, memoryLimit: settings.duckdb.memoryLimit }))
     )
-    return Layer.provideMerge(SqlMetadataStore.layer, executor)
+    const path = settings.duckdb.path
+    const pendingRuns = path === ":memory:" ? undefined : yield* PendingRuns.make(path)
+    return Layer.provideMerge(SqlMetadataStore.layerWith({ migrate: true, pendingRuns, deferNoOpRuns: options.deferNoOpRuns }), executor)
   }))

@@ -8,6 +8,7 @@ import { Effect, Layer, Schema, SchemaTransformation } from "effect"
 import { Executor, ExecutorError, QueryFailed, type Row, type Session } from "../executor/Executor.ts"
 import { retryBookkeeping } from "../executor/policy.ts"
 import { type BatchRecord, CommaList, ExpectationResult, MetadataStore, RunRecord, TableRecord } from "./MetadataStore.ts"
+import type { PendingRuns } from "./PendingRuns.ts"
 
 type Dialect = Executor["Service"]["dialect"]
 
@@ -102,8 +103,22 @@ const decodeRows = <S extends Schema.Top & { readonly DecodingServices: never }>
     Effect.mapError((e) => new ExecutorError({ statement: "(reading _medallion)", reason: new QueryFailed({ detail: `unexpected metadata row: ${e.message}` }) }))
   )
 
-/** The store; `migrate: false` uses the warehouse as it is, for read-only plans. */
-export const make = (options: { readonly migrate: boolean }) => Effect.gen(function*() {
+export interface StoreOptions {
+  /** false: use the warehouse as it is, for read-only plans. */
+  readonly migrate: boolean
+  /** Where runs that found nothing to do wait (a DuckDB warehouse file); without it they are written at once. */
+  readonly pendingRuns?: PendingRuns | undefined
+  /**
+   * Keep runs that found nothing to do in `pendingRuns` (an apply). Otherwise (history readers,
+   * the server) opening the store moves the pending runs into the warehouse first.
+   */
+  readonly deferNoOpRuns?: boolean | undefined
+}
+
+/** At most this many runs wait in the pending-runs file (a day of hourly runs); the next is written with them. */
+export const pendingLimit = 24
+
+export const make = (options: StoreOptions) => Effect.gen(function*() {
   const executor = yield* Executor
   const d = executor.dialect
   const lit = d.literal
@@ -129,6 +144,17 @@ export const make = (options: { readonly migrate: boolean }) => Effect.gen(funct
     }
   }
 
+  const pending = options.pendingRuns
+  const deferNoOpRuns = pending !== undefined && options.deferNoOpRuns === true
+  /** Inserts the pending runs not in the table yet: a run that moved them in may have died before clearing the file. */
+  const insertPending = (s: Session, runs: ReadonlyArray<RunRecord>) =>
+    Effect.gen(function*() {
+      if (runs.length === 0) return
+      const present = new Set((yield* s.query(`SELECT batch_id FROM ${T("runs")} WHERE batch_id IN (${runs.map((r) => lit(r.batch_id)).join(", ")})`))
+        .map((row) => String(row["batch_id"])))
+      const missing = runs.filter((r) => !present.has(r.batch_id))
+      if (missing.length > 0) yield* s.execute(`INSERT INTO ${T("runs")} VALUES ${missing.map(runRow).join(", ")}`)
+    })
   const insertRows = (table: string, rows: ReadonlyArray<string>) => rows.length === 0 ? [] : [`INSERT INTO ${table} VALUES ${rows.join(", ")}`]
   const runRow = (r: RunRecord) => values([
     r.batch_id, r.pipelines.join(","), r.env, r.engine, r.started_at, r.finished_at, r.status,
@@ -143,11 +169,22 @@ export const make = (options: { readonly migrate: boolean }) => Effect.gen(funct
     }).map(([column, value]) => `${column} = ${lit(value)}`).join(", ")
   const decodeRuns = (rows: ReadonlyArray<Row>) =>
     decodeRows(RunRow)(rows).pipe(Effect.map((runs) => runs.map((r): RunRecord => ({ ...r, unchanged_tables: r.unchanged_tables ?? [] }))))
+  if (pending !== undefined && !deferNoOpRuns) {
+    const runs = yield* pending.read
+    if (runs.length > 0) {
+      yield* retried(executor.withSession((s) => s.transaction(insertPending(s, runs))))
+      yield* pending.clear
+    }
+  }
+
   return MetadataStore.of({
     startRun: (r) => run([`INSERT INTO ${T("runs")} VALUES ${runRow(r)}`]),
-    finishRun: (r, tables) => {
+    finishRun: (r, tables, started) => Effect.gen(function*() {
+      const waiting = pending === undefined ? [] : yield* pending.read
+      const noOp = !started && r.status === "succeeded" && tables.every((t) => t.status === "unchanged")
+      if (deferNoOpRuns && noOp && waiting.length < pendingLimit) return yield* pending.append(r)
       const statements = [
-        `UPDATE ${T("runs")} SET ${runUpdate(r)} WHERE batch_id = ${lit(r.batch_id)}`,
+        started ? `UPDATE ${T("runs")} SET ${runUpdate(r)} WHERE batch_id = ${lit(r.batch_id)}` : `INSERT INTO ${T("runs")} VALUES ${runRow(r)}`,
         // An unchanged table is named on the run: a no-op run then writes one row, not one per table.
         ...insertRows(T("run_tables"), tables.filter((t) => t.status !== "unchanged").map((t) => values([
           r.batch_id, t.table, t.pipeline, t.layer, t.mode, t.status, t.reason, t.error, t.rows_in, t.rows_out,
@@ -157,11 +194,14 @@ export const make = (options: { readonly migrate: boolean }) => Effect.gen(funct
         ...insertRows(T("expectation_results"), tables.flatMap((t) => t.expectations.map((e) =>
           values([r.batch_id, t.table, e.expectation, e.kind, e.on_fail, e.passed, e.failed]))))
       ]
-      // A run that only updates its row (every table unchanged) needs no transaction around it.
-      return retried(executor.withSession((s) =>
-        statements.length === 1 ? s.execute(statements[0]!) : s.transaction(Effect.forEach(statements, s.execute, { discard: true }))
-      )).pipe(Effect.asVoid)
-    },
+      // A run that only writes its row needs no transaction around it.
+      yield* retried(executor.withSession((s) =>
+        statements.length === 1 && waiting.length === 0
+          ? s.execute(statements[0]!)
+          : s.transaction(Effect.andThen(Effect.forEach(statements, s.execute, { discard: true }), insertPending(s, waiting)))
+      ))
+      if (waiting.length > 0) yield* pending!.clear
+    }),
     recordIngested: (session: Session, table, batchId, files) =>
       files.length === 0 ? Effect.void : session.execute(`INSERT INTO ${T("ingested_files")} VALUES ${
         files.map((f) => values([table, f.path, f.size, f.modifiedAt, f.checksum, batchId])).join(", ")}`).pipe(Effect.asVoid),
@@ -217,4 +257,5 @@ export const make = (options: { readonly migrate: boolean }) => Effect.gen(funct
 })
 
 export const layer = Layer.effect(MetadataStore, make({ migrate: true }))
+export const layerWith = (options: StoreOptions) => Layer.effect(MetadataStore, make(options))
 export const layerReadOnly = Layer.effect(MetadataStore, make({ migrate: false }))

@@ -104,13 +104,18 @@ export const apply = Effect.fn("medallion.run")(function*(plan: Plan, options: A
   // while the engine opened).
   // Only one process can open the warehouse for writing, so runs still "running" belong to a dead one.
   const [, , situation, preparedFor] = yield* Effect.all([
-    Effect.andThen(store.closeAbandonedRuns, store.startRun(run)),
+    store.closeAbandonedRuns,
     ensureSchemas,
     bookkeeping(loadSituation),
     options.prepared ?? prepareAll(plan, order, options.projectDir, executor.dialect)
   ], { concurrency: "unbounded" })
   const versions = new Map<TableId, string>(Array.from(situation.states, ([id, state]) => [id as TableId, state.dataVersion]))
 
+  // The run's row goes in when its first table starts changing the warehouse: a run that dies after
+  // that is then found "running" and marked crashed by the next one. A run that finds every table
+  // unchanged has nothing to mark, and is recorded once, when it finishes.
+  let startRecorded = false
+  const start = yield* Effect.cached(Effect.andThen(store.startRun(run), Effect.sync(() => (startRecorded = true))))
   const semaphore = yield* Semaphore.make(Math.max(1, options.concurrency))
   const done = new Map<TableId, Deferred.Deferred<TableRecord["status"]>>()
   for (const id of order) done.set(id, yield* Deferred.make<TableRecord["status"]>())
@@ -132,6 +137,7 @@ export const apply = Effect.fn("medallion.run")(function*(plan: Plan, options: A
             attempts === 1 ? preparedFor.get(node.id) : undefined)
           const reasons = assessment.action.reasons
           if (assessment.action._tag === "Skip") return { status: "unchanged" as const, counts: nothingNew(reasons) }
+          yield* start
           const full = assessment.action._tag !== "Incremental"
           const previous = versions.get(node.id)
           const next = dataVersion(full || previous === undefined ? batchId : previous.split("/")[0]!, batchId)
@@ -213,7 +219,7 @@ export const apply = Effect.fn("medallion.run")(function*(plan: Plan, options: A
         throughput: seconds === 0 ? 0 : recordsIn / seconds,
         unchanged_tables: tables.filter((t) => t.status === "unchanged").map((t) => t.table)
       }
-      yield* store.finishRun(finished, tables)
+      yield* store.finishRun(finished, tables, startRecorded)
       yield* Metrics.recordRun(finished)
       return { run: finished, tables } satisfies RunReport
     })

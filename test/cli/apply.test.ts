@@ -91,6 +91,42 @@ describe("medallion CLI", () => {
     }
   })
 
+  it("leaves the warehouse file as it was when nothing changed; the run waits beside it until the history is next written", async () => {
+    const quiet = makeProject({ "pipelines/shop.yaml": pipeline, "data/orders/a.csv": "id,amount\n1,10.50\n2,3\n" })
+    try {
+      const file = join(quiet.dir, ".medallion", "warehouse.duckdb")
+      const pending = `${file}.pending-runs.jsonl`
+      const batchOf = (result: { stdout: string }) => (JSON.parse(result.stdout) as { run: { batch_id: string } }).run.batch_id
+      const first = batchOf(cli(quiet.dir, ["apply", "--json"]))
+      const before = readFileSync(file)
+      const noop = batchOf(cli(quiet.dir, ["apply", "--json"]))
+      assert.isTrue(readFileSync(file).equals(before), "a no-op apply changed the warehouse file")
+      assert.deepStrictEqual(readFileSync(pending, "utf8").trim().split("\n").map((line) => (JSON.parse(line) as { batch_id: string }).batch_id), [noop])
+      // The next apply that writes records it with its own run.
+      quiet.write("data/orders/b.csv", "id,amount\n3,1.25\n")
+      const third = batchOf(cli(quiet.dir, ["apply", "--json"]))
+      assert.isFalse(existsSync(pending))
+      const db = await DuckDBInstance.create(file)
+      const connection = await db.connect()
+      const stored = (await connection.runAndReadAll("SELECT batch_id, unchanged_tables FROM _medallion.runs ORDER BY batch_id")).getRowObjectsJson()
+      connection.closeSync()
+      db.closeSync()
+      assert.deepStrictEqual(stored, [
+        { batch_id: first, unchanged_tables: "" },
+        { batch_id: noop, unchanged_tables: "bronze.orders,silver.orders,gold.revenue" },
+        { batch_id: third, unchanged_tables: "" }
+      ])
+      // Any other command takes in what waits before it reads.
+      const fourth = batchOf(cli(quiet.dir, ["apply", "--json"]))
+      assert.isTrue(existsSync(pending))
+      const listed = JSON.parse(cli(quiet.dir, ["runs", "--json"]).stdout) as Array<{ batch_id: string; status: string }>
+      assert.deepStrictEqual(listed.map((r) => r.batch_id), [fourth, third, noop, first])
+      assert.isFalse(existsSync(pending))
+    } finally {
+      quiet.remove()
+    }
+  })
+
   it("shows rows with --limit and suggests a table name for typos", () => {
     const rows = JSON.parse(cli(project.dir, ["show", "bronze.orders", "--limit", "2", "--json"]).stdout) as Array<Record<string, unknown>>
     assert.strictEqual(rows.length, 2)

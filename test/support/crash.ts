@@ -8,7 +8,7 @@
  * versions of an order come in later files (the merge table keeps the highest version).
  */
 import { spawn } from "node:child_process"
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs"
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { DuckDBInstance } from "@duckdb/node-api"
@@ -335,8 +335,21 @@ export const checkTrial = (warehouse: string, reference: string, dataset: Datase
         AND (rows_in <> rows_out + quarantined + dropped + duplicates + rejected OR NOT accounting_ok)`)
     for (const r of unbalanced) failures.push(`run ${r["batch_id"]} ${r["table_id"]}: rows_in ${r["rows_in"]} <> out ${r["rows_out"]} + quarantined ${r["quarantined"]} + dropped ${r["dropped"]} + duplicates ${r["duplicates"]} + rejected ${r["rejected"]} (accounting_ok ${r["accounting_ok"]})`)
 
-    // Runs: none left running; a killed run is crashed; every completed apply succeeded.
-    const runs = Object.fromEntries((await query("SELECT status, count(*) AS n FROM w0._medallion.runs GROUP BY 1")).map((r) => [String(r["status"]), Number(r["n"])]))
+    // Runs: none left running; a killed run is crashed; every completed apply succeeded. A run that
+    // found nothing to do may still wait in the pending-runs file (a line cut short by a kill is no run).
+    const status = new Map((await query("SELECT batch_id, status FROM w0._medallion.runs")).map((r) => [String(r["batch_id"]), String(r["status"])]))
+    const pendingFile = `${warehouse}.pending-runs.jsonl`
+    const pendingLines = existsSync(pendingFile) ? readFileSync(pendingFile, "utf8").split("\n").filter((line) => line.trim() !== "") : []
+    for (const line of pendingLines) {
+      try {
+        const run = JSON.parse(line) as { batch_id: string; status: string }
+        status.set(run.batch_id, run.status)
+      } catch {
+        // cut short
+      }
+    }
+    const runs: Record<string, number> = {}
+    for (const s of status.values()) runs[s] = (runs[s] ?? 0) + 1
     if ((runs["running"] ?? 0) > 0) failures.push(`${runs["running"]} run(s) still "running" after a later apply`)
     // A kill can land after a run recorded its success and before the process exited: such a run
     // counts as succeeded, not crashed. So each kill leaves at most one extra succeeded or crashed run.
