@@ -6,7 +6,6 @@
 import { Context, type Effect, Schema, SchemaTransformation } from "effect"
 import type { ExecutorError, Session } from "../executor/Executor.ts"
 import type { TableState } from "../plan/changes.ts"
-import type { PendingRunsError } from "./PendingRuns.ts"
 
 /** skipped: not run because an upstream table failed; unchanged: nothing to do since the last run. */
 export const TableStatus = Schema.Literals(["succeeded", "unchanged", "failed", "skipped"])
@@ -98,7 +97,7 @@ export class MetadataStore extends Context.Service<MetadataStore, {
    * `run.unchanged_tables`): updates the row `startRun` inserted when `started`, else inserts one
    * (or, for a run that found every table unchanged, may keep it in the pending runs).
    */
-  readonly finishRun: (run: RunRecord, tables: ReadonlyArray<TableRecord>, started: boolean) => Effect.Effect<void, ExecutorError | PendingRunsError>
+  readonly finishRun: (run: RunRecord, tables: ReadonlyArray<TableRecord>, started: boolean) => Effect.Effect<void, ExecutorError>
   /** Statements recording ingested files, to run in the same transaction as the append. */
   readonly recordIngested: (session: Session, table: string, batchId: string, files: ReadonlyArray<IngestedFile>) => Effect.Effect<void, ExecutorError>
   /** Input batch ids a table has already consumed from its input. */

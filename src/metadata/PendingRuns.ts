@@ -11,13 +11,13 @@
 import { Effect, FileSystem, Schema } from "effect"
 import { RunRecord } from "./MetadataStore.ts"
 
-/** The pending-runs file could not be read, written or removed. */
+/** The pending-runs file could not be read, written or removed; `reason` says what that means and what to do. */
 export class PendingRunsError extends Schema.TaggedError<PendingRunsError>()("PendingRunsError", {
   file: Schema.String,
   reason: Schema.String
 }) {
   override get message(): string {
-    return `cannot ${this.reason} (${this.file}); it holds the record of runs that found nothing to do: fix its permissions, or remove it to drop those records`
+    return `${this.file}: ${this.reason}`
   }
 }
 
@@ -36,11 +36,12 @@ const decodeLine = Schema.decodeUnknownOption(Schema.fromJsonString(RunRecord))
 export const make = Effect.fnUntraced(function*(database: string) {
   const fs = yield* FileSystem.FileSystem
   const file = `${database}.pending-runs.jsonl`
-  const failed = (reason: string) => (cause: { readonly message: string }) => new PendingRunsError({ file, reason: `${reason}: ${cause.message}` })
+  const failed = (what: string, then: string) => (cause: { readonly message: string }) =>
+    new PendingRunsError({ file, reason: `cannot ${what} (${cause.message}); ${then}` })
   const read = Effect.gen(function*() {
     const text = yield* fs.readFileString(file).pipe(
       Effect.catchIf((e) => e.reason._tag === "NotFound", () => Effect.succeed("")),
-      Effect.mapError(failed("read the pending runs"))
+      Effect.mapError(failed("read the runs waiting here", "they stay until it can be read: fix its permissions, or remove it to drop them"))
     )
     const runs: Array<RunRecord> = []
     for (const [index, line] of text.split("\n").entries()) {
@@ -55,7 +56,12 @@ export const make = Effect.fnUntraced(function*(database: string) {
     file,
     read,
     // One write of one line, appended: a run killed while writing leaves at most a line that does not decode.
-    append: (run) => fs.writeFileString(file, `${JSON.stringify(run)}\n`, { flag: "a" }).pipe(Effect.mapError(failed("record the run"))),
-    clear: fs.remove(file, { force: true }).pipe(Effect.mapError(failed("remove the pending runs")))
+    append: (run) =>
+      fs.writeFileString(file, `${JSON.stringify(run)}\n`, { flag: "a" }).pipe(
+        Effect.mapError(failed(`keep run ${run.batch_id} here`, "it is written into the warehouse instead; fix the file's permissions"))
+      ),
+    clear: fs.remove(file, { force: true }).pipe(
+      Effect.mapError(failed("remove it once its runs are in the warehouse", "they are not recorded twice, but fix its permissions"))
+    )
   } satisfies PendingRuns
 })

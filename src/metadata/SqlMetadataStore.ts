@@ -8,7 +8,7 @@ import { Effect, Layer, Schema, SchemaTransformation } from "effect"
 import { Executor, ExecutorError, QueryFailed, type Row, type Session } from "../executor/Executor.ts"
 import { retryBookkeeping } from "../executor/policy.ts"
 import { type BatchRecord, CommaList, ExpectationResult, MetadataStore, RunRecord, TableRecord } from "./MetadataStore.ts"
-import type { PendingRuns } from "./PendingRuns.ts"
+import type { PendingRuns, PendingRunsError } from "./PendingRuns.ts"
 
 type Dialect = Executor["Service"]["dialect"]
 
@@ -146,6 +146,11 @@ export const make = (options: StoreOptions) => Effect.gen(function*() {
 
   const pending = options.pendingRuns
   const deferNoOpRuns = pending !== undefined && options.deferNoOpRuns === true
+  // The pending-runs file only holds history: a problem with it is reported and fails no command,
+  // and loses no run (one that cannot wait there is written at once; what is there stays).
+  const reported = <A>(fallback: A) => (error: PendingRunsError) => Effect.as(Effect.logWarning(error.message), fallback)
+  const readPending = pending === undefined ? Effect.succeed([]) : pending.read.pipe(Effect.catch(reported<ReadonlyArray<RunRecord>>([])))
+  const clearPending = pending === undefined ? Effect.void : pending.clear.pipe(Effect.catch(reported(undefined)))
   /** Inserts the pending runs not in the table yet: a run that moved them in may have died before clearing the file. */
   const insertPending = (s: Session, runs: ReadonlyArray<RunRecord>) =>
     Effect.gen(function*() {
@@ -170,19 +175,22 @@ export const make = (options: StoreOptions) => Effect.gen(function*() {
   const decodeRuns = (rows: ReadonlyArray<Row>) =>
     decodeRows(RunRow)(rows).pipe(Effect.map((runs) => runs.map((r): RunRecord => ({ ...r, unchanged_tables: r.unchanged_tables ?? [] }))))
   if (pending !== undefined && !deferNoOpRuns) {
-    const runs = yield* pending.read
+    const runs = yield* readPending
     if (runs.length > 0) {
       yield* retried(executor.withSession((s) => s.transaction(insertPending(s, runs))))
-      yield* pending.clear
+      yield* clearPending
     }
   }
 
   return MetadataStore.of({
     startRun: (r) => run([`INSERT INTO ${T("runs")} VALUES ${runRow(r)}`]),
     finishRun: (r, tables, started) => Effect.gen(function*() {
-      const waiting = pending === undefined ? [] : yield* pending.read
+      const waiting = yield* readPending
       const noOp = !started && r.status === "succeeded" && tables.every((t) => t.status === "unchanged")
-      if (deferNoOpRuns && noOp && waiting.length < pendingLimit) return yield* pending.append(r)
+      if (deferNoOpRuns && noOp && waiting.length < pendingLimit) {
+        const kept = yield* pending.append(r).pipe(Effect.as(true), Effect.catch(reported(false)))
+        if (kept) return
+      }
       const statements = [
         started ? `UPDATE ${T("runs")} SET ${runUpdate(r)} WHERE batch_id = ${lit(r.batch_id)}` : `INSERT INTO ${T("runs")} VALUES ${runRow(r)}`,
         // An unchanged table is named on the run: a no-op run then writes one row, not one per table.
@@ -200,7 +208,7 @@ export const make = (options: StoreOptions) => Effect.gen(function*() {
           ? s.execute(statements[0]!)
           : s.transaction(Effect.andThen(Effect.forEach(statements, s.execute, { discard: true }), insertPending(s, waiting)))
       ))
-      if (waiting.length > 0) yield* pending!.clear
+      if (waiting.length > 0) yield* clearPending
     }),
     recordIngested: (session: Session, table, batchId, files) =>
       files.length === 0 ? Effect.void : session.execute(`INSERT INTO ${T("ingested_files")} VALUES ${

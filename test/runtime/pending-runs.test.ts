@@ -3,11 +3,11 @@
  * `_medallion.runs` with the next run row written, or when the store is opened by anything but an
  * apply: on a real DuckDB file, with the file read and written as the CLI does.
  */
-import { readFileSync, writeFileSync } from "node:fs"
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Logger } from "effect"
 import * as DuckDbExecutor from "../../src/executor/DuckDbExecutor.ts"
 import { MetadataStore, type RunRecord, type TableRecord } from "../../src/metadata/MetadataStore.ts"
 import * as PendingRuns from "../../src/metadata/PendingRuns.ts"
@@ -90,6 +90,19 @@ describe("pending runs", () => {
         assert.strictEqual((yield* storedRuns).length, SqlMetadataStore.pendingLimit + 1)
         assert.throws(() => readFileSync(pendingFile(project)), /ENOENT/)
       }).pipe(Effect.provide(store(project, true)))))
+
+  it.effect("a pending-runs file that cannot be used fails nothing: the run is written into the warehouse, with a warning", () =>
+    inFreshProject((project) =>
+      Effect.gen(function*() {
+        mkdirSync(pendingFile(project), { recursive: true })
+        const warnings: Array<string> = []
+        const capture = Logger.layer([Logger.make(({ logLevel, message }) => {
+          if (logLevel === "Warn") warnings.push(String(Array.isArray(message) ? message.join(" ") : message))
+        })])
+        yield* Effect.flatMap(MetadataStore, (s) => s.finishRun(run(1), [], false)).pipe(Effect.provide(Layer.merge(store(project, true), capture)))
+        assert.deepStrictEqual((yield* storedRuns.pipe(Effect.provide(store(project, true)))).map((r) => r["batch_id"]), [run(1).batch_id])
+        assert.isTrue(warnings.some((w) => w.includes(`cannot keep run ${run(1).batch_id} here`) && w.includes("written into the warehouse instead")), warnings.join("\n"))
+      })))
 
   it.effect("any other command moves them in when it opens the store, never twice, skipping a line cut short", () =>
     inFreshProject((project) =>
