@@ -12,8 +12,8 @@ import type { PendingRuns, PendingRunsError } from "./PendingRuns.ts"
 
 type Dialect = Executor["Service"]["dialect"]
 
-/** Bump when `migrations` gains a statement. */
-const schemaVersion = 2
+/** Bump when `migrations` or `upgrades` gains a statement. */
+const schemaVersion = 3
 
 /** The store's tables, created if missing; `T` names a table of the `_medallion` schema. */
 const migrations = (d: Dialect, T: (name: string) => string): ReadonlyArray<string> => {
@@ -24,8 +24,11 @@ const migrations = (d: Dialect, T: (name: string) => string): ReadonlyArray<stri
   const using = spark ? " USING DELTA" : ""
   return [
     d.createSchema("_medallion"),
+    // No primary key (since version 3): DuckDB writes a table's whole index at every checkpoint, so
+    // every run that writes would close slower as the history grows (20 ms more at 10,000 runs, 80
+    // at 50,000). Batch ids are unique by construction (makeBatchId).
     `CREATE TABLE IF NOT EXISTS ${T("runs")} (
-    batch_id ${text}${key}, pipelines ${text}, env ${text}, engine ${text},
+    batch_id ${text}, pipelines ${text}, env ${text}, engine ${text},
     started_at ${time}, finished_at ${time}, status ${text},
     records_in BIGINT, records_out BIGINT, duration_seconds DOUBLE, errors BIGINT,
     success_rate DOUBLE, throughput DOUBLE, unchanged_tables ${text})${using}`,
@@ -50,9 +53,15 @@ const migrations = (d: Dialect, T: (name: string) => string): ReadonlyArray<stri
   ]
 }
 
-/** Statements that bring a store of an older version up to date where `migrations` cannot (Databricks). */
-const upgrades = (d: Dialect, T: (name: string) => string, from: number): ReadonlyArray<string> =>
-  d.name === "spark" && from === 1 ? [`ALTER TABLE ${T("runs")} ADD COLUMNS (unchanged_tables STRING)`] : []
+/** Statements that bring a store of an older version up to date where `migrations` cannot; run in one transaction. */
+const upgrades = (d: Dialect, T: (name: string) => string, from: number): ReadonlyArray<string> => {
+  if (from === 0) return []
+  if (d.name === "spark") return from === 1 ? [`ALTER TABLE ${T("runs")} ADD COLUMNS (unchanged_tables STRING)`] : []
+  // Version 3 drops the runs' primary key; DuckDB cannot drop a constraint, so the table is copied.
+  return from < 3
+    ? [`CREATE OR REPLACE TABLE ${T("runs__v3")} AS SELECT * FROM ${T("runs")}`, `DROP TABLE ${T("runs")}`, `ALTER TABLE ${T("runs__v3")} RENAME TO runs`]
+    : []
+}
 
 /** A stored time as ISO-8601 UTC text (what the store decodes). */
 const isoTime = (d: Dialect, column: string) =>
@@ -139,7 +148,9 @@ export const make = (options: StoreOptions) => Effect.gen(function*() {
       Effect.orElseSucceed(() => 0)
     )
     if (current < schemaVersion) {
-      yield* Effect.forEach([...upgrades(d, T, current), ...migrations(d, T)], (statement) => run([statement]), { discard: true })
+      const upgrade = upgrades(d, T, current)
+      if (upgrade.length > 0) yield* retried(executor.withSession((s) => s.transaction(Effect.forEach(upgrade, s.execute, { discard: true }))))
+      yield* Effect.forEach(migrations(d, T), (statement) => run([statement]), { discard: true })
       yield* run([d.createTable(T("meta"), `SELECT ${schemaVersion} AS version`)])
     }
   }
