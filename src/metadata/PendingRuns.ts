@@ -2,9 +2,9 @@
  * Runs that found every table unchanged, kept beside a DuckDB warehouse in
  * `<database>.pending-runs.jsonl` (one run record a line) until the run history is next written.
  *
- * Why: one row written into the warehouse makes DuckDB checkpoint the file when it closes, about
- * 25 ms, most of what a no-op apply does beyond opening the file; and an hourly schedule that finds
- * nothing would change the warehouse file every hour. SqlMetadataStore appends such runs here,
+ * Why: one row written into the warehouse costs an insert and DuckDB's checkpoint of the file when
+ * it closes, about 25 ms, a quarter of what a no-op apply does once loaded; and an hourly schedule
+ * that finds nothing would change the warehouse file every hour. SqlMetadataStore appends such runs here,
  * moves them into `_medallion.runs` in the transaction of the next run row it writes, and, when
  * opened by anything other than an apply, before anything reads the history.
  */
@@ -22,7 +22,6 @@ export class PendingRunsError extends Schema.TaggedError<PendingRunsError>()("Pe
 }
 
 export interface PendingRuns {
-  readonly file: string
   /** The runs waiting, oldest first. A line that does not decode (a write cut short) is skipped with a warning: it is only history. */
   readonly read: Effect.Effect<ReadonlyArray<RunRecord>, PendingRunsError>
   readonly append: (run: RunRecord) => Effect.Effect<void, PendingRunsError>
@@ -53,7 +52,6 @@ export const make = Effect.fnUntraced(function*(database: string) {
     return runs
   })
   return {
-    file,
     read,
     // One write of one line, appended: a run killed while writing leaves at most a line that does not decode.
     append: (run) =>

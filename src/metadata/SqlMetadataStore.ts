@@ -25,8 +25,8 @@ const migrations = (d: Dialect, T: (name: string) => string): ReadonlyArray<stri
   return [
     d.createSchema("_medallion"),
     // No primary key (since version 3): DuckDB writes a table's whole index at every checkpoint, so
-    // every run that writes would close slower as the history grows (20 ms more at 10,000 runs, 80
-    // at 50,000). Batch ids are unique by construction (makeBatchId).
+    // every run that records itself would close slower as the history grows (25 ms more at 10,000
+    // runs, 100 at 50,000: bench/history.ts). Batch ids are unique by construction (makeBatchId).
     `CREATE TABLE IF NOT EXISTS ${T("runs")} (
     batch_id ${text}, pipelines ${text}, env ${text}, engine ${text},
     started_at ${time}, finished_at ${time}, status ${text},
@@ -185,6 +185,7 @@ export const make = (options: StoreOptions) => Effect.gen(function*() {
     }).map(([column, value]) => `${column} = ${lit(value)}`).join(", ")
   const decodeRuns = (rows: ReadonlyArray<Row>) =>
     decodeRows(RunRow)(rows).pipe(Effect.map((runs) => runs.map((r): RunRecord => ({ ...r, unchanged_tables: r.unchanged_tables ?? [] }))))
+  // Any command but an apply: what waits is moved in before anything reads the history.
   if (pending !== undefined && !deferNoOpRuns) {
     const runs = yield* readPending
     if (runs.length > 0) {

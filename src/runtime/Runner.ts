@@ -114,8 +114,9 @@ export const apply = Effect.fn("medallion.run")(function*(plan: Plan, options: A
   // The run's row goes in when its first table starts changing the warehouse: a run that dies after
   // that is then found "running" and marked crashed by the next one. A run that finds every table
   // unchanged has nothing to mark, and is recorded once, when it finishes.
+  // Uninterruptible: a cancelled run must know whether its row went in, or it would insert a second.
   let startRecorded = false
-  const start = yield* Effect.cached(Effect.andThen(store.startRun(run), Effect.sync(() => (startRecorded = true))))
+  const start = yield* Effect.cached(Effect.uninterruptible(Effect.andThen(store.startRun(run), Effect.sync(() => (startRecorded = true)))))
   const semaphore = yield* Semaphore.make(Math.max(1, options.concurrency))
   const done = new Map<TableId, Deferred.Deferred<TableRecord["status"]>>()
   for (const id of order) done.set(id, yield* Deferred.make<TableRecord["status"]>())
