@@ -89,6 +89,13 @@ export interface IngestedFile {
   readonly checksum: string
 }
 
+/** A file as the ledger holds it: with the batch that first ingested this content, and when. */
+export interface LedgerFile extends IngestedFile {
+  readonly batchId: string
+  /** ISO-8601; undefined for a batch whose record is missing. */
+  readonly ingestedAt: string | undefined
+}
+
 export class MetadataStore extends Context.Service<MetadataStore, {
   /** Inserts the row of a run that is about to change the warehouse, so that one that dies is found "running" (and marked crashed). */
   readonly startRun: (run: RunRecord) => Effect.Effect<void, ExecutorError>
@@ -98,14 +105,17 @@ export class MetadataStore extends Context.Service<MetadataStore, {
    * (or, for a run that found every table unchanged, may keep it in the pending runs).
    */
   readonly finishRun: (run: RunRecord, tables: ReadonlyArray<TableRecord>, started: boolean) => Effect.Effect<void, ExecutorError>
-  /** Statements recording ingested files, to run in the same transaction as the append. */
-  readonly recordIngested: (session: Session, table: string, batchId: string, files: ReadonlyArray<IngestedFile>) => Effect.Effect<void, ExecutorError>
+  /**
+   * Statements recording ingested files, to run in the same transaction as the append. A file with
+   * its own `batchId` (a rebuild giving a file back the batch that first ingested it) keeps it.
+   */
+  readonly recordIngested: (session: Session, table: string, batchId: string, files: ReadonlyArray<IngestedFile & { readonly batchId?: string | undefined }>) => Effect.Effect<void, ExecutorError>
   /** Input batch ids a table has already consumed from its input. */
   readonly consumedBatches: (table: string, input: string) => Effect.Effect<ReadonlySet<string>, ExecutorError>
   readonly recordConsumed: (session: Session, table: string, input: string, batchIds: ReadonlyArray<string>) => Effect.Effect<void, ExecutorError>
   readonly recordBatch: (session: Session, batch: BatchRecord) => Effect.Effect<void, ExecutorError>
-  /** Files ingested into a table, by path: the latest version of each. */
-  readonly ingestedFiles: (table: string) => Effect.Effect<ReadonlyMap<string, IngestedFile>, ExecutorError>
+  /** Files ingested into a table, by path: the latest version of each, with the batch that ingested it. */
+  readonly ingestedFiles: (table: string) => Effect.Effect<ReadonlyMap<string, LedgerFile>, ExecutorError>
   /** Forget what a table ingested or consumed, inside the transaction that rebuilds it. */
   readonly resetLedgers: (session: Session, table: string) => Effect.Effect<void, ExecutorError>
   readonly tableStates: Effect.Effect<ReadonlyMap<string, TableState>, ExecutorError>

@@ -104,7 +104,10 @@ const TableRow = Schema.Struct({
 const Json = Schema.fromJsonString(Schema.Record(Schema.String, Schema.String))
 const FileMeta = Schema.fromJsonString(Schema.Record(Schema.String, Schema.Struct({ size: Schema.Number, modifiedAt: Schema.NullOr(Schema.String) })))
 const StateRow = Schema.Struct({ table_id: Schema.String, parts: Json, inputs: Json, data_version: Schema.String, files: FileMeta })
-const FileRow = Schema.Struct({ path: Schema.String, size: Count, modified_at: Schema.NullOr(Schema.String), checksum: Schema.String })
+const FileRow = Schema.Struct({
+  path: Schema.String, size: Count, modified_at: Schema.NullOr(Schema.String), checksum: Schema.String,
+  batch_id: Schema.String, ingested_at: Schema.NullOr(Schema.String)
+})
 const ExpectationRow = Schema.Struct({ ...ExpectationResult.fields, table_id: Schema.String, passed: Count, failed: Count })
 
 const decodeRows = <S extends Schema.Top & { readonly DecodingServices: never }>(schema: S) => (rows: ReadonlyArray<Row>) =>
@@ -224,7 +227,7 @@ export const make = (options: StoreOptions) => Effect.gen(function*() {
     }),
     recordIngested: (session: Session, table, batchId, files) =>
       files.length === 0 ? Effect.void : session.execute(`INSERT INTO ${T("ingested_files")} VALUES ${
-        files.map((f) => values([table, f.path, f.size, f.modifiedAt, f.checksum, batchId])).join(", ")}`).pipe(Effect.asVoid),
+        files.map((f) => values([table, f.path, f.size, f.modifiedAt, f.checksum, f.batchId ?? batchId])).join(", ")}`).pipe(Effect.asVoid),
     consumedBatches: (table, input) =>
       query(`SELECT DISTINCT batch_id FROM ${T("consumed_batches")} WHERE table_id = ${lit(table)} AND input_id = ${lit(input)}`).pipe(
         Effect.map((rows) => new Set(rows.map((r) => String(r["batch_id"]))))
@@ -237,10 +240,16 @@ export const make = (options: StoreOptions) => Effect.gen(function*() {
         b.batch_id, b.table, b.source, b.layer, b.ingestion_time, b.record_count, b.checksum
       ])}`).pipe(Effect.asVoid),
     ingestedFiles: (table) =>
-      query(`SELECT path, size, ${isoTime(d, "modified_at")} AS modified_at, checksum
-             FROM ${T("ingested_files")} WHERE table_id = ${lit(table)} QUALIFY row_number() OVER (PARTITION BY path ORDER BY batch_id DESC) = 1`).pipe(
+      // The batch's ingestion time is the `_ingested_at` of the file's rows: a rebuild gives it back.
+      query(`SELECT f.path, f.size, ${isoTime(d, "f.modified_at")} AS modified_at, f.checksum, f.batch_id, ${isoTime(d, "b.ingestion_time")} AS ingested_at
+             FROM ${T("ingested_files")} f
+             LEFT JOIN (SELECT batch_id, min(ingestion_time) AS ingestion_time FROM ${T("batches")} WHERE table_id = ${lit(table)} GROUP BY batch_id) b
+               ON b.batch_id = f.batch_id
+             WHERE f.table_id = ${lit(table)} QUALIFY row_number() OVER (PARTITION BY f.path ORDER BY f.batch_id DESC) = 1`).pipe(
         Effect.flatMap(decodeRows(FileRow)),
-        Effect.map((rows) => new Map(rows.map((r) => [r.path, { path: r.path, size: r.size, modifiedAt: r.modified_at, checksum: r.checksum }])))
+        Effect.map((rows) => new Map(rows.map((r) => [r.path, {
+          path: r.path, size: r.size, modifiedAt: r.modified_at, checksum: r.checksum, batchId: r.batch_id, ingestedAt: r.ingested_at ?? undefined
+        }])))
       ),
     resetLedgers: (session, table) =>
       Effect.forEach([

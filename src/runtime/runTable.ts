@@ -4,16 +4,16 @@
  * what is atomic; not the SQL text (compile/) nor scheduling and change detection (Runner.ts).
  */
 import { Effect, FileSystem, Path } from "effect"
-import { compileIngest } from "../compile/ingest.ts"
+import { compileIngest, type IngestFile } from "../compile/ingest.ts"
 import { compileModel, type ModelProgram } from "../compile/model.ts"
 import { appendStatements, nextName, type Publication, replaceStatements } from "../compile/publish.ts"
-import { Executor, type ExecutorError, type Session } from "../executor/Executor.ts"
-import { type IngestedFile, MetadataStore } from "../metadata/MetadataStore.ts"
+import { Executor, ExecutorError, type Session } from "../executor/Executor.ts"
+import { type IngestedFile, type LedgerFile, MetadataStore } from "../metadata/MetadataStore.ts"
 import { type IngestNode, type ModelNode, type PlanNode, reshapes } from "../plan/Plan.ts"
 import type { Layer, Target } from "../spec/Pipeline.ts"
 import { type Accounting, account } from "./accounting.ts"
-import { CastFailed, ExpectationFailed, InputError, type SourceError, type TableError } from "./errors.ts"
-import { filesToIngest, type FoundFile } from "./files.ts"
+import { CastFailed, ExpectationFailed, InputError, SourceError, type TableError } from "./errors.ts"
+import { filesToIngest, filesToRebuild, type FoundFile, unchangedSince } from "./files.ts"
 
 export interface RunContext {
   readonly batchId: string
@@ -149,14 +149,30 @@ const exportTargets = (session: Session, node: ModelNode, ctx: RunContext, from:
     }
   })
 
+/** Adds to a stage the columns a query has and it lacks; returns their names. */
+const addMissingColumns = (session: Session, stage: string, query: string) =>
+  Effect.gen(function*() {
+    const { dialect } = yield* Executor
+    const columns = (sql: string) =>
+      Effect.map(session.query(dialect.describe(sql)), (rows) => rows.map((c) => ({ name: String(c[dialect.describeColumns.name]), type: String(c[dialect.describeColumns.type]) })))
+    const have = new Set((yield* columns(`SELECT * FROM ${stage}`)).map((c) => c.name))
+    const added = (yield* columns(query)).filter((c) => !have.has(c.name))
+    for (const c of added) yield* session.execute(dialect.addColumn(stage, c.name, c.type))
+    return added.map((c) => c.name)
+  })
+
 const runIngest = (job: TableJob, node: IngestNode, ctx: RunContext) =>
   Effect.gen(function*() {
     const executor = yield* Executor
     const store = yield* MetadataStore
     const d = executor.dialect
     const incremental = node.mode === "append" && !job.full
-    const selected: { readonly read: ReadonlyArray<FoundFile>; readonly notes: ReadonlyArray<string> } = incremental
-      ? yield* filesToIngest(node, yield* job.checksummed, yield* store.ingestedFiles(node.id))
+    const ledger: ReadonlyMap<string, LedgerFile> = node.mode === "append" ? yield* store.ingestedFiles(node.id) : new Map()
+    // A rebuild of an append table gives each file back the batch that first ingested it.
+    const selected: { readonly read: ReadonlyArray<FoundFile & { readonly arrived?: LedgerFile | undefined }>; readonly notes: ReadonlyArray<string> } = incremental
+      ? yield* filesToIngest(node, yield* job.checksummed, ledger)
+      : node.mode === "append"
+      ? filesToRebuild(yield* job.checksummed, ledger)
       : { read: job.files, notes: [] }
     const empty = selected.read.filter((f) => f.size === 0)
     const files = selected.read.filter((f) => f.size > 0)
@@ -164,9 +180,18 @@ const runIngest = (job: TableJob, node: IngestNode, ctx: RunContext) =>
     if (files.length === 0) {
       return nothingNew([...notes, incremental ? `no new files (${job.files.length} already ingested)` : "no data in the source's files"])
     }
-    const program = compileIngest(d, node, { batchId: ctx.batchId, startedAt: ctx.startedAt, files: files.map((f) => f.path) })
-    const reading = new Set(files.map((f) => f.path))
-    const readFiles = Effect.map(job.checksummed, (all) => all.filter((f) => reading.has(f.path)))
+    const inputs: ReadonlyArray<IngestFile> = files.map((f) => ({
+      path: f.path, batchId: f.arrived?.batchId ?? ctx.batchId, ingestedAt: f.arrived?.ingestedAt ?? ctx.startedAt
+    }))
+    const batchOf = new Map(inputs.map((f) => [f.path, f.batchId]))
+    const program = compileIngest(d, node, { batchId: ctx.batchId, startedAt: ctx.startedAt, files: inputs })
+    // The files as hashed, once every read is done: a file that changed on disk meanwhile fails the
+    // table here, before its rows and ledger are published.
+    const readFiles = yield* Effect.cached(Effect.gen(function*() {
+      const read = (yield* job.checksummed).filter((f) => batchOf.has(f.path))
+      yield* unchangedSince(node.id, read)
+      return read
+    }))
     const batch = (session: Session, rows: number) =>
       Effect.gen(function*() {
         yield* store.recordBatch(session, {
@@ -179,32 +204,54 @@ const runIngest = (job: TableJob, node: IngestNode, ctx: RunContext) =>
       Effect.gen(function*() {
         const rejectsTable = (query: string | undefined): ReadonlyArray<Publication> =>
           query === undefined ? [] : [{ layer: "bronze", name: `${node.name}__rejects`, query }]
-        const ledger = (s: Session) =>
-          node.mode === "append" ? Effect.flatMap(readFiles, (read) => store.recordIngested(s, node.id, ctx.batchId, read)) : Effect.void
-        let read = 0, written = 0, rejected = 0
-        if (!incremental) {
-          // One pass: the new table is written as the files are read, and the write counts the rows.
-          const built = yield* publishReplace(session, "bronze", [{ layer: "bronze", name: node.name, query: program.read }, ...rejectsTable(program.rejected)],
-            Effect.void,
+        const ledgerEntries = (s: Session) =>
+          node.mode === "append"
+            ? Effect.flatMap(readFiles, (read) => store.recordIngested(s, node.id, ctx.batchId, read.map((f) => ({ ...f, batchId: batchOf.get(f.path) }))))
+            : Effect.void
+        /** Work reading files[index]: a failure of a statement reading it, that no retry gets past, names the file. */
+        const readingFile = <A, E, R>(index: number, effect: Effect.Effect<A, E, R>) => {
+          const file = files[index]!.path
+          return effect.pipe(Effect.catchIf(
+            (e): e is E & ExecutorError => e instanceof ExecutorError && !e.isRetryable && e.statement.includes(d.literal(file)),
+            (e) => Effect.fail(new SourceError({ table: node.id, path: file, reason: `cannot read this file: ${e.reason.detail.split("\n")[0]}` }))
+          ))
+        }
+        const rebuild = (query: string) =>
+          publishReplace(session, "bronze", [{ layer: "bronze", name: node.name, query }, ...rejectsTable(program.rejected)], Effect.void,
             (counts) => Effect.gen(function*() {
               if (node.mode === "append") yield* store.resetLedgers(session, node.id)
-              yield* ledger(session)
+              yield* ledgerEntries(session)
               yield* batch(session, counts[0] ?? 0)
             }))
+        let read = 0, written = 0, rejected = 0
+        if (!incremental && files.length === 1) {
+          // One pass: the new table is written as the file is read, and the write counts the rows.
+          const built = yield* readingFile(0, rebuild(program.reads[0]!))
           read = written = built[0] ?? 0
           rejected = built[1] ?? 0
         } else {
-          yield* session.execute(program.buildStage)
+          yield* readingFile(0, session.execute(program.createStage))
+          for (let i = 1; i < files.length; i++) {
+            const added = yield* readingFile(i, addMissingColumns(session, d.tempTable(program.stage), program.reads[i]!))
+            if (added.length > 0) notes.push(`${files[i]!.path} adds columns ${added.join(", ")} (NULL for the files before it)`)
+            yield* readingFile(i, session.execute(program.insertIntoStage(i)))
+          }
           read = count(yield* session.query(program.countStage))
-          const appended = yield* session.transaction(Effect.gen(function*() {
-            const result = yield* publishAppend(session, [{ layer: "bronze", name: node.name, query: program.output }, ...rejectsTable(program.rejected)])
-            yield* ledger(session)
-            yield* batch(session, read)
-            return result
-          }))
-          written = appended.inserted[0] ?? 0
-          rejected = appended.inserted[1] ?? 0
-          notes.push(...appended.notes)
+          if (!incremental) {
+            const built = yield* rebuild(program.output)
+            written = built[0] ?? 0
+            rejected = built[1] ?? 0
+          } else {
+            const appended = yield* session.transaction(Effect.gen(function*() {
+              const result = yield* publishAppend(session, [{ layer: "bronze", name: node.name, query: program.output }, ...rejectsTable(program.rejected)])
+              yield* ledgerEntries(session)
+              yield* batch(session, read)
+              return result
+            }))
+            written = appended.inserted[0] ?? 0
+            rejected = appended.inserted[1] ?? 0
+            notes.push(...appended.notes)
+          }
         }
         const counts: TableCounts = {
           rowsIn: read + rejected, rowsOut: written, quarantined: 0, dropped: 0, duplicates: 0, rejected,

@@ -341,17 +341,19 @@ describe("spark dialect: modes", () => {
 describe("spark dialect: sources", () => {
   const ingest = (source: string, files: ReadonlyArray<string>) => {
     const node = planOf(`version: 1\npipeline: p\nsources: { s: ${source} }\nbronze: { raw: { from: s } }\n`).nodes.get("bronze.raw" as TableId) as IngestNode
-    return compileIngest(d, node, { batchId: "B-1", startedAt: "2024-05-01T12:00:00.000Z", files })
+    return compileIngest(d, node, { batchId: "B-1", startedAt: "2024-05-01T12:00:00.000Z", files: files.map((path) => ({ path, batchId: "B-1", ingestedAt: "2024-05-01T12:00:00.000Z" })) })
   }
   const stage = "`main`.`shop__medallion`.`__stage_bronze_raw`"
-  const lineage = "'B-1' AS `_batch_id`, CAST('2024-05-01T12:00:00.000Z' AS TIMESTAMP) AS `_ingested_at`"
+  const lineage = "monotonically_increasing_id() + 1 AS `_source_row`, 'B-1' AS `_batch_id`, CAST('2024-05-01T12:00:00.000Z' AS TIMESTAMP) AS `_ingested_at`"
 
-  it("reads CSV with read_files as text, dropping malformed lines, with each row's file", () => {
+  it("reads CSV with read_files as text, a file at a time, dropping malformed lines, with each row's file and position", () => {
     const program = ingest(`{ format: csv, path: "d/*.csv", options: { delimiter: ";", quote: "'", escape: "\\\\" } }`, ["/d/a.csv", "/d/b.csv"])
     assert.strictEqual(
-      program.buildStage,
-      `CREATE OR REPLACE TABLE ${stage} USING DELTA AS SELECT *, ${lineage} FROM (SELECT *, _metadata.file_path AS \`_source_file\` FROM read_files('/d/{a.csv,b.csv}', format => 'csv', header => true, sep => ';', quote => '\\'', escape => '\\\\', inferColumnTypes => false, mode => 'DROPMALFORMED')) AS files`
+      program.createStage,
+      `CREATE OR REPLACE TABLE ${stage} USING DELTA AS SELECT *, ${lineage} FROM (SELECT *, _metadata.file_path AS \`_source_file\` FROM read_files('/d/a.csv', format => 'csv', header => true, sep => ';', quote => '\\'', escape => '\\\\', inferColumnTypes => false, mode => 'DROPMALFORMED')) AS file`
     )
+    assert.strictEqual(program.insertIntoStage(1), `INSERT INTO ${stage} BY NAME ${program.reads[1]}`)
+    assert.include(program.reads[1]!, "read_files('/d/b.csv'")
     assert.strictEqual(program.countStage, `SELECT count(*) AS n FROM ${stage}`)
     assert.strictEqual(program.output, `SELECT * FROM ${stage}`)
     assert.isUndefined(program.rejected)
@@ -359,10 +361,10 @@ describe("spark dialect: sources", () => {
   })
 
   it("reads JSON arrays, newline-delimited JSON and Parquet", () => {
-    assert.include(ingest("{ format: json, path: d.json }", ["/d/x.json"]).buildStage, "read_files('/d/x.json', format => 'json', multiLine => true)")
-    assert.include(ingest("{ format: ndjson, path: d.ndjson }", ["/d/x.ndjson"]).buildStage, "read_files('/d/x.ndjson', format => 'json')")
-    assert.include(ingest("{ format: parquet, path: d.parquet }", ["/d/x.parquet"]).buildStage, "read_files('/d/x.parquet', format => 'parquet')")
-    assert.include(ingest("{ format: csv, path: d.csv, options: { header: false, infer_types: true } }", ["/d/x.csv"]).buildStage, "format => 'csv', header => false, inferColumnTypes => true")
+    assert.include(ingest("{ format: json, path: d.json }", ["/d/x.json"]).reads[0]!, "read_files('/d/x.json', format => 'json', multiLine => true)")
+    assert.include(ingest("{ format: ndjson, path: d.ndjson }", ["/d/x.ndjson"]).reads[0]!, "read_files('/d/x.ndjson', format => 'json')")
+    assert.include(ingest("{ format: parquet, path: d.parquet }", ["/d/x.parquet"]).reads[0]!, "read_files('/d/x.parquet', format => 'parquet')")
+    assert.include(ingest("{ format: csv, path: d.csv, options: { header: false, infer_types: true } }", ["/d/x.csv"]).reads[0]!, "format => 'csv', header => false, inferColumnTypes => true")
   })
 
   it("names several files with one glob under their common directory, escaping glob characters", () => {
