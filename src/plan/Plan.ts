@@ -112,6 +112,25 @@ const tableProblems = (parsed: ParsedPipeline, layer: Layer, name: string, table
     if (table.key !== undefined) problems.push(at(["key"], "key is for mode: merge; add mode: merge or remove key"))
     if (table.sequence_by !== undefined) problems.push(at(["sequence_by"], "sequence_by is for mode: merge; add mode: merge or remove it"))
   }
+  // An append or merge reads only its input's new batches (unless a change of grain makes it
+  // rebuild every time), so what looks across rows must not look only at the batch.
+  if ((table.mode === "append" || table.mode === "merge") && lastReshape === -1) {
+    steps.forEach((step, i) => {
+      if ("dedupe" in step) {
+        problems.push(at(["transforms", i, "dedupe"], table.mode === "append"
+          ? "a dedupe in an append table sees only each new batch, so a key sent again in a later batch would be appended twice; use mode: merge with key: [...] and sequence_by: (the newest version of each key wins, across batches), or mode: replace"
+          : "mode: merge already keeps one row per key, the newest by sequence_by across all batches; a dedupe step sees only each new batch and could keep another row than a rebuild would. Remove it (merge dedupes by key), or use mode: replace"))
+      }
+    })
+    ;(table.expect ?? []).forEach((e, i) => {
+      if (!("unique" in e)) return
+      if (table.mode === "merge" && !(table.key ?? []).every((k) => e.unique.includes(k))) {
+        problems.push(at(["expect", i, "unique"], `a merge table holds one row per key (${(table.key ?? []).join(", ")}), so unique must include the key columns; uniqueness of other columns across batches is not checked by a merge: use mode: replace for it`))
+      } else if (table.mode === "append" && (onFailOf(e) === "drop" || onFailOf(e) === "quarantine")) {
+        problems.push(at(["expect", i, "on_fail"], `an append table checks unique against the rows already published, which a later batch cannot take back: use on_fail: fail or warn, or mode: merge with key: [${e.unique.join(", ")}] to keep the newest row per key`))
+      }
+    })
+  }
   if (table.mode === "view") {
     ;(table.expect ?? []).forEach((e, i) => {
       const onFail = onFailOf(e)

@@ -312,8 +312,17 @@ const runModel = (job: TableJob, node: ModelNode, ctx: RunContext) =>
         if (incremental && reading !== undefined && reading.length === 0) {
           return nothingNew([`no new batches in ${node.input}`])
         }
-        const program = compileModel(d, node, { batchId: ctx.batchId, startedAt: ctx.startedAt, newInputBatches: reading })
         const target = d.table(node.layer, node.name)
+        const columnsOf = (id: string) => {
+          const [layer, name] = id.split(".") as [Layer, string]
+          return Effect.map(session.query(d.columnsOf(layer, name)), (rows) => rows.map((r) => String(r["column_name"])))
+        }
+        // The input's columns say which arrival columns can order ties; an append checks `unique`
+        // against the rows it already holds.
+        const inputColumns = node.input === undefined ? undefined : yield* columnsOf(node.input)
+        const checksUnique = (node.table.expect ?? []).some((e) => "unique" in e)
+        const appendingTo = incremental && node.mode === "append" && checksUnique && (yield* columnsOf(node.id)).length > 0 ? target : undefined
+        const program = compileModel(d, node, { batchId: ctx.batchId, startedAt: ctx.startedAt, newInputBatches: reading, inputColumns, appendingTo })
         const publish = (rowsOut: number) =>
           Effect.gen(function*() {
             yield* store.recordBatch(session, {
