@@ -1,10 +1,11 @@
 /** Two applies on one warehouse, as real processes: the second fails at once, or waits with --wait. */
 import { spawn, spawnSync } from "node:child_process"
-import { existsSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { hostname } from "node:os"
-import { join } from "node:path"
+import { dirname, join } from "node:path"
 import { describe, it } from "@effect/vitest"
 import { afterAll, assert } from "vitest"
+import { bootId, hasProc, procStat, sleeper } from "../support/processes.ts"
 import { cli, cliArgs, makeProject } from "../support/project.ts"
 
 // ~5 s of DuckDB work on one thread (config below), leaving a core for the second process to start.
@@ -107,4 +108,43 @@ describe("medallion apply: two applies at once", () => {
     assert.include(result.stderr, `took over a stale lock ${lockFile}: pid ${gone} is no longer running on this host`)
     assert.isFalse(existsSync(lockFile))
   })
+
+  // Process start times and zombies are read from /proc (Linux); skipped where /proc/self/stat does not exist.
+  it.skipIf(!hasProc)("with --wait, takes over at once a lock whose pid now belongs to another process", () => {
+    const other = sleeper()
+    try {
+      const ticks = procStat(other.pid!)!.startTicks
+      mkdirSync(dirname(lockFile), { recursive: true })
+      writeFileSync(lockFile, JSON.stringify({ pid: other.pid, host: hostname(), started_at: "2026-01-01T00:00:00.000Z", command: "medallion apply", start_ticks: ticks + 1, boot_id: bootId() }))
+      const result = cli(project.dir, ["apply", "pipelines/fast.yaml", "--wait"])
+      assert.strictEqual(result.code, 0, result.stderr)
+      assert.include(result.stderr, `took over a stale lock ${lockFile}: pid ${other.pid} now belongs to another process`)
+      assert.notInclude(result.stderr, "waiting")
+      assert.isFalse(existsSync(lockFile))
+    } finally {
+      other.kill("SIGKILL")
+    }
+  }, 150_000)
+
+  it.skipIf(!hasProc)("takes over the lock of an apply killed with SIGKILL whose parent has not reaped it yet", async () => {
+    // The apply's parent is `sh` turned `sleep`, which never reaps it: killed, it stays a zombie.
+    const parent = spawn("sh", ["-c", "\"$0\" \"$@\" & exec sleep 1000", process.execPath, ...cliArgs(["apply", "pipelines/slow.yaml"])], {
+      cwd: project.dir,
+      env: { ...process.env, NO_COLOR: "1" },
+      stdio: "ignore"
+    })
+    try {
+      await until("the apply to take the lock", () => existsSync(lockFile))
+      const pid = (JSON.parse(readFileSync(lockFile, "utf8")) as { pid: number }).pid
+      assert.strictEqual(procStat(pid)?.ppid, parent.pid)
+      process.kill(pid, "SIGKILL")
+      await until(`pid ${pid} to be a zombie`, () => procStat(pid)?.state === "Z")
+      const result = cli(project.dir, ["apply", "pipelines/fast.yaml"])
+      assert.strictEqual(result.code, 0, result.stderr)
+      assert.include(result.stderr, `took over a stale lock ${lockFile}: pid ${pid} has exited (a zombie its parent has not reaped yet)`)
+      assert.isFalse(existsSync(lockFile))
+    } finally {
+      parent.kill("SIGKILL")
+    }
+  }, 120_000)
 })
