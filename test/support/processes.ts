@@ -23,9 +23,9 @@ export const procStat = (pid: number) => {
 
 export const bootId = (): string => readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim()
 
-export const until = async (what: string, check: () => boolean, timeoutMs = 30_000) => {
+export const until = async (what: string, check: () => boolean | Promise<boolean>, timeoutMs = 30_000) => {
   const deadline = Date.now() + timeoutMs
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
     await new Promise((resolve) => setTimeout(resolve, 10))
   }
