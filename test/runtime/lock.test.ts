@@ -140,9 +140,17 @@ describe("warehouse lock", () => {
         const pid = deadPid()
         for (let round = 0; round < 10; round++) {
           writeHolder(database, { pid, host: hostname(), started_at: "2026-01-01T00:00:00.000Z", command: "medallion apply" })
+          // A winner holds the lock until every attempt has ended, so a second winner would hold it at the same time.
+          const ended = yield* Ref.make(0)
+          const allEnded = yield* Deferred.make<void>()
+          const end = Ref.updateAndGet(ended, (n) => n + 1).pipe(Effect.flatMap((n) => n === 12 ? Deferred.succeed(allEnded, undefined) : Effect.void))
           const results = yield* Effect.all(
             Array.from({ length: 12 }, (_, i) =>
-              Effect.result(Effect.scoped(Effect.sleep(`${i % 3} millis`).pipe(Effect.andThen(acquire(options(database))), Effect.andThen(Effect.sleep("100 millis")))))),
+              Effect.result(Effect.scoped(Effect.sleep(`${i % 3} millis`).pipe(
+                Effect.andThen(acquire(options(database))),
+                Effect.onExit(() => end),
+                Effect.andThen(Deferred.await(allEnded))
+              )))),
             { concurrency: "unbounded" }
           )
           assert.strictEqual(results.filter((r) => r._tag === "Success").length, 1, `round ${round}`)
