@@ -156,7 +156,7 @@ const make = Effect.fnUntraced(function*(options: LockOptions) {
 
   yield* fs.makeDirectory(path.dirname(lockFile), { recursive: true }).pipe(Effect.mapError(fail("create its directory")))
 
-  /** The process's /proc/<pid>/stat; undefined without /proc (macOS, Windows) or when it cannot be read. */
+  /** What /proc/<pid>/stat says of a process; undefined without /proc (macOS, Windows) or when it cannot be read. */
   const processStat = (pid: number) =>
     fs.readFileString(`/proc/${pid}/stat`).pipe(Effect.map(parseProcStat), Effect.orElseSucceed(() => undefined))
   const self = yield* processStat(globalThis.process.pid)
