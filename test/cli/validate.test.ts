@@ -57,6 +57,15 @@ silver:
   b: { from: silver.a }
 `
 
+const bombLevels = Array.from({ length: 10 }, (_, i) => `  l${i + 1}: &l${i + 1} [${Array(9).fill(`*l${i}`).join(", ")}]`)
+/** Ten levels of nine nested aliases: 9^10 values if expanded. */
+const aliasBomb = `version: 1
+pipeline: bomb
+description: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]
+sources:
+${bombLevels.join("\n")}
+`
+
 /** The one problem line of stderr, split into its place and its reason. */
 const oneProblem = (stderr: string) => {
   const lines = stderr.trim().split("\n")
@@ -78,7 +87,8 @@ describe("medallion validate", () => {
     "bad/misspelled.yaml": misspelled,
     "bad/indent.yaml": badIndent,
     "bad/unknown-ref.yaml": unknownRef,
-    "bad/cycle.yaml": cycle
+    "bad/cycle.yaml": cycle,
+    "bad/bomb.yaml": aliasBomb
   })
   afterAll(() => project.remove())
 
@@ -158,6 +168,24 @@ describe("medallion validate", () => {
     assert.oneOf(problem.line, [locate(cycle, "a: {").line, locate(cycle, "b: {").line])
     assert.match(problem.reason, /cycle: (silver\.a -> silver\.b -> silver\.a|silver\.b -> silver\.a -> silver\.b)/)
     assertNoStackTrace(result.stderr + result.stdout)
+  })
+
+  it("exits 2 on a YAML alias bomb, at the first nested alias, in a pipeline file and in a config file", () => {
+    const result = cli(project.dir, ["validate", "bad/bomb.yaml"])
+    assert.strictEqual(result.code, 2, result.stdout + result.stderr)
+    const problem = oneProblem(result.stderr)
+    const at = locate(aliasBomb, "*l1")
+    assert.deepStrictEqual([problem.file, problem.line, problem.column], ["bad/bomb.yaml", at.line, at.column])
+    assert.include(problem.reason, "aliases expand too far")
+    const config = makeProject({ "pipelines/shop.yaml": shop, "config/default.yaml": aliasBomb.replace("sources:", "duckdb:") })
+    try {
+      const runs = cli(config.dir, ["runs"])
+      assert.strictEqual(runs.code, 2, runs.stdout + runs.stderr)
+      const inConfig = oneProblem(runs.stderr)
+      assert.deepStrictEqual([inConfig.file, inConfig.line, inConfig.column], ["config/default.yaml", at.line, at.column])
+    } finally {
+      config.remove()
+    }
   })
 
   it("exits 2 on a file that does not exist, naming it", () => {
