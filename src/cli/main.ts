@@ -25,7 +25,7 @@ export const root = Command.make("medallion").pipe(
   Command.withGlobalFlags([LogFormat])
 )
 
-const usageTags = new Set(["SpecError", "SelectionError"])
+const usageTags = new Set(["SpecError", "SelectionError", "UsageError"])
 
 /**
  * A failure nothing renders: a defect (a bug) or an error without a message. Prints what and where
