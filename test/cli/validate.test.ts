@@ -66,6 +66,14 @@ sources:
 ${bombLevels.join("\n")}
 `
 
+/** A table under each of the names medallion keeps for itself. */
+const reservedForms = [
+  { form: "__next", text: `${shop}  g__next:\n    from: silver.orders\n`, key: "g__next:", says: "gold.g__next: the suffix __next is reserved" },
+  { form: "__quarantine", text: shop.replace("gold:\n", "  c__quarantine: { from: bronze.orders }\ngold:\n"), key: "c__quarantine:", says: "silver.c__quarantine: the suffix __quarantine is reserved for medallion's own tables (c's quarantine rows go to silver.c__quarantine); rename the table" },
+  { form: "__rejects", text: shop.replace("silver:\n", "  orders__rejects: { from: orders_raw }\nsilver:\n"), key: "orders__rejects:", says: "bronze.orders__rejects: the suffix __rejects is reserved" },
+  { form: "a leading __", text: `${shop}  __totals:\n    from: silver.orders\n`, key: "__totals:", says: "gold.__totals: names starting with __ are reserved" }
+]
+
 /** The one problem line of stderr, split into its place and its reason. */
 const oneProblem = (stderr: string) => {
   const lines = stderr.trim().split("\n")
@@ -88,7 +96,8 @@ describe("medallion validate", () => {
     "bad/indent.yaml": badIndent,
     "bad/unknown-ref.yaml": unknownRef,
     "bad/cycle.yaml": cycle,
-    "bad/bomb.yaml": aliasBomb
+    "bad/bomb.yaml": aliasBomb,
+    ...Object.fromEntries(reservedForms.map((r, i) => [`reserved/${i}.yaml`, r.text]))
   })
   afterAll(() => project.remove())
 
@@ -186,6 +195,17 @@ describe("medallion validate", () => {
     } finally {
       config.remove()
     }
+  })
+
+  reservedForms.forEach((r, i) => {
+    it(`exits 2 on a table named with ${r.form}, at the table's key`, () => {
+      const result = cli(project.dir, ["validate", `reserved/${i}.yaml`])
+      assert.strictEqual(result.code, 2, result.stdout + result.stderr)
+      const problem = oneProblem(result.stderr)
+      const at = locate(r.text, r.key)
+      assert.deepStrictEqual([problem.file, problem.line, problem.column], [`reserved/${i}.yaml`, at.line, at.column])
+      assert.include(problem.reason, r.says)
+    })
   })
 
   it("exits 2 on a file that does not exist, naming it", () => {
