@@ -62,13 +62,16 @@ export const pipelineFiles = (files: ReadonlyArray<string>) =>
     return expanded.flat()
   })
 
-/** The plan of the given files; with `cache`, files unchanged since the last run are not parsed again. */
-export const planFor = (files: ReadonlyArray<string>, cache?: SpecCache) =>
+/** The given files, parsed, and their plan; with `cache`, files unchanged since the last run are not parsed again. */
+export const loadPlan = (files: ReadonlyArray<string>, cache?: SpecCache) =>
   Effect.gen(function*() {
     const parsed = yield* loadPipelines(yield* pipelineFiles(files), cache)
     const plan = buildPlan(parsed)
-    return Result.isFailure(plan) ? yield* plan.failure : plan.success
+    return { parsed, plan: Result.isFailure(plan) ? yield* plan.failure : plan.success }
   })
+
+/** The plan of the given files; with `cache`, files unchanged since the last run are not parsed again. */
+export const planFor = (files: ReadonlyArray<string>, cache?: SpecCache) => Effect.map(loadPlan(files, cache), ({ plan }) => plan)
 
 /**
  * How to reach the Databricks warehouse of these settings; a SpecError naming what is missing

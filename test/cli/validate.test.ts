@@ -92,6 +92,7 @@ describe("medallion validate", () => {
   const project = makeProject({
     "pipelines/shop.yaml": shop,
     "pipelines/reports.yaml": reports,
+    "data/orders.csv": "id\n1\n",
     "bad/misspelled.yaml": misspelled,
     "bad/indent.yaml": badIndent,
     "bad/unknown-ref.yaml": unknownRef,
@@ -206,6 +207,41 @@ describe("medallion validate", () => {
       assert.deepStrictEqual([problem.file, problem.line, problem.column], [`reserved/${i}.yaml`, at.line, at.column])
       assert.include(problem.reason, r.says)
     })
+  })
+
+  it("exits 2 when a source's file does not exist or its glob matches nothing, at the source's path; --no-data-check skips the check", () => {
+    const text = `version: 1
+pipeline: later
+sources:
+  daily: { format: csv, path: data/daily/*.csv }
+  plain: { format: csv, path: data/customers.csv }
+  unread: { format: csv, path: data/nowhere.csv }
+bronze:
+  daily: { from: daily }
+  plain: { from: plain }
+`
+    const later = makeProject({ "pipelines/later.yaml": text, "data/daily/readme.txt": "not a csv" })
+    try {
+      const result = cli(later.dir, ["validate"])
+      assert.strictEqual(result.code, 2, result.stdout + result.stderr)
+      const lines = result.stderr.trim().split("\n")
+      assert.strictEqual(lines.length, 2, result.stderr)
+      const glob = locate(text, "data/daily/*.csv")
+      const plain = locate(text, "data/customers.csv")
+      assert.strictEqual(lines[0], `pipelines/later.yaml:${glob.line}:${glob.column}: sources.daily.path: no file matches data/daily/*.csv (paths are relative to the project directory); put the data there, or pass --no-data-check if it arrives later`)
+      assert.strictEqual(lines[1], `pipelines/later.yaml:${plain.line}:${plain.column}: sources.plain.path: there is no file data/customers.csv (paths are relative to the project directory); put the data there, or pass --no-data-check if it arrives later`)
+      const json = cli(later.dir, ["validate", "--json"])
+      assert.strictEqual(json.code, 2)
+      assert.strictEqual((JSON.parse(json.stdout) as { valid: boolean; problems: Array<unknown> }).problems.length, 2)
+      const skipped = cli(later.dir, ["validate", "--no-data-check"])
+      assert.strictEqual(skipped.code, 0, skipped.stdout + skipped.stderr)
+      later.write("data/daily/2026-12-01.csv", "id\n1\n")
+      later.write("data/customers.csv", "id\n1\n")
+      const arrived = cli(later.dir, ["validate"])
+      assert.strictEqual(arrived.code, 0, arrived.stdout + arrived.stderr)
+    } finally {
+      later.remove()
+    }
   })
 
   it("exits 2 on a file that does not exist, naming it", () => {
