@@ -9,6 +9,7 @@ import type { BronzeTable, Layer, OnFail, Pipeline, Retry, Source, Step, Table }
 import { layers, namePattern } from "../spec/Pipeline.ts"
 import { type Problem, SpecError } from "../spec/SpecError.ts"
 import { didYouMean } from "../spec/suggest.ts"
+import { internalTables, reservedName } from "./reserved.ts"
 
 export type TableId = `${Layer}.${string}`
 
@@ -223,6 +224,9 @@ export const buildPlan = (files: ReadonlyArray<ParsedPipeline>): Result.Result<P
       for (const name of Object.keys(spec[section] ?? {})) {
         if (!namePattern.test(name)) {
           problems.push(parsed.problemAt([section, name], `${section}.${name}: names may contain only letters, digits and _ and must not start with a digit`, "key"))
+        } else if (section !== "sources") {
+          const reserved = reservedName(section, name)
+          if (reserved !== undefined) problems.push(parsed.problemAt([section, name], `${section}.${name}: ${reserved}`, "key"))
         }
       }
     }
@@ -266,12 +270,37 @@ export const buildPlan = (files: ReadonlyArray<ParsedPipeline>): Result.Result<P
     }
   }
 
+  // Engines compare names without case: a declared table must not be another's internal table
+  // (the suffix rule above already refuses these names; this holds whatever the names) or another
+  // declared table spelled differently.
+  const taken = new Map<string, { readonly owner: TableId; readonly kind: string }>()
+  for (const node of nodes.values()) {
+    for (const internal of internalTables(node.layer, node.name)) taken.set(internal.id.toLowerCase(), { owner: node.id, kind: internal.kind })
+  }
+  const declared = new Map<string, TableId>()
+  for (const [id, { parsed }] of located) {
+    const node = nodes.get(id)!
+    const internal = taken.get(id.toLowerCase())
+    const same = declared.get(id.toLowerCase())
+    if (reservedName(node.layer, node.name) !== undefined) {
+      // Refused above, for its name.
+    } else if (internal !== undefined) {
+      problems.push(parsed.problemAt([node.layer, node.name], `${id}: medallion keeps ${internal.owner}'s ${internal.kind} table under this name; rename the table`, "key"))
+    } else if (same !== undefined) {
+      problems.push(parsed.problemAt([node.layer, node.name], `${id}: the engine does not tell it from ${same} (names are compared without case); rename one of them`, "key"))
+    }
+    declared.set(id.toLowerCase(), id)
+  }
+
   for (const [id, { parsed, refs }] of located) {
     for (const { ref, path } of refs) {
+      const internal = taken.get(ref.toLowerCase())
       if (ref === id) {
         problems.push(parsed.problemAt(path, `${id} refers to itself`))
       } else if (ref === "input") {
         problems.push(parsed.problemAt(path, `${id}: {{ input }} is the previous step inside a sql transform; a table-level sql reads tables as {{ layer.table }}`))
+      } else if (!nodes.has(ref as TableId) && internal !== undefined) {
+        problems.push(parsed.problemAt(path, `${id}: ${ref} is ${internal.owner}'s ${internal.kind} table, which medallion keeps for itself; pipelines cannot read it (look at it with medallion show ${ref})`))
       } else if (!nodes.has(ref as TableId)) {
         const byName = [...nodes.keys()].filter((known) => known.split(".")[1] === ref)
         const hint = byName.length > 0 ? `; did you mean ${byName.join(" or ")}?` : didYouMean(ref, [...nodes.keys()].filter((known) => known !== id))
