@@ -29,8 +29,11 @@ export interface TableJob {
   readonly files: ReadonlyArray<FoundFile>
   /** The same files with every checksum, by the time the table publishes (hashed while it reads). */
   readonly checksummed: Effect.Effect<ReadonlyArray<IngestedFile>, SourceError>
-  /** Runs in the transaction that publishes: records the batch and the table's new state. */
-  readonly onPublish: (session: Session, rowsOut: number) => Effect.Effect<void, SourceError | ExecutorError>
+  /**
+   * Runs in the transaction that publishes, given the counts the table run returns: records the
+   * table's new state and its outcome in the run.
+   */
+  readonly onPublish: (session: Session, counts: TableCounts) => Effect.Effect<void, SourceError | ExecutorError>
 }
 
 /** What a table run measured; the Runner adds status, timing and identity. */
@@ -192,13 +195,18 @@ const runIngest = (job: TableJob, node: IngestNode, ctx: RunContext) =>
       yield* unchangedSince(node.id, read)
       return read
     }))
-    const batch = (session: Session, rows: number) =>
+    const tally = (read: number, written: number, rejected: number): TableCounts => ({
+      rowsIn: read + rejected, rowsOut: written, quarantined: 0, dropped: 0, duplicates: 0, rejected,
+      droppedByReason: {}, expectations: [], accountingOk: written === read, changed: true,
+      notes: [`${files.length} file(s)${incremental && job.files.length > files.length ? `, ${job.files.length - files.length} already ingested` : ""}`, ...notes]
+    })
+    const batch = (session: Session, rows: number, counts: TableCounts) =>
       Effect.gen(function*() {
         yield* store.recordBatch(session, {
           batch_id: ctx.batchId, table: node.id, source: node.sourceName, layer: "bronze", ingestion_time: ctx.startedAt,
           record_count: rows, checksum: (yield* readFiles).map((f) => f.checksum).join(",")
         })
-        yield* job.onPublish(session, rows)
+        yield* job.onPublish(session, counts)
       })
     return yield* executor.withSession((session) =>
       Effect.gen(function*() {
@@ -216,12 +224,13 @@ const runIngest = (job: TableJob, node: IngestNode, ctx: RunContext) =>
             (e) => Effect.fail(new SourceError({ table: node.id, path: file, reason: `cannot read this file: ${e.reason.detail.split("\n")[0]}` }))
           ))
         }
-        const rebuild = (query: string) =>
+        /** Builds the table anew from `query`; `staged` rows were read into the stage (else the build reads them). */
+        const rebuild = (query: string, staged?: number) =>
           publishReplace(session, "bronze", [{ layer: "bronze", name: node.name, query }, ...rejectsTable(program.rejected)], Effect.void,
             (counts) => Effect.gen(function*() {
               if (node.mode === "append") yield* store.resetLedgers(session, node.id)
               yield* ledgerEntries(session)
-              yield* batch(session, counts[0] ?? 0)
+              yield* batch(session, counts[0] ?? 0, tally(staged ?? counts[0] ?? 0, counts[0] ?? 0, counts[1] ?? 0))
             }))
         let read = 0, written = 0, rejected = 0
         if (!incremental && files.length === 1) {
@@ -238,27 +247,22 @@ const runIngest = (job: TableJob, node: IngestNode, ctx: RunContext) =>
           }
           read = count(yield* session.query(program.countStage))
           if (!incremental) {
-            const built = yield* rebuild(program.output)
+            const built = yield* rebuild(program.output, read)
             written = built[0] ?? 0
             rejected = built[1] ?? 0
           } else {
             const appended = yield* session.transaction(Effect.gen(function*() {
               const result = yield* publishAppend(session, [{ layer: "bronze", name: node.name, query: program.output }, ...rejectsTable(program.rejected)])
+              notes.push(...result.notes)
               yield* ledgerEntries(session)
-              yield* batch(session, read)
+              yield* batch(session, read, tally(read, result.inserted[0] ?? 0, result.inserted[1] ?? 0))
               return result
             }))
             written = appended.inserted[0] ?? 0
             rejected = appended.inserted[1] ?? 0
-            notes.push(...appended.notes)
           }
         }
-        const counts: TableCounts = {
-          rowsIn: read + rejected, rowsOut: written, quarantined: 0, dropped: 0, duplicates: 0, rejected,
-          droppedByReason: {}, expectations: [], accountingOk: written === read, changed: true,
-          notes: [`${files.length} file(s)${incremental && job.files.length > files.length ? `, ${job.files.length - files.length} already ingested` : ""}`, ...notes]
-        }
-        return counts
+        return tally(read, written, rejected)
       }).pipe(Effect.ensuring(Effect.forEach(program.cleanup, (sql) => Effect.ignore(session.execute(sql)), { discard: true })))
     )
   })
@@ -323,28 +327,28 @@ const runModel = (job: TableJob, node: ModelNode, ctx: RunContext) =>
         const checksUnique = (node.table.expect ?? []).some((e) => "unique" in e)
         const appendingTo = incremental && node.mode === "append" && checksUnique && (yield* columnsOf(node.id)).length > 0 ? target : undefined
         const program = compileModel(d, node, { batchId: ctx.batchId, startedAt: ctx.startedAt, newInputBatches: reading, inputColumns, appendingTo })
-        const publish = (rowsOut: number) =>
+        const publish = (result: TableCounts) =>
           Effect.gen(function*() {
             yield* store.recordBatch(session, {
               batch_id: ctx.batchId, table: node.id, source: node.input ?? "sql", layer: node.layer, ingestion_time: ctx.startedAt,
-              record_count: rowsOut, checksum: (reading ?? batches?.all ?? []).join(",")
+              record_count: result.rowsOut, checksum: (reading ?? batches?.all ?? []).join(",")
             })
             if (batches !== undefined && node.input !== undefined) {
               if (!incremental) yield* store.resetLedgers(session, node.id)
               yield* store.recordConsumed(session, node.id, node.input, reading ?? batches.all)
             }
-            yield* job.onPublish(session, rowsOut)
+            yield* job.onPublish(session, result)
           })
         if (node.mode === "view") {
           const counts = account(yield* session.query(program.classifyView), program.expectations)
           yield* enforce(session, node, program, counts)
           const views = yield* viewsIn(session, node.layer, [node.name])
+          const result: TableCounts = { ...counts, rejected: 0, accountingOk: true, notes: ["view"], changed: true }
           yield* session.transaction(Effect.gen(function*() {
             if (!views.has(node.name)) yield* session.execute(d.dropTable(target))
             yield* session.execute(d.createOrReplaceView(target, program.chainQuery))
-            yield* publish(counts.rowsOut)
+            yield* publish(result)
           }))
-          const result: TableCounts = { ...counts, rejected: 0, accountingOk: true, notes: ["view"], changed: true }
           return result
         }
         const body = Effect.gen(function*() {
@@ -356,44 +360,44 @@ const runModel = (job: TableJob, node: ModelNode, ctx: RunContext) =>
             ...(program.quarantine === undefined ? [] : [{ layer: node.layer, name: `${node.name}__quarantine`, query: program.quarantine }])
           ]
           const notes: Array<string> = []
+          const tally = (written: number, quarantined: number): TableCounts => ({
+            ...counts, rejected: 0, changed: true,
+            accountingOk: written === counts.rowsOut && quarantined === counts.quarantined &&
+              counts.rowsIn === counts.rowsOut + counts.quarantined + counts.dropped + counts.duplicates,
+            notes: [...(reading === undefined ? [] : [`${reading.length} new input batch(es)`]), ...notes]
+          })
           let written = 0, quarantined = 0
           if (!incremental) {
             const built = yield* publishReplace(session, node.layer, publications,
-              exportTargets(session, node, ctx, d.table(node.layer, nextName(node.name))), () => publish(counts.rowsOut))
+              exportTargets(session, node, ctx, d.table(node.layer, nextName(node.name))), (built) => publish(tally(built[0] ?? 0, built[1] ?? 0)))
             written = built[0] ?? 0
             quarantined = built[1] ?? 0
           } else if (node.mode === "append") {
             const appended = yield* session.transaction(Effect.gen(function*() {
               const result = yield* publishAppend(session, publications)
+              notes.push(...result.notes)
               yield* exportTargets(session, node, ctx, target)
-              yield* publish(counts.rowsOut)
+              yield* publish(tally(result.inserted[0] ?? 0, result.inserted[1] ?? 0))
               return result
             }))
             written = appended.inserted[0] ?? 0
             quarantined = appended.inserted[1] ?? 0
-            notes.push(...appended.notes)
           } else {
             const merged = yield* session.transaction(Effect.gen(function*() {
               notes.push(...yield* alignColumns(session, node.layer, node.name, program.output))
               const changed = yield* session.execute(d.merge(target, program.output, node.table.key ?? [], node.table.sequence_by))
               const rest = yield* publishAppend(session, publications.slice(1))
+              notes.push(...rest.notes)
+              // Rows older than the stored version of their key are offered but not written.
+              if (changed < counts.rowsOut) notes.push(`${counts.rowsOut - changed} row(s) older than the stored version of their key were not applied`)
               yield* exportTargets(session, node, ctx, target)
-              yield* publish(counts.rowsOut)
-              return { changed, quarantined: rest.inserted[0] ?? 0, notes: rest.notes }
+              yield* publish(tally(counts.rowsOut, rest.inserted[0] ?? 0))
+              return { quarantined: rest.inserted[0] ?? 0 }
             }))
-            // Rows older than the stored version of their key are offered but not written.
             written = counts.rowsOut
             quarantined = merged.quarantined
-            notes.push(...merged.notes)
-            if (merged.changed < counts.rowsOut) notes.push(`${counts.rowsOut - merged.changed} row(s) older than the stored version of their key were not applied`)
           }
-          const result: TableCounts = {
-            ...counts, rejected: 0, changed: true,
-            accountingOk: written === counts.rowsOut && quarantined === counts.quarantined &&
-              counts.rowsIn === counts.rowsOut + counts.quarantined + counts.dropped + counts.duplicates,
-            notes: [...(reading === undefined ? [] : [`${reading.length} new input batch(es)`]), ...notes]
-          }
-          return result
+          return tally(written, quarantined)
         })
         const staged = body.pipe(Effect.ensuring(Effect.ignore(session.execute(program.dropStage))))
         if (incremental || !program.keepsEveryRow) return yield* staged
@@ -402,9 +406,10 @@ const runModel = (job: TableJob, node: ModelNode, ctx: RunContext) =>
         // message naming the column and its bad values.
         const direct: Publication = { layer: node.layer, name: node.name, query: program.chainQuery }
         const [build] = replaceStatements(d, [direct]).build
+        const written = (built: ReadonlyArray<number>): TableCounts => ({ ...nothingNew([]), rowsIn: built[0] ?? 0, rowsOut: built[0] ?? 0, changed: true })
         return yield* publishReplace(session, node.layer, [direct],
-          exportTargets(session, node, ctx, d.table(node.layer, nextName(node.name))), (built) => publish(built[0] ?? 0)).pipe(
-            Effect.map((built): TableCounts => ({ ...nothingNew([]), rowsIn: built[0] ?? 0, rowsOut: built[0] ?? 0, changed: true })),
+          exportTargets(session, node, ctx, d.table(node.layer, nextName(node.name))), (built) => publish(written(built))).pipe(
+            Effect.map(written),
             Effect.catchIf((e) => program.castsCanFail && e._tag === "ExecutorError" && !e.isRetryable && e.statement === build, () => staged)
           )
       })
