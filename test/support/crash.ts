@@ -4,8 +4,8 @@
  * SIGKILLed at a chosen moment, and the invariants a warehouse must keep whatever was killed when.
  *
  * The data is built so that the final result does not depend on how files were grouped into
- * batches: duplicate lines only repeat within a file (dedupe keys never span files), and later
- * versions of an order come in later files (the merge table keeps the highest version).
+ * batches: duplicate lines only repeat within a file, and later versions of an order come in later
+ * files (the merge tables keep one row per order and version, then the highest version).
  */
 import { spawn } from "node:child_process"
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
@@ -41,11 +41,12 @@ bronze:
 silver:
   orders:
     from: bronze.orders
-    mode: append
+    mode: merge
+    key: [order_id, version]
+    sequence_by: version
     transforms:
       - cast: { columns: { order_id: bigint, version: integer, customer_id: bigint, amount: "decimal(12,2)", updated_at: timestamp }, on_error: quarantine }
       - trim: [status]
-      - dedupe: { keys: [order_id, version] }
     expect:
       - { name: positive_amount, check: amount >= 0, on_fail: quarantine }
       - { not_null: [customer_id], on_fail: drop }
