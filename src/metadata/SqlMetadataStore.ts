@@ -168,7 +168,7 @@ export const make = (options: StoreOptions) => Effect.gen(function*() {
   // The pending-runs file only holds history: a problem with it is reported and fails no command,
   // and loses no run (one that cannot wait there is written at once; what is there stays).
   const reported = <A>(fallback: A) => (error: PendingRunsError) => Effect.as(Effect.logWarning(error.message), fallback)
-  const readPending = pending === undefined ? Effect.succeed([]) : pending.read.pipe(Effect.catch(reported<ReadonlyArray<RunRecord>>([])))
+  const readPending = pending === undefined ? Effect.succeed([]) : pending.read.pipe(Effect.catch(reported<ReadonlyArray<PendingRun>>([])))
   const clearPending = pending === undefined ? Effect.void : pending.clear.pipe(Effect.catch(reported(undefined)))
   /**
    * Inserts the pending runs not in the table yet (a run that moved them in may have died before
@@ -249,7 +249,9 @@ export const make = (options: StoreOptions) => Effect.gen(function*() {
     finishRun: (r, tables, started) => Effect.gen(function*() {
       const waiting = yield* readPending
       const noOp = !started && r.status === "succeeded" && tables.every((t) => t.status === "unchanged")
-      if (deferNoOpRuns && noOp && waiting.length < pendingLimit) {
+      // A run the warehouse refused (it waits with its tables) is written at the first chance.
+      const refused = waiting.some((w) => w.tables !== undefined)
+      if (deferNoOpRuns && noOp && !refused && waiting.length < pendingLimit) {
         const kept = yield* pending.append(r).pipe(Effect.as(true), Effect.catch(reported(false)))
         if (kept) return
       }

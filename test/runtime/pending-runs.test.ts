@@ -120,7 +120,7 @@ describe("pending runs", () => {
         assert.isTrue(warnings.some((w) => w.includes(`cannot keep run ${run(1).batch_id} here`) && w.includes("written into the warehouse instead")), warnings.join("\n"))
       })))
 
-  it.effect("a run the warehouse cannot take waits beside it with its tables; the next command writes it in place of its running row", () =>
+  it.effect("a run the warehouse cannot take waits beside it with its tables; the next command that writes takes it in place of its running row", () =>
     inFreshProject((project) =>
       Effect.gen(function*() {
         const full = { on: false }
@@ -137,12 +137,16 @@ describe("pending runs", () => {
         const waiting = readFileSync(pendingFile(project), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { batch_id: string; status: string; tables: ReadonlyArray<TableRecord> })
         assert.deepStrictEqual(waiting.map((r) => [r.batch_id, r.status, r.tables.map((t) => t.table)]), [[failed.batch_id, "failed", ["gold.a"]]])
 
+        // The next apply, though it finds nothing to do, writes it at once (with itself), in place of its running row.
+        const written = yield* Effect.flatMap(MetadataStore, (s) => Effect.andThen(s.finishRun(run(2), [], false), storedRuns)).pipe(Effect.provide(store(project, true)))
+        assert.deepStrictEqual(written.map((r) => [r["batch_id"], r["status"]]), [[failed.batch_id, "failed"], [run(2).batch_id, "succeeded"]])
+        assert.throws(() => readFileSync(pendingFile(project)), /ENOENT/)
         const history = yield* Effect.gen(function*() {
           const s = yield* MetadataStore
           return { runs: yield* storedRuns, tables: (yield* s.runTables(failed.batch_id)).map((t) => [t.table, t.status, t.rows_in]) }
         }).pipe(Effect.provide(store(project, false)))
         assert.deepStrictEqual(history, {
-          runs: [{ batch_id: failed.batch_id, status: "failed", unchanged_tables: "gold.a" }],
+          runs: [{ batch_id: failed.batch_id, status: "failed", unchanged_tables: "gold.a" }, { batch_id: run(2).batch_id, status: "succeeded", unchanged_tables: "gold.a" }],
           tables: [["bronze.a", "succeeded", 3], ["gold.a", "failed", 0]]
         })
         assert.throws(() => readFileSync(pendingFile(project)), /ENOENT/)
