@@ -94,6 +94,7 @@ describe("validate refuses what would see only the new batch", () => {
           project.write("data/in/f10.csv", "id,seq,amount,cat\n1,1,1,a\n")
           const result = cli(project.dir, ["validate"])
           assert.strictEqual(result.code, 2, `${how}: validate exited ${result.code}\n${yaml}\n${result.stdout}${result.stderr}`)
+          assert.include(result.stderr, "silver.s0", `${how}: the error does not name the table\n${result.stderr}`)
         } finally {
           project.remove()
         }

@@ -9,7 +9,7 @@ import { Effect } from "effect"
 import { pipelineYaml } from "./arbitraries.ts"
 import { type Arrival, type Case, csvText, type Expected, type Table, type TableState, type Value } from "./model.ts"
 
-export const config = `engine: duckdb
+const config = `engine: duckdb
 concurrency: 2
 duckdb: { path: ./.medallion/warehouse.duckdb, threads: 1 }
 `
