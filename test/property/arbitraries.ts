@@ -20,6 +20,8 @@ export interface CaseOptions {
   readonly newColumns: boolean
   /** Allow a merge table to quarantine or drop rows (casts and expectations other than warn). */
   readonly mergeSetsAside: boolean
+  /** Allow `unique: [id], on_fail: fail` on an append table (checked over the whole table). */
+  readonly uniqueFail: boolean
 }
 
 const onFail = fc.constantFrom<OnFail>("drop", "quarantine", "warn")
@@ -35,7 +37,7 @@ const silverSpec = (incremental: boolean, options: CaseOptions, index: number): 
       castOnError: warnOnly ? fc.constant<"null">("null") : fc.constantFrom<"quarantine" | "null">("quarantine", "null"),
       check: fc.option(warnOnly ? fc.constant<OnFail>("warn") : onFail, { nil: undefined }),
       notNull: fc.option(warnOnly ? fc.constant<OnFail>("warn") : onFail, { nil: undefined }),
-      unique: mode === "append" ? fc.option(fc.constantFrom<"fail" | "warn">("fail", "warn"), { nil: undefined, freq: 2 }) : fc.constant(undefined)
+      unique: mode === "append" ? fc.option(options.uniqueFail ? fc.constantFrom<"fail" | "warn">("fail", "warn") : fc.constant<"warn">("warn"), { nil: undefined, freq: 2 }) : fc.constant(undefined)
     }).map((r): SilverSpec => ({
       name: `s${index}`,
       mode,
