@@ -3,9 +3,10 @@
 // and TypeScript type stripping), otherwise the Node 24 the project installs as a dependency.
 // It runs the bundle in dist/ (built by `npm run build`, which `npm install` runs; see
 // run-bundle.js) unless a file under src/ is newer, so an edit is never hidden behind a stale build.
-import { spawnSync } from "node:child_process"
+import { spawn } from "node:child_process"
 import { existsSync, readdirSync, statSync } from "node:fs"
 import { createRequire } from "node:module"
+import { constants } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import { runBundle } from "./run-bundle.js"
@@ -38,6 +39,26 @@ if (major > 22 || (major === 22 && minor >= 19)) {
     console.error(`medallion needs Node.js >= 22.19 (found ${process.version}); run npm install to get the bundled Node 24, or upgrade Node.js`)
     process.exit(2)
   }
-  const result = spawnSync(node, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: "inherit" })
-  process.exit(result.status ?? (result.signal === "SIGINT" ? 130 : 1))
+  const child = spawn(node, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: "inherit" })
+  // Signals sent to this process go to the CLI, which decides how to stop (Ctrl-C and SIGTERM cancel
+  // the run and release the lock); this process waits for it. On Windows a signal can only be sent
+  // as a hard kill, and the console delivers Ctrl-C to the CLI itself.
+  const forwarded = process.platform === "win32"
+    ? []
+    : ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH"].filter((signal) => signal in constants.signals)
+  const forward = (signal) => child.kill(signal)
+  for (const signal of forwarded) process.on(signal, forward)
+  child.on("error", (error) => {
+    console.error(`medallion: cannot start ${node}: ${error.message}`)
+    process.exit(1)
+  })
+  child.on("exit", (code, signal) => {
+    for (const s of forwarded) process.removeListener(s, forward)
+    if (signal === null) process.exit(code ?? 1)
+    // End the way the CLI ended, so that whoever started this process sees the same. A signal that
+    // does not end a process (or SIGUSR1, which would start Node's inspector) ends it as a shell
+    // reports one: 128 + the signal's number.
+    if (signal !== "SIGUSR1") process.kill(process.pid, signal)
+    setTimeout(() => process.exit(128 + (constants.signals[signal] ?? 0)), 100)
+  })
 }

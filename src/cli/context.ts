@@ -2,7 +2,7 @@
  * What every command needs from its surroundings: the project directory, the settings for the
  * chosen environment, the plan of the given files and the executor layers. Commands stay thin.
  */
-import { Data, Duration, Effect, FileSystem, Layer, Path, Result } from "effect"
+import { Data, Duration, Effect, FileSystem, Layer, Path, Result, Schema } from "effect"
 import { Flag } from "effect/cli"
 import * as CircuitBreaker from "../executor/CircuitBreaker.ts"
 import type { DatabricksOptions } from "../executor/DatabricksExecutor.ts"
@@ -19,10 +19,24 @@ import { SpecError } from "../spec/SpecError.ts"
 /** A failure the command has already shown (e.g. as JSON); only its exit code is left to set. */
 export class AlreadyReported extends Data.TaggedError("AlreadyReported")<{ readonly exitCode: number }> {}
 
+/** A command given something that does not exist or cannot work (an unknown run id): exit code 2. */
+export class UsageError extends Schema.TaggedError<UsageError>()("UsageError", { reason: Schema.String }) {
+  override get message(): string {
+    return this.reason
+  }
+}
+
 export const envFlag = Flag.String("env").pipe(
   Flag.withDescription("Environment: overlays config/<env>.yaml on config/default.yaml (default: MEDALLION_ENV)"),
   Flag.optional
 )
+/** `--limit N`: how many runs or rows to show, a whole number from 1. */
+export const limitFlag = (what: string) =>
+  Flag.Int("limit").pipe(
+    Flag.withDescription(`How many ${what} (a whole number from 1; default 20)`),
+    Flag.filter((n) => n >= 1, () => `how many ${what} to show, a whole number from 1 up`),
+    Flag.withDefault(20)
+  )
 export const jsonFlag = Flag.Boolean("json").pipe(Flag.withDescription("Print one JSON document for scripts"), Flag.withDefault(false))
 
 const environment = (): Readonly<Record<string, string | undefined>> => globalThis.process?.env ?? {}
@@ -48,13 +62,16 @@ export const pipelineFiles = (files: ReadonlyArray<string>) =>
     return expanded.flat()
   })
 
-/** The plan of the given files; with `cache`, files unchanged since the last run are not parsed again. */
-export const planFor = (files: ReadonlyArray<string>, cache?: SpecCache) =>
+/** The given files, parsed, and their plan; with `cache`, files unchanged since the last run are not parsed again. */
+export const loadPlan = (files: ReadonlyArray<string>, cache?: SpecCache) =>
   Effect.gen(function*() {
     const parsed = yield* loadPipelines(yield* pipelineFiles(files), cache)
     const plan = buildPlan(parsed)
-    return Result.isFailure(plan) ? yield* plan.failure : plan.success
+    return { parsed, plan: Result.isFailure(plan) ? yield* plan.failure : plan.success }
   })
+
+/** The plan of the given files; with `cache`, files unchanged since the last run are not parsed again. */
+export const planFor = (files: ReadonlyArray<string>, cache?: SpecCache) => Effect.map(loadPlan(files, cache), ({ plan }) => plan)
 
 /**
  * How to reach the Databricks warehouse of these settings; a SpecError naming what is missing

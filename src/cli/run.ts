@@ -10,6 +10,7 @@ import { runCli } from "./main.ts"
 runCli(globalThis.process.argv.slice(2)).pipe(
   Effect.provide(NodeServices.layer),
   NodeRuntime.runMain({
+    // runCli prints every failure itself (an unexpected one with its cause); only interruptions reach here.
     disableErrorReporting: true,
     teardown: (exit, onExit) => {
       const code = Exit.isSuccess(exit) ? (typeof exit.value === "number" ? exit.value : 0) : Exit.hasInterrupts(exit) ? 130 : 1

@@ -62,8 +62,16 @@ export interface Dialect {
   readonly readsRejects: boolean
   /** A query reading files; `filenameColumn` receives each row's file path. */
   readonly readFiles: (format: SourceFormat, files: ReadonlyArray<string>, options: ReadOptions, filenameColumn: string, rejects: { readonly table: string; readonly scan: string } | undefined) => string
+  /**
+   * The position of a row in the file a single-file readFiles query reads (1-based on DuckDB,
+   * where a window with an empty OVER clause keeps the scan's order; on Spark an id that orders
+   * the rows of one file as they stand in it).
+   */
+  readonly rowPosition: string
   /** The query over the rejects tables of readFiles: file, line, error, raw line. */
   readonly rejectedLines: (rejects: { readonly table: string; readonly scan: string }) => string | undefined
+  /** Predicate: some row of `table` has each field equal to its value ([field, value expression] pairs). */
+  readonly presentIn: (table: string, pairs: ReadonlyArray<readonly [string, string]>) => string
   /** Predicate: no row of `table` has `field` equal to the value (the key is missing there). */
   readonly missingIn: (table: string, field: string, value: string) => string
   /** Query: schema_name of every schema (compare with schemaOf). */

@@ -60,11 +60,13 @@ export const duckdb: Dialect = {
         return `SELECT * FROM read_parquet(${paths}, ${filename}, union_by_name = true)`
     }
   },
+  rowPosition: "row_number() OVER ()",
   // The reader can report one line more than once (one row per error): one row per line here.
   rejectedLines: (rejects) =>
     `SELECT s.file_path AS source_file, e.line AS line, string_agg(DISTINCT e.error_type, ', ') AS error_type,
        string_agg(DISTINCT e.error_message, '; ') AS error_message, any_value(e.csv_line) AS raw_line
      FROM ${quote(rejects.table)} e JOIN ${quote(rejects.scan)} s USING (scan_id, file_id) GROUP BY 1, 2`,
+  presentIn: (table, pairs) => `EXISTS (SELECT 1 FROM ${table} r WHERE ${pairs.map(([f, v]) => `r.${quote(f)} = ${v}`).join(" AND ")})`,
   missingIn: (table, field, value) => `NOT EXISTS (SELECT 1 FROM ${table} r WHERE r.${quote(field)} = ${value})`,
   listSchemas: "SELECT schema_name FROM information_schema.schemata",
   tablesIn: (layers) =>

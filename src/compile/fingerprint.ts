@@ -9,7 +9,7 @@ import { compileIngest } from "./ingest.ts"
 import { compileModel } from "./model.ts"
 
 /** Bumped when compiled SQL changes meaning for the same declaration, so every table rebuilds once. */
-export const compilerVersion = "1"
+export const compilerVersion = "2"
 
 const stable = (value: unknown): string =>
   JSON.stringify(value, (_, v: unknown) =>
@@ -26,7 +26,7 @@ export const definitionParts = (d: Dialect, node: PlanNode): Readonly<Record<str
     return {
       source: hash(stable(source)),
       mode: hash(node.mode),
-      sql: hash(compilerVersion + compileIngest(d, node, { ...placeholders, files: [] }).buildStage)
+      sql: hash(compilerVersion + compileIngest(d, node, { ...placeholders, files: [{ path: "", batchId: "", ingestedAt: placeholders.startedAt }] }).reads[0])
     }
   }
   const t = node.table

@@ -11,19 +11,24 @@
  * key) removes the duplicates before the markers are added, with QUALIFY row_number() = 1, which
  * DuckDB runs as a grouped arg_max instead of sorting every row by key. The staged rows then hold
  * no duplicates, and classify counts them as the input's rows minus the staged rows.
+ *
+ * Order-dependent steps are deterministic: rows that `order_by` (or a merge's `sequence_by`) leaves
+ * tied are ordered by arrival (`_ingested_at`, `_source_file`, `_source_row`, as far as the rows
+ * still carry them), so a rebuild keeps the same row as the incremental runs did.
  */
 import type { ModelNode } from "../plan/Plan.ts"
 import { reshapes } from "../plan/Plan.ts"
 import type { Expectation, ExpectationKind, OnFail, Step } from "../spec/Pipeline.ts"
 import type { Dialect } from "./Dialect.ts"
+import { arrivalColumns } from "./ingest.ts"
 import { resolveReferences } from "./references.ts"
 
 export const REMOVED = "__medallion_removed"
 export const CAST_QUARANTINE = "__medallion_cast_q"
 export const CAST_FAIL = "__medallion_cast_f"
 const markers = [REMOVED, CAST_QUARANTINE, CAST_FAIL] as const
-/** Columns bronze adds to every row. */
-const lineageColumns = ["_batch_id", "_source_file", "_ingested_at"] as const
+/** Columns bronze adds to every row: a joined table's are left out (the row's lineage is the left side's). */
+const lineageColumns = ["_batch_id", "_source_file", "_ingested_at", "_source_row"] as const
 
 export interface ExpectationPlan {
   readonly name: string
@@ -38,6 +43,10 @@ export interface ModelInputs {
   readonly startedAt: string
   /** Append mode: only these `_batch_id`s of the input are new. */
   readonly newInputBatches?: ReadonlyArray<string> | undefined
+  /** The input table's columns, when known: the arrival columns among them order ties. */
+  readonly inputColumns?: ReadonlyArray<string> | undefined
+  /** An incremental append into this existing table: `unique` also looks at its rows. */
+  readonly appendingTo?: string | undefined
 }
 
 export interface ModelProgram {
@@ -101,6 +110,35 @@ interface ChainContext {
   readonly d: Dialect
   readonly node: ModelNode
   readonly strictCasts: boolean
+  /** Before each step (and after the last), the arrival columns the rows still carry. */
+  readonly arrival: ReadonlyArray<ReadonlyArray<string>>
+}
+
+/**
+ * The arrival columns present before each step and after the last: those of the input, less what
+ * a step removes (select without them, drop, rename, and any change of grain).
+ */
+const arrivalThrough = (steps: ReadonlyArray<Step>, inputColumns: ReadonlyArray<string> | undefined): ReadonlyArray<ReadonlyArray<string>> => {
+  let present: ReadonlyArray<string> = arrivalColumns.filter((c) => inputColumns?.includes(c) === true)
+  const through = [present]
+  for (const step of steps) {
+    if (reshapes(step)) present = []
+    else if ("select" in step) present = present.filter((c) => step.select.includes(c))
+    else if ("drop" in step) present = present.filter((c) => !step.drop.includes(c))
+    else if ("rename" in step) present = present.filter((c) => !Object.hasOwn(step.rename, c))
+    through.push(present)
+  }
+  return through
+}
+
+/**
+ * The ORDER BY terms that make a window over `orderBy` total: arrival, in the direction of the last
+ * term (ascending without one), so "latest first" also takes the latest of equal rows.
+ */
+const withArrival = (d: Dialect, orderBy: ReadonlyArray<string>, arrival: ReadonlyArray<string>): ReadonlyArray<string> => {
+  const last = orderBy.at(-1)
+  const direction = last !== undefined && /\bdesc\b/i.test(last) ? " DESC" : ""
+  return [...orderBy, ...arrival.map((c) => `${d.quote(c)}${direction}`)]
 }
 
 /**
@@ -108,7 +146,7 @@ interface ChainContext {
  * rows set aside are not counted (accounting starts after it), so `beforeReshape` steps filter
  * instead of marking: the engine can then push the filter down and join less.
  */
-const compileStep = (ctx: ChainContext, step: Step, prev: string, beforeReshape: boolean, someRemoved: boolean): string => {
+const compileStep = (ctx: ChainContext, step: Step, index: number, prev: string, beforeReshape: boolean, someRemoved: boolean): string => {
   const castsAreStrict = ctx.strictCasts || beforeReshape
   const { d } = ctx
   const q = d.quote
@@ -134,7 +172,7 @@ const compileStep = (ctx: ChainContext, step: Step, prev: string, beforeReshape:
   }
   if ("dedupe" in step) {
     // Removed rows are not duplicates of kept ones; when no earlier step removes rows, all are kept so far.
-    const { partition, window } = dedupeWindow(d, step, someRemoved ? [alive] : [])
+    const { partition, window } = dedupeWindow(d, step, someRemoved ? [alive] : [], ctx.arrival[index] ?? [])
     const duplicate = step.dedupe.keep === "last"
       ? `row_number() OVER (${window}) < count(*) OVER (PARTITION BY ${partition})`
       : `row_number() OVER (${window}) > 1`
@@ -205,20 +243,12 @@ const compileStep = (ctx: ChainContext, step: Step, prev: string, beforeReshape:
   return resolveReferences(d, step.sql, { input: prev })
 }
 
-/** The key columns and ordering of a dedupe step. */
-const dedupeWindow = (d: Dialect, step: Extract<Step, { dedupe: unknown }>, partitionFirst: ReadonlyArray<string>) => {
-  const orderBy = step.dedupe.order_by === undefined ? [] : typeof step.dedupe.order_by === "string" ? [step.dedupe.order_by] : step.dedupe.order_by
+/** The key columns and ordering of a dedupe step, with ties ordered by arrival. */
+const dedupeWindow = (d: Dialect, step: Extract<Step, { dedupe: unknown }>, partitionFirst: ReadonlyArray<string>, arrival: ReadonlyArray<string>) => {
+  const orderBy = withArrival(d, step.dedupe.order_by === undefined ? [] : typeof step.dedupe.order_by === "string" ? [step.dedupe.order_by] : step.dedupe.order_by, arrival)
   const partition = [...partitionFirst, ...step.dedupe.keys.map(d.quote)].join(", ")
   return { partition, window: `PARTITION BY ${partition}${orderBy.length > 0 ? ` ORDER BY ${orderBy.join(", ")}` : ""}` }
 }
-
-/** A merge keeps one row per key from what it reads (the newest by sequence_by), counted as duplicates. */
-const withImplicitSteps = (d: Dialect, node: ModelNode): ReadonlyArray<Step> =>
-  node.mode === "merge" && node.table.key !== undefined
-    ? [...(node.table.transforms ?? []), {
-      dedupe: { keys: node.table.key, ...(node.table.sequence_by === undefined ? {} : { order_by: `${d.quote(node.table.sequence_by)} DESC` }) }
-    }]
-    : node.table.transforms ?? []
 
 /** Whether a step can mark a row as removed, cast-failed or quarantined. */
 const marksRows = (step: Step): boolean =>
@@ -246,10 +276,10 @@ const inputRows = (d: Dialect, node: ModelNode, inputs: ModelInputs): string => 
 /** The CTEs of the chain; the last one is named `final`. `filterLeading`: a leading dedupe removes its duplicates. */
 const compileChain = (ctx: ChainContext, inputs: ModelInputs, filterLeading: boolean): ReadonlyArray<readonly [string, string]> => {
   const { d, node } = ctx
-  const steps = withImplicitSteps(d, node)
+  const steps = node.table.transforms ?? []
   const leading = filterLeading ? leadingDedupe(steps) : undefined
   const rows = inputRows(d, node, inputs)
-  const source = leading === undefined ? rows : `(${d.firstPerKey(`SELECT * FROM ${rows}`, dedupeWindow(d, leading, []).window)}) AS q`
+  const source = leading === undefined ? rows : `(${d.firstPerKey(`SELECT * FROM ${rows}`, dedupeWindow(d, leading, [], ctx.arrival[0] ?? []).window)}) AS q`
   const ctes: Array<readonly [string, string]> = [["step_0", `SELECT *, ${startMarkers(d)} FROM ${source}`]]
   const lastReshape = steps.findLastIndex(reshapes)
   let someRemoved = false // whether an earlier step (since the grain last changed) marks rows as removed
@@ -260,10 +290,10 @@ const compileChain = (ctx: ChainContext, inputs: ModelInputs, filterLeading: boo
       ctes.push([`step_${i + 1}`, `SELECT * FROM ${prev}`]) // already applied to the input
     } else if (reshapes(step)) {
       ctes.push([`alive_${i}`, `SELECT ${d.starExcept([...markers])} FROM ${prev} WHERE ${d.quote(REMOVED)} IS NULL`])
-      ctes.push([`step_${i + 1}`, `SELECT *, ${startMarkers(d)} FROM (${compileStep(ctx, step, `alive_${i}`, beforeReshape, false)}) AS q`])
+      ctes.push([`step_${i + 1}`, `SELECT *, ${startMarkers(d)} FROM (${compileStep(ctx, step, i, `alive_${i}`, beforeReshape, false)}) AS q`])
       someRemoved = false
     } else {
-      ctes.push([`step_${i + 1}`, compileStep(ctx, step, prev, beforeReshape, someRemoved)])
+      ctes.push([`step_${i + 1}`, compileStep(ctx, step, i, prev, beforeReshape, someRemoved)])
       someRemoved ||= "dedupe" in step || (!beforeReshape && ("filter" in step || "drop_nulls" in step || ("join" in step && step.join.how === "inner")))
     }
   })
@@ -271,13 +301,19 @@ const compileChain = (ctx: ChainContext, inputs: ModelInputs, filterLeading: boo
   return ctes
 }
 
-const expectationFailing = (d: Dialect, e: Expectation): string => {
+const expectationFailing = (d: Dialect, node: ModelNode, inputs: ModelInputs, e: Expectation): string => {
   const q = d.quote
   if ("check" in e) return `NOT coalesce(${e.check}, false)`
   if ("not_null" in e) return e.not_null.map((c) => `s.${q(c)} IS NULL`).join(" OR ")
   if ("unique" in e) {
+    // A merge keeps one row per key: unique over columns that include the key always holds (validate refuses others).
+    const key = node.mode === "merge" ? node.table.key ?? [] : []
+    if (key.length > 0 && key.every((k) => e.unique.includes(k))) return "false"
     const cols = e.unique.map((c) => `s.${q(c)}`)
-    return `(${cols.map((c) => `${c} IS NOT NULL`).join(" AND ")}) AND count(*) OVER (PARTITION BY s.${q(REMOVED)} IS NULL, ${cols.join(", ")}) > 1`
+    const repeated = `count(*) OVER (PARTITION BY s.${q(REMOVED)} IS NULL, ${cols.join(", ")}) > 1`
+    // An append is checked against the whole table: the key must not be there yet.
+    const published = inputs.appendingTo === undefined ? "" : ` OR ${d.presentIn(inputs.appendingTo, e.unique.map((c) => [c, `s.${q(c)}`] as const))}`
+    return `(${cols.map((c) => `${c} IS NOT NULL`).join(" AND ")}) AND (${repeated}${published})`
   }
   if ("accepted_values" in e) {
     const c = `s.${q(e.accepted_values.column)}`
@@ -294,19 +330,20 @@ export const compileModel = (d: Dialect, node: ModelNode, inputs: ModelInputs): 
   // Casts are checked row by row (TRY_CAST plus markers) so that failures are counted and shown;
   // a view's own query casts strictly, so reading it never hides a bad value as NULL.
   // The steps whose set-aside rows are counted: those after the last change of grain.
-  const allSteps = withImplicitSteps(d, node)
+  const allSteps = node.table.transforms ?? []
   const counted = allSteps.slice(allSteps.findLastIndex(reshapes) + 1)
+  const arrival = arrivalThrough(allSteps, inputs.inputColumns)
   // A staged table's leading dedupe filters (its duplicates are counted as input minus staged rows,
   // from the input table; a query input would have to run twice); a view's classification reads
   // the chain itself and counts marked duplicates.
   const filtersDuplicates = node.mode !== "view" && node.table.from !== undefined && leadingDedupe(allSteps) !== undefined
-  const ctes = compileChain({ d, node, strictCasts: false }, inputs, filtersDuplicates)
-  const strictCtes = compileChain({ d, node, strictCasts: true }, inputs, true)
+  const ctes = compileChain({ d, node, strictCasts: false, arrival }, inputs, filtersDuplicates)
+  const strictCtes = compileChain({ d, node, strictCasts: true, arrival }, inputs, true)
   const expectations: ReadonlyArray<ExpectationPlan> = (node.table.expect ?? []).map((e, i) => ({
     name: expectationName(e), kind: expectationKind(e), onFail: e.on_fail ?? "warn", flag: `__medallion_e${i}`
   }))
   const flagged = `SELECT s.*${(node.table.expect ?? []).map((e, i) =>
-    `, (s.${q(REMOVED)} IS NULL AND coalesce(${expectationFailing(d, e)}, false)) AS ${q(expectations[i]!.flag)}`).join("")} FROM final s`
+    `, (s.${q(REMOVED)} IS NULL AND coalesce(${expectationFailing(d, node, inputs, e)}, false)) AS ${q(expectations[i]!.flag)}`).join("")} FROM final s`
   const withCtes = (chain: typeof ctes) => (tail: string) => `WITH ${chain.map(([name, sql]) => `${name} AS (${sql})`).join(",\n")}\n${tail}`
   const withChain = withCtes(ctes)
   const stage = `__stage_${node.layer}_${node.name}`
@@ -316,6 +353,14 @@ export const compileModel = (d: Dialect, node: ModelNode, inputs: ModelInputs): 
   const dropped = with_("drop")
   const alive = `${q(REMOVED)} IS NULL`
   const keep = `${alive} AND NOT (${quarantined})${dropped.length > 0 ? ` AND NOT (${dropped.join(" OR ")})` : ""}`
+  // A merge keeps, per key, the newest of the rows that pass (by sequence_by, then arrival); the
+  // others are duplicates. After the expectations, so that a quarantined or dropped row never
+  // replaces a stored one, in an incremental run or a rebuild alike.
+  const key = node.mode === "merge" ? node.table.key ?? [] : []
+  const newestFirst = withArrival(d, node.table.sequence_by === undefined ? [] : [`${q(node.table.sequence_by)} DESC`], arrival.at(-1) ?? [])
+  const staged = key.length === 0 ? flagged : `SELECT ${d.starReplace([[REMOVED,
+    `CASE WHEN (${keep}) AND row_number() OVER (PARTITION BY (${keep}), ${key.map(q).join(", ")}${newestFirst.length > 0 ? ` ORDER BY ${newestFirst.join(", ")}` : ""}) > 1 THEN ${d.literal("duplicate")} ELSE ${q(REMOVED)} END`
+  ]])} FROM (${flagged}) AS flagged`
   const canQuarantine = with_("quarantine").length > 0 || (node.table.transforms ?? []).some((s) => "cast" in s && castOnError(s) === "quarantine")
   const reasons = d.concatArrays(d.textArray(expectations.filter((e) => e.onFail === "quarantine")
     .map((e) => `CASE WHEN ${q(e.flag)} THEN ${d.literal(e.name)} END`)), `coalesce(${q(CAST_QUARANTINE)}, ${d.emptyTextArray})`)
@@ -329,7 +374,7 @@ export const compileModel = (d: Dialect, node: ModelNode, inputs: ModelInputs): 
     ` UNION ALL SELECT ${d.literal("duplicate")}, ${classifyColumns.slice(1).map(() => "NULL").join(", ")}, (SELECT count(*) FROM ${inputRows(d, node, inputs)}) - (SELECT count(*) FROM ${from}) AS n`
   return {
     stage,
-    buildStage: d.createTempTable(stage, withChain(flagged)),
+    buildStage: d.createTempTable(stage, withChain(staged)),
     classify: classify(d.tempTable(stage)) + (filtersDuplicates ? duplicatesRemoved(d.tempTable(stage)) : ""),
     classifyView: withChain(classify(`(${flagged}) AS flagged`)),
     expectations,
@@ -340,7 +385,7 @@ export const compileModel = (d: Dialect, node: ModelNode, inputs: ModelInputs): 
       : undefined,
     dropStage: d.dropTempTable(stage),
     chainQuery: withCtes(strictCtes)(`SELECT ${d.starExcept([...markers])} FROM final WHERE ${alive}`),
-    keepsEveryRow: expectations.length === 0 && !counted.some(marksRows),
+    keepsEveryRow: expectations.length === 0 && key.length === 0 && !counted.some(marksRows),
     castsCanFail: counted.some((step) => "cast" in step && castOnError(step) === "fail")
   }
 }

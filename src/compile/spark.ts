@@ -153,7 +153,10 @@ export const spark = (options: SparkOptions): Dialect => {
         literal(filesPattern(files)),
         ...readOptions(format, options).map(([key, value]) => `${key} => ${literal(value)}`)
       ].join(", ")})`,
+    // A file's rows are numbered in file order within each task, and tasks in file order.
+    rowPosition: "monotonically_increasing_id() + 1",
     rejectedLines: () => undefined,
+    presentIn: (from, pairs) => `(SELECT count(*) FROM ${from} r WHERE ${pairs.map(([f, v]) => `r.${q(f)} = ${v}`).join(" AND ")}) > 0`,
     missingIn: (from, field, value) => `(SELECT count(*) FROM ${from} r WHERE r.${q(field)} = ${value}) = 0`,
     listSchemas: `SELECT schema_name FROM ${infoSchema("schemata")}`,
     tablesIn: (layers) =>

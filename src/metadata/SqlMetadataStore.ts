@@ -4,11 +4,11 @@
  * statements serve DuckDB and Databricks (Delta tables); only the DDL differs by dialect, and
  * Databricks keeps times as ISO-8601 UTC text (no time-zone conversions on the warehouse).
  */
-import { Effect, Layer, Schema, SchemaTransformation } from "effect"
+import { Effect, Layer, Result, Schema, SchemaTransformation } from "effect"
 import { Executor, ExecutorError, QueryFailed, type Row, type Session } from "../executor/Executor.ts"
 import { retryBookkeeping } from "../executor/policy.ts"
-import { type BatchRecord, CommaList, ExpectationResult, MetadataStore, RunRecord, TableRecord } from "./MetadataStore.ts"
-import type { PendingRuns, PendingRunsError } from "./PendingRuns.ts"
+import { type BatchRecord, CommaList, ExpectationResult, HistoryNotWritten, MetadataStore, RunRecord, TableRecord } from "./MetadataStore.ts"
+import type { PendingRun, PendingRuns, PendingRunsError } from "./PendingRuns.ts"
 
 type Dialect = Executor["Service"]["dialect"]
 
@@ -104,7 +104,10 @@ const TableRow = Schema.Struct({
 const Json = Schema.fromJsonString(Schema.Record(Schema.String, Schema.String))
 const FileMeta = Schema.fromJsonString(Schema.Record(Schema.String, Schema.Struct({ size: Schema.Number, modifiedAt: Schema.NullOr(Schema.String) })))
 const StateRow = Schema.Struct({ table_id: Schema.String, parts: Json, inputs: Json, data_version: Schema.String, files: FileMeta })
-const FileRow = Schema.Struct({ path: Schema.String, size: Count, modified_at: Schema.NullOr(Schema.String), checksum: Schema.String })
+const FileRow = Schema.Struct({
+  path: Schema.String, size: Count, modified_at: Schema.NullOr(Schema.String), checksum: Schema.String,
+  batch_id: Schema.String, ingested_at: Schema.NullOr(Schema.String)
+})
 const ExpectationRow = Schema.Struct({ ...ExpectationResult.fields, table_id: Schema.String, passed: Count, failed: Count })
 
 const decodeRows = <S extends Schema.Top & { readonly DecodingServices: never }>(schema: S) => (rows: ReadonlyArray<Row>) =>
@@ -115,11 +118,16 @@ const decodeRows = <S extends Schema.Top & { readonly DecodingServices: never }>
 export interface StoreOptions {
   /** false: use the warehouse as it is, for read-only plans. */
   readonly migrate: boolean
-  /** Where runs that found nothing to do wait (a DuckDB warehouse file); without it they are written at once. */
+  /**
+   * Where runs that found nothing to do, or that the warehouse could not take, wait: given for a
+   * DuckDB warehouse file (which one process at a time opens for writing); without it they are
+   * written at once.
+   */
   readonly pendingRuns?: PendingRuns | undefined
   /**
    * Keep runs that found nothing to do in `pendingRuns` (an apply). Otherwise (history readers,
-   * the server) opening the store moves the pending runs into the warehouse first.
+   * the server) opening the store moves the pending runs into the warehouse first, and marks runs
+   * left "running" crashed: no other process can have the file open, so theirs died.
    */
   readonly deferNoOpRuns?: boolean | undefined
 }
@@ -162,16 +170,56 @@ export const make = (options: StoreOptions) => Effect.gen(function*() {
   const reported = <A>(fallback: A) => (error: PendingRunsError) => Effect.as(Effect.logWarning(error.message), fallback)
   const readPending = pending === undefined ? Effect.succeed([]) : pending.read.pipe(Effect.catch(reported<ReadonlyArray<RunRecord>>([])))
   const clearPending = pending === undefined ? Effect.void : pending.clear.pipe(Effect.catch(reported(undefined)))
-  /** Inserts the pending runs not in the table yet: a run that moved them in may have died before clearing the file. */
-  const insertPending = (s: Session, runs: ReadonlyArray<RunRecord>) =>
+  /**
+   * Inserts the pending runs not in the table yet (a run that moved them in may have died before
+   * clearing the file), with their tables. A run that waits there is finished: a row of it still
+   * "running" (or marked crashed since) is its start, and gives way.
+   */
+  const insertPending = (s: Session, runs: ReadonlyArray<PendingRun>) =>
     Effect.gen(function*() {
       if (runs.length === 0) return
-      const present = new Set((yield* s.query(`SELECT batch_id FROM ${T("runs")} WHERE batch_id IN (${runs.map((r) => lit(r.batch_id)).join(", ")})`))
-        .map((row) => String(row["batch_id"])))
+      const ids = runs.map((r) => lit(r.batch_id)).join(", ")
+      yield* s.execute(`DELETE FROM ${T("runs")} WHERE batch_id IN (${ids}) AND status IN ('running', 'crashed')`)
+      const present = new Set((yield* s.query(`SELECT batch_id FROM ${T("runs")} WHERE batch_id IN (${ids})`)).map((row) => String(row["batch_id"])))
       const missing = runs.filter((r) => !present.has(r.batch_id))
-      if (missing.length > 0) yield* s.execute(`INSERT INTO ${T("runs")} VALUES ${missing.map(runRow).join(", ")}`)
+      if (missing.length === 0) return
+      const statements = [
+        `INSERT INTO ${T("runs")} VALUES ${missing.map(runRow).join(", ")}`,
+        ...missing.flatMap((r) => tableStatements(r.batch_id, r.tables ?? []))
+      ]
+      yield* Effect.forEach(statements, s.execute, { discard: true })
     })
   const insertRows = (table: string, rows: ReadonlyArray<string>) => rows.length === 0 ? [] : [`INSERT INTO ${table} VALUES ${rows.join(", ")}`]
+  /** A run's tables (those that ran: an unchanged table is named on the run) and their expectation results. */
+  const tableStatements = (batchId: string, tables: ReadonlyArray<TableRecord>) => [
+    ...insertRows(T("run_tables"), tables.filter((t) => t.status !== "unchanged").map((t) => values([
+      batchId, t.table, t.pipeline, t.layer, t.mode, t.status, t.reason, t.error, t.rows_in, t.rows_out,
+      t.quarantined, t.dropped, t.duplicates, t.rejected, JSON.stringify(t.dropped_by_reason), t.duration_seconds, t.accounting_ok,
+      t.attempts
+    ]))),
+    ...insertRows(T("expectation_results"), tables.flatMap((t) => t.expectations.map((e) =>
+      values([batchId, t.table, e.expectation, e.kind, e.on_fail, e.passed, e.failed]))))
+  ]
+  /**
+   * Runs left "running" by a dead process become "crashed", with the totals of the tables they
+   * recorded (each in its publishing transaction); when they died is not known, so their duration
+   * stays 0. One query when there are none.
+   */
+  const closeAbandoned = Effect.gen(function*() {
+    const abandoned = (yield* query(`SELECT batch_id FROM ${T("runs")} WHERE status = 'running'`)).map((r) => String(r["batch_id"]))
+    if (abandoned.length === 0) return 0
+    const sums = yield* query(`SELECT batch_id, sum(rows_in) AS records_in, sum(rows_out) AS records_out,
+        sum(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) AS errors
+      FROM ${T("run_tables")} WHERE batch_id IN (${abandoned.map(lit).join(", ")}) GROUP BY batch_id`)
+    const totals = new Map(sums.map((r) => [String(r["batch_id"]), { records_in: Number(r["records_in"]), records_out: Number(r["records_out"]), errors: Number(r["errors"]) }]))
+    yield* retried(executor.withSession((s) => s.transaction(Effect.forEach(abandoned, (batchId) => {
+      const t = totals.get(batchId) ?? { records_in: 0, records_out: 0, errors: 0 }
+      const columns = { status: "crashed", ...t, success_rate: t.records_in === 0 ? 1 : t.records_out / t.records_in }
+      return s.execute(`UPDATE ${T("runs")} SET ${Object.entries(columns).map(([c, v]) => `${c} = ${lit(v)}`).join(", ")}
+        WHERE batch_id = ${lit(batchId)} AND status = 'running'`)
+    }, { discard: true }))))
+    return abandoned.length
+  })
   const runRow = (r: RunRecord) => values([
     r.batch_id, r.pipelines.join(","), r.env, r.engine, r.started_at, r.finished_at, r.status,
     r.records_in, r.records_out, r.duration_seconds, r.errors, r.success_rate, r.throughput, r.unchanged_tables.join(",")
@@ -185,13 +233,15 @@ export const make = (options: StoreOptions) => Effect.gen(function*() {
     }).map(([column, value]) => `${column} = ${lit(value)}`).join(", ")
   const decodeRuns = (rows: ReadonlyArray<Row>) =>
     decodeRows(RunRow)(rows).pipe(Effect.map((runs) => runs.map((r): RunRecord => ({ ...r, unchanged_tables: r.unchanged_tables ?? [] }))))
-  // Any command but an apply: what waits is moved in before anything reads the history.
+  // Any command but an apply: what waits is moved in before anything reads the history, and runs
+  // left running are marked crashed (an apply does that as its run starts).
   if (pending !== undefined && !deferNoOpRuns) {
     const runs = yield* readPending
     if (runs.length > 0) {
       yield* retried(executor.withSession((s) => s.transaction(insertPending(s, runs))))
       yield* clearPending
     }
+    yield* closeAbandoned
   }
 
   return MetadataStore.of({
@@ -206,25 +256,31 @@ export const make = (options: StoreOptions) => Effect.gen(function*() {
       const statements = [
         started ? `UPDATE ${T("runs")} SET ${runUpdate(r)} WHERE batch_id = ${lit(r.batch_id)}` : `INSERT INTO ${T("runs")} VALUES ${runRow(r)}`,
         // An unchanged table is named on the run: a no-op run then writes one row, not one per table.
-        ...insertRows(T("run_tables"), tables.filter((t) => t.status !== "unchanged").map((t) => values([
-          r.batch_id, t.table, t.pipeline, t.layer, t.mode, t.status, t.reason, t.error, t.rows_in, t.rows_out,
-          t.quarantined, t.dropped, t.duplicates, t.rejected, JSON.stringify(t.dropped_by_reason), t.duration_seconds, t.accounting_ok,
-          t.attempts
-        ]))),
-        ...insertRows(T("expectation_results"), tables.flatMap((t) => t.expectations.map((e) =>
-          values([r.batch_id, t.table, e.expectation, e.kind, e.on_fail, e.passed, e.failed]))))
+        ...tableStatements(r.batch_id, tables)
       ]
       // A run that only writes its row needs no transaction around it.
-      yield* retried(executor.withSession((s) =>
+      const written = yield* retried(executor.withSession((s) =>
         statements.length === 1 && waiting.length === 0
           ? s.execute(statements[0]!)
           : s.transaction(Effect.andThen(Effect.forEach(statements, s.execute, { discard: true }), insertPending(s, waiting)))
-      ))
-      if (waiting.length > 0) yield* clearPending
+      )).pipe(Effect.result)
+      if (Result.isSuccess(written)) {
+        if (waiting.length > 0) yield* clearPending
+        return
+      }
+      // The warehouse cannot take it (a full disk, say): the run waits for the next command that can
+      // write, which replaces its "running" row; or, when it cannot wait either, the error says so.
+      const cause = written.failure.message
+      if (pending === undefined) return yield* new HistoryNotWritten({ batchId: r.batch_id, status: r.status, started, cause, fallback: null })
+      yield* pending.append({ ...r, tables }).pipe(
+        Effect.mapError((e) => new HistoryNotWritten({ batchId: r.batch_id, status: r.status, started, cause, fallback: e.message }))
+      )
+      yield* Effect.logWarning(`run ${r.batch_id} (${r.status}): its history could not be written into the warehouse (${cause}); it waits in ${pending.file} for the next command that can write it`)
     }),
+    recordTable: (session, batchId, table) => Effect.forEach(tableStatements(batchId, [table]), session.execute, { discard: true }),
     recordIngested: (session: Session, table, batchId, files) =>
       files.length === 0 ? Effect.void : session.execute(`INSERT INTO ${T("ingested_files")} VALUES ${
-        files.map((f) => values([table, f.path, f.size, f.modifiedAt, f.checksum, batchId])).join(", ")}`).pipe(Effect.asVoid),
+        files.map((f) => values([table, f.path, f.size, f.modifiedAt, f.checksum, f.batchId ?? batchId])).join(", ")}`).pipe(Effect.asVoid),
     consumedBatches: (table, input) =>
       query(`SELECT DISTINCT batch_id FROM ${T("consumed_batches")} WHERE table_id = ${lit(table)} AND input_id = ${lit(input)}`).pipe(
         Effect.map((rows) => new Set(rows.map((r) => String(r["batch_id"]))))
@@ -237,10 +293,16 @@ export const make = (options: StoreOptions) => Effect.gen(function*() {
         b.batch_id, b.table, b.source, b.layer, b.ingestion_time, b.record_count, b.checksum
       ])}`).pipe(Effect.asVoid),
     ingestedFiles: (table) =>
-      query(`SELECT path, size, ${isoTime(d, "modified_at")} AS modified_at, checksum
-             FROM ${T("ingested_files")} WHERE table_id = ${lit(table)} QUALIFY row_number() OVER (PARTITION BY path ORDER BY batch_id DESC) = 1`).pipe(
+      // The batch's ingestion time is the `_ingested_at` of the file's rows: a rebuild gives it back.
+      query(`SELECT f.path, f.size, ${isoTime(d, "f.modified_at")} AS modified_at, f.checksum, f.batch_id, ${isoTime(d, "b.ingestion_time")} AS ingested_at
+             FROM ${T("ingested_files")} f
+             LEFT JOIN (SELECT batch_id, min(ingestion_time) AS ingestion_time FROM ${T("batches")} WHERE table_id = ${lit(table)} GROUP BY batch_id) b
+               ON b.batch_id = f.batch_id
+             WHERE f.table_id = ${lit(table)} QUALIFY row_number() OVER (PARTITION BY f.path ORDER BY f.batch_id DESC) = 1`).pipe(
         Effect.flatMap(decodeRows(FileRow)),
-        Effect.map((rows) => new Map(rows.map((r) => [r.path, { path: r.path, size: r.size, modifiedAt: r.modified_at, checksum: r.checksum }])))
+        Effect.map((rows) => new Map(rows.map((r) => [r.path, {
+          path: r.path, size: r.size, modifiedAt: r.modified_at, checksum: r.checksum, batchId: r.batch_id, ingestedAt: r.ingested_at ?? undefined
+        }])))
       ),
     resetLedgers: (session, table) =>
       Effect.forEach([
@@ -256,7 +318,7 @@ export const make = (options: StoreOptions) => Effect.gen(function*() {
         `DELETE FROM ${T("table_state")} WHERE table_id = ${lit(table)}`,
         `INSERT INTO ${T("table_state")} VALUES ${values([table, JSON.stringify(state.parts), JSON.stringify(state.inputs), state.dataVersion, JSON.stringify(state.files), new Date().toISOString()])}`
       ], session.execute, { discard: true }),
-    closeAbandonedRuns: retried(executor.withSession((s) => s.execute(`UPDATE ${T("runs")} SET status = 'crashed' WHERE status = 'running'`))),
+    closeAbandonedRuns: closeAbandoned,
     recentRuns: (limit) =>
       query(`SELECT * FROM ${T("runs")} ORDER BY started_at DESC, batch_id DESC LIMIT ${Math.max(1, Math.floor(limit))}`).pipe(
         Effect.flatMap(decodeRuns)

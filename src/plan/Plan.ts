@@ -9,6 +9,7 @@ import type { BronzeTable, Layer, OnFail, Pipeline, Retry, Source, Step, Table }
 import { layers, namePattern } from "../spec/Pipeline.ts"
 import { type Problem, SpecError } from "../spec/SpecError.ts"
 import { didYouMean } from "../spec/suggest.ts"
+import { internalTables, reservedName } from "./reserved.ts"
 
 export type TableId = `${Layer}.${string}`
 
@@ -112,6 +113,25 @@ const tableProblems = (parsed: ParsedPipeline, layer: Layer, name: string, table
     if (table.key !== undefined) problems.push(at(["key"], "key is for mode: merge; add mode: merge or remove key"))
     if (table.sequence_by !== undefined) problems.push(at(["sequence_by"], "sequence_by is for mode: merge; add mode: merge or remove it"))
   }
+  // An append or merge reads only its input's new batches (unless a change of grain makes it
+  // rebuild every time), so what looks across rows must not look only at the batch.
+  if ((table.mode === "append" || table.mode === "merge") && lastReshape === -1) {
+    steps.forEach((step, i) => {
+      if ("dedupe" in step) {
+        problems.push(at(["transforms", i, "dedupe"], table.mode === "append"
+          ? "a dedupe in an append table sees only each new batch, so a key sent again in a later batch would be appended twice; use mode: merge with key: [...] and sequence_by: (the newest version of each key wins, across batches), or mode: replace"
+          : "mode: merge already keeps one row per key, the newest by sequence_by across all batches; a dedupe step sees only each new batch and could keep another row than a rebuild would. Remove it (merge dedupes by key), or use mode: replace"))
+      }
+    })
+    ;(table.expect ?? []).forEach((e, i) => {
+      if (!("unique" in e)) return
+      if (table.mode === "merge" && !(table.key ?? []).every((k) => e.unique.includes(k))) {
+        problems.push(at(["expect", i, "unique"], `a merge table holds one row per key (${(table.key ?? []).join(", ")}), so unique must include the key columns; uniqueness of other columns across batches is not checked by a merge: use mode: replace for it`))
+      } else if (table.mode === "append" && (onFailOf(e) === "drop" || onFailOf(e) === "quarantine")) {
+        problems.push(at(["expect", i, "on_fail"], `an append table checks unique against the rows already published, which a later batch cannot take back: use on_fail: fail or warn, or mode: merge with key: [${e.unique.join(", ")}] to keep the newest row per key`))
+      }
+    })
+  }
   if (table.mode === "view") {
     ;(table.expect ?? []).forEach((e, i) => {
       const onFail = onFailOf(e)
@@ -204,6 +224,9 @@ export const buildPlan = (files: ReadonlyArray<ParsedPipeline>): Result.Result<P
       for (const name of Object.keys(spec[section] ?? {})) {
         if (!namePattern.test(name)) {
           problems.push(parsed.problemAt([section, name], `${section}.${name}: names may contain only letters, digits and _ and must not start with a digit`, "key"))
+        } else if (section !== "sources") {
+          const reserved = reservedName(section, name)
+          if (reserved !== undefined) problems.push(parsed.problemAt([section, name], `${section}.${name}: ${reserved}`, "key"))
         }
       }
     }
@@ -247,12 +270,37 @@ export const buildPlan = (files: ReadonlyArray<ParsedPipeline>): Result.Result<P
     }
   }
 
+  // Engines compare names without case: a declared table must not be another's internal table
+  // (the suffix rule above already refuses these names; this holds whatever the names) or another
+  // declared table spelled differently.
+  const taken = new Map<string, { readonly owner: TableId; readonly kind: string }>()
+  for (const node of nodes.values()) {
+    for (const internal of internalTables(node.layer, node.name)) taken.set(internal.id.toLowerCase(), { owner: node.id, kind: internal.kind })
+  }
+  const declared = new Map<string, TableId>()
+  for (const [id, { parsed }] of located) {
+    const node = nodes.get(id)!
+    const internal = taken.get(id.toLowerCase())
+    const same = declared.get(id.toLowerCase())
+    if (reservedName(node.layer, node.name) !== undefined) {
+      // Refused above, for its name.
+    } else if (internal !== undefined) {
+      problems.push(parsed.problemAt([node.layer, node.name], `${id}: medallion keeps ${internal.owner}'s ${internal.kind} table under this name; rename the table`, "key"))
+    } else if (same !== undefined) {
+      problems.push(parsed.problemAt([node.layer, node.name], `${id}: the engine does not tell it from ${same} (names are compared without case); rename one of them`, "key"))
+    }
+    declared.set(id.toLowerCase(), id)
+  }
+
   for (const [id, { parsed, refs }] of located) {
     for (const { ref, path } of refs) {
+      const internal = taken.get(ref.toLowerCase())
       if (ref === id) {
         problems.push(parsed.problemAt(path, `${id} refers to itself`))
       } else if (ref === "input") {
         problems.push(parsed.problemAt(path, `${id}: {{ input }} is the previous step inside a sql transform; a table-level sql reads tables as {{ layer.table }}`))
+      } else if (!nodes.has(ref as TableId) && internal !== undefined) {
+        problems.push(parsed.problemAt(path, `${id}: ${ref} is ${internal.owner}'s ${internal.kind} table, which medallion keeps for itself; pipelines cannot read it (look at it with medallion show ${ref})`))
       } else if (!nodes.has(ref as TableId)) {
         const byName = [...nodes.keys()].filter((known) => known.split(".")[1] === ref)
         const hint = byName.length > 0 ? `; did you mean ${byName.join(" or ")}?` : didYouMean(ref, [...nodes.keys()].filter((known) => known !== id))

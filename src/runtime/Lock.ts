@@ -1,16 +1,21 @@
 /**
  * The warehouse lock: one writer per DuckDB file. `<database>.lock` holds `{pid, host,
- * started_at, command}`; it is written to a private file first and hard-linked into place, which
- * fails if the name exists: of two racing processes exactly one wins, and the lock file never
- * exists half-written, even when its writer is killed. It is removed when the scope closes,
- * whether the run succeeded, failed or was interrupted.
+ * started_at, command}` and, on Linux, what tells this process apart from a later one with the
+ * same pid: `start_ticks` (its start time, field 22 of /proc/<pid>/stat) and `boot_id`. It is
+ * written to a private file first and hard-linked into place, which fails if the name exists: of
+ * two racing processes exactly one wins, and the lock file never exists half-written, even when
+ * its writer is killed. It is removed when the scope closes, whether the run succeeded, failed or
+ * was interrupted.
  *
- * A lock left by a crashed run is taken over: its holder is on this host and its pid is no
- * longer running, or the file is unreadable (damaged from outside) and older than `corruptAfter`
- * (a young one may still come from an older version that wrote the file in place). A holder on
- * another host is never stale: its pid means nothing here. A takeover happens under a second
- * exclusive file, `<lock>.takeover`, and only if the lock file still has the content that was
- * judged stale, so two processes taking over the same stale lock cannot both win.
+ * A lock left by a crashed run is taken over: its holder is on this host and is gone (the host has
+ * restarted since, its pid is no longer running, is a zombie not yet reaped, or now belongs to a
+ * process that started at another time), or the file is unreadable (damaged from outside) and
+ * older than `corruptAfter` (a young one may still come from an older version that wrote the file
+ * in place). Without /proc (macOS, Windows), and for lock files written before `start_ticks`, a
+ * running pid is taken to be the holder. A holder on another host is never stale: its pid means
+ * nothing here. A takeover happens under a second exclusive file, `<lock>.takeover`, and only if
+ * the lock file still has the content that was judged stale, so two processes taking over the
+ * same stale lock cannot both win.
  */
 import { hostname } from "node:os"
 import { Clock, Duration, Effect, FileSystem, Option, Path, PlatformError, Random, Schedule, Schema, type Scope } from "effect"
@@ -20,7 +25,11 @@ export const Holder = Schema.Struct({
   pid: Schema.Int.check(Schema.isGreaterThan(0)),
   host: Schema.String,
   started_at: Schema.String,
-  command: Schema.String
+  command: Schema.String,
+  /** Linux: the holder's start time in clock ticks since boot, field 22 of /proc/<pid>/stat. */
+  start_ticks: Schema.optional(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))),
+  /** Linux: /proc/sys/kernel/random/boot_id when the lock was taken; another one means a reboot since. */
+  boot_id: Schema.optional(Schema.String)
 })
 export type Holder = typeof Holder.Type
 
@@ -103,6 +112,26 @@ export const isRunning = (pid: number): boolean => {
   }
 }
 
+/** What /proc/<pid>/stat says of a process: its state (`R`, `S`, `Z` for a zombie, ...) and start time. */
+export interface ProcStat {
+  readonly state: string
+  readonly startTicks: number
+}
+
+/**
+ * Parses /proc/<pid>/stat. The command name (field 2) is in parentheses and may itself hold spaces
+ * and parentheses, so the fields are counted from the text after the last ")": state is field 3,
+ * the start time field 22.
+ */
+export const parseProcStat = (text: string): ProcStat | undefined => {
+  const close = text.lastIndexOf(")")
+  if (close < 0) return undefined
+  const fields = text.slice(close + 1).trim().split(/\s+/)
+  const state = fields[0]
+  const startTicks = Number(fields[19])
+  return state === undefined || state === "" || !Number.isSafeInteger(startTicks) ? undefined : { state, startTicks }
+}
+
 type Seen =
   | { readonly _tag: "Missing" }
   | { readonly _tag: "Held"; readonly text: string; readonly holder: Holder }
@@ -126,6 +155,33 @@ const make = Effect.fnUntraced(function*(options: LockOptions) {
   const fail = (what: string) => (error: PlatformError.PlatformError) => new LockError({ lockFile, reason: `cannot ${what}: ${error.message}` })
 
   yield* fs.makeDirectory(path.dirname(lockFile), { recursive: true }).pipe(Effect.mapError(fail("create its directory")))
+
+  /** What /proc/<pid>/stat says of a process; undefined without /proc (macOS, Windows) or when it cannot be read. */
+  const processStat = (pid: number) =>
+    fs.readFileString(`/proc/${pid}/stat`).pipe(Effect.map(parseProcStat), Effect.orElseSucceed(() => undefined))
+  const self = yield* processStat(globalThis.process.pid)
+  const bootId = yield* fs.readFileString("/proc/sys/kernel/random/boot_id").pipe(
+    Effect.map((text) => text.trim() || undefined),
+    Effect.orElseSucceed(() => undefined)
+  )
+
+  /** Why the holder is gone, or undefined while it may still run (or runs on another host). */
+  const goneReason = (holder: Holder) =>
+    Effect.gen(function*() {
+      if (holder.host !== host) return undefined
+      if (holder.boot_id !== undefined && bootId !== undefined && holder.boot_id !== bootId) {
+        return `the host has restarted since pid ${holder.pid} took it (boot id ${holder.boot_id}, now ${bootId})`
+      }
+      if (!isRunning(holder.pid)) return `pid ${holder.pid} is no longer running on this host`
+      // Unreadable (no /proc, or processes of other users hidden): the pid runs, so it holds the lock.
+      const stat = yield* processStat(holder.pid)
+      if (stat === undefined) return undefined
+      if (stat.state === "Z" || stat.state === "X") return `pid ${holder.pid} has exited (a zombie its parent has not reaped yet)`
+      if (holder.start_ticks !== undefined && stat.startTicks !== holder.start_ticks) {
+        return `pid ${holder.pid} now belongs to another process (started ${stat.startTicks} clock ticks after boot; the holder started at ${holder.start_ticks})`
+      }
+      return undefined
+    })
 
   /** Creates `file` with `text`, complete, unless it exists: true if we created it. */
   const create = (file: string, text: string) =>
@@ -167,14 +223,12 @@ const make = Effect.fnUntraced(function*(options: LockOptions) {
     return { _tag: "Corrupt", text: text.value, ageMillis: yield* ageMillis(lockFile) } as const
   })
 
-  const staleReason = (seen: Seen): string | undefined => {
-    if (seen._tag === "Held") {
-      return seen.holder.host === host && !isRunning(seen.holder.pid) ? `pid ${seen.holder.pid} is no longer running on this host` : undefined
-    }
+  const staleReason = (seen: Seen): Effect.Effect<string | undefined> => {
+    if (seen._tag === "Held") return goneReason(seen.holder)
     if (seen._tag === "Corrupt") {
-      return seen.ageMillis >= corruptAfter ? `the lock file is unreadable and ${Math.round(seen.ageMillis / 1000)} s old` : undefined
+      return Effect.succeed(seen.ageMillis >= corruptAfter ? `the lock file is unreadable and ${Math.round(seen.ageMillis / 1000)} s old` : undefined)
     }
-    return undefined
+    return Effect.succeed(undefined)
   }
 
   const held = (seen: Seen) => new LockHeld({ database, lockFile, ...(seen._tag === "Held" ? { holder: seen.holder } : {}) })
@@ -189,7 +243,7 @@ const make = Effect.fnUntraced(function*(options: LockOptions) {
       if (!guarded) {
         // The guard names its holder too: one left by a process that died mid-takeover is stale at once.
         const guard = Option.flatMap(yield* readText(guardFile), decodeHolder)
-        const deadHolder = Option.isSome(guard) && guard.value.host === host && !isRunning(guard.value.pid)
+        const deadHolder = Option.isSome(guard) && (yield* goneReason(guard.value)) !== undefined
         if (deadHolder || (yield* ageMillis(guardFile)) >= Duration.toMillis(guardStaleAfter)) yield* Effect.ignore(fs.remove(guardFile))
         return "busy" as const
       }
@@ -207,13 +261,15 @@ const make = Effect.fnUntraced(function*(options: LockOptions) {
         pid: globalThis.process.pid,
         host,
         started_at: new Date(yield* Clock.currentTimeMillis).toISOString(),
-        command: options.command
+        command: options.command,
+        ...(self === undefined ? {} : { start_ticks: self.startTicks }),
+        ...(bootId === undefined ? {} : { boot_id: bootId })
       }
       const ours = JSON.stringify(holder)
       if (yield* create(lockFile, ours)) return { lock: { lockFile, holder }, text: ours }
       seen = yield* look
       if (seen._tag === "Missing") continue // released between our create and our read
-      const reason = staleReason(seen)
+      const reason = yield* staleReason(seen)
       if (reason === undefined) return yield* held(seen)
       const outcome = yield* takeOver(seen, ours)
       if (outcome === "acquired") {

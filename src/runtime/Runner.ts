@@ -121,6 +121,8 @@ export const apply = Effect.fn("medallion.run")(function*(plan: Plan, options: A
   const done = new Map<TableId, Deferred.Deferred<TableRecord["status"]>>()
   for (const id of order) done.set(id, yield* Deferred.make<TableRecord["status"]>())
   const records = new Map<TableId, TableRecord>()
+  // Tables recorded in the transaction that published them: a run killed after that still lists them.
+  const published = new Map<TableId, TableRecord>()
   const ctx = { batchId, startedAt, projectDir: options.projectDir }
 
   /** Assess and run one table; its record says what happened. */
@@ -146,19 +148,28 @@ export const apply = Effect.fn("medallion.run")(function*(plan: Plan, options: A
           // (in this attempt's scope: a failed attempt stops hashing).
           const hashing = yield* Effect.forkScoped(checksummed(node, assessment))
           const complete = Fiber.join(hashing)
+          const noted = (counts: TableCounts): TableCounts => ({ ...counts, notes: [`${actionName(assessment.action)}: ${reasons.join("; ")}`, ...counts.notes] })
+          let recorded: TableRecord | undefined
           const counts = yield* runTable({
             node,
             full,
             files: assessment.files,
             checksummed: Effect.map(complete, (a) => a.files),
-            onPublish: (session) => Effect.flatMap(complete, (a) => store.saveState(session, node.id, stateAfter(a, next)))
+            onPublish: (session, counts) =>
+              Effect.gen(function*() {
+                yield* store.saveState(session, node.id, stateAfter(yield* complete, next))
+                recorded = record(node, "succeeded", noted(counts), yield* seconds, null, attempts)
+                yield* store.recordTable(session, batchId, recorded)
+              })
           }, ctx)
+          // Committed: the run's record of the table is in the warehouse.
+          if (recorded !== undefined) published.set(node.id, recorded)
           if (counts.changed) versions.set(node.id, next)
           else {
             const a = yield* complete
             yield* bookkeeping(executor.withSession((s) => store.saveState(s, node.id, stateAfter(a, versions.get(node.id) ?? next))))
           }
-          return { status: "succeeded" as const, counts: { ...counts, notes: [`${actionName(assessment.action)}: ${reasons.join("; ")}`, ...counts.notes] } }
+          return { status: "succeeded" as const, counts: noted(counts) }
         }))
       })
       const exit = yield* semaphore.withPermits(1)(
@@ -182,8 +193,9 @@ export const apply = Effect.fn("medallion.run")(function*(plan: Plan, options: A
           Effect.withSpan("medallion.table", { attributes: { "medallion.table": node.id, "medallion.mode": node.mode, "medallion.layer": node.layer } })
         )
       ).pipe(Effect.exit)
+      // A published table is reported as it was recorded.
       return Exit.isSuccess(exit)
-        ? record(node, exit.value.status, exit.value.counts, yield* seconds, null, attempts)
+        ? published.get(node.id) ?? record(node, exit.value.status, exit.value.counts, yield* seconds, null, attempts)
         : record(node, "failed", nothingNew([]), yield* seconds, `${describeFailure(exit.cause)}\n(${node.id} is declared at ${node.location})`, attempts)
     })
 
@@ -204,7 +216,8 @@ export const apply = Effect.fn("medallion.run")(function*(plan: Plan, options: A
 
   const finish = (status: RunRecord["status"]) =>
     Effect.gen(function*() {
-      const tables = order.flatMap((id) => records.get(id) ?? [])
+      // A table interrupted after it published was recorded then; it counts in the run.
+      const tables = order.flatMap((id) => records.get(id) ?? published.get(id) ?? [])
       const seconds = ((yield* Clock.currentTimeMillis) - startedMillis) / 1000
       const recordsIn = tables.reduce((a, t) => a + t.rows_in, 0)
       const recordsOut = tables.reduce((a, t) => a + t.rows_out, 0)
@@ -220,7 +233,7 @@ export const apply = Effect.fn("medallion.run")(function*(plan: Plan, options: A
         throughput: seconds === 0 ? 0 : recordsIn / seconds,
         unchanged_tables: tables.filter((t) => t.status === "unchanged").map((t) => t.table)
       }
-      yield* store.finishRun(finished, tables, startRecorded)
+      yield* store.finishRun(finished, tables.filter((t) => !published.has(t.table as TableId)), startRecorded)
       yield* Metrics.recordRun(finished)
       return { run: finished, tables } satisfies RunReport
     })

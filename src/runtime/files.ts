@@ -1,7 +1,7 @@
 /** Finds a source's files and fingerprints them (size, mtime, sha256), through the platform FileSystem. */
 import { createHash } from "node:crypto"
 import { Effect, FileSystem, Option, Path } from "effect"
-import type { IngestedFile } from "../metadata/MetadataStore.ts"
+import type { IngestedFile, LedgerFile } from "../metadata/MetadataStore.ts"
 import type { IngestNode } from "../plan/Plan.ts"
 import { SourceError } from "./errors.ts"
 
@@ -108,4 +108,61 @@ export const filesToIngest = (node: IngestNode, files: ReadonlyArray<IngestedFil
       read.push(file)
     }
     return { read, notes }
+  })
+
+/**
+ * What a rebuild of an append (incremental) table reads: every current file once per content, in
+ * arrival order. A file whose content the ledger holds keeps the batch that first ingested it
+ * (`batchId`, `ingestedAt`), so its rows arrive where they did before the rebuild; a file with the
+ * content of an earlier one is skipped, as an incremental run skips it.
+ */
+export const filesToRebuild = (files: ReadonlyArray<IngestedFile>, ledger: ReadonlyMap<string, LedgerFile>) => {
+  const known = (file: IngestedFile) => {
+    const entry = ledger.get(file.path)
+    return entry?.checksum === file.checksum ? entry : undefined
+  }
+  // Known files by when they arrived, then new ones by path.
+  const arrival = (file: IngestedFile) => {
+    const entry = known(file)
+    return entry === undefined ? `1 ${file.path}` : `0 ${entry.ingestedAt ?? ""} ${entry.batchId} ${file.path}`
+  }
+  const firstOf = new Map<string, string>()
+  const read: Array<IngestedFile & { readonly arrived?: LedgerFile | undefined }> = []
+  const notes: Array<string> = []
+  for (const file of files.toSorted((a, b) => (arrival(a) < arrival(b) ? -1 : arrival(a) > arrival(b) ? 1 : 0))) {
+    const first = firstOf.get(file.checksum)
+    if (first !== undefined) {
+      notes.push(`${file.path} has the content of ${first}: skipped`)
+      continue
+    }
+    firstOf.set(file.checksum, file.path)
+    read.push({ ...file, arrived: known(file) })
+  }
+  return { read, notes }
+}
+
+/**
+ * Fails when a file changed on disk since it was listed (size or modification time): it was
+ * written to while the table read it, so what was read may be half old, half new. Checked after the
+ * read and the hashing, before anything is published.
+ */
+export const unchangedSince = (table: string, files: ReadonlyArray<FoundFile>) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    for (const file of files) {
+      const info = yield* fs.stat(file.path).pipe(Effect.option)
+      const now = Option.map(info, (i) => ({ size: Number(i.size), modifiedAt: Option.match(i.mtime, { onNone: () => null, onSome: (d) => d.toISOString() }) }))
+      const same = Option.isSome(now) && now.value.size === file.size && now.value.modifiedAt === file.modifiedAt
+      if (!same) {
+        const change = Option.isNone(now)
+          ? "was removed"
+          : now.value.size !== file.size
+          ? `changed size from ${file.size} to ${now.value.size} bytes`
+          : `was modified (at ${now.value.modifiedAt})`
+        return yield* new SourceError({
+          table, path: file.path,
+          reason: `the file ${change} while it was being read; nothing was published. Write new data to a new file, or write it aside and rename it into place when complete; then apply again`
+        })
+      }
+    }
   })

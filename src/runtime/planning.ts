@@ -44,10 +44,15 @@ const incoming = (node: PlanNode, files: ReadonlyArray<FoundFile>, upstreamPendi
           if (Result.isFailure(selected)) return { inputs: 0, rows: 0, columns: [], problem: `will fail: ${selected.failure.message}` }
           const fresh = selected.success.read.filter((f) => f.size > 0)
           if (fresh.length === 0) return { inputs: 0, rows: 0, columns: [], problem: undefined }
-          const read = readSource(d, node, fresh.map((f) => f.path))
-          const rows = Number((yield* s.query(`SELECT count(*) AS n FROM (${read}) AS files`))[0]?.["n"] ?? 0)
-          const columns = (yield* s.query(d.describe(read))).map((c) => String(c[d.describeColumns.name]))
-          return { inputs: fresh.length, rows, columns: existing.length === 0 ? [] : columns.filter((c) => !existing.includes(c)), problem: undefined }
+          // Each file is read on its own, as apply does.
+          let rows = 0
+          const columns = new Set<string>()
+          for (const file of fresh) {
+            const read = readSource(d, node, file.path)
+            rows += Number((yield* s.query(`SELECT count(*) AS n FROM (${read}) AS files`))[0]?.["n"] ?? 0)
+            for (const c of yield* s.query(d.describe(read))) columns.add(String(c[d.describeColumns.name]))
+          }
+          return { inputs: fresh.length, rows, columns: existing.length === 0 ? [] : [...columns].filter((c) => !existing.includes(c)), problem: undefined }
         }
         if (upstreamPending || node.input === undefined) return { inputs: null, rows: null, columns: [], problem: undefined }
         const [layer, name] = node.input.split(".") as [Layer, string]

@@ -4,16 +4,16 @@
  * what is atomic; not the SQL text (compile/) nor scheduling and change detection (Runner.ts).
  */
 import { Effect, FileSystem, Path } from "effect"
-import { compileIngest } from "../compile/ingest.ts"
+import { compileIngest, type IngestFile } from "../compile/ingest.ts"
 import { compileModel, type ModelProgram } from "../compile/model.ts"
 import { appendStatements, nextName, type Publication, replaceStatements } from "../compile/publish.ts"
-import { Executor, type ExecutorError, type Session } from "../executor/Executor.ts"
-import { type IngestedFile, MetadataStore } from "../metadata/MetadataStore.ts"
+import { Executor, ExecutorError, type Session } from "../executor/Executor.ts"
+import { type IngestedFile, type LedgerFile, MetadataStore } from "../metadata/MetadataStore.ts"
 import { type IngestNode, type ModelNode, type PlanNode, reshapes } from "../plan/Plan.ts"
 import type { Layer, Target } from "../spec/Pipeline.ts"
 import { type Accounting, account } from "./accounting.ts"
-import { CastFailed, ExpectationFailed, InputError, type SourceError, type TableError } from "./errors.ts"
-import { filesToIngest, type FoundFile } from "./files.ts"
+import { CastFailed, ExpectationFailed, InputError, SourceError, type TableError } from "./errors.ts"
+import { filesToIngest, filesToRebuild, type FoundFile, unchangedSince } from "./files.ts"
 
 export interface RunContext {
   readonly batchId: string
@@ -29,8 +29,11 @@ export interface TableJob {
   readonly files: ReadonlyArray<FoundFile>
   /** The same files with every checksum, by the time the table publishes (hashed while it reads). */
   readonly checksummed: Effect.Effect<ReadonlyArray<IngestedFile>, SourceError>
-  /** Runs in the transaction that publishes: records the batch and the table's new state. */
-  readonly onPublish: (session: Session, rowsOut: number) => Effect.Effect<void, SourceError | ExecutorError>
+  /**
+   * Runs in the transaction that publishes, given the counts the table run returns: records the
+   * table's new state and its outcome in the run.
+   */
+  readonly onPublish: (session: Session, counts: TableCounts) => Effect.Effect<void, SourceError | ExecutorError>
 }
 
 /** What a table run measured; the Runner adds status, timing and identity. */
@@ -149,14 +152,30 @@ const exportTargets = (session: Session, node: ModelNode, ctx: RunContext, from:
     }
   })
 
+/** Adds to a stage the columns a query has and it lacks; returns their names. */
+const addMissingColumns = (session: Session, stage: string, query: string) =>
+  Effect.gen(function*() {
+    const { dialect } = yield* Executor
+    const columns = (sql: string) =>
+      Effect.map(session.query(dialect.describe(sql)), (rows) => rows.map((c) => ({ name: String(c[dialect.describeColumns.name]), type: String(c[dialect.describeColumns.type]) })))
+    const have = new Set((yield* columns(`SELECT * FROM ${stage}`)).map((c) => c.name))
+    const added = (yield* columns(query)).filter((c) => !have.has(c.name))
+    for (const c of added) yield* session.execute(dialect.addColumn(stage, c.name, c.type))
+    return added.map((c) => c.name)
+  })
+
 const runIngest = (job: TableJob, node: IngestNode, ctx: RunContext) =>
   Effect.gen(function*() {
     const executor = yield* Executor
     const store = yield* MetadataStore
     const d = executor.dialect
     const incremental = node.mode === "append" && !job.full
-    const selected: { readonly read: ReadonlyArray<FoundFile>; readonly notes: ReadonlyArray<string> } = incremental
-      ? yield* filesToIngest(node, yield* job.checksummed, yield* store.ingestedFiles(node.id))
+    const ledger: ReadonlyMap<string, LedgerFile> = node.mode === "append" ? yield* store.ingestedFiles(node.id) : new Map()
+    // A rebuild of an append table gives each file back the batch that first ingested it.
+    const selected: { readonly read: ReadonlyArray<FoundFile & { readonly arrived?: LedgerFile | undefined }>; readonly notes: ReadonlyArray<string> } = incremental
+      ? yield* filesToIngest(node, yield* job.checksummed, ledger)
+      : node.mode === "append"
+      ? filesToRebuild(yield* job.checksummed, ledger)
       : { read: job.files, notes: [] }
     const empty = selected.read.filter((f) => f.size === 0)
     const files = selected.read.filter((f) => f.size > 0)
@@ -164,54 +183,86 @@ const runIngest = (job: TableJob, node: IngestNode, ctx: RunContext) =>
     if (files.length === 0) {
       return nothingNew([...notes, incremental ? `no new files (${job.files.length} already ingested)` : "no data in the source's files"])
     }
-    const program = compileIngest(d, node, { batchId: ctx.batchId, startedAt: ctx.startedAt, files: files.map((f) => f.path) })
-    const reading = new Set(files.map((f) => f.path))
-    const readFiles = Effect.map(job.checksummed, (all) => all.filter((f) => reading.has(f.path)))
-    const batch = (session: Session, rows: number) =>
+    const inputs: ReadonlyArray<IngestFile> = files.map((f) => ({
+      path: f.path, batchId: f.arrived?.batchId ?? ctx.batchId, ingestedAt: f.arrived?.ingestedAt ?? ctx.startedAt
+    }))
+    const batchOf = new Map(inputs.map((f) => [f.path, f.batchId]))
+    const program = compileIngest(d, node, { batchId: ctx.batchId, startedAt: ctx.startedAt, files: inputs })
+    // The files as hashed, once every read is done: a file that changed on disk meanwhile fails the
+    // table here, before its rows and ledger are published.
+    const readFiles = yield* Effect.cached(Effect.gen(function*() {
+      const read = (yield* job.checksummed).filter((f) => batchOf.has(f.path))
+      yield* unchangedSince(node.id, read)
+      return read
+    }))
+    const tally = (read: number, written: number, rejected: number): TableCounts => ({
+      rowsIn: read + rejected, rowsOut: written, quarantined: 0, dropped: 0, duplicates: 0, rejected,
+      droppedByReason: {}, expectations: [], accountingOk: written === read, changed: true,
+      notes: [`${files.length} file(s)${incremental && job.files.length > files.length ? `, ${job.files.length - files.length} already ingested` : ""}`, ...notes]
+    })
+    const batch = (session: Session, rows: number, counts: TableCounts) =>
       Effect.gen(function*() {
         yield* store.recordBatch(session, {
           batch_id: ctx.batchId, table: node.id, source: node.sourceName, layer: "bronze", ingestion_time: ctx.startedAt,
           record_count: rows, checksum: (yield* readFiles).map((f) => f.checksum).join(",")
         })
-        yield* job.onPublish(session, rows)
+        yield* job.onPublish(session, counts)
       })
     return yield* executor.withSession((session) =>
       Effect.gen(function*() {
         const rejectsTable = (query: string | undefined): ReadonlyArray<Publication> =>
           query === undefined ? [] : [{ layer: "bronze", name: `${node.name}__rejects`, query }]
-        const ledger = (s: Session) =>
-          node.mode === "append" ? Effect.flatMap(readFiles, (read) => store.recordIngested(s, node.id, ctx.batchId, read)) : Effect.void
-        let read = 0, written = 0, rejected = 0
-        if (!incremental) {
-          // One pass: the new table is written as the files are read, and the write counts the rows.
-          const built = yield* publishReplace(session, "bronze", [{ layer: "bronze", name: node.name, query: program.read }, ...rejectsTable(program.rejected)],
-            Effect.void,
+        const ledgerEntries = (s: Session) =>
+          node.mode === "append"
+            ? Effect.flatMap(readFiles, (read) => store.recordIngested(s, node.id, ctx.batchId, read.map((f) => ({ ...f, batchId: batchOf.get(f.path) }))))
+            : Effect.void
+        /** Work reading files[index]: a failure of a statement reading it, that no retry gets past, names the file. */
+        const readingFile = <A, E, R>(index: number, effect: Effect.Effect<A, E, R>) => {
+          const file = files[index]!.path
+          return effect.pipe(Effect.catchIf(
+            (e): e is E & ExecutorError => e instanceof ExecutorError && !e.isRetryable && e.statement.includes(d.literal(file)),
+            (e) => Effect.fail(new SourceError({ table: node.id, path: file, reason: `cannot read this file: ${e.reason.detail.split("\n")[0]}` }))
+          ))
+        }
+        /** Builds the table anew from `query`; `staged` rows were read into the stage (else the build reads them). */
+        const rebuild = (query: string, staged?: number) =>
+          publishReplace(session, "bronze", [{ layer: "bronze", name: node.name, query }, ...rejectsTable(program.rejected)], Effect.void,
             (counts) => Effect.gen(function*() {
               if (node.mode === "append") yield* store.resetLedgers(session, node.id)
-              yield* ledger(session)
-              yield* batch(session, counts[0] ?? 0)
+              yield* ledgerEntries(session)
+              yield* batch(session, counts[0] ?? 0, tally(staged ?? counts[0] ?? 0, counts[0] ?? 0, counts[1] ?? 0))
             }))
+        let read = 0, written = 0, rejected = 0
+        if (!incremental && files.length === 1) {
+          // One pass: the new table is written as the file is read, and the write counts the rows.
+          const built = yield* readingFile(0, rebuild(program.reads[0]!))
           read = written = built[0] ?? 0
           rejected = built[1] ?? 0
         } else {
-          yield* session.execute(program.buildStage)
+          yield* readingFile(0, session.execute(program.createStage))
+          for (let i = 1; i < files.length; i++) {
+            const added = yield* readingFile(i, addMissingColumns(session, d.tempTable(program.stage), program.reads[i]!))
+            if (added.length > 0) notes.push(`${files[i]!.path} adds columns ${added.join(", ")} (NULL for the files before it)`)
+            yield* readingFile(i, session.execute(program.insertIntoStage(i)))
+          }
           read = count(yield* session.query(program.countStage))
-          const appended = yield* session.transaction(Effect.gen(function*() {
-            const result = yield* publishAppend(session, [{ layer: "bronze", name: node.name, query: program.output }, ...rejectsTable(program.rejected)])
-            yield* ledger(session)
-            yield* batch(session, read)
-            return result
-          }))
-          written = appended.inserted[0] ?? 0
-          rejected = appended.inserted[1] ?? 0
-          notes.push(...appended.notes)
+          if (!incremental) {
+            const built = yield* rebuild(program.output, read)
+            written = built[0] ?? 0
+            rejected = built[1] ?? 0
+          } else {
+            const appended = yield* session.transaction(Effect.gen(function*() {
+              const result = yield* publishAppend(session, [{ layer: "bronze", name: node.name, query: program.output }, ...rejectsTable(program.rejected)])
+              notes.push(...result.notes)
+              yield* ledgerEntries(session)
+              yield* batch(session, read, tally(read, result.inserted[0] ?? 0, result.inserted[1] ?? 0))
+              return result
+            }))
+            written = appended.inserted[0] ?? 0
+            rejected = appended.inserted[1] ?? 0
+          }
         }
-        const counts: TableCounts = {
-          rowsIn: read + rejected, rowsOut: written, quarantined: 0, dropped: 0, duplicates: 0, rejected,
-          droppedByReason: {}, expectations: [], accountingOk: written === read, changed: true,
-          notes: [`${files.length} file(s)${incremental && job.files.length > files.length ? `, ${job.files.length - files.length} already ingested` : ""}`, ...notes]
-        }
-        return counts
+        return tally(read, written, rejected)
       }).pipe(Effect.ensuring(Effect.forEach(program.cleanup, (sql) => Effect.ignore(session.execute(sql)), { discard: true })))
     )
   })
@@ -265,30 +316,39 @@ const runModel = (job: TableJob, node: ModelNode, ctx: RunContext) =>
         if (incremental && reading !== undefined && reading.length === 0) {
           return nothingNew([`no new batches in ${node.input}`])
         }
-        const program = compileModel(d, node, { batchId: ctx.batchId, startedAt: ctx.startedAt, newInputBatches: reading })
         const target = d.table(node.layer, node.name)
-        const publish = (rowsOut: number) =>
+        const columnsOf = (id: string) => {
+          const [layer, name] = id.split(".") as [Layer, string]
+          return Effect.map(session.query(d.columnsOf(layer, name)), (rows) => rows.map((r) => String(r["column_name"])))
+        }
+        // The input's columns say which arrival columns can order ties; an append checks `unique`
+        // against the rows it already holds.
+        const inputColumns = node.input === undefined ? undefined : yield* columnsOf(node.input)
+        const checksUnique = (node.table.expect ?? []).some((e) => "unique" in e)
+        const appendingTo = incremental && node.mode === "append" && checksUnique && (yield* columnsOf(node.id)).length > 0 ? target : undefined
+        const program = compileModel(d, node, { batchId: ctx.batchId, startedAt: ctx.startedAt, newInputBatches: reading, inputColumns, appendingTo })
+        const publish = (result: TableCounts) =>
           Effect.gen(function*() {
             yield* store.recordBatch(session, {
               batch_id: ctx.batchId, table: node.id, source: node.input ?? "sql", layer: node.layer, ingestion_time: ctx.startedAt,
-              record_count: rowsOut, checksum: (reading ?? batches?.all ?? []).join(",")
+              record_count: result.rowsOut, checksum: (reading ?? batches?.all ?? []).join(",")
             })
             if (batches !== undefined && node.input !== undefined) {
               if (!incremental) yield* store.resetLedgers(session, node.id)
               yield* store.recordConsumed(session, node.id, node.input, reading ?? batches.all)
             }
-            yield* job.onPublish(session, rowsOut)
+            yield* job.onPublish(session, result)
           })
         if (node.mode === "view") {
           const counts = account(yield* session.query(program.classifyView), program.expectations)
           yield* enforce(session, node, program, counts)
           const views = yield* viewsIn(session, node.layer, [node.name])
+          const result: TableCounts = { ...counts, rejected: 0, accountingOk: true, notes: ["view"], changed: true }
           yield* session.transaction(Effect.gen(function*() {
             if (!views.has(node.name)) yield* session.execute(d.dropTable(target))
             yield* session.execute(d.createOrReplaceView(target, program.chainQuery))
-            yield* publish(counts.rowsOut)
+            yield* publish(result)
           }))
-          const result: TableCounts = { ...counts, rejected: 0, accountingOk: true, notes: ["view"], changed: true }
           return result
         }
         const body = Effect.gen(function*() {
@@ -300,44 +360,44 @@ const runModel = (job: TableJob, node: ModelNode, ctx: RunContext) =>
             ...(program.quarantine === undefined ? [] : [{ layer: node.layer, name: `${node.name}__quarantine`, query: program.quarantine }])
           ]
           const notes: Array<string> = []
+          const tally = (written: number, quarantined: number): TableCounts => ({
+            ...counts, rejected: 0, changed: true,
+            accountingOk: written === counts.rowsOut && quarantined === counts.quarantined &&
+              counts.rowsIn === counts.rowsOut + counts.quarantined + counts.dropped + counts.duplicates,
+            notes: [...(reading === undefined ? [] : [`${reading.length} new input batch(es)`]), ...notes]
+          })
           let written = 0, quarantined = 0
           if (!incremental) {
             const built = yield* publishReplace(session, node.layer, publications,
-              exportTargets(session, node, ctx, d.table(node.layer, nextName(node.name))), () => publish(counts.rowsOut))
+              exportTargets(session, node, ctx, d.table(node.layer, nextName(node.name))), (built) => publish(tally(built[0] ?? 0, built[1] ?? 0)))
             written = built[0] ?? 0
             quarantined = built[1] ?? 0
           } else if (node.mode === "append") {
             const appended = yield* session.transaction(Effect.gen(function*() {
               const result = yield* publishAppend(session, publications)
+              notes.push(...result.notes)
               yield* exportTargets(session, node, ctx, target)
-              yield* publish(counts.rowsOut)
+              yield* publish(tally(result.inserted[0] ?? 0, result.inserted[1] ?? 0))
               return result
             }))
             written = appended.inserted[0] ?? 0
             quarantined = appended.inserted[1] ?? 0
-            notes.push(...appended.notes)
           } else {
             const merged = yield* session.transaction(Effect.gen(function*() {
               notes.push(...yield* alignColumns(session, node.layer, node.name, program.output))
               const changed = yield* session.execute(d.merge(target, program.output, node.table.key ?? [], node.table.sequence_by))
               const rest = yield* publishAppend(session, publications.slice(1))
+              notes.push(...rest.notes)
+              // Rows older than the stored version of their key are offered but not written.
+              if (changed < counts.rowsOut) notes.push(`${counts.rowsOut - changed} row(s) older than the stored version of their key were not applied`)
               yield* exportTargets(session, node, ctx, target)
-              yield* publish(counts.rowsOut)
-              return { changed, quarantined: rest.inserted[0] ?? 0, notes: rest.notes }
+              yield* publish(tally(counts.rowsOut, rest.inserted[0] ?? 0))
+              return { quarantined: rest.inserted[0] ?? 0 }
             }))
-            // Rows older than the stored version of their key are offered but not written.
             written = counts.rowsOut
             quarantined = merged.quarantined
-            notes.push(...merged.notes)
-            if (merged.changed < counts.rowsOut) notes.push(`${counts.rowsOut - merged.changed} row(s) older than the stored version of their key were not applied`)
           }
-          const result: TableCounts = {
-            ...counts, rejected: 0, changed: true,
-            accountingOk: written === counts.rowsOut && quarantined === counts.quarantined &&
-              counts.rowsIn === counts.rowsOut + counts.quarantined + counts.dropped + counts.duplicates,
-            notes: [...(reading === undefined ? [] : [`${reading.length} new input batch(es)`]), ...notes]
-          }
-          return result
+          return tally(written, quarantined)
         })
         const staged = body.pipe(Effect.ensuring(Effect.ignore(session.execute(program.dropStage))))
         if (incremental || !program.keepsEveryRow) return yield* staged
@@ -346,9 +406,10 @@ const runModel = (job: TableJob, node: ModelNode, ctx: RunContext) =>
         // message naming the column and its bad values.
         const direct: Publication = { layer: node.layer, name: node.name, query: program.chainQuery }
         const [build] = replaceStatements(d, [direct]).build
+        const written = (built: ReadonlyArray<number>): TableCounts => ({ ...nothingNew([]), rowsIn: built[0] ?? 0, rowsOut: built[0] ?? 0, changed: true })
         return yield* publishReplace(session, node.layer, [direct],
-          exportTargets(session, node, ctx, d.table(node.layer, nextName(node.name))), (built) => publish(built[0] ?? 0)).pipe(
-            Effect.map((built): TableCounts => ({ ...nothingNew([]), rowsIn: built[0] ?? 0, rowsOut: built[0] ?? 0, changed: true })),
+          exportTargets(session, node, ctx, d.table(node.layer, nextName(node.name))), (built) => publish(written(built))).pipe(
+            Effect.map(written),
             Effect.catchIf((e) => program.castsCanFail && e._tag === "ExecutorError" && !e.isRetryable && e.statement === build, () => staged)
           )
       })

@@ -5,8 +5,7 @@
  * The interpolation and merge are pure; loadSettings does the reading.
  */
 import { Effect, FileSystem, Path, Redacted, Result, Schema } from "effect"
-import { parse as parseYamlValue } from "yaml"
-import { decodeYaml, describeIssues, type YamlPath } from "../spec/parse.ts"
+import { decodeYaml, describeIssues, yamlValue, type YamlPath } from "../spec/parse.ts"
 import { type Problem, SpecError } from "../spec/SpecError.ts"
 
 export const SettingsSchema = Schema.Struct({
@@ -133,7 +132,7 @@ export const interpolate = (
       return Result.fail(missing.map((name) => problemAt(path, `environment variable ${name} is not set; set it or write \${${name}:-default}`)))
     }
     // A value that is one whole ${VAR} takes the variable's YAML type: threads: ${THREADS:-2} is a number.
-    return Result.succeed(wholeVariable.test(value) && replaced !== "" ? parseYamlValue(replaced) as unknown : replaced)
+    return Result.succeed(wholeVariable.test(value) && replaced !== "" ? yamlValue(replaced) : replaced)
   }
   if (Array.isArray(value) || (value !== null && typeof value === "object")) {
     const entries = Object.entries(value)
@@ -175,7 +174,7 @@ export const envOverrides = (env: Readonly<Record<string, string | undefined>>):
     if (!sections.has(keys[0]!) && keys.length === 1) continue
     let target = out
     keys.slice(0, -1).forEach((k) => (target = (target[k] ??= {}) as Record<string, unknown>))
-    target[keys[keys.length - 1]!] = parseYamlValue(raw) as unknown
+    target[keys[keys.length - 1]!] = yamlValue(raw)
   }
   return out
 }

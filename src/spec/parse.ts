@@ -4,7 +4,7 @@
  * not check references between tables (see plan/).
  */
 import { Result, Schema, SchemaAST, SchemaIssue } from "effect"
-import { type Document, isMap, isNode, isPair, isScalar, LineCounter, parseDocument } from "yaml"
+import { type Document, isAlias, isCollection, isMap, isNode, isPair, isScalar, LineCounter, parseDocument, visit } from "yaml"
 import { Pipeline } from "./Pipeline.ts"
 import { type Problem, SpecError } from "./SpecError.ts"
 import { didYouMean } from "./suggest.ts"
@@ -133,13 +133,74 @@ export interface ParsedYaml<A> {
 }
 
 /**
- * Parse YAML and decode it with `schema`; every problem is positioned in the file. `prepare`
- * may rewrite the plain value first (config interpolation) and report its own problems.
+ * How far a file's aliases (`*name`) may expand, counted as the yaml library counts it (the uses
+ * of an anchor times the aliases inside it). An anchor used once per table of a large file stays
+ * well below it; aliases nested in aliases (`&b [*a, *a, ...]`, ten levels deep: billions of
+ * values from a few hundred bytes) stop at once instead of exhausting memory.
  */
+export const maxAliasCount = 10_000
+
+/** The first alias whose anchor holds aliases itself: where an expansion grows without bound. */
+const nestedAlias = (doc: Document): number => {
+  let first: number | undefined
+  let nested: number | undefined
+  visit(doc, {
+    Alias: (_, alias) => {
+      const offset = alias.range?.[0] ?? 0
+      first ??= offset
+      const target = alias.resolve(doc)
+      let inner = false
+      if (isCollection(target)) {
+        visit(target, {
+          Alias: () => {
+            inner = true
+            return visit.BREAK
+          }
+        })
+      }
+      if (inner) {
+        nested = offset
+        return visit.BREAK
+      }
+    }
+  })
+  return nested ?? first ?? 0
+}
+
+/**
+ * The plain value of a parsed document, with aliases expanded at most `maxAliasCount` times; the
+ * offset of the offending alias when they would expand further.
+ */
+export const toPlain = (doc: Document): Result.Result<unknown, { readonly offset: number; readonly message: string }> => {
+  try {
+    return Result.succeed(doc.toJS({ maxAliasCount }) as unknown)
+  } catch (error) {
+    if (!(error instanceof ReferenceError)) throw error
+    return Result.fail({
+      offset: nestedAlias(doc),
+      message: /excessive alias/i.test(error.message)
+        ? `YAML: aliases expand too far (more than ${maxAliasCount} expansions: an alias inside an anchor that is itself repeated grows exponentially); write the values out or use fewer nested aliases`
+        : `YAML: ${error.message}`
+    })
+  }
+}
+
+/** A single YAML value such as an environment variable's (`4`, `true`, `[a, b]`); text that is not YAML stays text. */
+export const yamlValue = (text: string): unknown => {
+  const doc = parseDocument(text)
+  if (doc.errors.length > 0) return text
+  const value = toPlain(doc)
+  return Result.isSuccess(value) ? value.success : text
+}
+
 /** Schema problems of a plain value as (path, message) pairs, for inputs that are not YAML files. */
 export const describeIssues = (issue: SchemaIssue.Issue, input: unknown): ReadonlyArray<{ readonly path: YamlPath; readonly message: string }> =>
   collect(issue, [], input)
 
+/**
+ * Parse YAML and decode it with `schema`; every problem is positioned in the file. `prepare`
+ * may rewrite the plain value first (config interpolation) and report its own problems.
+ */
 export const decodeYaml = <S extends Schema.Top & { readonly DecodingServices: never }>(
   schema: S,
   file: string,
@@ -159,7 +220,12 @@ export const decodeYaml = <S extends Schema.Top & { readonly DecodingServices: n
       })
     }))
   }
-  const raw: unknown = doc.toJS() ?? {}
+  const plain = toPlain(doc)
+  if (Result.isFailure(plain)) {
+    const { line, col } = lines.linePos(plain.failure.offset)
+    return Result.fail(new SpecError({ problems: [{ file, line, column: col, message: plain.failure.message }] }))
+  }
+  const raw: unknown = plain.success ?? {}
   if (!isPlainObject(raw)) return Result.fail(new SpecError({ problems: [problemAt([], "expected a YAML mapping (key: value lines)")] }))
   const prepared = prepare(raw, problemAt)
   if (Result.isFailure(prepared)) return Result.fail(new SpecError({ problems: prepared.failure }))

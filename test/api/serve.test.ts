@@ -18,6 +18,19 @@ gold:
     sql: select sum(a.range * b.range) as s from range(40000) a, range(20000) b
 `
 
+// A table that publishes at once, then seconds of work: a run to kill midway.
+const halfway = `
+version: 1
+pipeline: halfway
+sources:
+  memos_raw: { format: csv, path: data/notes.csv }
+bronze:
+  memos: { from: memos_raw }
+gold:
+  memo_total:
+    sql: select sum(a.range * b.range) + (select count(*) from {{ bronze.memos }}) as s from range(40000) a, range(20000) b
+`
+
 interface Serving {
   readonly child: ChildProcess
   readonly url: string
@@ -50,6 +63,7 @@ describe("medallion serve (process)", () => {
     const p = makeProject({
       "pipelines/shop.yaml": shop,
       "pipelines/slower.yaml": slower,
+      "pipelines/halfway.yaml": halfway,
       "data/orders.csv": ordersCsv(),
       "data/notes.csv": "id,note\n1,hello\n",
       "config/default.yaml": `duckdb: { threads: 1 }\n${config}`
@@ -113,6 +127,43 @@ describe("medallion serve (process)", () => {
     const runs = cli(p.dir, ["runs", "--json"])
     assert.strictEqual(JSON.parse(runs.stdout).find((r: any) => r.batch_id === started.body.batch_id).status, "cancelled")
   }, 120_000)
+
+  it("after kill -9 during a run, the restarted server shows that run crashed everywhere, with the tables it published", async () => {
+    const p = project("")
+    const first = await serve(p.dir)
+    const started = await json(`${first.url}/pipelines/halfway/runs`, { method: "POST" })
+    assert.strictEqual(started.status, 202)
+    const id: string = started.body.batch_id
+    await until("bronze.memos to publish while the run goes on", async () => {
+      const { body } = await json(`${first.url}/runs/${id}`)
+      return body.run.status === "running" && body.tables.some((t: any) => t.table === "bronze.memos")
+    }, 60_000)
+    process.kill(first.child.pid!, "SIGKILL")
+    await first.exited
+
+    const second = await serve(p.dir)
+    try {
+      assert.include(second.output().stderr, "took over a stale lock")
+      const one = await json(`${second.url}/runs/${id}`)
+      assert.strictEqual(one.status, 200)
+      assert.deepStrictEqual([one.body.run.status, one.body.run.records_in, one.body.run.records_out], ["crashed", 1, 1])
+      assert.deepStrictEqual(one.body.tables.map((t: any) => [t.table, t.status, t.rows_in, t.rows_out]), [["bronze.memos", "succeeded", 1, 1]])
+      const runs = await json(`${second.url}/runs`)
+      assert.deepStrictEqual(runs.body.runs.map((r: any) => [r.batch_id, r.status]), [[id, "crashed"]])
+      assert.deepStrictEqual((await json(`${second.url}/runs?status=running`)).body.runs, [])
+      const pipelines = await json(`${second.url}/pipelines`)
+      const listed = pipelines.body.pipelines.find((x: any) => x.name === "halfway")
+      assert.deepStrictEqual([listed.active_run, listed.last_run.batch_id, listed.last_run.status], [null, id, "crashed"])
+      const metrics = await json(`${second.url}/metrics`)
+      const measured = metrics.body.pipelines.find((x: any) => x.pipeline === "halfway")
+      assert.deepStrictEqual([measured.latest_run.status, measured.totals.running, measured.totals.crashed], ["crashed", 0, 1])
+    } finally {
+      process.kill(second.child.pid!, "SIGTERM")
+      await second.exited
+    }
+    const cliRuns = cli(p.dir, ["runs", "--json"])
+    assert.deepStrictEqual(JSON.parse(cliRuns.stdout).map((r: any) => [r.batch_id, r.status]), [[id, "crashed"]])
+  }, 180_000)
 
   describe("tracing", () => {
     let collector: Awaited<ReturnType<typeof receiver>>

@@ -85,7 +85,9 @@ describe("medallion CLI", () => {
       assert.strictEqual(shown.stdout.trim(), "unchanged (3): bronze.orders, silver.orders, gold.revenue")
       const detail = JSON.parse(cli(old.dir, ["runs", after[0]!.batch_id, "--json"]).stdout) as { batch_id: string; tables: Array<unknown>; unchanged_tables: Array<string> }
       assert.deepStrictEqual(detail, { batch_id: after[0]!.batch_id, tables: [], unchanged_tables: ["bronze.orders", "silver.orders", "gold.revenue"] })
-      assert.match(cli(old.dir, ["runs", "20000101T000000000Z-00000000"]).stdout, /no run 20000101T000000000Z-00000000/)
+      const unknown = cli(old.dir, ["runs", "20000101T000000000Z-00000000"])
+      assert.strictEqual(unknown.code, 2, unknown.stdout + unknown.stderr)
+      assert.match(unknown.stderr, /no run 20000101T000000000Z-00000000 .*; medallion runs lists the recent runs/)
     } finally {
       old.remove()
     }
@@ -134,6 +136,19 @@ describe("medallion CLI", () => {
     const typo = cli(project.dir, ["show", "silver.ordrs"])
     assert.strictEqual(typo.code, 2)
     assert.match(typo.stderr, /did you mean silver\.orders\?/)
+  })
+
+  it("refuses a --limit that is not a whole number from 1, naming the flag", () => {
+    const cases = [[["show", "bronze.orders"], "rows", ["-5", "0", "abc"]], [["runs"], "runs", ["-5"]]] as const
+    for (const [command, what, limits] of cases) {
+      for (const limit of limits) {
+        const result = cli(project.dir, [...command, "--limit", limit])
+        assert.strictEqual(result.code, 2, `${command[0]} --limit ${limit}: ${result.stdout}${result.stderr}`)
+        assert.include(result.stderr, `Invalid value for flag --limit: "${limit}"`)
+        if (limit !== "abc") assert.include(result.stderr, `how many ${what} to show, a whole number from 1 up`)
+        assert.notInclude(result.stdout, "(no rows)")
+      }
+    }
   })
 
   it("exits 1 when a table fails, names it, skips its dependents, and prints no stack trace", () => {

@@ -1,19 +1,20 @@
 /** Two applies on one warehouse, as real processes: the second fails at once, or waits with --wait. */
-import { spawn, spawnSync } from "node:child_process"
-import { existsSync, writeFileSync } from "node:fs"
+import { type ChildProcess, spawn, spawnSync } from "node:child_process"
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { hostname } from "node:os"
-import { join } from "node:path"
+import { dirname, join } from "node:path"
 import { describe, it } from "@effect/vitest"
 import { afterAll, assert } from "vitest"
+import { bootId, hasProc, procStat, sleeper } from "../support/processes.ts"
 import { cli, cliArgs, makeProject } from "../support/project.ts"
 
-// ~5 s of DuckDB work on one thread (config below), leaving a core for the second process to start.
+// Minutes of DuckDB work on one thread (config below): it holds the lock until a test ends it.
 const slow = `
 version: 1
 pipeline: slow
 gold:
   total:
-    sql: select sum(a.range * b.range) as s from range(20000) a, range(15000) b
+    sql: select sum(a.range * b.range) as s from range(200000) a, range(200000) b
 `
 const fast = `
 version: 1
@@ -32,8 +33,10 @@ interface Finished {
 }
 
 /** Starts the CLI as a child process in `cwd` without waiting for it (Node or Deno, like `cli`). */
+const started: Array<ChildProcess> = []
 const start = (cwd: string, args: ReadonlyArray<string>) => {
   const child = spawn(process.execPath, cliArgs(args), { cwd, env: { ...process.env, NO_COLOR: "1" } })
+  started.push(child)
   let stdout = ""
   let stderr = ""
   child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()))
@@ -55,16 +58,19 @@ const until = async (what: string, check: () => boolean, timeoutMs = 60_000) => 
 describe("medallion apply: two applies at once", () => {
   const project = makeProject({ "pipelines/slow.yaml": slow, "pipelines/fast.yaml": fast, "config/default.yaml": "duckdb: { threads: 1 }\n" })
   const lockFile = join(project.dir, ".medallion", "warehouse.duckdb.lock")
-  afterAll(() => project.remove())
+  afterAll(() => {
+    // The slow apply runs for minutes: end any a failed test left running.
+    for (const child of started) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
+    project.remove()
+  })
 
-  it("fails a second apply at once naming the holder, and lets one with --wait run after the first", async () => {
+  it("fails a second apply at once naming the holder, and lets one with --wait run once the first has ended", async () => {
     const first = start(project.dir, ["apply", "pipelines/slow.yaml"])
     await until("the first apply to take the lock", () => existsSync(lockFile) || first.child.exitCode !== null)
     assert.isNull(first.child.exitCode, `the first apply ended early: ${first.output().stderr}`)
 
     const began = Date.now()
     const second = cli(project.dir, ["apply", "pipelines/fast.yaml"])
-    assert.isNull(first.child.exitCode, "the slow apply finished before the second one was refused; make its query slower")
     assert.strictEqual(second.code, 1, second.stderr)
     assert.match(
       second.stderr,
@@ -74,14 +80,14 @@ describe("medallion apply: two applies at once", () => {
 
     // A reader (runs, show, plan) takes no lock; DuckDB refuses it, and the refusal names the holder.
     const reader = cli(project.dir, ["runs"])
-    assert.isNull(first.child.exitCode, "the slow apply finished before runs was refused; make its query slower")
     assert.strictEqual(reader.code, 1, reader.stderr)
     assert.match(reader.stderr, new RegExp(`^error: the warehouse \\S+ is in use by pid ${first.child.pid} on host \\S+ since \\S+ \\(medallion apply\\); try again when it has finished\\n$`))
 
     const waiting = start(project.dir, ["apply", "pipelines/fast.yaml", "--wait"])
     await until("the waiting apply to say so", () => waiting.output().stderr.includes("waiting") || waiting.child.exitCode !== null)
+    process.kill(first.child.pid!, "SIGINT")
     const [firstDone, waitingDone] = await Promise.all([first.done, waiting.done])
-    assert.strictEqual(firstDone.code, 0, firstDone.stderr)
+    assert.strictEqual(firstDone.code, 130, firstDone.stderr)
     assert.strictEqual(waitingDone.code, 0, waitingDone.stderr)
     assert.match(waitingDone.stderr, new RegExp(`^waiting: the warehouse \\S+ is in use by pid ${first.child.pid} on host .*; checking every 0\\.5 s\\n$`))
     assert.match(waitingDone.stdout, /run succeeded: 1 succeeded/)
@@ -107,4 +113,43 @@ describe("medallion apply: two applies at once", () => {
     assert.include(result.stderr, `took over a stale lock ${lockFile}: pid ${gone} is no longer running on this host`)
     assert.isFalse(existsSync(lockFile))
   })
+
+  // Process start times and zombies are read from /proc (Linux); skipped where /proc/self/stat does not exist.
+  it.skipIf(!hasProc)("with --wait, takes over at once a lock whose pid now belongs to another process", () => {
+    const other = sleeper()
+    try {
+      const ticks = procStat(other.pid!)!.startTicks
+      mkdirSync(dirname(lockFile), { recursive: true })
+      writeFileSync(lockFile, JSON.stringify({ pid: other.pid, host: hostname(), started_at: "2026-01-01T00:00:00.000Z", command: "medallion apply", start_ticks: ticks + 1, boot_id: bootId() }))
+      const result = cli(project.dir, ["apply", "pipelines/fast.yaml", "--wait"])
+      assert.strictEqual(result.code, 0, result.stderr)
+      assert.include(result.stderr, `took over a stale lock ${lockFile}: pid ${other.pid} now belongs to another process`)
+      assert.notInclude(result.stderr, "waiting")
+      assert.isFalse(existsSync(lockFile))
+    } finally {
+      other.kill("SIGKILL")
+    }
+  }, 150_000)
+
+  it.skipIf(!hasProc)("takes over the lock of an apply killed with SIGKILL whose parent has not reaped it yet", async () => {
+    // The apply's parent is `sh` turned `sleep`, which never reaps it: killed, it stays a zombie.
+    const parent = spawn("sh", ["-c", "\"$0\" \"$@\" & exec sleep 1000", process.execPath, ...cliArgs(["apply", "pipelines/slow.yaml"])], {
+      cwd: project.dir,
+      env: { ...process.env, NO_COLOR: "1" },
+      stdio: "ignore"
+    })
+    try {
+      await until("the apply to take the lock", () => existsSync(lockFile))
+      const pid = (JSON.parse(readFileSync(lockFile, "utf8")) as { pid: number }).pid
+      assert.strictEqual(procStat(pid)?.ppid, parent.pid)
+      process.kill(pid, "SIGKILL")
+      await until(`pid ${pid} to be a zombie`, () => procStat(pid)?.state === "Z")
+      const result = cli(project.dir, ["apply", "pipelines/fast.yaml"])
+      assert.strictEqual(result.code, 0, result.stderr)
+      assert.include(result.stderr, `took over a stale lock ${lockFile}: pid ${pid} has exited (a zombie its parent has not reaped yet)`)
+      assert.isFalse(existsSync(lockFile))
+    } finally {
+      parent.kill("SIGKILL")
+    }
+  }, 120_000)
 })

@@ -9,7 +9,13 @@ import { appendStatements, replaceStatements } from "../../src/compile/publish.t
 import type { IngestNode, TableId } from "../../src/plan/Plan.ts"
 import { planOf } from "../support/project.ts"
 
-const inputs = { batchId: "B-7", startedAt: "2024-05-01T12:00:00.000Z", files: ["/landing/a.csv", "/landing/o'brien.csv"] }
+const inputs = {
+  batchId: "B-7", startedAt: "2024-05-01T12:00:00.000Z",
+  files: [
+    { path: "/landing/a.csv", batchId: "B-3", ingestedAt: "2024-04-01T08:00:00.000Z" },
+    { path: "/landing/o'brien.csv", batchId: "B-7", ingestedAt: "2024-05-01T12:00:00.000Z" }
+  ]
+}
 
 const ingestNode = (source: string, name = "raw"): IngestNode => {
   const node = planOf(`
@@ -24,12 +30,16 @@ bronze: { ${name}: { from: src } }
 }
 
 describe("compileIngest (duckdb)", () => {
-  it("csv: every value as text, lineage columns, and rejects kept aside", () => {
+  it("csv: each file read on its own, every value as text, lineage with its position and its batch, rejects kept aside", () => {
     const program = compileIngest(duckdb, ingestNode("{ format: csv, path: data/*.csv }"), inputs)
     assert.strictEqual(program.stage, "__stage_bronze_raw")
-    assert.include(program.buildStage, `CREATE OR REPLACE TEMP TABLE "__stage_bronze_raw" AS SELECT *, 'B-7' AS "_batch_id", CAST('2024-05-01T12:00:00.000Z' AS TIMESTAMPTZ) AS "_ingested_at" FROM (`)
-    assert.include(program.buildStage, `read_csv(['/landing/a.csv', '/landing/o''brien.csv'], header = true, all_varchar = true, filename = '_source_file'`)
-    assert.include(program.buildStage, `store_rejects = true, rejects_table = '__rejects_bronze_raw', rejects_scan = '__rejects_scan_bronze_raw'`)
+    const rejects = `store_rejects = true, rejects_table = '__rejects_bronze_raw', rejects_scan = '__rejects_scan_bronze_raw'`
+    assert.deepStrictEqual(program.reads, [
+      `SELECT *, row_number() OVER () AS "_source_row", 'B-3' AS "_batch_id", CAST('2024-04-01T08:00:00.000Z' AS TIMESTAMPTZ) AS "_ingested_at" FROM (SELECT * FROM read_csv(['/landing/a.csv'], header = true, all_varchar = true, filename = '_source_file', ${rejects})) AS file`,
+      `SELECT *, row_number() OVER () AS "_source_row", 'B-7' AS "_batch_id", CAST('2024-05-01T12:00:00.000Z' AS TIMESTAMPTZ) AS "_ingested_at" FROM (SELECT * FROM read_csv(['/landing/o''brien.csv'], header = true, all_varchar = true, filename = '_source_file', ${rejects})) AS file`
+    ])
+    assert.strictEqual(program.createStage, `CREATE OR REPLACE TEMP TABLE "__stage_bronze_raw" AS ${program.reads[0]}`)
+    assert.strictEqual(program.insertIntoStage(1), `INSERT INTO "__stage_bronze_raw" BY NAME ${program.reads[1]}`)
     assert.isDefined(program.rejected)
     assert.include(program.rejected!, `'B-7' AS "_batch_id"`)
     assert.include(program.rejected!, `FROM "__rejects_bronze_raw" e JOIN "__rejects_scan_bronze_raw" s USING (scan_id, file_id) GROUP BY 1, 2`)
@@ -50,22 +60,22 @@ describe("compileIngest (duckdb)", () => {
       ingestNode(`{ format: csv, path: data/x.txt, options: { delimiter: ";", header: false, quote: "'", escape: "\\\\", infer_types: true } }`),
       inputs
     )
-    assert.include(program.buildStage, `header = false, delim = ';', quote = '''', escape = '\\'`)
-    assert.notInclude(program.buildStage, "all_varchar")
+    assert.include(program.reads[0]!, `header = false, delim = ';', quote = '''', escape = '\\'`)
+    assert.notInclude(program.reads[0]!, "all_varchar")
   })
 
   it("json, ndjson and parquet read with the filename column and have no rejects", () => {
     const json = compileIngest(duckdb, ingestNode("{ format: json, path: data/*.json }"), inputs)
-    assert.include(json.buildStage, `read_json(['/landing/a.csv', '/landing/o''brien.csv'], format = 'array', filename = '_source_file')`)
+    assert.include(json.reads[1]!, `read_json(['/landing/o''brien.csv'], format = 'array', filename = '_source_file')`)
     assert.isUndefined(json.rejected)
     assert.deepStrictEqual(json.cleanup, [`DROP TABLE IF EXISTS temp."__stage_bronze_raw"`])
 
     const ndjson = compileIngest(duckdb, ingestNode("{ format: ndjson, path: data/*.ndjson }"), inputs)
-    assert.include(ndjson.buildStage, `format = 'newline_delimited', filename = '_source_file'`)
+    assert.include(ndjson.reads[0]!, `format = 'newline_delimited', filename = '_source_file'`)
     assert.isUndefined(ndjson.rejected)
 
     const parquet = compileIngest(duckdb, ingestNode("{ format: parquet, path: data/*.parquet }"), inputs)
-    assert.include(parquet.buildStage, `read_parquet(['/landing/a.csv', '/landing/o''brien.csv'], filename = '_source_file', union_by_name = true)`)
+    assert.include(parquet.reads[0]!, `read_parquet(['/landing/a.csv'], filename = '_source_file', union_by_name = true)`)
     assert.isUndefined(parquet.rejected)
   })
 })

@@ -154,6 +154,8 @@ describe("apply --full-refresh", () => {
         assert.strictEqual(reasonOf(second, "bronze.events"), "incremental: files changed; 1 file(s), 2 already ingested")
         assert.strictEqual(yield* countOf("bronze.events"), 4)
         const before = yield* snapshot
+        const arrivals = "SELECT id, _batch_id, CAST(_ingested_at AS VARCHAR) AS at, _source_file, _source_row FROM bronze.events ORDER BY id::INTEGER"
+        const arrived = yield* query(arrivals)
 
         const refresh = yield* runPlan(project, plan, ["bronze.events"], { fullRefresh: true })
         assert.deepStrictEqual(statuses(refresh), { "bronze.events": "succeeded" })
@@ -161,11 +163,12 @@ describe("apply --full-refresh", () => {
         assert.strictEqual(b.reason, "rebuild: --full-refresh; 3 file(s)")
         assert.deepStrictEqual([b.rows_in, b.rows_out], [4, 4])
         assertBalanced(b)
-        // Every row again, once, all from the refresh.
-        assert.deepStrictEqual(yield* query("SELECT id, _batch_id FROM bronze.events ORDER BY id::INTEGER"),
-          ["1", "2", "3", "4"].map((id) => ({ id, _batch_id: refresh.run.batch_id })))
+        // Every row again, once, each file with the batch and time that first ingested it: arrival order survives.
+        assert.deepStrictEqual(yield* query(arrivals), arrived)
+        assert.deepStrictEqual((yield* query("SELECT DISTINCT _batch_id FROM bronze.events ORDER BY 1")).map((r) => r["_batch_id"]),
+          [first.run.batch_id, second.run.batch_id].toSorted())
         assert.deepStrictEqual(yield* query("SELECT count(*)::INTEGER AS n, count(DISTINCT batch_id)::INTEGER AS batches FROM _medallion.ingested_files WHERE table_id = 'bronze.events'"),
-          [{ n: 3, batches: 1 }])
+          [{ n: 3, batches: 2 }])
         // Tables outside the selection were not touched.
         const after = yield* snapshot
         assert.deepStrictEqual([after.silverEvents, after.revenue, after.bronzeCustomers], [before.silverEvents, before.revenue, before.bronzeCustomers])

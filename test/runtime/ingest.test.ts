@@ -44,7 +44,7 @@ bronze:
         }
 
         // Headerless CSV: generated column names, every value as text, empty field as NULL.
-        assert.deepStrictEqual(yield* columnsOf("bronze", "semi"), ["column0", "column1", "column2", "_source_file", "_batch_id", "_ingested_at"])
+        assert.deepStrictEqual(yield* columnsOf("bronze", "semi"), ["column0", "column1", "column2", "_source_file", "_source_row", "_batch_id", "_ingested_at"])
         assert.deepStrictEqual(
           yield* query("SELECT column0, column1, column2 FROM bronze.semi ORDER BY column0"),
           [{ column0: "1", column1: "a b", column2: "x" }, { column0: "2", column1: "c", column2: null }]

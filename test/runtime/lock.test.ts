@@ -1,12 +1,13 @@
 /** The warehouse lock: exclusive create, release on every exit, holder details, stale takeover. */
 import { spawnSync } from "node:child_process"
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs"
 import { hostname, tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Ref } from "effect"
-import { acquire, isRunning, type LockHeld, type LockOptions, type StaleLock, withLock } from "../../src/runtime/Lock.ts"
+import { Deferred, Effect, Exit, Fiber, Ref } from "effect"
+import { acquire, isRunning, type LockHeld, type LockOptions, parseProcStat, type StaleLock, withLock } from "../../src/runtime/Lock.ts"
+import { bootId, hasProc, procStat, sleeper, unreapedChild } from "../support/processes.ts"
 
 /** A fresh directory for one test, removed afterwards; the database file itself is never created. */
 const inDir = <A, E>(body: (database: string) => Effect.Effect<A, E, NodeServices.NodeServices>) =>
@@ -36,8 +37,12 @@ describe("warehouse lock", () => {
         const lock = yield* Effect.scoped(Effect.gen(function*() {
           const lock = yield* acquire(options(database))
           const onDisk = readLock(database)
-          assert.deepStrictEqual(Object.keys(onDisk).toSorted(), ["command", "host", "pid", "started_at"])
+          assert.deepStrictEqual(Object.keys(onDisk).toSorted(), hasProc ? ["boot_id", "command", "host", "pid", "start_ticks", "started_at"] : ["command", "host", "pid", "started_at"])
           assert.strictEqual(onDisk["pid"], process.pid)
+          if (hasProc) {
+            assert.strictEqual(onDisk["start_ticks"], procStat(process.pid)?.startTicks)
+            assert.strictEqual(onDisk["boot_id"], bootId())
+          }
           assert.strictEqual(onDisk["host"], hostname())
           assert.strictEqual(onDisk["command"], "medallion apply")
           assert.strictEqual(new Date(onDisk["started_at"] as string).toISOString(), onDisk["started_at"])
@@ -135,9 +140,17 @@ describe("warehouse lock", () => {
         const pid = deadPid()
         for (let round = 0; round < 10; round++) {
           writeHolder(database, { pid, host: hostname(), started_at: "2026-01-01T00:00:00.000Z", command: "medallion apply" })
+          // A winner holds the lock until every attempt has ended, so a second winner would hold it at the same time.
+          const ended = yield* Ref.make(0)
+          const allEnded = yield* Deferred.make<void>()
+          const end = Ref.updateAndGet(ended, (n) => n + 1).pipe(Effect.flatMap((n) => n === 12 ? Deferred.succeed(allEnded, undefined) : Effect.void))
           const results = yield* Effect.all(
             Array.from({ length: 12 }, (_, i) =>
-              Effect.result(Effect.scoped(Effect.sleep(`${i % 3} millis`).pipe(Effect.andThen(acquire(options(database))), Effect.andThen(Effect.sleep("100 millis")))))),
+              Effect.result(Effect.scoped(Effect.sleep(`${i % 3} millis`).pipe(
+                Effect.andThen(acquire(options(database))),
+                Effect.onExit(() => end),
+                Effect.andThen(Deferred.await(allEnded))
+              )))),
             { concurrency: "unbounded" }
           )
           assert.strictEqual(results.filter((r) => r._tag === "Success").length, 1, `round ${round}`)
@@ -230,4 +243,122 @@ describe("warehouse lock", () => {
       const lock = yield* Effect.scoped(acquire(options(":memory:")))
       assert.isUndefined(lock)
     }).pipe(Effect.provide(NodeServices.layer)))
+
+  it("parses /proc/<pid>/stat after the last parenthesis, whatever the command name holds", () => {
+    const tail = "S 1 2 3 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 98765 1000 10 18446744073709551615"
+    assert.deepStrictEqual(parseProcStat(`42 (sleep) ${tail}`), { state: "S", startTicks: 98765 })
+    assert.deepStrictEqual(parseProcStat(`42 (a) Z 1 (b c) ${tail}`), { state: "S", startTicks: 98765 })
+    assert.isUndefined(parseProcStat("42 (cut off"))
+    assert.isUndefined(parseProcStat("42 (x) S 1"))
+  })
+
+  // The process start time, boot id and zombie state come from /proc; without it only the pid counts.
+  describe.skipIf(!hasProc)("holders told apart by /proc (Linux; skipped where /proc/self/stat does not exist)", () => {
+    const holder = (pid: number, more: Record<string, unknown> = {}) => ({
+      pid, host: hostname(), started_at: "2026-01-01T00:00:00.000Z", command: "medallion apply", ...more
+    })
+    /** Takes the lock over the holder written to the lock file; the takeovers reported. */
+    const takeOver = (database: string) =>
+      Effect.gen(function*() {
+        const reported = yield* Ref.make<ReadonlyArray<StaleLock>>([])
+        yield* Effect.scoped(acquire(options(database, { onTakeover: (s) => Ref.update(reported, (all) => [...all, s]) })))
+        assert.isFalse(existsSync(`${database}.lock`))
+        return yield* Ref.get(reported)
+      })
+    const withProcess = <A, E, R>(start: () => { readonly pid: number; readonly stop: () => void }, body: (pid: number) => Effect.Effect<A, E, R>) =>
+      Effect.acquireUseRelease(Effect.sync(start), (p) => body(p.pid), (p) => Effect.sync(p.stop))
+    const running = () => {
+      const child = sleeper()
+      return { pid: child.pid!, stop: () => child.kill("SIGKILL") }
+    }
+
+    it.live("takes over a lock whose pid now belongs to a process that started at another time", () =>
+      inDir((database) =>
+        withProcess(running, (pid) =>
+          Effect.gen(function*() {
+            yield* Effect.scoped(acquire(options(database)))
+            const ticks = procStat(pid)!.startTicks
+            writeHolder(database, holder(pid, { start_ticks: ticks - 1, boot_id: bootId() }))
+            const [stale] = yield* takeOver(database)
+            assert.strictEqual(
+              stale?.reason,
+              `pid ${pid} now belongs to another process (started ${ticks} clock ticks after boot; the holder started at ${ticks - 1})`
+            )
+          })
+        )
+      ))
+
+    it.live("takes over a lock taken before the host restarted", () =>
+      inDir((database) =>
+        Effect.gen(function*() {
+          yield* Effect.scoped(acquire(options(database)))
+          // Our own pid runs, with the start time the holder recorded: only the boot id tells them apart.
+          writeHolder(database, holder(process.pid, { start_ticks: procStat(process.pid)!.startTicks, boot_id: "00000000-0000-0000-0000-000000000000" }))
+          const [stale] = yield* takeOver(database)
+          assert.strictEqual(
+            stale?.reason,
+            `the host has restarted since pid ${process.pid} took it (boot id 00000000-0000-0000-0000-000000000000, now ${bootId()})`
+          )
+        })
+      ))
+
+    it.live("takes over a lock whose holder is a zombie: killed, not yet reaped", () =>
+      inDir((database) =>
+        Effect.acquireUseRelease(Effect.promise(unreapedChild), (child) =>
+          Effect.gen(function*() {
+            yield* Effect.scoped(acquire(options(database)))
+            const ticks = procStat(child.pid)!.startTicks
+            yield* Effect.promise(child.zombify)
+            assert.isTrue(isRunning(child.pid), "a zombie still answers signal 0")
+            writeHolder(database, holder(child.pid, { start_ticks: ticks, boot_id: bootId() }))
+            const [stale] = yield* takeOver(database)
+            assert.strictEqual(stale?.reason, `pid ${child.pid} has exited (a zombie its parent has not reaped yet)`)
+          }), (child) => Effect.sync(child.stop))
+      ))
+
+    it.live("does not take over a live holder with its own start time, even when its name holds parentheses", () =>
+      inDir((database) => {
+        // A command name like "a) Z 1 (b" reads as a zombie to a parser that stops at the first ")".
+        const odd = () => {
+          const link = join(dirname(dirname(database)), "a) Z 1 (b")
+          symlinkSync(spawnSync("sh", ["-c", "command -v sleep"], { encoding: "utf8" }).stdout.trim(), link)
+          const child = sleeper(link)
+          return { pid: child.pid!, stop: () => child.kill("SIGKILL") }
+        }
+        return withProcess(odd, (pid) =>
+          Effect.gen(function*() {
+            yield* Effect.scoped(acquire(options(database)))
+            while (procStat(pid)?.name !== "a) Z 1 (b") yield* Effect.sleep("5 millis") // until it has exec'd
+            for (const record of [holder(pid, { start_ticks: procStat(pid)!.startTicks, boot_id: bootId() }), holder(pid)]) {
+              writeHolder(database, record)
+              const error = yield* Effect.flip(Effect.scoped(acquire(options(database))))
+              assert.strictEqual(error._tag, "LockHeld", JSON.stringify(record))
+              assert.strictEqual((error as LockHeld).holder?.pid, pid)
+            }
+          })
+        )
+      }))
+
+    it.live("with wait, takes the lock once its holder becomes a zombie", () =>
+      inDir((database) =>
+        Effect.acquireUseRelease(Effect.promise(unreapedChild), (child) =>
+          Effect.gen(function*() {
+            yield* Effect.scoped(acquire(options(database)))
+            writeHolder(database, holder(child.pid, { start_ticks: procStat(child.pid)!.startTicks, boot_id: bootId() }))
+            const waiting = yield* Deferred.make<void>()
+            const reported = yield* Ref.make<ReadonlyArray<StaleLock>>([])
+            const fiber = yield* Effect.forkChild(Effect.scoped(acquire(options(database, {
+              wait: true,
+              pollEvery: "20 millis",
+              onWaiting: () => Deferred.succeed(waiting, undefined),
+              onTakeover: (s) => Ref.update(reported, (all) => [...all, s])
+            }))))
+            yield* Deferred.await(waiting)
+            yield* Effect.promise(child.zombify)
+            yield* Fiber.join(fiber)
+            const [stale] = yield* Ref.get(reported)
+            assert.strictEqual(stale?.reason, `pid ${child.pid} has exited (a zombie its parent has not reaped yet)`)
+          }), (child) => Effect.sync(child.stop))
+      ))
+  })
 })

@@ -333,7 +333,7 @@ silver:
         // Still the old definition: no `changed` column, and its filter still applies.
         assert.strictEqual((yield* objectsIn("silver"))["orders"], "VIEW")
         assert.deepStrictEqual(
-          yield* query("SELECT * EXCLUDE (_source_file, _batch_id, _ingested_at) FROM silver.orders ORDER BY order_id"),
+          yield* query("SELECT * EXCLUDE (_source_file, _source_row, _batch_id, _ingested_at) FROM silver.orders ORDER BY order_id"),
           [{ order_id: 1, amount: 10 }, { order_id: 3, amount: -5 }]
         )
       })))

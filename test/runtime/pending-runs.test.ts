@@ -9,6 +9,7 @@ import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Logger } from "effect"
 import * as DuckDbExecutor from "../../src/executor/DuckDbExecutor.ts"
+import { aroundStatements, decorator, Executor, ExecutorError, QueryFailed } from "../../src/executor/Executor.ts"
 import { MetadataStore, type RunRecord, type TableRecord } from "../../src/metadata/MetadataStore.ts"
 import * as PendingRuns from "../../src/metadata/PendingRuns.ts"
 import * as SqlMetadataStore from "../../src/metadata/SqlMetadataStore.ts"
@@ -21,6 +22,21 @@ const pendingFile = (project: TestProject) => `${warehouse(project)}.pending-run
 const store = (project: TestProject, deferNoOpRuns: boolean) =>
   Layer.unwrap(Effect.map(PendingRuns.make(warehouse(project)), (pendingRuns) =>
     SqlMetadataStore.layerWith({ migrate: true, pendingRuns, deferNoOpRuns }))).pipe(
+      Layer.provideMerge(DuckDbExecutor.layer({ path: warehouse(project), threads: 1 })),
+      Layer.provideMerge(NodeServices.layer)
+    )
+
+/**
+ * The store of an apply over a warehouse that refuses writes to the history while `full.on` (what
+ * DuckDB says when the disk is full); test/e2e/history.test.ts fills a real disk.
+ */
+const fullDisk = (project: TestProject, full: { on: boolean }) =>
+  Layer.unwrap(Effect.map(PendingRuns.make(warehouse(project)), (pendingRuns) =>
+    SqlMetadataStore.layerWith({ migrate: true, pendingRuns, deferNoOpRuns: true }))).pipe(
+      Layer.provideMerge(decorator((inner) => Effect.succeed(aroundStatements(inner, (sql, statement) =>
+        full.on && /^(INSERT|UPDATE)/.test(sql)
+          ? Effect.fail(new ExecutorError({ statement: "COMMIT", reason: new QueryFailed({ detail: `Could not write file "${warehouse(project)}.wal": No space left on device` }) }))
+          : statement)))),
       Layer.provideMerge(DuckDbExecutor.layer({ path: warehouse(project), threads: 1 })),
       Layer.provideMerge(NodeServices.layer)
     )
@@ -102,6 +118,66 @@ describe("pending runs", () => {
         yield* Effect.flatMap(MetadataStore, (s) => s.finishRun(run(1), [], false)).pipe(Effect.provide(Layer.merge(store(project, true), capture)))
         assert.deepStrictEqual((yield* storedRuns.pipe(Effect.provide(store(project, true)))).map((r) => r["batch_id"]), [run(1).batch_id])
         assert.isTrue(warnings.some((w) => w.includes(`cannot keep run ${run(1).batch_id} here`) && w.includes("written into the warehouse instead")), warnings.join("\n"))
+      })))
+
+  it.effect("a run the warehouse cannot take waits beside it with its tables; the next command writes it in place of its running row", () =>
+    inFreshProject((project) =>
+      Effect.gen(function*() {
+        const full = { on: false }
+        const failed = { ...run(1), status: "failed" as const, errors: 1 }
+        const published: TableRecord = { ...failedTable, table: "bronze.a", layer: "bronze", status: "succeeded", error: null, rows_in: 3, rows_out: 3 }
+        yield* Effect.gen(function*() {
+          const s = yield* MetadataStore
+          yield* s.startRun({ ...failed, status: "running", finished_at: null })
+          // The table that published was recorded then; the one that failed is recorded with the run.
+          yield* (yield* Executor).withSession((session) => s.recordTable(session, failed.batch_id, published))
+          full.on = true
+          yield* s.finishRun(failed, [failedTable], true)
+        }).pipe(Effect.provide(fullDisk(project, full)))
+        const waiting = readFileSync(pendingFile(project), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { batch_id: string; status: string; tables: ReadonlyArray<TableRecord> })
+        assert.deepStrictEqual(waiting.map((r) => [r.batch_id, r.status, r.tables.map((t) => t.table)]), [[failed.batch_id, "failed", ["gold.a"]]])
+
+        const history = yield* Effect.gen(function*() {
+          const s = yield* MetadataStore
+          return { runs: yield* storedRuns, tables: (yield* s.runTables(failed.batch_id)).map((t) => [t.table, t.status, t.rows_in]) }
+        }).pipe(Effect.provide(store(project, false)))
+        assert.deepStrictEqual(history, {
+          runs: [{ batch_id: failed.batch_id, status: "failed", unchanged_tables: "gold.a" }],
+          tables: [["bronze.a", "succeeded", 3], ["gold.a", "failed", 0]]
+        })
+        assert.throws(() => readFileSync(pendingFile(project)), /ENOENT/)
+      })))
+
+  it.effect("a run that can be written neither into the warehouse nor beside it fails with an error naming it and both causes", () =>
+    inFreshProject((project) =>
+      Effect.gen(function*() {
+        mkdirSync(pendingFile(project), { recursive: true })
+        const error = yield* Effect.flatMap(MetadataStore, (s) => s.finishRun({ ...run(1), status: "failed", errors: 1 }, [failedTable], false)).pipe(
+          Effect.provide(fullDisk(project, { on: true })),
+          Effect.flip
+        )
+        assert.strictEqual(error._tag, "HistoryNotWritten")
+        assert.include(error.message, `the history of run ${run(1).batch_id} (failed) could not be written into the warehouse: `)
+        assert.include(error.message, "No space left on device")
+        assert.include(error.message, `nor kept beside it: ${pendingFile(project)}: cannot keep run ${run(1).batch_id} here (`)
+        assert.include(error.message, "It will not appear in medallion runs")
+      })))
+
+  it.effect("a history reader marks runs left running crashed as it opens the store, with the totals of the tables they recorded", () =>
+    inFreshProject((project) =>
+      Effect.gen(function*() {
+        const dead = { ...run(1), status: "running" as const, finished_at: null, unchanged_tables: [] }
+        const published: TableRecord = { ...failedTable, status: "succeeded", error: null, rows_in: 5, rows_out: 4, quarantined: 1 }
+        // As an apply killed after one table published leaves it.
+        yield* Effect.gen(function*() {
+          const s = yield* MetadataStore
+          yield* s.startRun(dead)
+          yield* (yield* Executor).withSession((session) => s.recordTable(session, dead.batch_id, published))
+        }).pipe(Effect.provide(store(project, true)))
+        const stored = yield* rows("SELECT status, records_in::INTEGER AS i, records_out::INTEGER AS o, errors::INTEGER AS e, success_rate FROM _medallion.runs").pipe(
+          Effect.provide(store(project, false))
+        )
+        assert.deepStrictEqual(stored, [{ status: "crashed", i: 5, o: 4, e: 0, success_rate: 0.8 }])
       })))
 
   it.effect("any other command moves them in when it opens the store, never twice, skipping a line cut short", () =>

@@ -3,7 +3,7 @@
  * the `_medallion` metadata tables.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Deferred, Effect, Fiber } from "effect"
 import { aroundStatements, Executor } from "../../src/executor/Executor.ts"
 import { MetadataStore } from "../../src/metadata/MetadataStore.ts"
 import { planOf, runPlan } from "../support/project.ts"
@@ -182,6 +182,49 @@ describe("runner", () => {
         assert.deepStrictEqual((yield* store.findRun(noop.run.batch_id))?.unchanged_tables, ["bronze.customers", "silver.customers"])
         assert.deepStrictEqual((yield* store.recentRuns(5)).map((r) => r.unchanged_tables.length), [2, 0])
         assert.isUndefined(yield* store.findRun("no-such-run"))
+      })))
+
+  it.live("a table's record commits with the table: while a later table runs, the run lists the published ones with their counts", () =>
+    inProject(files, (project) =>
+      Effect.gen(function*() {
+        const three = planOf(`
+version: 1
+pipeline: three
+sources: { customers: { format: csv, path: data/customers.csv } }
+bronze: { customers: { from: customers } }
+silver:
+  customers:
+    from: bronze.customers
+    expect: [ { not_null: [name], on_fail: warn } ]
+gold:
+  tally:
+    from: silver.customers
+    transforms: [ { aggregate: { metrics: { n: "count(*)" } } } ]
+`)
+        // The gold table's first statement waits until the history has been read.
+        const reached = yield* Deferred.make<void>()
+        const release = yield* Deferred.make<void>()
+        const held = aroundStatements(yield* Executor, (sql, statement) =>
+          sql.startsWith("CREATE") && sql.includes("tally")
+            ? Effect.andThen(Deferred.succeed(reached, undefined), Effect.andThen(Deferred.await(release), statement))
+            : statement)
+        const running = yield* Effect.forkChild(runPlan(project, three).pipe(Effect.provideService(Executor, held)))
+        yield* Deferred.await(reached)
+        const during = yield* query(`SELECT r.status AS run, t.table_id, t.status, t.rows_in::INTEGER AS rows_in, t.rows_out::INTEGER AS rows_out
+          FROM _medallion.runs r JOIN _medallion.run_tables t USING (batch_id) ORDER BY t.table_id`)
+        assert.deepStrictEqual(during, [
+          { run: "running", table_id: "bronze.customers", status: "succeeded", rows_in: 2, rows_out: 2 },
+          { run: "running", table_id: "silver.customers", status: "succeeded", rows_in: 2, rows_out: 2 }
+        ])
+        const expectations = yield* query("SELECT table_id, expectation, passed::INTEGER AS passed FROM _medallion.expectation_results")
+        assert.deepStrictEqual(expectations, [{ table_id: "silver.customers", expectation: "not_null(name)", passed: 2 }])
+        yield* Deferred.succeed(release, undefined)
+        const report = yield* Fiber.join(running)
+        assert.strictEqual(report.run.status, "succeeded")
+        // Each table recorded once, as the report has it.
+        const store = yield* MetadataStore
+        assert.deepStrictEqual(yield* store.runTables(report.run.batch_id), report.tables.toSorted((a, b) => a.table.localeCompare(b.table)))
+        assert.deepStrictEqual(yield* column("SELECT count(*)::INTEGER AS n FROM _medallion.expectation_results", "n"), [1])
       })))
 
   it.live("a table's duration is its own time, not the time it waited for a concurrency slot", () =>

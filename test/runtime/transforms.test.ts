@@ -72,7 +72,7 @@ silver:
             { id: "4", name_up: "DAN", double_amount: 10 }
           ]
         )
-        assert.deepStrictEqual(yield* columnsOf("silver", "dropped"), ["id", "name", "city", "amount", "_batch_id"])
+        assert.deepStrictEqual(yield* columnsOf("silver", "dropped"), ["id", "name", "city", "amount", "_source_row", "_batch_id"])
         assert.deepStrictEqual(yield* columnsOf("silver", "renamed"), ["id", "full_name", "town"])
         assert.deepStrictEqual(
           yield* query("SELECT id, full_name, town FROM silver.renamed WHERE id IN ('2', '4') ORDER BY full_name"),

@@ -229,6 +229,27 @@ describe("loadSettings", () => {
       assert.include(error.message, "threds")
     }))
 
+  it.effect("stops an alias bomb in a config file at file:line:col", () =>
+    Effect.gen(function*() {
+      const levels = Array.from({ length: 10 }, (_, i) => `  l${i + 1}: &l${i + 1} [${Array(9).fill(`*l${i}`).join(", ")}]`)
+      const text = `log_level: &l0 info\ndatabricks:\n${levels.join("\n")}\n`
+      const error = yield* loadError({ "config/default.yaml": text })
+      assert.strictEqual(error.problems.length, 1)
+      const problem = error.problems[0]!
+      assert.strictEqual(problem.file, join("config", "default.yaml"))
+      assert.deepStrictEqual([problem.line, problem.column], [locate(text, "*l1").line, locate(text, "*l1").column])
+      assert.include(problem.message, "aliases expand too far")
+    }))
+
+  it.effect("reads an environment value that is not YAML as text, and reports it against the setting", () =>
+    Effect.gen(function*() {
+      const override = yield* loadError({ "config/default.yaml": defaultYaml }, { environment: { MEDALLION_DUCKDB__THREADS: "[a" } })
+      assert.include(override.message, "MEDALLION_DUCKDB__THREADS")
+      const variable = yield* loadError({ "config/default.yaml": "duckdb:\n  threads: ${T}\n" }, { environment: { T: "a: b: c" } })
+      assert.deepStrictEqual([variable.problems[0]!.line, variable.problems[0]!.column], [2, 12])
+      assert.include(variable.message, "threads")
+    }))
+
   it.effect("reports YAML syntax errors in a config file", () =>
     Effect.gen(function*() {
       const error = yield* loadError({ "config/default.yaml": "duckdb:\n  threads: 2\n path: x\n" })

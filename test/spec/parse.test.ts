@@ -311,6 +311,21 @@ sources:
     })
   })
 
+  it("stops an alias bomb at the first nested alias, and keeps plain aliases", () => {
+    // Ten levels of nine aliases each: 9^10 values from a few hundred bytes if expanded.
+    const levels = Array.from({ length: 10 }, (_, i) => `  l${i + 1}: &l${i + 1} [${Array(9).fill(`*l${i}`).join(", ")}]`)
+    const bomb = `version: 1\npipeline: shop\ndescription: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\nsources:\n${levels.join("\n")}\n`
+    assertProblem(onlyProblem(parsePipeline(file, bomb)), {
+      file,
+      at: locate(bomb, "*l1"),
+      says: ["YAML:", "aliases expand too far", "nested aliases"]
+    })
+    // An anchor used by many tables is not a bomb.
+    const tables = Array.from({ length: 300 }, (_, i) => `  t${i}: { from: orders_raw, retry: *retry }`)
+    const shared = `version: 1\npipeline: shop\nretry: &retry { attempts: 2 }\nsources:\n  orders_raw: { format: csv, path: data/orders.csv }\nbronze:\n${tables.join("\n")}\n`
+    assert.strictEqual(Object.keys(parsed(file, shared).spec.bronze ?? {}).length, 300)
+  })
+
   it("rejects several documents in one file", () => {
     const text = `${head}---\nversion: 1\n`
     assertProblem(problemsOf(parsePipeline(file, text))[0]!, { file, at: locate(text, "---"), says: ["YAML:", "multiple documents"] })

@@ -180,8 +180,11 @@ export interface Applied {
   readonly stderr: string
 }
 
-/** Runs `medallion apply` in the project as a child process; with `killAfterMs`, SIGKILLs it then. */
-export const applyProcess = (project: CrashProject, killAfterMs?: number, args: ReadonlyArray<string> = []): Promise<Applied> =>
+/**
+ * Runs `medallion apply` in the project as a child process; with `kill`, SIGKILLs it that many ms
+ * after the start, or as soon as its output so far satisfies it.
+ */
+export const applyProcess = (project: CrashProject, kill?: number | ((stdout: string) => boolean), args: ReadonlyArray<string> = []): Promise<Applied> =>
   new Promise((resolve, reject) => {
     const started = performance.now()
     const child = spawn(process.execPath, cliArgs(["apply", ...args]), { cwd: project.dir, env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] })
@@ -194,14 +197,18 @@ export const applyProcess = (project: CrashProject, killAfterMs?: number, args: 
     const poll = setInterval(() => {
       if (lockMs === undefined && existsSync(lockFile)) lockMs = performance.now() - started
     }, 5)
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()))
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
-    const timer = killAfterMs === undefined ? undefined : setTimeout(() => {
-      if (child.exitCode === null && child.signalCode === null) {
+    const killNow = () => {
+      if (!killed && child.exitCode === null && child.signalCode === null) {
         killedHoldingLock = existsSync(lockFile)
         killed = child.kill("SIGKILL")
       }
-    }, killAfterMs)
+    }
+    child.stdout.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString()
+      if (typeof kill === "function" && kill(stdout)) killNow()
+    })
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
+    const timer = typeof kill === "number" ? setTimeout(killNow, kill) : undefined
     const guard = setTimeout(() => child.kill("SIGKILL"), 120_000)
     child.on("error", reject)
     // "close": the process has exited and been reaped, so its pid is really gone (a lock holder check
@@ -334,6 +341,21 @@ export const checkTrial = (warehouse: string, reference: string, dataset: Datase
       FROM w0._medallion.run_tables WHERE status = 'succeeded'
         AND (rows_in <> rows_out + quarantined + dropped + duplicates + rejected OR NOT accounting_ok)`)
     for (const r of unbalanced) failures.push(`run ${r["batch_id"]} ${r["table_id"]}: rows_in ${r["rows_in"]} <> out ${r["rows_out"]} + quarantined ${r["quarantined"]} + dropped ${r["dropped"]} + duplicates ${r["duplicates"]} + rejected ${r["rejected"]} (accounting_ok ${r["accounting_ok"]})`)
+
+    // History: every table a run published (its batch) is recorded in that run with the batch's rows,
+    // in the same transaction; a crashed run lists exactly those, and its totals are their sums.
+    const unrecorded = await query(`SELECT b.batch_id, b.table_id FROM w0._medallion.batches b
+      LEFT JOIN w0._medallion.run_tables t ON t.batch_id = b.batch_id AND t.table_id = b.table_id AND t.status = 'succeeded' AND t.rows_out = b.record_count
+      WHERE t.table_id IS NULL`)
+    for (const r of unrecorded) failures.push(`run ${r["batch_id"]} published ${r["table_id"]} but does not record it with that batch's rows`)
+    const unpublished = await query(`SELECT t.batch_id, t.table_id FROM w0._medallion.run_tables t JOIN w0._medallion.runs r USING (batch_id)
+      LEFT JOIN w0._medallion.batches b ON b.batch_id = t.batch_id AND b.table_id = t.table_id
+      WHERE r.status = 'crashed' AND b.table_id IS NULL`)
+    for (const r of unpublished) failures.push(`crashed run ${r["batch_id"]} records ${r["table_id"]}, which it did not publish`)
+    const untotalled = await query(`SELECT r.batch_id, r.records_in, r.records_out FROM w0._medallion.runs r
+      LEFT JOIN (SELECT batch_id, sum(rows_in) AS i, sum(rows_out) AS o FROM w0._medallion.run_tables GROUP BY 1) t USING (batch_id)
+      WHERE r.status = 'crashed' AND (r.records_in <> coalesce(t.i, 0) OR r.records_out <> coalesce(t.o, 0))`)
+    for (const r of untotalled) failures.push(`crashed run ${r["batch_id"]}: records_in ${r["records_in"]}, records_out ${r["records_out"]} are not the sums of its tables`)
 
     // Runs: none left running; a killed run is crashed; every completed apply succeeded. A run that
     // found nothing to do may still wait in the pending-runs file (a line cut short by a kill is no run).

@@ -3,12 +3,12 @@ import { Console, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { MetadataStore } from "../../metadata/MetadataStore.ts"
 import { explainBusy } from "../../runtime/Lock.ts"
-import { engineLayer, envFlag, jsonFlag, settingsFor } from "../context.ts"
+import { engineLayer, envFlag, jsonFlag, limitFlag, settingsFor, UsageError } from "../context.ts"
 import { runLine, tableLine } from "../format.ts"
 
 export const runs = Command.make("runs", {
   batchId: Argument.String("batch_id").pipe(Argument.withDescription("Show one run's tables"), Argument.optional),
-  limit: Flag.Int("limit").pipe(Flag.withDescription("How many runs"), Flag.withDefault(20)),
+  limit: limitFlag("runs"),
   env: envFlag,
   json: jsonFlag
 }, ({ batchId, limit, env, json }) =>
@@ -18,7 +18,9 @@ export const runs = Command.make("runs", {
       const store = yield* MetadataStore
       if (Option.isSome(batchId)) {
         const run = yield* store.findRun(batchId.value)
-        if (run === undefined) return yield* Console.log(`no run ${batchId.value}; medallion runs lists them`)
+        if (run === undefined) {
+          return yield* new UsageError({ reason: `no run ${batchId.value} in the run history${settings.engine === "duckdb" ? ` of ${settings.duckdb.path}` : ""}; medallion runs lists the recent runs` })
+        }
         const tables = yield* store.runTables(batchId.value)
         const unchanged = run.unchanged_tables
         if (json) return yield* Console.log(JSON.stringify({ batch_id: batchId.value, tables, unchanged_tables: unchanged }, null, 2))

@@ -6,11 +6,11 @@ import { SelectionError } from "../../plan/select.ts"
 import { layers } from "../../spec/Pipeline.ts"
 import { didYouMean } from "../../spec/suggest.ts"
 import { explainBusy } from "../../runtime/Lock.ts"
-import { engineLayer, envFlag, jsonFlag, settingsFor } from "../context.ts"
+import { engineLayer, envFlag, jsonFlag, limitFlag, settingsFor } from "../context.ts"
 
 export const show = Command.make("show", {
   table: Argument.String("table").pipe(Argument.withDescription("layer.table, e.g. gold.daily_revenue")),
-  limit: Flag.Int("limit").pipe(Flag.withDescription("How many rows"), Flag.withDefault(20)),
+  limit: limitFlag("rows"),
   env: envFlag,
   json: jsonFlag
 }, ({ table, limit, env, json }) =>

@@ -1,15 +1,62 @@
-/** `medallion validate [files]`: parse, schema, references and cycles, without touching data. */
-import { Console, Effect } from "effect"
-import { Argument, Command } from "effect/cli"
-import type { SpecError } from "../../spec/SpecError.ts"
-import { AlreadyReported, jsonFlag, planFor } from "../context.ts"
+/**
+ * `medallion validate [files]`: parse, schema, references and cycles, and that every source a
+ * bronze table reads has its data (skipped with --no-data-check); reads no data.
+ */
+import { Console, Effect, FileSystem, Option, Path } from "effect"
+import { Argument, Command, Flag } from "effect/cli"
+import type { Plan } from "../../plan/Plan.ts"
+import { hasGlobSyntax } from "../../runtime/files.ts"
+import type { ParsedPipeline } from "../../spec/parse.ts"
+import { type Problem, SpecError } from "../../spec/SpecError.ts"
+import { AlreadyReported, jsonFlag, loadPlan, projectDir } from "../context.ts"
+
+/**
+ * Whether a source's path names a file: a plain path that exists, or a glob that matches one. Only
+ * what `apply` would otherwise find missing; an unreadable file is still apply's to report.
+ */
+const hasData = (pattern: string) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const root = yield* projectDir
+    const matches = hasGlobSyntax(pattern) ? yield* fs.glob(pattern, { root }).pipe(Effect.orElseSucceed(() => [])) : [pattern]
+    for (const match of matches) {
+      const info = yield* fs.stat(path.resolve(root, match)).pipe(Effect.option)
+      if (Option.isSome(info) && info.value.type === "File") return true
+    }
+    return false
+  })
+
+/** A problem at the `path` of every source read by a bronze table whose data is not there. */
+const checkData = (plan: Plan, parsed: ReadonlyArray<ParsedPipeline>) =>
+  Effect.gen(function*() {
+    const byFile = new Map(parsed.map((p) => [p.file, p]))
+    const seen = new Set<string>()
+    const problems: Array<Problem> = []
+    for (const node of plan.nodes.values()) {
+      if (node._tag !== "Ingest" || seen.has(`${node.file}\0${node.sourceName}`)) continue
+      seen.add(`${node.file}\0${node.sourceName}`)
+      const pattern = node.source.path
+      if (yield* hasData(pattern)) continue
+      const missing = hasGlobSyntax(pattern) ? `no file matches ${pattern}` : `there is no file ${pattern}`
+      problems.push(byFile.get(node.file)!.problemAt(["sources", node.sourceName, "path"],
+        `sources.${node.sourceName}.path: ${missing} (paths are relative to the project directory); put the data there, or pass --no-data-check if it arrives later`))
+    }
+    if (problems.length > 0) return yield* new SpecError({ problems })
+  })
 
 export const validate = Command.make("validate", {
   files: Argument.String("files").pipe(Argument.withDescription("Pipeline files (default: pipelines/*.yaml)"), Argument.variadic()),
+  dataCheck: Flag.Boolean("data-check").pipe(
+    Flag.withDescription("Check that each source's path names a file or its glob matches one; --no-data-check when the data arrives later"),
+    Flag.withDefault(true)
+  ),
   json: jsonFlag
-}, ({ files, json }) =>
+}, ({ files, dataCheck, json }) =>
   Effect.gen(function*() {
-    const plan = yield* planFor(files).pipe(
+    const plan = yield* loadPlan(files).pipe(
+      Effect.tap(({ parsed, plan }) => dataCheck ? checkData(plan, parsed) : Effect.void),
+      Effect.map(({ plan }) => plan),
       Effect.catchTag("SpecError", (error): Effect.Effect<never, SpecError | AlreadyReported> =>
         json
           ? Console.log(JSON.stringify({ valid: false, problems: error.problems }, null, 2)).pipe(
@@ -24,4 +71,4 @@ export const validate = Command.make("validate", {
     if (json) return yield* Console.log(JSON.stringify({ valid: true, pipelines: plan.pipelines.map((p) => p.pipeline), tables }, null, 2))
     yield* Console.log(`ok: ${plan.pipelines.length} pipeline(s), ${tables.length} table(s)`)
     for (const t of tables) yield* Console.log(`  ${t.table.padEnd(32)} ${t.mode.padEnd(8)} ${t.depends_on.length > 0 ? `<- ${t.depends_on.join(", ")}` : ""}`)
-  })).pipe(Command.withDescription("Check pipeline files: YAML, schema, references, cycles"))
+  })).pipe(Command.withDescription("Check pipeline files: YAML, schema, references, cycles, and that the sources' data is there"))

@@ -11,8 +11,8 @@
  *  3. `USING DELTA` is dropped (tables are DuckDB tables).
  *  4. `ARRAY<T>` types become `T[]` (STRING as VARCHAR).
  *  5. Function names: array( -> list_value(, transform( -> list_transform(, explode( -> unnest(;
- *     sha2, size, unix_micros and timestamp_micros are DuckDB macros created at start (sha256, len,
- *     epoch_us, make_timestamp).
+ *     sha2, size, unix_micros, timestamp_micros and monotonically_increasing_id are DuckDB macros
+ *     created at start (sha256, len, epoch_us, make_timestamp, row_number() OVER () - 1).
  *  6. `catalog.information_schema.view` becomes DuckDB's information_schema.view filtered to
  *     that catalog; the column full_data_type reads data_type.
  *  7. `DESCRIBE QUERY q` becomes a SELECT over `DESCRIBE q` with Databricks' column names
@@ -33,7 +33,9 @@ export const macros: ReadonlyArray<string> = [
   "CREATE OR REPLACE MACRO sha2(x, n) AS CASE WHEN n = 256 THEN sha256(x) END",
   "CREATE OR REPLACE MACRO size(x) AS len(x)",
   "CREATE OR REPLACE MACRO unix_micros(x) AS epoch_us(x)",
-  "CREATE OR REPLACE MACRO timestamp_micros(x) AS make_timestamp(x)"
+  "CREATE OR REPLACE MACRO timestamp_micros(x) AS make_timestamp(x)",
+  // Spark's ids follow the file's order; so does a window with an empty OVER clause in DuckDB.
+  "CREATE OR REPLACE MACRO monotonically_increasing_id() AS row_number() OVER () - 1"
 ]
 
 export class RewriteError extends Error {}
