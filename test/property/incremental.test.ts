@@ -15,10 +15,8 @@
  * MEDALLION_PROPERTY_SHRINK=1 shrinks a counterexample (minutes) instead of stopping at the first.
  * A failure prints the seed, the case as YAML and files, and what differs, table by table.
  *
- * Left out of the generated class until the engine meets it (each has a named test in
- * regressions.test.ts): columns appearing in later files, LF and CRLF files in one glob, and, in the
- * order-free property, what item 1 of the issue is fixing (merge tables that set rows aside, and
- * `unique` with `on_fail: fail` on an append table, which main checks on the new batch only).
+ * Counterexamples found so far, shrunk, are named cases in regressions.test.ts. To chase a failure,
+ * `caseArbitrary`'s options narrow the class (no dedupe or sequence ties, no new columns, ...).
  */
 import { describe, it } from "@effect/vitest"
 import { Effect } from "effect"
@@ -36,8 +34,7 @@ const killRuns = Number(process.env["MEDALLION_PROPERTY_KILL_RUNS"] ?? 2)
 const parameters = { seed, numRuns: runs, endOnFailure: process.env["MEDALLION_PROPERTY_SHRINK"] !== "1" }
 const timeout = 60_000 + runs * 15_000
 
-const orderFree: CaseOptions = { orderDependent: false, mergeSetsAside: false, uniqueFail: false, newColumns: false, mixedLineEndings: false }
-const orderDependent: CaseOptions = { ...orderFree, orderDependent: true, mergeSetsAside: true, uniqueFail: true }
+const everything: CaseOptions = { orderDependent: true, mergeSetsAside: true, uniqueFail: true, newColumns: true, mixedLineEndings: true }
 
 /** Fails with the case and its differences (fast-check adds the seed and the path to replay it). */
 const check = async (c: Case, sourceRow: boolean) => {
@@ -47,23 +44,15 @@ const check = async (c: Case, sourceRow: boolean) => {
 }
 
 describe("incremental applies equal a full refresh and the model", () => {
-  it(`order-free transforms: casts, row-local expectations, append, merge by sequence, views (${runs} cases, seed ${seed})`, { timeout }, async () => {
-    await fc.assert(fc.asyncProperty(caseArbitrary(orderFree), (c) => check(c, false)), parameters)
-  })
-
-  // Fails on main until item 1 lands: bronze has no `_source_row`, a full refresh gives every row
-  // one `_ingested_at` (dedupe and merge ties then pick any row), a merge row that an expectation
-  // drops still replaces the stored row in a rebuild, and `unique` on an append table sees only the
-  // new batch. Flip this to `it` with the fix.
-  it.fails(`order-dependent transforms: dedupe keep first/last, merge ties by arrival, lineage (${runs} cases, seed ${seed})`, { timeout }, async () => {
-    await fc.assert(fc.asyncProperty(caseArbitrary(orderDependent), (c) => check(c, true)), parameters)
+  it(`replace, append, merge and view tables; casts, expectations, dedupe, sequences; lineage (${runs} cases, seed ${seed})`, { timeout }, async () => {
+    await fc.assert(fc.asyncProperty(caseArbitrary(everything), (c) => check(c, true)), parameters)
   })
 
   it(`with medallion apply SIGKILLed between and during arrivals (${killRuns} cases, seed ${seed})`, { timeout: 60_000 + killRuns * 60_000 }, async () => {
     let kills = 0
     await fc.assert(
-      fc.asyncProperty(caseArbitrary(orderFree), fc.array(fc.option(fc.integer({ min: 50, max: 2_500 }), { nil: undefined, freq: 4 }), { minLength: 1, maxLength: 4 }), async (c, delays) => {
-        const result = await runCaseKilled(c, delays, { sourceRow: false })
+      fc.asyncProperty(caseArbitrary(everything), fc.array(fc.option(fc.integer({ min: 50, max: 2_500 }), { nil: undefined, freq: 4 }), { minLength: 1, maxLength: 4 }), async (c, delays) => {
+        const result = await runCaseKilled(c, delays, { sourceRow: true })
         kills += result.killed
         if (result.differences.length > 0) throw new Error(`${describeCase(c)}\nkills after ${delays.join(", ")} ms\n${result.differences.join("\n")}`)
       }),
@@ -75,7 +64,7 @@ describe("incremental applies equal a full refresh and the model", () => {
 
 describe("validate refuses what would see only the new batch", () => {
   /** A pipeline with one silver table made invalid in one of the refused ways. */
-  const refused = pipelineSpec({ ...orderDependent, orderDependent: false }).chain((p) =>
+  const refused = pipelineSpec({ ...everything, orderDependent: false }).chain((p) =>
     fc.constantFrom("dedupe in append", "dedupe in merge", "unique drop in append", "unique quarantine in append").map((how) => {
       const [mode, change] = how === "dedupe in append" ? ["append", "dedupe"] as const
         : how === "dedupe in merge" ? ["merge", "dedupe"] as const
@@ -85,8 +74,7 @@ describe("validate refuses what would see only the new batch", () => {
     })
   )
 
-  // Fails on main until item 1 lands (validate does not refuse these yet).
-  it.fails("dedupe in an append or merge table, unique with drop or quarantine in an append table: exit 2", { timeout: 120_000 }, async () => {
+  it("dedupe in an append or merge table, unique with drop or quarantine in an append table: exit 2", { timeout: 120_000 }, async () => {
     await fc.assert(
       fc.asyncProperty(refused, async ({ how, pipeline }) => {
         const project = makeProject()

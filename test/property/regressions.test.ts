@@ -31,9 +31,9 @@ const holds = async (c: Case, options: { readonly sourceRow: boolean } = { sourc
 }
 
 describe("incremental property: regressions", () => {
-  // Item 1 (the lead's fix): a full refresh orders every row by one `_ingested_at`, so "latest
-  // wins" picks any row; bronze has no `_source_row`. Fails on main until it lands.
-  it.fails("dedupe on _ingested_at desc keeps the latest arrival, also after a full refresh (a later file may sort first)", () =>
+  // A full refresh gave every row one `_ingested_at`, so "latest wins" picked any row (issue 16,
+  // item 1); bronze had no `_source_row`.
+  it("dedupe on _ingested_at desc keeps the latest arrival, also after a full refresh (a later file may sort first)", () =>
     holds({
       pipeline: pipeline(true, { mode: "replace", dedupe: { order: "_ingested_at desc", keep: "first" } }),
       arrivals: [
@@ -42,16 +42,16 @@ describe("incremental property: regressions", () => {
       ]
     }, { sourceRow: true }))
 
-  // Item 1, as the order-dependent property found and shrank it (seed 3, first case): rows tied
-  // under order_by (one file, one `_ingested_at`) keep any row instead of the later one.
-  it.fails("dedupe on _ingested_at desc keeps the later of two rows of one file", () =>
+  // Found and shrunk by the property (seed 3, first case): rows tied under order_by (one file, one
+  // `_ingested_at`) kept any row instead of the later one.
+  it("dedupe on _ingested_at desc keeps the later of two rows of one file", () =>
     holds({
       pipeline: pipeline(false, { mode: "replace", dedupe: { order: "_ingested_at desc", keep: "first" } }),
       arrivals: [{ write: [file("f15.csv", "1,1,0,a\n1,1,1,a")], remove: [] }]
     }, { sourceRow: true }))
 
-  // Item 1: ties in sequence_by go to the later arrival; a rebuild breaks them at random. Fails on main.
-  it.fails("merge: a tie in sequence_by goes to the later arrival, also after a full refresh", () =>
+  // Ties in sequence_by go to the later arrival; a rebuild broke them at random.
+  it("merge: a tie in sequence_by goes to the later arrival, also after a full refresh", () =>
     holds({
       pipeline: pipeline(true, { mode: "merge" }),
       arrivals: [
@@ -60,10 +60,10 @@ describe("incremental property: regressions", () => {
       ]
     }, { sourceRow: true }))
 
-  // Item 1: a rebuild of a merge table picks the newest row per key before the expectations run,
-  // so a newer row that is dropped takes its key's older, valid row with it (id 1 disappears after
-  // a full refresh). Found by the order-free property before merge tables were kept to warn there.
-  it.fails("merge: a newer row dropped by an expectation never replaces the stored row, also in a rebuild", () =>
+  // A rebuild of a merge table picked the newest row per key before the expectations ran, so a
+  // newer row that is dropped took its key's older, valid row with it (id 1 disappeared after a
+  // full refresh). Found by the property.
+  it("merge: a newer row dropped by an expectation never replaces the stored row, also in a rebuild", () =>
     holds({
       pipeline: pipeline(true, { mode: "merge", check: "drop" }),
       arrivals: [
@@ -72,10 +72,10 @@ describe("incremental property: regressions", () => {
       ]
     }))
 
-  // Item 1: `unique` on an append table is checked on the new batch only, so the second arrival
-  // re-sending id 1 passes and silver holds id 1 twice; the model fails the table from then on (it
-  // keeps the first arrival's rows, gold is skipped), and so does a full refresh. Fails on main.
-  it.fails("append: unique with on_fail fail holds over the whole table, not just the new batch", () =>
+  // `unique` on an append table was checked on the new batch only, so the second arrival re-sending
+  // id 1 passed and silver held id 1 twice. The table fails from then on (it keeps the first
+  // arrival's rows, gold is skipped), and so does a full refresh.
+  it("append: unique with on_fail fail holds over the whole table, not just the new batch", () =>
     holds({
       pipeline: pipeline(true, { mode: "append", unique: "fail" }),
       arrivals: [
@@ -84,10 +84,9 @@ describe("incremental property: regressions", () => {
       ]
     }))
 
-  // Not item 1: a CSV glob is read with the first file's columns, so a column that only later files
-  // have is silently dropped when the files are read together (a replace source, or a full refresh of
-  // an incremental one): bronze.raw and silver lose `note`. Incremental runs, one new file at a
-  // time, keep it. Fails on main (compile/duckdb.ts readFiles: read_csv without union_by_name).
+  // A CSV glob was read with the first file's columns, so a column that only later files have was
+  // silently dropped when the files were read together (a replace source, or a full refresh of an
+  // incremental one): bronze.raw and silver lost `note`. Found by the property.
   it("a column that appears in a later file survives a full refresh", () =>
     holds({
       pipeline: pipeline(true, { mode: "append" }),
@@ -97,8 +96,8 @@ describe("incremental property: regressions", () => {
       ]
     }))
 
-  // Not item 1, issue item 4 as filed: LF and CRLF files in one glob fail the bronze table
-  // ("schema mismatch in glob: column id ... could not be found"). Fails on main.
+  // Issue 16, item 4: LF and CRLF files in one glob failed the bronze table ("schema mismatch in
+  // glob: column id ... could not be found").
   it("LF and CRLF files in one glob load together", () =>
     holds({
       pipeline: pipeline(false, { mode: "replace" }),
