@@ -20,15 +20,13 @@ import type { ModelNode } from "../plan/Plan.ts"
 import { reshapes } from "../plan/Plan.ts"
 import type { Expectation, ExpectationKind, OnFail, Step } from "../spec/Pipeline.ts"
 import type { Dialect } from "./Dialect.ts"
-import { arrivalColumns } from "./ingest.ts"
+import { arrivalColumns, lineageColumns } from "./ingest.ts"
 import { resolveReferences } from "./references.ts"
 
 export const REMOVED = "__medallion_removed"
 export const CAST_QUARANTINE = "__medallion_cast_q"
 export const CAST_FAIL = "__medallion_cast_f"
 const markers = [REMOVED, CAST_QUARANTINE, CAST_FAIL] as const
-/** Columns bronze adds to every row: a joined table's are left out (the row's lineage is the left side's). */
-const lineageColumns = ["_batch_id", "_source_file", "_ingested_at", "_source_row"] as const
 
 export interface ExpectationPlan {
   readonly name: string
