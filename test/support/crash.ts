@@ -4,7 +4,7 @@
  * SIGKILLed at a chosen moment, and the invariants a warehouse must keep whatever was killed when.
  *
  * The data is built so that the final result does not depend on how files were grouped into
- * batches: duplicate lines only repeat within a file (dedupe keys never span files), and later
+ * batches: duplicate lines only repeat within a file (merge keys never span files), and later
  * versions of an order come in later files (the merge table keeps the highest version).
  */
 import { spawn } from "node:child_process"
@@ -41,11 +41,12 @@ bronze:
 silver:
   orders:
     from: bronze.orders
-    mode: append
+    mode: merge
+    key: [order_id, version]
+    sequence_by: version
     transforms:
       - cast: { columns: { order_id: bigint, version: integer, customer_id: bigint, amount: "decimal(12,2)", updated_at: timestamp }, on_error: quarantine }
       - trim: [status]
-      - dedupe: { keys: [order_id, version] }
     expect:
       - { name: positive_amount, check: amount >= 0, on_fail: quarantine }
       - { not_null: [customer_id], on_fail: drop }
@@ -323,7 +324,7 @@ export const checkTrial = (warehouse: string, reference: string, dataset: Datase
       if (total !== expected) failures.push(`bronze.orders has ${total} rows, expected ${expected} (the files' good rows)`)
     }
 
-    // Silver append: each bronze batch consumed once, and the batches in the table are those consumed.
+    // Silver merge: each bronze batch consumed once, and the batches in the table are those consumed.
     if (existing.has("w0.silver.orders")) {
       const distinct = await n("SELECT count(DISTINCT _batch_id) AS n FROM w0.silver.orders")
       const consumed = await n("SELECT count(*) AS n FROM w0._medallion.consumed_batches WHERE table_id = 'silver.orders'")
