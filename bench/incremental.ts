@@ -132,11 +132,12 @@ bronze:
 silver:
   orders:
     from: bronze.orders
-    mode: append
+    mode: merge
+    key: [order_id]
+    sequence_by: ordered_at
     transforms:
       - cast: { columns: { order_id: bigint, customer_id: bigint, amount: "decimal(12,2)", ordered_at: timestamp }, on_error: quarantine }
       - lowercase: [country]
-      - dedupe: { keys: [order_id] }
     expect:
       - { name: positive_amount, check: amount >= 0, on_fail: quarantine }
       - { not_null: [customer_id], on_fail: drop }

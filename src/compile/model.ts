@@ -103,6 +103,13 @@ const parseDuration = (every: string): string => {
   return `${m[1]} ${name}${m[1] === "1" ? "" : "s"}`
 }
 
+/** The quarantine reason of a value of `column` that did not cast. */
+const castReason = (column: string) => `cast(${column})`
+
+/** The columns of a cast step, as { column: type }. */
+const castColumns = (step: Extract<Step, { cast: unknown }>): Readonly<Record<string, string>> =>
+  "columns" in step.cast && typeof step.cast.columns === "object" ? step.cast.columns as Record<string, string> : step.cast as Record<string, string>
+
 const castOnError = (step: Extract<Step, { cast: unknown }>) =>
   "columns" in step.cast && typeof step.cast.columns === "object" ? (step.cast.on_error ?? "fail") : "fail"
 
@@ -203,7 +210,7 @@ const compileStep = (ctx: ChainContext, step: Step, index: number, prev: string,
     }))} FROM ${prev}`
   }
   if ("cast" in step) {
-    const columns = "columns" in step.cast && typeof step.cast.columns === "object" ? step.cast.columns as Record<string, string> : step.cast as Record<string, string>
+    const columns = castColumns(step)
     const onError = castOnError(step)
     const entries = Object.entries(columns)
     if (onError === "fail" && castsAreStrict) {
@@ -212,11 +219,12 @@ const compileStep = (ctx: ChainContext, step: Step, index: number, prev: string,
     const replaced = entries.map(([c, t]) => [c, d.tryCast(q(c), t)] as const)
     if (onError === "null") return `SELECT ${d.starReplace(replaced)} FROM ${prev}`
     const marker = onError === "quarantine" ? CAST_QUARANTINE : CAST_FAIL
-    // One entry per column that did not cast, appended in one step (linear in the number of
-    // columns); the marker stays NULL while empty.
+    // One entry per column that did not cast, with the value as it arrived (quarantine: named
+    // `cast(col)`, its reason), appended in one step (linear in the number of columns); the marker
+    // stays NULL while empty.
     const failed = `nullif(${d.concatArrays(`coalesce(${q(marker)}, ${d.emptyTextArray})`, d.textArray(entries.map(([c, t]) =>
       `CASE WHEN ${alive} AND ${q(c)} IS NOT NULL AND ${d.tryCast(q(c), t)} IS NULL THEN ${
-        onError === "quarantine" ? d.literal(`cast(${c})`) : d.castFailureEntry(c, q(c))} END`)))}, ${d.emptyTextArray})`
+        d.castFailureEntry(onError === "quarantine" ? castReason(c) : c, q(c))} END`)))}, ${d.emptyTextArray})`
     return `SELECT ${d.starReplace([...replaced, [marker, failed]])} FROM ${prev}`
   }
   if ("join" in step) {
@@ -361,9 +369,13 @@ export const compileModel = (d: Dialect, node: ModelNode, inputs: ModelInputs): 
   const staged = key.length === 0 ? flagged : `SELECT ${d.starReplace([[REMOVED,
     `CASE WHEN (${keep}) AND row_number() OVER (PARTITION BY (${keep}), ${key.map(q).join(", ")}${newestFirst.length > 0 ? ` ORDER BY ${newestFirst.join(", ")}` : ""}) > 1 THEN ${d.literal("duplicate")} ELSE ${q(REMOVED)} END`
   ]])} FROM (${flagged}) AS flagged`
-  const canQuarantine = with_("quarantine").length > 0 || (node.table.transforms ?? []).some((s) => "cast" in s && castOnError(s) === "quarantine")
+  const quarantineCasts = allSteps.filter((s): s is Extract<Step, { cast: unknown }> => "cast" in s && castOnError(s) === "quarantine")
+  const canQuarantine = with_("quarantine").length > 0 || quarantineCasts.length > 0
   const reasons = d.concatArrays(d.textArray(expectations.filter((e) => e.onFail === "quarantine")
-    .map((e) => `CASE WHEN ${q(e.flag)} THEN ${d.literal(e.name)} END`)), `coalesce(${q(CAST_QUARANTINE)}, ${d.emptyTextArray})`)
+    .map((e) => `CASE WHEN ${q(e.flag)} THEN ${d.literal(e.name)} END`)), `coalesce(${d.castFailureColumns(q(CAST_QUARANTINE))}, ${d.emptyTextArray})`)
+  // A value that did not cast is kept as it arrived, in `_raw_<column>`: the typed column holds NULL.
+  const rawValues = [...new Set(quarantineCasts.flatMap((s) => Object.keys(castColumns(s))))]
+    .map((c) => `, ${d.castFailureValue(q(CAST_QUARANTINE), castReason(c))} AS ${q(`_raw_${c}`)}`).join("")
   // Cast failures are grouped by column, not by value, so the grouping stays small.
   // Quarantine by cast only needs yes or no here (the reasons go to the quarantine table).
   const classifyColumns = [q(REMOVED), `${q(CAST_QUARANTINE)} IS NOT NULL AS ${q(CAST_QUARANTINE)}`, `${d.castFailureColumns(q(CAST_FAIL))} AS ${q(CAST_FAIL)}`, ...expectations.map((e) => q(e.flag))]
@@ -381,7 +393,7 @@ export const compileModel = (d: Dialect, node: ModelNode, inputs: ModelInputs): 
     castFailureSample: (column) => d.castFailureValues(node.mode === "view" ? `(${withChain("SELECT * FROM final")}) AS chain` : d.tempTable(stage), q(CAST_FAIL), column),
     output: `SELECT ${d.starExcept(hidden)} FROM ${d.tempTable(stage)} WHERE ${keep}`,
     quarantine: canQuarantine
-      ? `SELECT ${d.starExcept(hidden)}, ${reasons} AS _expectations, ${d.literal(inputs.batchId)} AS _quarantine_batch_id, ${d.timestamp(inputs.startedAt)} AS _quarantined_at FROM ${d.tempTable(stage)} WHERE ${alive} AND (${quarantined})`
+      ? `SELECT ${d.starExcept(hidden)}, ${reasons} AS _expectations${rawValues}, ${d.literal(inputs.batchId)} AS _quarantine_batch_id, ${d.timestamp(inputs.startedAt)} AS _quarantined_at FROM ${d.tempTable(stage)} WHERE ${alive} AND (${quarantined})`
       : undefined,
     dropStage: d.dropTempTable(stage),
     chainQuery: withCtes(strictCtes)(`SELECT ${d.starExcept([...markers])} FROM final WHERE ${alive}`),

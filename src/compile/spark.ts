@@ -144,6 +144,8 @@ export const spark = (options: SparkOptions): Dialect => {
     concatArrays: (a, b) => `concat(${a}, ${b})`,
     castFailureEntry: (column, value) => `${literal(column)} || chr(31) || CAST(${value} AS STRING)`,
     castFailureColumns: (array) => `array_sort(array_distinct(transform(${array}, e -> split_part(e, chr(31), 1))))`,
+    castFailureValue: (array, name) =>
+      `nullif(array_join(transform(filter(${array}, e -> split_part(e, chr(31), 1) = ${literal(name)}), e -> split_part(e, chr(31), 2)), ''), '')`,
     castFailureValues: (from, marker, column) =>
       `SELECT DISTINCT split_part(e, chr(31), 2) AS value FROM (SELECT explode(${marker}) AS e FROM ${from}) AS entries WHERE split_part(e, chr(31), 1) = ${literal(column)} ORDER BY 1 LIMIT 5`,
     timestamp: (iso) => `CAST(${literal(iso)} AS TIMESTAMP)`,

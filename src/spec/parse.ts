@@ -21,6 +21,22 @@ export interface ParsedPipeline {
 
 const formatDefault = SchemaIssue.makeFormatterDefault()
 
+/**
+ * A mapping's pairs by key, indexed at its first look-up: positioning every table of a spec with
+ * tens of thousands of them would otherwise scan its whole mapping each time (quadratic).
+ */
+const pairsByKey = new WeakMap<object, ReadonlyMap<unknown, unknown>>()
+const pairOf = (collection: object, items: ReadonlyArray<unknown>, key: string): unknown => {
+  let index = pairsByKey.get(collection)
+  if (index === undefined) {
+    const built = new Map<unknown, unknown>()
+    for (const item of items) if (isPair(item) && isScalar(item.key) && !built.has(item.key.value)) built.set(item.key.value, item)
+    pairsByKey.set(collection, built)
+    index = built
+  }
+  return index.get(key)
+}
+
 const positionOf = (doc: Document, lines: LineCounter, path: YamlPath, at: "key" | "value") => {
   // Walk down as far as the document goes; report the deepest node that exists.
   let node: unknown = doc.contents
@@ -28,9 +44,7 @@ const positionOf = (doc: Document, lines: LineCounter, path: YamlPath, at: "key"
   for (const segment of path) {
     if (!isMap(node) && !(isNode(node) && "items" in node)) break
     const items = (node as { items: Array<unknown> }).items
-    const next = typeof segment === "number"
-      ? items[segment]
-      : items.find((item) => isPair(item) && isScalar(item.key) && item.key.value === segment)
+    const next = typeof segment === "number" ? items[segment] : pairOf(node, items, segment)
     if (next === undefined) break
     if (isPair(next)) {
       keyNode = next.key
@@ -133,6 +147,26 @@ export interface ParsedYaml<A> {
 }
 
 /**
+ * Keys repeated within one mapping, at each repetition. In place of yaml's own check
+ * (`uniqueKeys`), which compares every key with each earlier one of its mapping: quadratic in the
+ * size of a mapping, minutes for a spec with tens of thousands of tables.
+ */
+const duplicateKeys = (doc: Document): ReadonlyArray<{ readonly offset: number; readonly key: string }> => {
+  const found: Array<{ readonly offset: number; readonly key: string }> = []
+  visit(doc, {
+    Map: (_, map) => {
+      const seen = new Set<unknown>()
+      for (const { key } of map.items) {
+        if (!isScalar(key)) continue
+        if (seen.has(key.value)) found.push({ offset: key.range?.[0] ?? 0, key: String(key.value) })
+        seen.add(key.value)
+      }
+    }
+  })
+  return found
+}
+
+/**
  * How far a file's aliases (`*name`) may expand, counted as the yaml library counts it (the uses
  * of an anchor times the aliases inside it). An anchor used once per table of a large file stays
  * well below it; aliases nested in aliases (`&b [*a, *a, ...]`, ten levels deep: billions of
@@ -208,16 +242,23 @@ export const decodeYaml = <S extends Schema.Top & { readonly DecodingServices: n
   prepare: (input: unknown, problemAt: ParsedPipeline["problemAt"]) => Result.Result<unknown, ReadonlyArray<Problem>> = Result.succeed
 ): Result.Result<ParsedYaml<S["Type"]>, SpecError> => {
   const lines = new LineCounter()
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true })
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false })
   const problemAt = (path: YamlPath, message: string, at: "key" | "value" = "value"): Problem => ({
     file, message, ...positionOf(doc, lines, path, at)
   })
-  if (doc.errors.length > 0) {
+  const duplicates = duplicateKeys(doc)
+  if (doc.errors.length > 0 || duplicates.length > 0) {
     return Result.fail(new SpecError({
-      problems: doc.errors.map((e) => {
-        const { line, col } = lines.linePos(e.pos[0])
-        return { file, line, column: col, message: `YAML: ${e.message.split("\n")[0]} (check the indentation and quoting around here)` }
-      })
+      problems: [
+        ...doc.errors.map((e) => {
+          const { line, col } = lines.linePos(e.pos[0])
+          return { file, line, column: col, message: `YAML: ${e.message.split("\n")[0]} (check the indentation and quoting around here)` }
+        }),
+        ...duplicates.map(({ offset, key }) => {
+          const { line, col } = lines.linePos(offset)
+          return { file, line, column: col, message: `YAML: Map keys must be unique; "${key}" is already a key of this mapping` }
+        })
+      ]
     }))
   }
   const plain = toPlain(doc)
@@ -250,7 +291,7 @@ export const locatorFor = (file: string, text: string): ParsedPipeline["problemA
   return (path, message, at = "value") => {
     if (parsed === undefined) {
       const lines = new LineCounter()
-      parsed = { doc: parseDocument(text, { lineCounter: lines }), lines }
+      parsed = { doc: parseDocument(text, { lineCounter: lines, uniqueKeys: false }), lines }
     }
     return { file, message, ...positionOf(parsed.doc, parsed.lines, path, at) }
   }

@@ -117,7 +117,7 @@ describe("spark dialect: transforms", () => {
     assert.strictEqual(
       step1(`[ { cast: { columns: { amount: "decimal(12,2)" }, on_error: quarantine } } ]`),
       "SELECT * EXCEPT (`amount`, `__medallion_cast_q`), TRY_CAST(`amount` AS decimal(12,2)) AS `amount`, " +
-        `nullif(concat(coalesce(\`__medallion_cast_q\`, CAST(array() AS ARRAY<STRING>)), filter(array(CASE WHEN ${ALIVE} AND \`amount\` IS NOT NULL AND TRY_CAST(\`amount\` AS decimal(12,2)) IS NULL THEN 'cast(amount)' END), x -> x IS NOT NULL)), CAST(array() AS ARRAY<STRING>)) AS \`__medallion_cast_q\` FROM step_0`
+        `nullif(concat(coalesce(\`__medallion_cast_q\`, CAST(array() AS ARRAY<STRING>)), filter(array(CASE WHEN ${ALIVE} AND \`amount\` IS NOT NULL AND TRY_CAST(\`amount\` AS decimal(12,2)) IS NULL THEN 'cast(amount)' || chr(31) || CAST(\`amount\` AS STRING) END), x -> x IS NOT NULL)), CAST(array() AS ARRAY<STRING>)) AS \`__medallion_cast_q\` FROM step_0`
     )
   })
 
@@ -270,7 +270,7 @@ silver:
     assert.strictEqual(
       program.quarantine,
       `SELECT * EXCEPT (${HIDDEN}, ${flags}), ` +
-        "concat(filter(array(CASE WHEN `__medallion_e2` THEN 'unique(id)' END, CASE WHEN `__medallion_e4` THEN 'relationships(customer_id -> bronze.customers.id)' END), x -> x IS NOT NULL), coalesce(`__medallion_cast_q`, CAST(array() AS ARRAY<STRING>))) AS _expectations, " +
+        "concat(filter(array(CASE WHEN `__medallion_e2` THEN 'unique(id)' END, CASE WHEN `__medallion_e4` THEN 'relationships(customer_id -> bronze.customers.id)' END), x -> x IS NOT NULL), coalesce(array_sort(array_distinct(transform(`__medallion_cast_q`, e -> split_part(e, chr(31), 1)))), CAST(array() AS ARRAY<STRING>))) AS _expectations, " +
         `'B-1' AS _quarantine_batch_id, CAST('2024-05-01T12:00:00.000Z' AS TIMESTAMP) AS _quarantined_at FROM ${STAGE} WHERE ${ALIVE} AND (\`__medallion_cast_q\` IS NOT NULL OR \`__medallion_e2\` OR \`__medallion_e4\`)`
     )
   })

@@ -150,6 +150,12 @@ silver:
           ["Eve", ["cast(amount)", "cast(ts)"]]
         ])
         for (const r of quarantined) assert.strictEqual(r["_quarantine_batch_id"], report.run.batch_id)
+        // The typed column holds NULL; the value as it arrived is kept beside it.
+        assert.deepStrictEqual(yield* query("SELECT name, amount, _raw_amount, _raw_ts FROM silver.typed__quarantine ORDER BY name"), [
+          { name: "Carol", amount: null, _raw_amount: "abc", _raw_ts: null },
+          { name: "Dan", amount: 5, _raw_amount: null, _raw_ts: "bad" },
+          { name: "Eve", amount: null, _raw_amount: "zz", _raw_ts: "never" }
+        ])
       })))
 
   it.effect("trim, lowercase, fill_nulls and drop_nulls (counted in dropped_by_reason)", () =>

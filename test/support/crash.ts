@@ -4,8 +4,8 @@
  * SIGKILLed at a chosen moment, and the invariants a warehouse must keep whatever was killed when.
  *
  * The data is built so that the final result does not depend on how files were grouped into
- * batches: duplicate lines only repeat within a file (merge keys never span files), and later
- * versions of an order come in later files (the merge table keeps the highest version).
+ * batches: duplicate lines only repeat within a file, and later versions of an order come in later
+ * files (the merge tables keep one row per order and version, then the highest version).
  */
 import { spawn } from "node:child_process"
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
@@ -324,7 +324,7 @@ export const checkTrial = (warehouse: string, reference: string, dataset: Datase
       if (total !== expected) failures.push(`bronze.orders has ${total} rows, expected ${expected} (the files' good rows)`)
     }
 
-    // Silver merge: each bronze batch consumed once, and the batches in the table are those consumed.
+    // Silver append: each bronze batch consumed once, and the batches in the table are those consumed.
     if (existing.has("w0.silver.orders")) {
       const distinct = await n("SELECT count(DISTINCT _batch_id) AS n FROM w0.silver.orders")
       const consumed = await n("SELECT count(*) AS n FROM w0._medallion.consumed_batches WHERE table_id = 'silver.orders'")

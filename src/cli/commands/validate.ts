@@ -4,7 +4,7 @@
  */
 import { Console, Effect, FileSystem, Option, Path } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
-import type { Plan } from "../../plan/Plan.ts"
+import type { IngestNode, Plan } from "../../plan/Plan.ts"
 import { hasGlobSyntax } from "../../runtime/files.ts"
 import type { ParsedPipeline } from "../../spec/parse.ts"
 import { type Problem, SpecError } from "../../spec/SpecError.ts"
@@ -31,18 +31,18 @@ const hasData = (pattern: string) =>
 const checkData = (plan: Plan, parsed: ReadonlyArray<ParsedPipeline>) =>
   Effect.gen(function*() {
     const byFile = new Map(parsed.map((p) => [p.file, p]))
-    const seen = new Set<string>()
-    const problems: Array<Problem> = []
-    for (const node of plan.nodes.values()) {
-      if (node._tag !== "Ingest" || seen.has(`${node.file}\0${node.sourceName}`)) continue
-      seen.add(`${node.file}\0${node.sourceName}`)
-      const pattern = node.source.path
-      if (yield* hasData(pattern)) continue
-      const missing = hasGlobSyntax(pattern) ? `no file matches ${pattern}` : `there is no file ${pattern}`
-      problems.push(byFile.get(node.file)!.problemAt(["sources", node.sourceName, "path"],
-        `sources.${node.sourceName}.path: ${missing} (paths are relative to the project directory); put the data there, or pass --no-data-check if it arrives later`))
-    }
-    if (problems.length > 0) return yield* new SpecError({ problems })
+    const sources = new Map<string, IngestNode>()
+    for (const node of plan.nodes.values()) if (node._tag === "Ingest") sources.set(`${node.file}\0${node.sourceName}`, node)
+    // Many at a time: each is a stat or a directory listing, and a spec may have thousands.
+    const problems = yield* Effect.forEach(sources.values(), (node) =>
+      Effect.map(hasData(node.source.path), (found): ReadonlyArray<Problem> => {
+        if (found) return []
+        const pattern = node.source.path
+        const missing = hasGlobSyntax(pattern) ? `no file matches ${pattern}` : `there is no file ${pattern}`
+        return [byFile.get(node.file)!.problemAt(["sources", node.sourceName, "path"],
+          `sources.${node.sourceName}.path: ${missing} (paths are relative to the project directory); put the data there, or pass --no-data-check if it arrives later`)]
+      }), { concurrency: 16 })
+    if (problems.flat().length > 0) return yield* new SpecError({ problems: problems.flat() })
   })
 
 export const validate = Command.make("validate", {
