@@ -4,7 +4,7 @@
  * not check references between tables (see plan/).
  */
 import { Result, Schema, SchemaAST, SchemaIssue } from "effect"
-import { type Document, isAlias, isCollection, isMap, isNode, isPair, isScalar, LineCounter, parseDocument, visit } from "yaml"
+import { type Document, isCollection, isMap, isNode, isPair, isScalar, LineCounter, parseDocument, visit } from "yaml"
 import { Pipeline } from "./Pipeline.ts"
 import { type Problem, SpecError } from "./SpecError.ts"
 import { didYouMean } from "./suggest.ts"
@@ -172,7 +172,7 @@ const duplicateKeys = (doc: Document): ReadonlyArray<{ readonly offset: number; 
  * well below it; aliases nested in aliases (`&b [*a, *a, ...]`, ten levels deep: billions of
  * values from a few hundred bytes) stop at once instead of exhausting memory.
  */
-export const maxAliasCount = 10_000
+const maxAliasCount = 10_000
 
 /** The first alias whose anchor holds aliases itself: where an expansion grows without bound. */
 const nestedAlias = (doc: Document): number => {
@@ -205,7 +205,7 @@ const nestedAlias = (doc: Document): number => {
  * The plain value of a parsed document, with aliases expanded at most `maxAliasCount` times; the
  * offset of the offending alias when they would expand further.
  */
-export const toPlain = (doc: Document): Result.Result<unknown, { readonly offset: number; readonly message: string }> => {
+const toPlain = (doc: Document): Result.Result<unknown, { readonly offset: number; readonly message: string }> => {
   try {
     return Result.succeed(doc.toJS({ maxAliasCount }) as unknown)
   } catch (error) {
