@@ -271,8 +271,8 @@ export const buildPlan = (files: ReadonlyArray<ParsedPipeline>): Result.Result<P
   }
 
   // Engines compare names without case: a declared table must not be another's internal table
-  // (the suffix rule above already refuses these names; this holds whatever the names) or another
-  // declared table spelled differently.
+  // (a guard behind the suffix rule above, should the two ever differ) nor another declared table
+  // spelled in another case.
   const taken = new Map<string, { readonly owner: TableId; readonly kind: string }>()
   for (const node of nodes.values()) {
     for (const internal of internalTables(node.layer, node.name)) taken.set(internal.id.toLowerCase(), { owner: node.id, kind: internal.kind })

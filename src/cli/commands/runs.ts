@@ -1,6 +1,6 @@
 /** `medallion runs`: recent runs from the metadata store; with a batch id, that run's tables. */
 import { Console, Effect, Option } from "effect"
-import { Argument, Command, Flag } from "effect/cli"
+import { Argument, Command } from "effect/cli"
 import { MetadataStore } from "../../metadata/MetadataStore.ts"
 import { explainBusy } from "../../runtime/Lock.ts"
 import { engineLayer, envFlag, jsonFlag, limitFlag, settingsFor, UsageError } from "../context.ts"

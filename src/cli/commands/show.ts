@@ -1,6 +1,6 @@
 /** `medallion show layer.table`: the first rows of a table. */
 import { Console, Effect, Option } from "effect"
-import { Argument, Command, Flag } from "effect/cli"
+import { Argument, Command } from "effect/cli"
 import { Executor } from "../../executor/Executor.ts"
 import { SelectionError } from "../../plan/select.ts"
 import { layers } from "../../spec/Pipeline.ts"
