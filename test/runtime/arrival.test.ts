@@ -3,6 +3,9 @@
  * (`_ingested_at`, `_source_file`, `_source_row`), which a rebuild reproduces; a merge keeps the
  * newest row that passes its expectations; and what looks across rows of an append or merge either
  * looks at the whole table or is refused by validate.
+ *
+ * On the real clock (it.live): each apply then has its own `_ingested_at`, and the later files are
+ * named to sort before the first ones, so only their time of arrival can make them win.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Result } from "effect"
@@ -21,7 +24,7 @@ ${extra}`
 const rebuildAll = (project: TestProject, text: string) => runPlan(project, planOf(text), [], { fullRefresh: true })
 
 describe("incremental runs and a rebuild agree", () => {
-  it.effect("dedupe with order_by _ingested_at desc keeps the latest arrival, and a rebuild keeps it too, every time", () =>
+  it.live("dedupe with order_by _ingested_at desc keeps the latest arrival, and a rebuild keeps it too, every time", () =>
     inProject({ "data/a.csv": "id,v\n1,old\n2,old\n" }, (project) =>
       Effect.gen(function*() {
         const text = source(`
@@ -31,7 +34,7 @@ silver:
     transforms: [ { dedupe: { keys: [id], order_by: _ingested_at desc } } ]
 `)
         yield* runPlan(project, planOf(text))
-        project.write("data/b.csv", "id,v\n2,new\n")
+        project.write("data/0-later.csv", "id,v\n2,new\n")
         succeeded(yield* runPlan(project, planOf(text)), "silver.latest")
         const latest = "SELECT id, v FROM silver.latest ORDER BY id"
         const expected = [{ id: "1", v: "old" }, { id: "2", v: "new" }]
@@ -42,7 +45,7 @@ silver:
         }
       })))
 
-  it.effect("ties within one file follow the row order: keep first takes the first row, keep last the last, order_by desc the later", () =>
+  it.live("ties within one file follow the row order: keep first takes the first row, keep last the last, order_by desc the later", () =>
     inProject({ "data/a.csv": "id,v,rank\n1,first,5\n1,second,5\n1,third,5\n" }, (project) =>
       Effect.gen(function*() {
         const text = source(`
@@ -64,7 +67,7 @@ silver:
         assert.deepStrictEqual(yield* picked, expected)
       })))
 
-  it.effect("merge: a newer version that is quarantined never replaces the stored one; ties go to the later arrival; a rebuild agrees", () =>
+  it.live("merge: a newer version that is quarantined never replaces the stored one; ties go to the later arrival; a rebuild agrees", () =>
     inProject({ "data/a.csv": "id,amount,seq\n1,10,1\n2,20,1\n3,30,1\n" }, (project) =>
       Effect.gen(function*() {
         const text = source(`
@@ -79,7 +82,7 @@ silver:
 `)
         yield* runPlan(project, planOf(text))
         // id 1: a newer, bad version (quarantined); id 2: a tie on seq (the later arrival wins); id 3: an older, late version.
-        project.write("data/b.csv", "id,amount,seq\n1,-5,2\n2,21,1\n3,29,0\n")
+        project.write("data/0-later.csv", "id,amount,seq\n1,-5,2\n2,21,1\n3,29,0\n")
         const second = yield* runPlan(project, planOf(text))
         const t = succeeded(second, "silver.orders")
         assert.strictEqual(t.quarantined, 1)
@@ -92,7 +95,7 @@ silver:
         assert.deepStrictEqual(yield* query(merged), expected)
       })))
 
-  it.effect("unique on an append looks at the rows already published: a key sent again fails the batch, as a rebuild would", () =>
+  it.live("unique on an append looks at the rows already published: a key sent again fails the batch, as a rebuild would", () =>
     inProject({ "data/a.csv": "id,v\n1,a\n2,b\n" }, (project) =>
       Effect.gen(function*() {
         const text = source(`
@@ -103,7 +106,7 @@ silver:
     expect: [ { unique: [id], on_fail: fail } ]
 `)
         succeeded(yield* runPlan(project, planOf(text)), "silver.events")
-        project.write("data/b.csv", "id,v\n2,again\n3,c\n")
+        project.write("data/0-later.csv", "id,v\n2,again\n3,c\n")
         const second = yield* runPlan(project, planOf(text))
         const t = tableOf(second, "silver.events")
         assert.strictEqual(t.status, "failed")
