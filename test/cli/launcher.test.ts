@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from "node:fs"
 import { delimiter, join } from "node:path"
 import { afterAll, assert } from "vitest"
 import { isRunning } from "../../src/runtime/Lock.ts"
-import { until } from "../support/processes.ts"
+import { endlessPipeline, until } from "../support/processes.ts"
 import { cli, makeProject, repoRoot, type TestProject } from "../support/project.ts"
 
 const olderNode = (): string | undefined => {
@@ -25,14 +25,7 @@ const olderNode = (): string | undefined => {
 
 const old = "Deno" in globalThis ? undefined : olderNode()
 
-// Far longer than any test waits: it ends only when interrupted.
-const slow = `
-version: 1
-pipeline: slow
-gold:
-  total:
-    sql: select sum(a.range * b.range) as s from range(200000) a, range(200000) b
-`
+const slow = endlessPipeline
 
 /** Starts `<old node> bin/medallion.js args` in `dir`; `exited` settles when the launcher itself exits. */
 const launch = (dir: string, args: ReadonlyArray<string>) => {

@@ -5,17 +5,10 @@ import { hostname } from "node:os"
 import { dirname, join } from "node:path"
 import { describe, it } from "@effect/vitest"
 import { afterAll, assert } from "vitest"
-import { bootId, hasProc, procStat, sleeper } from "../support/processes.ts"
+import { bootId, endlessPipeline, hasProc, procStat, sleeper } from "../support/processes.ts"
 import { cli, cliArgs, makeProject } from "../support/project.ts"
 
-// Minutes of DuckDB work on one thread (config below): it holds the lock until a test ends it.
-const slow = `
-version: 1
-pipeline: slow
-gold:
-  total:
-    sql: select sum(a.range * b.range) as s from range(200000) a, range(200000) b
-`
+const slow = endlessPipeline
 const fast = `
 version: 1
 pipeline: fast

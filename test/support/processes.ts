@@ -60,3 +60,15 @@ export const unreapedChild = async () => {
     stop: () => parent.kill("SIGKILL")
   }
 }
+
+/**
+ * A pipeline whose only table takes minutes of DuckDB work (on one thread): an apply of it holds
+ * the warehouse until a test ends it.
+ */
+export const endlessPipeline = `
+version: 1
+pipeline: slow
+gold:
+  total:
+    sql: select sum(a.range * b.range) as s from range(200000) a, range(200000) b
+`
