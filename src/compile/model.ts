@@ -307,7 +307,12 @@ const compileChain = (ctx: ChainContext, inputs: ModelInputs, filterLeading: boo
   return ctes
 }
 
-const expectationFailing = (d: Dialect, node: ModelNode, inputs: ModelInputs, e: Expectation): string => {
+/**
+ * The predicate that a row fails `e`. `setAside` is true for rows that a cast or another
+ * expectation quarantines or drops: they are never published, so `unique` does not count them (in
+ * an incremental run they would never reach the table, and a rebuild must agree).
+ */
+const expectationFailing = (d: Dialect, node: ModelNode, inputs: ModelInputs, e: Expectation, setAside: string): string => {
   const q = d.quote
   if ("check" in e) return `NOT coalesce(${e.check}, false)`
   if ("not_null" in e) return e.not_null.map((c) => `s.${q(c)} IS NULL`).join(" OR ")
@@ -316,10 +321,11 @@ const expectationFailing = (d: Dialect, node: ModelNode, inputs: ModelInputs, e:
     const key = node.mode === "merge" ? node.table.key ?? [] : []
     if (key.length > 0 && key.every((k) => e.unique.includes(k))) return "false"
     const cols = e.unique.map((c) => `s.${q(c)}`)
-    const repeated = `count(*) OVER (PARTITION BY s.${q(REMOVED)} IS NULL, ${cols.join(", ")}) > 1`
+    const counted = `s.${q(REMOVED)} IS NULL AND NOT (${setAside})`
+    const repeated = `count(*) OVER (PARTITION BY ${counted}, ${cols.join(", ")}) > 1`
     // An append is checked against the whole table: the key must not be there yet.
     const published = inputs.appendingTo === undefined ? "" : ` OR ${d.presentIn(inputs.appendingTo, e.unique.map((c) => [c, `s.${q(c)}`] as const))}`
-    return `(${cols.map((c) => `${c} IS NOT NULL`).join(" AND ")}) AND (${repeated}${published})`
+    return `NOT (${setAside}) AND (${cols.map((c) => `${c} IS NOT NULL`).join(" AND ")}) AND (${repeated}${published})`
   }
   if ("accepted_values" in e) {
     const c = `s.${q(e.accepted_values.column)}`
@@ -348,8 +354,14 @@ export const compileModel = (d: Dialect, node: ModelNode, inputs: ModelInputs): 
   const expectations: ReadonlyArray<ExpectationPlan> = (node.table.expect ?? []).map((e, i) => ({
     name: expectationName(e), kind: expectationKind(e), onFail: e.on_fail ?? "warn", flag: `__medallion_e${i}`
   }))
-  const flagged = `SELECT s.*${(node.table.expect ?? []).map((e, i) =>
-    `, (s.${q(REMOVED)} IS NULL AND coalesce(${expectationFailing(d, node, inputs, e)}, false)) AS ${q(expectations[i]!.flag)}`).join("")} FROM final s`
+  // Row-local expectations first; `unique` then counts only the rows none of them sets aside.
+  const declared = (node.table.expect ?? []).map((e, i) => ({ e, flag: expectations[i]!.flag, onFail: expectations[i]!.onFail }))
+  const rowLocal = declared.filter(({ e }) => !("unique" in e))
+  const unique = declared.filter(({ e }) => "unique" in e)
+  const setAside = [`s.${q(CAST_QUARANTINE)} IS NOT NULL`, ...rowLocal.filter((x) => x.onFail === "quarantine" || x.onFail === "drop").map((x) => `s.${q(x.flag)}`)].join(" OR ")
+  const flag = (x: typeof declared[number]) => `, (s.${q(REMOVED)} IS NULL AND coalesce(${expectationFailing(d, node, inputs, x.e, setAside)}, false)) AS ${q(x.flag)}`
+  const rowFlagged = `SELECT s.*${rowLocal.map(flag).join("")} FROM final s`
+  const flagged = unique.length === 0 ? rowFlagged : `SELECT s.*${unique.map(flag).join("")} FROM (${rowFlagged}) s`
   const withCtes = (chain: typeof ctes) => (tail: string) => `WITH ${chain.map(([name, sql]) => `${name} AS (${sql})`).join(",\n")}\n${tail}`
   const withChain = withCtes(ctes)
   const stage = `__stage_${node.layer}_${node.name}`

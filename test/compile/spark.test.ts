@@ -240,15 +240,17 @@ silver:
 
   it("flags every expectation kind in its own column, for rows still alive", () => {
     const flagged = program.buildStage.slice(program.buildStage.lastIndexOf("\nSELECT s.*") + 1)
+    const setAside = "s.`__medallion_cast_q` IS NOT NULL OR s.`__medallion_e1` OR s.`__medallion_e4`"
     assert.strictEqual(
       flagged,
       "SELECT s.*, " +
+        `(s.\`__medallion_removed\` IS NULL AND coalesce(NOT (${setAside}) AND (s.\`id\` IS NOT NULL) AND (count(*) OVER (PARTITION BY s.\`__medallion_removed\` IS NULL AND NOT (${setAside}), s.\`id\`) > 1), false)) AS \`__medallion_e2\` ` +
+        "FROM (SELECT s.*, " +
         "(s.`__medallion_removed` IS NULL AND coalesce(NOT coalesce(amount > 0, false), false)) AS `__medallion_e0`, " +
         "(s.`__medallion_removed` IS NULL AND coalesce(s.`id` IS NULL OR s.`ts` IS NULL, false)) AS `__medallion_e1`, " +
-        "(s.`__medallion_removed` IS NULL AND coalesce((s.`id` IS NOT NULL) AND (count(*) OVER (PARTITION BY s.`__medallion_removed` IS NULL, s.`id`) > 1), false)) AS `__medallion_e2`, " +
         "(s.`__medallion_removed` IS NULL AND coalesce(s.`status` IS NOT NULL AND s.`status` NOT IN ('paid', '5'), false)) AS `__medallion_e3`, " +
         "(s.`__medallion_removed` IS NULL AND coalesce(s.`customer_id` IS NOT NULL AND (SELECT count(*) FROM `main`.`shop_bronze`.`customers` r WHERE r.`id` = s.`customer_id`) = 0, false)) AS `__medallion_e4` " +
-        "FROM final s"
+        "FROM final s) s"
     )
     assert.deepStrictEqual(program.expectations.map((e) => [e.name, e.onFail]), [
       ["positive", "warn"],
