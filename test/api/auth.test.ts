@@ -127,7 +127,13 @@ describe("API authentication", () => {
     const r = await server.post("/pipelines/shop/runs", undefined, bearer(hs256(jwtSecret, claims("read run"))))
     assert.strictEqual(r.status, 202, r.text)
     const read = bearer(hs256(jwtSecret, claims("read")))
-    await until("the run to finish", async () => (await server.get(`/runs/${r.body.batch_id}`, read)).body.run.status === "succeeded")
+    // Polls until the run reads as succeeded; a failed poll names what it got instead of throwing.
+    let last = ""
+    await until("the run to finish", async () => {
+      const got = await server.get(`/runs/${r.body.batch_id}`, read)
+      last = `${got.status} ${got.text}`
+      return got.body?.run?.status === "succeeded"
+    }).catch((e: unknown) => assert.fail(`${String(e)}; last answer: ${last}`))
   })
 
   it("verifies RS256 and ES256 tokens against the JWKS, and refuses key confusion", async () => {
