@@ -127,13 +127,7 @@ export const startServer = async (project: TestProject, plan: Plan, api: Setting
 }
 
 /** Polls until `check` passes (or fails after `timeoutMs`). */
-export const until = async (what: string, check: () => Promise<boolean> | boolean, timeoutMs = 30_000) => {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
-}
+export { until } from "../support/processes.ts"
 
 const b64url = (data: string | Buffer) => Buffer.from(data).toString("base64url")
 
