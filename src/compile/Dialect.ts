@@ -13,6 +13,31 @@ export interface ReadOptions {
   readonly quote?: string | undefined
   readonly escape?: string | undefined
   readonly inferTypes?: boolean | undefined
+  /** CSV: the longest line the reader takes, in bytes. */
+  readonly maxLineBytes?: number | undefined
+}
+
+/** The scratch tables in which a CSV reader keeps the lines it rejects, and the scans that read them. */
+export interface RejectsTables {
+  readonly table: string
+  readonly scan: string
+}
+
+/** SQL for lines a CSV reader sets aside (DuckDB keeps them; Spark's reader drops them). */
+export interface RejectsSql {
+  /** Query over readFiles' rejects tables: source_file (the path read), line, error_type, error_message, raw_line, byte_position (1-based). */
+  readonly rejectedLines: (tables: RejectsTables) => string
+  /** The type of raw bytes. */
+  readonly bytesType: string
+  /** Query: one row, `content`, the bytes of a file. */
+  readonly fileBytes: (path: string) => string
+  /** Query: rows (`line`, `content`) from a file of `line,hex` rows. */
+  readonly hexLines: (path: string, maxLineBytes: number) => string
+  /**
+   * `line`, numbered in a copy of a file without some lines, renumbered as in the file: `removed`
+   * are the removed lines' numbers in the file, ascending.
+   */
+  readonly lineInOriginal: (line: string, removed: ReadonlyArray<number>) => string
 }
 
 export interface Dialect {
@@ -60,18 +85,16 @@ export interface Dialect {
   /** Up to 5 distinct values of `column` that failed to cast, from the entries in `marker` of `from`. */
   readonly castFailureValues: (from: string, marker: string, column: string) => string
   readonly timestamp: (iso: string) => string
-  /** Whether the CSV reader keeps malformed lines aside for rejectedLines (DuckDB) or not (Spark drops them). */
-  readonly readsRejects: boolean
+  /** How the CSV reader's malformed lines are kept aside (DuckDB), or undefined (Spark drops them). */
+  readonly rejects: RejectsSql | undefined
   /** A query reading files; `filenameColumn` receives each row's file path. */
-  readonly readFiles: (format: SourceFormat, files: ReadonlyArray<string>, options: ReadOptions, filenameColumn: string, rejects: { readonly table: string; readonly scan: string } | undefined) => string
+  readonly readFiles: (format: SourceFormat, files: ReadonlyArray<string>, options: ReadOptions, filenameColumn: string, rejects: RejectsTables | undefined) => string
   /**
    * The position of a row in the file a single-file readFiles query reads (1-based on DuckDB,
    * where a window with an empty OVER clause keeps the scan's order; on Spark an id that orders
    * the rows of one file as they stand in it).
    */
   readonly rowPosition: string
-  /** The query over the rejects tables of readFiles: file, line, error, raw line. */
-  readonly rejectedLines: (rejects: { readonly table: string; readonly scan: string }) => string | undefined
   /** Predicate: some row of `table` has each field equal to its value ([field, value expression] pairs). */
   readonly presentIn: (table: string, pairs: ReadonlyArray<readonly [string, string]>) => string
   /** Predicate: no row of `table` has `field` equal to the value (the key is missing there). */

@@ -13,7 +13,8 @@ const csvOptions = (o: ReadOptions): ReadonlyArray<string> => [
   ...(o.delimiter === undefined ? [] : [`delim = ${literal(o.delimiter)}`]),
   ...(o.quote === undefined ? [] : [`quote = ${literal(o.quote)}`]),
   ...(o.escape === undefined ? [] : [`escape = ${literal(o.escape)}`]),
-  ...(o.inferTypes === true ? [] : ["all_varchar = true"])
+  ...(o.inferTypes === true ? [] : ["all_varchar = true"]),
+  ...(o.maxLineBytes === undefined ? [] : [`max_line_size = ${o.maxLineBytes}`])
 ]
 
 export const duckdb: Dialect = {
@@ -45,7 +46,20 @@ export const duckdb: Dialect = {
   castFailureValues: (from, marker, column) =>
     `SELECT DISTINCT split_part(e, chr(31), 2) AS value FROM (SELECT unnest(${marker}) AS e FROM ${from}) WHERE split_part(e, chr(31), 1) = ${literal(column)} ORDER BY 1 LIMIT 5`,
   timestamp: (iso) => `CAST(${literal(iso)} AS TIMESTAMPTZ)`,
-  readsRejects: true,
+  rejects: {
+    // The reader can report one line more than once (one row per error): one row per line here. Its
+    // csv_line can start with the line breaks before the line.
+    rejectedLines: (rejects) =>
+      `SELECT s.file_path AS source_file, e.line AS line, string_agg(DISTINCT e.error_type, ', ') AS error_type,
+         string_agg(DISTINCT e.error_message, '; ') AS error_message, ltrim(any_value(e.csv_line), chr(13) || chr(10)) AS raw_line, min(e.byte_position) AS byte_position
+       FROM ${quote(rejects.table)} e JOIN ${quote(rejects.scan)} s USING (scan_id, file_id) GROUP BY 1, 2`,
+    bytesType: "BLOB",
+    fileBytes: (path) => `SELECT content FROM read_blob(${literal(path)})`,
+    hexLines: (path, maxLineBytes) =>
+      `SELECT line, unhex(hex) AS content FROM read_csv(${literal(path)}, header = false, auto_detect = false, delim = ',', quote = '', escape = '',
+         columns = {'line': 'BIGINT', 'hex': 'VARCHAR'}, max_line_size = ${2 * maxLineBytes + 64})`,
+    lineInOriginal: (line, removed) => `(${line} + len(list_filter(${list(removed.map((n, i) => String(n - i)))}, lambda p: p <= ${line})))`
+  },
   readFiles: (format, files, options, filenameColumn, rejects) => {
     const paths = list(files.map(literal))
     const filename = `filename = ${literal(filenameColumn)}`
@@ -63,11 +77,6 @@ export const duckdb: Dialect = {
     }
   },
   rowPosition: "row_number() OVER ()",
-  // The reader can report one line more than once (one row per error): one row per line here.
-  rejectedLines: (rejects) =>
-    `SELECT s.file_path AS source_file, e.line AS line, string_agg(DISTINCT e.error_type, ', ') AS error_type,
-       string_agg(DISTINCT e.error_message, '; ') AS error_message, any_value(e.csv_line) AS raw_line
-     FROM ${quote(rejects.table)} e JOIN ${quote(rejects.scan)} s USING (scan_id, file_id) GROUP BY 1, 2`,
   presentIn: (table, pairs) => `EXISTS (SELECT 1 FROM ${table} r WHERE ${pairs.map(([f, v]) => `r.${quote(f)} = ${v}`).join(" AND ")})`,
   missingIn: (table, field, value) => `NOT EXISTS (SELECT 1 FROM ${table} r WHERE r.${quote(field)} = ${value})`,
   listSchemas: "SELECT schema_name FROM information_schema.schemata",

@@ -9,7 +9,7 @@
  * batch and time of arrival, that gives every row an arrival order that a rebuild reproduces.
  */
 import type { IngestNode } from "../plan/Plan.ts"
-import type { Dialect } from "./Dialect.ts"
+import type { Dialect, RejectsSql, RejectsTables } from "./Dialect.ts"
 
 /** Columns bronze adds to every row. `_source_file` comes from the reader. */
 export const lineageColumns = ["_batch_id", "_source_file", "_ingested_at", "_source_row"] as const
@@ -23,7 +23,12 @@ export interface IngestFile {
   readonly batchId: string
   /** ISO-8601: when that batch ingested it. */
   readonly ingestedAt: string
+  /** A copy to read instead, without the lines set aside before reading (their numbers, ascending). */
+  readonly copy?: { readonly path: string; readonly removedLines: ReadonlyArray<number> } | undefined
 }
+
+/** The longest CSV line a source takes by default, in bytes (DuckDB's default too). */
+export const defaultMaxLineBytes = 2_000_000
 
 export interface IngestInputs {
   /** This run's batch and start: the rejected lines are this run's. */
@@ -44,28 +49,53 @@ export interface IngestProgram {
   readonly output: string
   /** Malformed lines the reader kept aside, once the reads ran; undefined for formats without rejects. */
   readonly rejected: string | undefined
+  /** Where the runtime adds what the reader cannot keep exactly; undefined without rejects. */
+  readonly lines: LineStatements | undefined
   readonly cleanup: ReadonlyArray<string>
 }
 
+/**
+ * The lines the runtime handles itself, from the file's bytes: lines set aside before the read (too
+ * long for the reader), and the exact bytes of lines the reader rejected as not UTF-8 (it keeps
+ * them with bytes replaced). Both go to the rejects with their bytes in `raw_bytes`.
+ */
+export interface LineStatements {
+  /** Creates the scratch tables; run before the reads. */
+  readonly prepare: ReadonlyArray<string>
+  /** Adds a line set aside: its file, number, error and a file holding its bytes. */
+  readonly setAside: (line: { readonly file: string; readonly line: number; readonly errorType: string; readonly message: string; readonly bytesFile: string }) => string
+  /** Query: the rejected lines not valid UTF-8: `source_file` (the path read), `line`, `byte_position` (1-based). */
+  readonly encodingErrors: string
+  /** Adds the bytes of rejected lines of the file read at `path`, from a file of `line,hex` rows. */
+  readonly addBytes: (path: string, hexFile: string) => string
+}
+
 /** The query reading one source file as it is, with the file in `_source_file`. */
-export const readSource = (d: Dialect, node: IngestNode, file: string, rejects?: { readonly table: string; readonly scan: string }) => {
+export const readSource = (d: Dialect, node: IngestNode, file: string, rejects?: RejectsTables) => {
   const options = node.source.options ?? {}
   return d.readFiles(node.source.format, [file], {
-    delimiter: options.delimiter, header: options.header, quote: options.quote, escape: options.escape, inferTypes: options.infer_types
+    delimiter: options.delimiter, header: options.header, quote: options.quote, escape: options.escape, inferTypes: options.infer_types,
+    maxLineBytes: options.max_line_bytes
   }, "_source_file", rejects)
 }
+
+/** The longest line a CSV source takes, in bytes. */
+export const maxLineBytes = (node: IngestNode) => node.source.options?.max_line_bytes ?? defaultMaxLineBytes
 
 export const compileIngest = (d: Dialect, node: IngestNode, inputs: IngestInputs): IngestProgram => {
   const q = d.quote
   const stage = `__stage_bronze_${node.name}`
   // One pair of rejects tables for every read of the run: the reader adds each scan's lines to them.
-  const rejects = node.source.format === "csv" && d.readsRejects
+  const rejects = node.source.format === "csv" && d.rejects !== undefined
     ? { table: `__rejects_bronze_${node.name}`, scan: `__rejects_scan_bronze_${node.name}` }
     : undefined
-  const reads = inputs.files.map((file) =>
-    `SELECT *, ${d.rowPosition} AS ${q("_source_row")}, ${d.literal(file.batchId)} AS ${q("_batch_id")}, ${d.timestamp(file.ingestedAt)} AS ${q("_ingested_at")} FROM (${
-      readSource(d, node, file.path, rejects)}) AS file`)
-  const rejectedLines = rejects === undefined ? undefined : d.rejectedLines(rejects)
+  const reads = inputs.files.map((file) => {
+    // A copy is read under the file's own name.
+    const columns = file.copy === undefined ? "*" : d.starReplace([["_source_file", d.literal(file.path)]])
+    return `SELECT ${columns}, ${d.rowPosition} AS ${q("_source_row")}, ${d.literal(file.batchId)} AS ${q("_batch_id")}, ${d.timestamp(file.ingestedAt)} AS ${q("_ingested_at")} FROM (${
+      readSource(d, node, file.copy?.path ?? file.path, rejects)}) AS file`
+  })
+  const lines = rejects === undefined || d.rejects === undefined ? undefined : lineStatements(d, d.rejects, node, rejects, inputs)
   return {
     reads,
     stage,
@@ -73,8 +103,44 @@ export const compileIngest = (d: Dialect, node: IngestNode, inputs: IngestInputs
     insertIntoStage: (index) => d.insertByName(d.tempTable(stage), reads[index]!),
     countStage: `SELECT count(*) AS n FROM ${d.tempTable(stage)}`,
     output: `SELECT * FROM ${d.tempTable(stage)}`,
-    rejected: rejectedLines === undefined ? undefined
-      : `SELECT ${d.literal(inputs.batchId)} AS ${q("_batch_id")}, ${d.timestamp(inputs.startedAt)} AS ${q("_ingested_at")}, rejected.* FROM (${rejectedLines}) AS rejected`,
-    cleanup: [d.dropTempTable(stage), ...(rejects === undefined ? [] : [d.dropTempTable(rejects.table), d.dropTempTable(rejects.scan)])]
+    rejected: lines?.rejected,
+    lines: lines?.statements,
+    cleanup: [
+      d.dropTempTable(stage),
+      ...(rejects === undefined ? [] : [d.dropTempTable(rejects.table), d.dropTempTable(rejects.scan)]),
+      ...(lines?.scratch ?? []).map(d.dropTempTable)
+    ]
+  }
+}
+
+const lineStatements = (d: Dialect, sql: RejectsSql, node: IngestNode, rejects: RejectsTables, inputs: IngestInputs) => {
+  const q = d.quote
+  const setAside = `__set_aside_bronze_${node.name}`
+  const rawBytes = `__raw_bytes_bronze_${node.name}`
+  const lineColumns = `source_file VARCHAR, line BIGINT, error_type VARCHAR, error_message VARCHAR, raw_line VARCHAR, raw_bytes ${sql.bytesType}`
+  const copies = inputs.files.filter((f) => f.copy !== undefined)
+  // Lines the reader rejected in a copy are named by the file and by their number in it.
+  const fileRead = (column: string) =>
+    copies.length === 0 ? column : `CASE ${column} ${copies.map((f) => `WHEN ${d.literal(f.copy!.path)} THEN ${d.literal(f.path)}`).join(" ")} ELSE ${column} END`
+  const lineRead = (file: string, line: string) =>
+    copies.length === 0 ? line
+      : `CASE ${file} ${copies.map((f) => `WHEN ${d.literal(f.copy!.path)} THEN ${sql.lineInOriginal(line, f.copy!.removedLines)}`).join(" ")} ELSE ${line} END`
+  const rejected = `SELECT ${fileRead("r.source_file")} AS source_file, ${lineRead("r.source_file", "r.line")} AS line, r.error_type, r.error_message, r.raw_line, b.raw_bytes
+    FROM (${sql.rejectedLines(rejects)}) AS r LEFT JOIN ${d.tempTable(rawBytes)} AS b ON b.source_file = r.source_file AND b.line = r.line
+    UNION ALL SELECT * FROM ${d.tempTable(setAside)}`
+  return {
+    scratch: [setAside, rawBytes],
+    rejected: `SELECT ${d.literal(inputs.batchId)} AS ${q("_batch_id")}, ${d.timestamp(inputs.startedAt)} AS ${q("_ingested_at")}, rejected.* FROM (${rejected}) AS rejected`,
+    statements: {
+      prepare: [
+        `CREATE OR REPLACE TEMP TABLE ${q(setAside)} (${lineColumns})`,
+        `CREATE OR REPLACE TEMP TABLE ${q(rawBytes)} (source_file VARCHAR, line BIGINT, raw_bytes ${sql.bytesType})`
+      ],
+      setAside: (l) =>
+        `INSERT INTO ${d.tempTable(setAside)} SELECT ${d.literal(l.file)}, ${l.line}, ${d.literal(l.errorType)}, ${d.literal(l.message)}, NULL, content FROM (${sql.fileBytes(l.bytesFile)}) AS f`,
+      encodingErrors: `SELECT source_file, line, byte_position FROM (${sql.rejectedLines(rejects)}) AS r WHERE error_type LIKE '%INVALID ENCODING%' ORDER BY source_file, byte_position`,
+      addBytes: (path, hexFile) =>
+        `INSERT INTO ${d.tempTable(rawBytes)} SELECT ${d.literal(path)}, line, content FROM (${sql.hexLines(hexFile, maxLineBytes(node))}) AS h`
+    } satisfies LineStatements
   }
 }

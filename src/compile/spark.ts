@@ -149,7 +149,7 @@ export const spark = (options: SparkOptions): Dialect => {
     castFailureValues: (from, marker, column) =>
       `SELECT DISTINCT split_part(e, chr(31), 2) AS value FROM (SELECT explode(${marker}) AS e FROM ${from}) AS entries WHERE split_part(e, chr(31), 1) = ${literal(column)} ORDER BY 1 LIMIT 5`,
     timestamp: (iso) => `CAST(${literal(iso)} AS TIMESTAMP)`,
-    readsRejects: false,
+    rejects: undefined,
     readFiles: (format, files, options, filenameColumn) =>
       `SELECT *, _metadata.file_path AS ${q(filenameColumn)} FROM read_files(${[
         literal(filesPattern(files)),
@@ -157,7 +157,6 @@ export const spark = (options: SparkOptions): Dialect => {
       ].join(", ")})`,
     // A file's rows are numbered in file order within each task, and tasks in file order.
     rowPosition: "monotonically_increasing_id() + 1",
-    rejectedLines: () => undefined,
     presentIn: (from, pairs) => `(SELECT count(*) FROM ${from} r WHERE ${pairs.map(([f, v]) => `r.${q(f)} = ${v}`).join(" AND ")}) > 0`,
     missingIn: (from, field, value) => `(SELECT count(*) FROM ${from} r WHERE r.${q(field)} = ${value}) = 0`,
     listSchemas: `SELECT schema_name FROM ${infoSchema("schemata")}`,

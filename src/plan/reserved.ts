@@ -2,7 +2,8 @@
  * Names medallion makes for itself beside a declared table, which a declared table must not take:
  * `<t>__next` (a replace builds there, then swaps), `<t>__quarantine` (rows set aside),
  * `<t>__rejects` (a bronze table's malformed lines), those tables' own `__next`, and the scratch
- * tables `__stage_<layer>_<t>`, `__rejects_bronze_<t>` and `__rejects_scan_bronze_<t>`. The
+ * tables (`__stage_<layer>_<t>`, `__rejects_bronze_<t>`, `__set_aside_bronze_<t>`, ...: any name
+ * starting with `__`). The
  * compiler (compile/publish.ts, compile/ingest.ts, compile/model.ts) makes them; a test checks
  * that every name it makes is refused here. Pure. Engines compare names without case, so these
  * checks do too.

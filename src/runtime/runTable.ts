@@ -3,7 +3,7 @@
  * session, checks the accounting and records ledgers and state. Owns the order of statements and
  * what is atomic; not the SQL text (compile/) nor scheduling and change detection (Runner.ts).
  */
-import { Effect, FileSystem, Path } from "effect"
+import { Effect, FileSystem, Path, Scope } from "effect"
 import { compileIngest, type IngestFile } from "../compile/ingest.ts"
 import { compileModel, type ModelProgram } from "../compile/model.ts"
 import { appendStatements, nextName, type Publication, replaceStatements } from "../compile/publish.ts"
@@ -14,6 +14,7 @@ import type { Layer, Target } from "../spec/Pipeline.ts"
 import { type Accounting, account } from "./accounting.ts"
 import { CastFailed, ExpectationFailed, InputError, SourceError, type TableError } from "./errors.ts"
 import { filesToIngest, filesToRebuild, type FoundFile, unchangedSince } from "./files.ts"
+import { addRawBytes, setAsideLongLines } from "./rejects.ts"
 
 export interface RunContext {
   readonly batchId: string
@@ -93,10 +94,13 @@ const alignColumns = (session: Session, layer: Layer, name: string, query: strin
   })
 
 /** Build aside, then swap every publication in in one transaction; on failure drop what was built. */
+/** A publication whose build first runs `before` (work that needs what the builds before it read). */
+type PublicationAfter = Publication & { readonly before?: Effect.Effect<void, SourceError | ExecutorError, Requirements> }
+
 const publishReplace = (
   session: Session,
   layer: Layer,
-  publications: ReadonlyArray<Publication>,
+  publications: ReadonlyArray<PublicationAfter>,
   beforeSwap: Effect.Effect<void, InputError | ExecutorError, Requirements>,
   /** Runs in the swap's transaction, given the rows each publication received. */
   inTransaction: (built: ReadonlyArray<number>) => Effect.Effect<void, SourceError | ExecutorError, Requirements>
@@ -107,7 +111,7 @@ const publishReplace = (
     const cleanup = Effect.forEach(statements.cleanup, (sql) => Effect.ignore(session.execute(sql)), { discard: true })
     return yield* Effect.gen(function*() {
       const views = yield* viewsIn(session, layer, publications.map((p) => p.name))
-      const built = yield* Effect.forEach(statements.build, session.execute)
+      const built = yield* Effect.forEach(statements.build, (sql, i) => Effect.andThen(publications[i]!.before ?? Effect.void, session.execute(sql)))
       yield* beforeSwap
       yield* session.transaction(Effect.gen(function*() {
         yield* Effect.forEach(statements.swap(views), session.execute, { discard: true })
@@ -183,10 +187,20 @@ const runIngest = (job: TableJob, node: IngestNode, ctx: RunContext) =>
     if (files.length === 0) {
       return nothingNew([...notes, incremental ? `no new files (${job.files.length} already ingested)` : "no data in the source's files"])
     }
-    const inputs: ReadonlyArray<IngestFile> = files.map((f) => ({
-      path: f.path, batchId: f.arrived?.batchId ?? ctx.batchId, ingestedAt: f.arrived?.ingestedAt ?? ctx.startedAt
+    const arriving = files.map((f) => ({
+      path: f.path, size: f.size, batchId: f.arrived?.batchId ?? ctx.batchId, ingestedAt: f.arrived?.ingestedAt ?? ctx.startedAt
     }))
-    const batchOf = new Map(inputs.map((f) => [f.path, f.batchId]))
+    const batchOf = new Map(arriving.map((f) => [f.path, f.batchId]))
+    // Files whose lines the reader cannot all take are read from copies made here.
+    const fs = yield* FileSystem.FileSystem
+    const scope = yield* Scope.Scope
+    const scratch = yield* Effect.cached(fs.makeTempDirectoryScoped({ prefix: "medallion-lines-" }).pipe(
+      Effect.provideService(Scope.Scope, scope),
+      Effect.mapError((e) => new SourceError({ table: node.id, path: "(temporary directory)", reason: `cannot create a scratch directory: ${e.message}` }))
+    ))
+    const lineStatements = compileIngest(d, node, { batchId: ctx.batchId, startedAt: ctx.startedAt, files: arriving }).lines
+    const longLines = lineStatements === undefined ? { files: arriving, statements: [] } : yield* setAsideLongLines(node, lineStatements, arriving, scratch)
+    const inputs: ReadonlyArray<IngestFile> = longLines.files
     const program = compileIngest(d, node, { batchId: ctx.batchId, startedAt: ctx.startedAt, files: inputs })
     // The files as hashed, once every read is done: a file that changed on disk meanwhile fails the
     // table here, before its rows and ledger are published.
@@ -210,8 +224,10 @@ const runIngest = (job: TableJob, node: IngestNode, ctx: RunContext) =>
       })
     return yield* executor.withSession((session) =>
       Effect.gen(function*() {
-        const rejectsTable = (query: string | undefined): ReadonlyArray<Publication> =>
-          query === undefined ? [] : [{ layer: "bronze", name: `${node.name}__rejects`, query }]
+        // Once the reads ran: the exact bytes of the lines rejected as not UTF-8.
+        const rawBytes = program.lines === undefined ? Effect.void : addRawBytes(node.id, session, program.lines, scratch)
+        const rejectsTable = (query: string | undefined): ReadonlyArray<PublicationAfter> =>
+          query === undefined ? [] : [{ layer: "bronze", name: `${node.name}__rejects`, query, before: rawBytes }]
         const ledgerEntries = (s: Session) =>
           node.mode === "append"
             ? Effect.flatMap(readFiles, (read) => store.recordIngested(s, node.id, ctx.batchId, read.map((f) => ({ ...f, batchId: batchOf.get(f.path) }))))
@@ -232,6 +248,7 @@ const runIngest = (job: TableJob, node: IngestNode, ctx: RunContext) =>
               yield* ledgerEntries(session)
               yield* batch(session, counts[0] ?? 0, tally(staged ?? counts[0] ?? 0, counts[0] ?? 0, counts[1] ?? 0))
             }))
+        yield* Effect.forEach([...program.lines?.prepare ?? [], ...longLines.statements], (sql) => session.execute(sql), { discard: true })
         let read = 0, written = 0, rejected = 0
         if (!incremental && files.length === 1) {
           // One pass: the new table is written as the file is read, and the write counts the rows.
@@ -251,6 +268,7 @@ const runIngest = (job: TableJob, node: IngestNode, ctx: RunContext) =>
             written = built[0] ?? 0
             rejected = built[1] ?? 0
           } else {
+            yield* rawBytes
             const appended = yield* session.transaction(Effect.gen(function*() {
               const result = yield* publishAppend(session, [{ layer: "bronze", name: node.name, query: program.output }, ...rejectsTable(program.rejected)])
               notes.push(...result.notes)
@@ -265,7 +283,7 @@ const runIngest = (job: TableJob, node: IngestNode, ctx: RunContext) =>
         return tally(read, written, rejected)
       }).pipe(Effect.ensuring(Effect.forEach(program.cleanup, (sql) => Effect.ignore(session.execute(sql)), { discard: true })))
     )
-  })
+  }).pipe(Effect.scoped)
 
 /** Fails the table when a cast or an expectation set to `fail` did not hold; nothing is written then. */
 const enforce = (session: Session, node: ModelNode, program: ModelProgram, counts: Accounting) =>

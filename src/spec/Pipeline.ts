@@ -55,6 +55,10 @@ export const Source = Schema.Struct({
     infer_types: described(
       Schema.optionalKey(Schema.Boolean),
       "CSV only: let the engine infer column types. Off by default: bronze keeps every value as text, silver casts"
+    ),
+    max_line_bytes: described(
+      Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 1_000, maximum: 1_000_000_000 }))),
+      "CSV only: the longest line kept, in bytes (default 2000000); a longer line goes to the rejects whole"
     )
   }))
 })

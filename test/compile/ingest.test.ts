@@ -44,13 +44,15 @@ describe("compileIngest (duckdb)", () => {
     assert.include(program.rejected!, `'B-7' AS "_batch_id"`)
     assert.include(program.rejected!, `FROM "__rejects_bronze_raw" e JOIN "__rejects_scan_bronze_raw" s USING (scan_id, file_id) GROUP BY 1, 2`)
     assert.include(program.rejected!, "e.line AS line")
-    assert.include(program.rejected!, "any_value(e.csv_line) AS raw_line")
+    assert.include(program.rejected!, "ltrim(any_value(e.csv_line), chr(13) || chr(10)) AS raw_line")
     assert.strictEqual(program.output, `SELECT * FROM "__stage_bronze_raw"`)
     assert.strictEqual(program.countStage, `SELECT count(*) AS n FROM "__stage_bronze_raw"`)
     assert.deepStrictEqual(program.cleanup, [
       `DROP TABLE IF EXISTS temp."__stage_bronze_raw"`,
       `DROP TABLE IF EXISTS temp."__rejects_bronze_raw"`,
-      `DROP TABLE IF EXISTS temp."__rejects_scan_bronze_raw"`
+      `DROP TABLE IF EXISTS temp."__rejects_scan_bronze_raw"`,
+      `DROP TABLE IF EXISTS temp."__set_aside_bronze_raw"`,
+      `DROP TABLE IF EXISTS temp."__raw_bytes_bronze_raw"`
     ])
   })
 

@@ -139,7 +139,7 @@ describe("accounting", () => {
           { file: "b.csv", line: 4, error_type: "MISSING COLUMNS", raw_line: "11,a", _batch_id: report.run.batch_id }
         ])
         assert.deepStrictEqual(yield* columnsOf("bronze", "rows__rejects"), [
-          "_batch_id", "_ingested_at", "source_file", "line", "error_type", "error_message", "raw_line"
+          "_batch_id", "_ingested_at", "source_file", "line", "error_type", "error_message", "raw_line", "raw_bytes"
         ])
         // The good rows are all there, with lineage, and none of the rejected ones.
         assert.deepStrictEqual(
