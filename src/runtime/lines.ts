@@ -14,7 +14,8 @@ export interface LineSpan {
   readonly end: number
 }
 
-const chunkSize = 1024 * 1024
+/** Bytes read at a time (the tests read smaller chunks, to put many lines across their edges). */
+const defaultChunk = 1024 * 1024
 const newline = 10
 const carriageReturn = 13
 
@@ -26,7 +27,8 @@ const carriageReturn = 13
 const eachLine = (
   path: string,
   onLine: (span: LineSpan, bytes: Uint8Array | undefined) => void,
-  wanted?: (chunk: Uint8Array, from: number, to: number) => boolean
+  wanted?: (chunk: Uint8Array, from: number, to: number) => boolean,
+  chunkSize = defaultChunk
 ) =>
   Effect.scoped(Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
@@ -36,13 +38,12 @@ const eachLine = (
     let line = 1
     let start = 0
     let pieces: Array<Uint8Array> | undefined
+    let lastByte: number | undefined // the last byte of the line so far
     const finish = (end: number) => {
-      let bytes = pieces === undefined ? undefined : concat(pieces)
-      // A CRLF line's \r may have been the last byte of the previous chunk.
-      const contentEnd = end > start && lastByte(pieces, end - offset, buffer) === carriageReturn ? end - 1 : end
-      if (bytes !== undefined) bytes = bytes.subarray(0, contentEnd - start)
-      onLine({ line, start, end: contentEnd }, bytes)
+      const contentEnd = end > start && lastByte === carriageReturn ? end - 1 : end
+      onLine({ line, start, end: contentEnd }, pieces === undefined ? undefined : concat(pieces).subarray(0, contentEnd - start))
       pieces = undefined
+      lastByte = undefined
     }
     for (;;) {
       const read = Number(yield* file.read(buffer))
@@ -52,6 +53,7 @@ const eachLine = (
       for (;;) {
         const at = chunk.indexOf(newline, from)
         const to = at === -1 ? read : at
+        if (to > from) lastByte = chunk[to - 1]
         const gather = pieces !== undefined || (wanted !== undefined && (at === -1 || wanted(chunk, from, to)))
         if (gather) (pieces ??= []).push(chunk.slice(from, to))
         if (at === -1) break
@@ -63,7 +65,6 @@ const eachLine = (
       offset += read
     }
     if (offset > start) finish(offset)
-    return { lines: offset > start ? line : line - 1, bytes: offset }
   }))
 
 const concat = (pieces: ReadonlyArray<Uint8Array>) => {
@@ -77,25 +78,14 @@ const concat = (pieces: ReadonlyArray<Uint8Array>) => {
   return out
 }
 
-/** The byte before a line's end: from the gathered pieces if any, else from the current chunk. */
-const lastByte = (pieces: ReadonlyArray<Uint8Array> | undefined, endInChunk: number, chunk: Uint8Array) => {
-  if (pieces !== undefined) {
-    const last = pieces.findLast((p) => p.length > 0)
-    return last === undefined ? undefined : last[last.length - 1]
-  }
-  return endInChunk > 0 ? chunk[endInChunk - 1] : undefined
-}
-
-/** The file's lines longer than `limit` bytes, and how many lines it has that are not empty. */
-export const longLines = (path: string, limit: number) =>
+/** The file's lines longer than `limit` bytes. */
+export const longLines = (path: string, limit: number, chunkSize = defaultChunk) =>
   Effect.gen(function*() {
     const long: Array<LineSpan> = []
-    let nonEmpty = 0
     yield* eachLine(path, (span) => {
-      if (span.end > span.start) nonEmpty++
       if (span.end - span.start > limit) long.push(span)
-    })
-    return { long, nonEmpty }
+    }, undefined, chunkSize)
+    return long
   })
 
 const utf8 = new TextDecoder("utf-8", { fatal: true })
@@ -109,7 +99,7 @@ const isUtf8 = (bytes: Uint8Array) => {
 }
 
 /** The file's lines that are not valid UTF-8, with their bytes. */
-export const nonUtf8Lines = (path: string) =>
+export const nonUtf8Lines = (path: string, chunkSize = defaultChunk) =>
   Effect.gen(function*() {
     const found: Array<LineSpan & { readonly bytes: Uint8Array }> = []
     // Most bytes are ASCII: only a line with a byte >= 0x80 is gathered and checked.
@@ -119,7 +109,7 @@ export const nonUtf8Lines = (path: string) =>
     }
     yield* eachLine(path, (span, bytes) => {
       if (bytes !== undefined && !isUtf8(bytes)) found.push({ ...span, bytes })
-    }, suspect)
+    }, suspect, chunkSize)
     return found
   })
 
@@ -127,7 +117,7 @@ export const nonUtf8Lines = (path: string) =>
  * Copies `from` to `to` without the given lines (their bytes and their line break): what the
  * reader reads instead of a file with lines set aside.
  */
-export const copyWithout = (from: string, to: string, lines: ReadonlyArray<LineSpan>) =>
+export const copyWithout = (from: string, to: string, lines: ReadonlyArray<LineSpan>, chunkSize = defaultChunk) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const info = yield* fs.stat(from)
@@ -140,11 +130,11 @@ export const copyWithout = (from: string, to: string, lines: ReadonlyArray<LineS
       at = Math.min(size, l.end + (yield* lineBreakLength(from, l.end)))
     }
     keep.push([at, size])
-    yield* copyRanges(from, to, keep)
+    yield* copyRanges(from, to, keep, chunkSize)
   })
 
 /** Writes the bytes [start, end) of `from` to the file `to`. */
-export const copyRange = (from: string, to: string, start: number, end: number) => copyRanges(from, to, [[start, end]])
+export const copyRange = (from: string, to: string, start: number, end: number) => copyRanges(from, to, [[start, end]], defaultChunk)
 
 const lineBreakLength = (path: string, at: number) =>
   Effect.scoped(Effect.gen(function*() {
@@ -155,10 +145,11 @@ const lineBreakLength = (path: string, at: number) =>
     const read = Number(yield* file.read(two))
     if (read >= 1 && two[0] === newline) return 1
     if (read >= 2 && two[0] === carriageReturn && two[1] === newline) return 2
-    return 0
+    // A \r that ends the file ends the line with it (see eachLine).
+    return read === 1 && two[0] === carriageReturn ? 1 : 0
   }))
 
-const copyRanges = (from: string, to: string, ranges: ReadonlyArray<readonly [number, number]>) =>
+const copyRanges = (from: string, to: string, ranges: ReadonlyArray<readonly [number, number]>, chunkSize: number) =>
   Effect.scoped(Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const source = yield* fs.open(from)

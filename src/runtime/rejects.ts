@@ -28,7 +28,7 @@ export const setAsideLongLines = (node: IngestNode, lines: LineStatements, files
     const read: Array<IngestFile> = []
     for (const [index, file] of files.entries()) {
       // A file no longer than the limit cannot hold a longer line.
-      const { long } = file.size <= limit ? { long: [] } : yield* longLines(file.path, limit).pipe(Effect.mapError(fileError(node.id, file.path)))
+      const long = file.size <= limit ? [] : yield* longLines(file.path, limit).pipe(Effect.mapError(fileError(node.id, file.path)))
       if (long.length === 0) {
         read.push(file)
         continue
