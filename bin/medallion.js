@@ -36,7 +36,7 @@ if (major > 22 || (major === 22 && minor >= 19)) {
   try {
     node = require.resolve(`node-${process.platform === "win32" ? "win" : process.platform}-${process.arch}/bin/node${process.platform === "win32" ? ".exe" : ""}`)
   } catch {
-    console.error(`medallion needs Node.js >= 22.19 (found ${process.version}); run npm install to get the bundled Node 24, or upgrade Node.js`)
+    console.error(`medallion needs Node.js >= 22.19 (found ${process.version}): upgrade Node.js (in a clone of its repository, npm install brings Node 24)`)
     process.exit(2)
   }
   const child = spawn(node, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: "inherit" })
