@@ -7,10 +7,15 @@ import { Flag } from "effect/cli"
 import * as CircuitBreaker from "../executor/CircuitBreaker.ts"
 import type { DatabricksOptions } from "../executor/DatabricksExecutor.ts"
 import * as DuckDbExecutor from "../executor/DuckDbExecutor.ts"
+import type { Executor } from "../executor/Executor.ts"
+import * as ReadEndpoint from "../executor/ReadEndpoint.ts"
+import * as RemoteExecutor from "../executor/RemoteExecutor.ts"
+import type { MetadataStore } from "../metadata/MetadataStore.ts"
 import * as PendingRuns from "../metadata/PendingRuns.ts"
 import * as SqlMetadataStore from "../metadata/SqlMetadataStore.ts"
 import { buildPlan } from "../plan/Plan.ts"
 import { hasGlobSyntax } from "../runtime/files.ts"
+import { heldBy, isBusy } from "../runtime/Lock.ts"
 import { currentBuild, type SpecCache } from "../spec/cache.ts"
 import { loadPipelines } from "../spec/load.ts"
 import { loadSettings, type Settings } from "../settings/Settings.ts"
@@ -110,9 +115,11 @@ export const specCache = (settings: Settings): SpecCache | undefined =>
 
 /**
  * The engine and the metadata store. `deferNoOpRuns` (apply): a run that finds every table
- * unchanged leaves a DuckDB warehouse file as it was (PendingRuns.ts).
+ * unchanged leaves a DuckDB warehouse file as it was (PendingRuns.ts). `serveReads` (apply,
+ * serve: the commands that hold the warehouse): other processes read it through this one
+ * (ReadEndpoint.ts) while it is open.
  */
-export const engineLayer = (settings: Settings, options: { readonly deferNoOpRuns?: boolean } = {}) =>
+export const engineLayer = (settings: Settings, options: { readonly deferNoOpRuns?: boolean; readonly serveReads?: boolean } = {}) =>
   Layer.unwrap(Effect.gen(function*() {
     if (settings.engine === "databricks") {
       const options = databricksOptions(settings)
@@ -130,5 +137,33 @@ export const engineLayer = (settings: Settings, options: { readonly deferNoOpRun
     )
     const path = settings.duckdb.path
     const pendingRuns = path === ":memory:" ? undefined : yield* PendingRuns.make(path)
-    return Layer.provideMerge(SqlMetadataStore.layerWith({ migrate: true, pendingRuns, deferNoOpRuns: options.deferNoOpRuns }), executor)
+    const engine = Layer.provideMerge(SqlMetadataStore.layerWith({ migrate: true, pendingRuns, deferNoOpRuns: options.deferNoOpRuns }), executor)
+    return options.serveReads === true && path !== ":memory:" ? Layer.provideMerge(ReadEndpoint.layer(path), engine) : engine
   }))
+
+/**
+ * Gives a command that only reads (runs, show, plan) the warehouse: `local` opens it when no other
+ * process has it open; otherwise the process holding it answers the reads (ReadEndpoint.ts), so a
+ * reader is never locked out by an apply or a server. A holder that serves no reads (one that
+ * crashed, or an older version) is named, as the lock file says.
+ */
+export const readingWarehouse = <E1, R1>(settings: Settings, local: Layer.Layer<Executor | MetadataStore, E1, R1>) =>
+<A, E, R>(body: Effect.Effect<A, E, R>) =>
+  body.pipe(
+    Effect.provide(local),
+    Effect.catchIf(isBusy, (busy) =>
+      Effect.gen(function*() {
+        const database = settings.duckdb.path
+        const held = yield* heldBy(database)
+        const endpoint = yield* ReadEndpoint.find(database)
+        if (endpoint._tag === "None" || (held.holder !== undefined && held.holder.pid !== endpoint.value.pid)) return yield* held
+        const pendingRuns = yield* PendingRuns.make(database)
+        const remote = Layer.provideMerge(SqlMetadataStore.layerWith({ migrate: false, pendingRuns, deferNoOpRuns: true }), RemoteExecutor.layer(endpoint.value))
+        // The holder may have ended meanwhile: then the file is free again.
+        return yield* body.pipe(
+          Effect.provide(remote),
+          Effect.catchIf((e) => e instanceof Error && "isRetryable" in e && e.isRetryable === true && /did not answer/.test(e.message), () =>
+            body.pipe(Effect.provide(local), Effect.catchIf(isBusy, () => Effect.fail(held))))
+        )
+      }))
+  )

@@ -315,21 +315,15 @@ export const withLock = (options: LockOptions) =>
 <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | LockHeld | LockError, FileSystem.FileSystem | Path.Path | Exclude<R, Scope.Scope>> =>
   Effect.scoped(Effect.andThen(acquire(options), effect))
 
-/**
- * For commands that only read the warehouse (plan, runs, show), which take no lock: DuckDB refuses
- * to open a file another process is writing, with a message about its own file lock. This names
- * the holder instead, from our lock file.
- */
-export const explainBusy = (database: string) =>
-<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | LockHeld, R | FileSystem.FileSystem> =>
-  effect.pipe(Effect.catchIf(
-    (error) => error instanceof ExecutorError && /Could not set lock on file/i.test(error.message),
-    () =>
-      Effect.gen(function*() {
-        const fs = yield* FileSystem.FileSystem
-        const lockFile = `${database}.lock`
-        const text = yield* fs.readFileString(lockFile).pipe(Effect.option)
-        const holder = Option.getOrUndefined(Option.flatMap(text, decodeHolder))
-        return yield* new LockHeld({ database, lockFile, holder, reading: true })
-      })
-  ))
+/** DuckDB's refusal to open a file another process has open. */
+export const isBusy = (error: unknown): error is ExecutorError => error instanceof ExecutorError && /Could not set lock on file/i.test(error.message)
+
+/** Who holds the warehouse, from its lock file, for a command that only reads it (plan, runs, show). */
+export const heldBy = (database: string) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const lockFile = `${database}.lock`
+    const text = yield* fs.readFileString(lockFile).pipe(Effect.option)
+    const holder = Option.getOrUndefined(Option.flatMap(text, decodeHolder))
+    return new LockHeld({ database, lockFile, holder, reading: true })
+  })

@@ -71,7 +71,7 @@ export const apply = Command.make("apply", {
         // On Databricks the lock is a row in _medallion.locks (WarehouseLock.ts), taken once the engine is up.
         ? run.pipe(withWarehouseLock({ database: `databricks ${warehouse}`, command: "medallion apply", wait, onWaiting }), Effect.provide(engineLayer(settings)))
         : run.pipe(
-        Effect.provide(engineLayer(settings, { deferNoOpRuns: true })),
+        Effect.provide(engineLayer(settings, { deferNoOpRuns: true, serveReads: true })),
         // Held for the whole run: taken before the engine layer opens the database, released after it closes.
         withLock({
           database: settings.duckdb.path,

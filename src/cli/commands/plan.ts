@@ -6,11 +6,10 @@ import * as DuckDbExecutor from "../../executor/DuckDbExecutor.ts"
 import { Executor, ExecutorError, QueryFailed } from "../../executor/Executor.ts"
 import * as SqlMetadataStore from "../../metadata/SqlMetadataStore.ts"
 import { selectTables } from "../../plan/select.ts"
-import { explainBusy } from "../../runtime/Lock.ts"
 import { type PlannedTable, planChanges } from "../../runtime/planning.ts"
 import { loadSituation, type Situation } from "../../runtime/situation.ts"
 import type { Settings } from "../../settings/Settings.ts"
-import { databricksOptions, envFlag, jsonFlag, planFor, projectDir, settingsFor } from "../context.ts"
+import { databricksOptions, envFlag, jsonFlag, planFor, projectDir, readingWarehouse, settingsFor } from "../context.ts"
 import { n } from "../format.ts"
 
 const describe = (t: PlannedTable): string => {
@@ -83,7 +82,7 @@ export const plan = Command.make("plan", {
         projectDir: yield* projectDir,
         fullRefresh: fullRefresh ? selected.success : new Set()
       })
-    }).pipe(Effect.provide(engine), explainBusy(settings.duckdb.path))
+    }).pipe(readingWarehouse(settings, engine))
     return yield* report(planned, settings.env, settings.duckdb.path, exists ? "" : " (not created yet)", json)
   })).pipe(Command.withDescription("Show what apply would do to each table, and why, without writing anything"))
 

@@ -2,8 +2,7 @@
 import { Console, Effect, Option } from "effect"
 import { Argument, Command } from "effect/cli"
 import { MetadataStore } from "../../metadata/MetadataStore.ts"
-import { explainBusy } from "../../runtime/Lock.ts"
-import { engineLayer, envFlag, jsonFlag, limitFlag, settingsFor, UsageError } from "../context.ts"
+import { engineLayer, envFlag, jsonFlag, limitFlag, readingWarehouse, settingsFor, UsageError } from "../context.ts"
 import { runLine, tableLine } from "../format.ts"
 
 export const runs = Command.make("runs", {
@@ -33,5 +32,5 @@ export const runs = Command.make("runs", {
       if (json) return yield* Console.log(JSON.stringify(recent, null, 2))
       if (recent.length === 0) return yield* Console.log("no runs yet; run medallion apply")
       for (const r of recent) yield* Console.log(runLine(r))
-    }).pipe(Effect.provide(engineLayer(settings)), explainBusy(settings.duckdb.path))
+    }).pipe(readingWarehouse(settings, engineLayer(settings)))
   })).pipe(Command.withDescription("Recent runs, or one run's per-table counts"))

@@ -67,7 +67,7 @@ export const serve = Command.make("serve", {
       return yield* Effect.never
     }).pipe(
       Effect.scoped,
-      Effect.provide(engineLayer(settings)),
+      Effect.provide(engineLayer(settings, { serveReads: true })),
       // Held for the server's whole life, so a CLI apply fails at once naming the server.
       withLock({
         database: settings.duckdb.path,

@@ -5,8 +5,7 @@ import { Executor } from "../../executor/Executor.ts"
 import { SelectionError } from "../../plan/select.ts"
 import { layers } from "../../spec/Pipeline.ts"
 import { didYouMean } from "../../spec/suggest.ts"
-import { explainBusy } from "../../runtime/Lock.ts"
-import { engineLayer, envFlag, jsonFlag, limitFlag, settingsFor } from "../context.ts"
+import { engineLayer, envFlag, jsonFlag, limitFlag, readingWarehouse, settingsFor } from "../context.ts"
 
 export const show = Command.make("show", {
   table: Argument.String("table").pipe(Argument.withDescription("layer.table, e.g. gold.daily_revenue")),
@@ -38,5 +37,5 @@ export const show = Command.make("show", {
       yield* Console.log(line(columns))
       yield* Console.log(line(widths.map((w) => "-".repeat(w))))
       for (const r of rows) yield* Console.log(line(columns.map((c) => cell(r[c]))))
-    }).pipe(Effect.provide(engineLayer(settings)), explainBusy(settings.duckdb.path))
+    }).pipe(readingWarehouse(settings, engineLayer(settings)))
   })).pipe(Command.withDescription("Show the first rows of a table"))

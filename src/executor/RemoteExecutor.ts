@@ -1,0 +1,52 @@
+/**
+ * An executor for the commands that only read (runs, show, plan) while another process holds a
+ * DuckDB warehouse: each query goes to that process's read endpoint (ReadEndpoint.ts), which runs
+ * it on the warehouse as it is committed. Rows arrive as the DuckDB executor gives them (JSON), so
+ * the commands read them unchanged. Writes fail: a reader changes nothing.
+ */
+import { Effect, Layer, Schema } from "effect"
+import { duckdb } from "../compile/duckdb.ts"
+import { Executor, ExecutorError, type Param, QueryFailed, type Row, type Session, Unavailable } from "./Executor.ts"
+import type { Announcement } from "./ReadEndpoint.ts"
+
+const Answer = Schema.Union([
+  Schema.Struct({ rows: Schema.Array(Schema.Record(Schema.String, Schema.Unknown)) }),
+  Schema.Struct({ error: Schema.String, retryable: Schema.optional(Schema.Boolean) })
+])
+const decodeAnswer = Schema.decodeUnknownOption(Answer)
+
+const ask = (endpoint: Announcement, sql: string, params?: ReadonlyArray<Param>) =>
+  Effect.gen(function*() {
+    const unavailable = (detail: string) => new ExecutorError({ statement: sql, reason: new Unavailable({ detail }) })
+    const response = yield* Effect.tryPromise({
+      try: (signal) =>
+        fetch(`${endpoint.url}/query`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${endpoint.token}`, "content-type": "application/json" },
+          body: JSON.stringify(params === undefined ? { sql } : { sql, params }),
+          signal
+        }).then(async (r) => ({ status: r.status, body: await r.json() as unknown })),
+      catch: (e) => unavailable(`the process holding the warehouse (pid ${endpoint.pid}) did not answer: ${e instanceof Error ? e.message : String(e)}`)
+    })
+    const answer = decodeAnswer(response.body)
+    if (answer._tag === "None") return yield* unavailable(`unexpected answer from pid ${endpoint.pid} (HTTP ${response.status})`)
+    if ("rows" in answer.value) return answer.value.rows as ReadonlyArray<Row>
+    const reason = answer.value.retryable === true ? new Unavailable({ detail: answer.value.error }) : new QueryFailed({ detail: answer.value.error })
+    return yield* new ExecutorError({ statement: sql, reason })
+  })
+
+const session = (endpoint: Announcement): Session => ({
+  execute: (sql) => Effect.fail(new ExecutorError({ statement: sql, reason: new QueryFailed({ detail: "read-only: another process holds the warehouse" }) })),
+  query: (sql) => ask(endpoint, sql),
+  queryWith: (sql, params) => ask(endpoint, sql, params),
+  // Nothing is written, so there is nothing to commit or roll back.
+  transaction: (effect) => effect
+})
+
+export const layer = (endpoint: Announcement) =>
+  Layer.succeed(Executor, Executor.of({
+    engine: "duckdb",
+    dialect: duckdb,
+    withSession: (use) => use(session(endpoint)),
+    healthCheck: Effect.asVoid(ask(endpoint, "SELECT 1 AS ok"))
+  }))
