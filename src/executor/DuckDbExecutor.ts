@@ -5,7 +5,7 @@
 import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api"
 import { Effect, Exit, FileSystem, Layer, Path } from "effect"
 import { duckdb } from "../compile/duckdb.ts"
-import { Executor, ExecutorError, type Param, QueryFailed, type Row, type Session, Unavailable } from "./Executor.ts"
+import { type Activity, CurrentTable, Executor, ExecutorError, type Param, QueryFailed, type Row, type Session, Unavailable } from "./Executor.ts"
 import { sanitizeStatement, statementName } from "./statementSpan.ts"
 
 export interface DuckDbOptions {
@@ -36,21 +36,37 @@ const toError = (statement: string) => (cause: unknown): ExecutorError => {
 interface Connection {
   readonly connection: DuckDBConnection
   running: Promise<unknown> | undefined
+  /** The statement running on it, for activity reports. */
+  current: { readonly sql: string; readonly table: string | undefined; readonly since: number } | undefined
 }
 
 const run = (conn: Connection, sql: string, params?: ReadonlyArray<Param>) =>
-  Effect.tryPromise({
-    try: (signal) => {
-      const { connection } = conn
-      const onAbort = () => connection.interrupt()
-      signal.addEventListener("abort", onAbort, { once: true })
-      const reading = params === undefined ? connection.runAndReadAll(sql) : connection.runAndReadAll(sql, [...params])
-      const settled = reading.finally(() => signal.removeEventListener("abort", onAbort))
-      conn.running = settled
-      return settled
-    },
-    catch: toError(sql)
+  Effect.gen(function*() {
+    const table = yield* CurrentTable
+    return yield* Effect.tryPromise({
+      try: (signal) => {
+        const { connection } = conn
+        const onAbort = () => connection.interrupt()
+        signal.addEventListener("abort", onAbort, { once: true })
+        conn.current = { sql, table, since: Date.now() }
+        const reading = params === undefined ? connection.runAndReadAll(sql) : connection.runAndReadAll(sql, [...params])
+        const settled = reading.finally(() => {
+          signal.removeEventListener("abort", onAbort)
+          conn.current = undefined
+        })
+        conn.running = settled
+        return settled
+      },
+      catch: toError(sql)
+    })
   })
+
+/**
+ * What a connection is running: the statement's kind and since when. (DuckDB's query progress reads
+ * 0% through the Node API while a statement runs, so none is reported.)
+ */
+const activityOf = (conn: Connection): Activity | undefined =>
+  conn.current === undefined ? undefined : { table: conn.current.table, statement: statementName(conn.current.sql), since: conn.current.since }
 
 /** Closes the connection once its last statement has finished or stopped. */
 const close = (conn: Connection) =>
@@ -128,19 +144,22 @@ export const layer = (options: DuckDbOptions) =>
         Effect.tryPromise({ try: () => DuckDBInstance.create(options.path, settings), catch: toError(`(open database ${options.path})`) }),
         (db) => Effect.sync(() => db.closeSync())
       )
+      const open = new Set<Connection>()
       const withSession = <A, E, R>(use: (session: Session) => Effect.Effect<A, E, R>) =>
         Effect.acquireUseRelease(
           Effect.tryPromise({ try: () => instance.connect(), catch: toError("(connect)") }).pipe(
-            Effect.map((connection): Connection => ({ connection, running: undefined }))
+            Effect.map((connection): Connection => ({ connection, running: undefined, current: undefined })),
+            Effect.tap((connection) => Effect.sync(() => open.add(connection)))
           ),
           (connection) => use(makeSession(connection)),
-          close
+          (connection) => Effect.andThen(Effect.sync(() => open.delete(connection)), close(connection))
         )
       return Executor.of({
         engine: "duckdb",
         dialect: duckdb,
         withSession,
-        healthCheck: withSession((s) => s.query("SELECT 1 AS ok")).pipe(Effect.asVoid)
+        healthCheck: withSession((s) => s.query("SELECT 1 AS ok")).pipe(Effect.asVoid),
+        activity: Effect.sync(() => [...open].flatMap((c) => activityOf(c) ?? []))
       })
     })
   )

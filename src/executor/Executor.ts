@@ -67,12 +67,26 @@ export interface Session {
   readonly transaction: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | ExecutorError, R>
 }
 
+/** The table the running work is for (the runner sets it), so that a statement's activity names it. */
+export const CurrentTable = Context.Reference<string | undefined>("medallion/executor/CurrentTable", { defaultValue: () => undefined })
+
+/** A statement running now, for progress reports. */
+export interface Activity {
+  readonly table: string | undefined
+  /** What kind of statement, e.g. `CREATE TABLE`, `MERGE INTO`. */
+  readonly statement: string
+  /** When it started (epoch ms). */
+  readonly since: number
+}
+
 export class Executor extends Context.Service<Executor, {
   readonly engine: string
   readonly dialect: Dialect
   /** Gives `use` a session on its own connection for its whole duration. */
   readonly withSession: <A, E, R>(use: (session: Session) => Effect.Effect<A, E, R>) => Effect.Effect<A, E | ExecutorError, R>
   readonly healthCheck: Effect.Effect<void, ExecutorError>
+  /** The statements running now, where the engine can tell (embedded DuckDB). */
+  readonly activity?: Effect.Effect<ReadonlyArray<Activity>> | undefined
 }>()("medallion/executor/Executor") {}
 
 /**
@@ -96,7 +110,8 @@ export const aroundStatements = (
     engine: inner.engine,
     dialect: inner.dialect,
     withSession: (use) => inner.withSession((session) => use(wrap(session))),
-    healthCheck: inner.healthCheck
+    healthCheck: inner.healthCheck,
+    activity: inner.activity
   })
 }
 

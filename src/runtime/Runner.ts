@@ -4,7 +4,7 @@
  * table, and records the run. The only place that decides what runs when.
  */
 import { Cause, Clock, Deferred, Duration, Effect, Exit, Fiber, Random, Semaphore } from "effect"
-import { Executor } from "../executor/Executor.ts"
+import { CurrentTable, Executor } from "../executor/Executor.ts"
 import { MetadataStore, type RunRecord, type TableRecord } from "../metadata/MetadataStore.ts"
 import { retryBookkeeping, withRetries, withTimeout } from "../executor/policy.ts"
 import { actionName, dataVersion } from "../plan/changes.ts"
@@ -21,7 +21,8 @@ export interface ApplyOptions {
   readonly concurrency: number
   /** Tables to rebuild from all their input, whatever changed. */
   readonly fullRefresh: ReadonlySet<TableId>
-  /** Called as each table finishes, for progress output. */
+  /** Called as each table starts (gets a concurrency slot) and finishes, for progress output. */
+  readonly onTableStart?: ((table: TableId) => Effect.Effect<void>) | undefined
   readonly onTable?: ((record: TableRecord) => Effect.Effect<void>) | undefined
   /** The run's batch id, when the caller made it in advance (see makeBatchId), e.g. to answer before the run starts. */
   readonly batchId?: string | undefined
@@ -173,7 +174,7 @@ export const apply = Effect.fn("medallion.run")(function*(plan: Plan, options: A
         }))
       })
       const exit = yield* semaphore.withPermits(1)(
-        Effect.andThen(Effect.map(Clock.currentTimeMillis, (now) => (started = now)), attempt).pipe(
+        Effect.andThen(Effect.map(Clock.currentTimeMillis, (now) => (started = now)), Effect.andThen(options.onTableStart?.(node.id) ?? Effect.void, attempt)).pipe(
           withTimeout(node.timeout, node.id),
           withRetries(node.retry, (attempt, error, delay) =>
             Effect.logWarning(`${node.id}: attempt ${attempt} failed (${describeError(error)}); retrying in ${Duration.format(delay)}`)),
@@ -190,7 +191,9 @@ export const apply = Effect.fn("medallion.run")(function*(plan: Plan, options: A
               status === "failed" ? Effect.logError(`${node.id}: failed after ${attempts} attempt(s): ${describeFailure(cause)}`) : Effect.void
             )
           }),
-          Effect.withSpan("medallion.table", { attributes: { "medallion.table": node.id, "medallion.mode": node.mode, "medallion.layer": node.layer } })
+          Effect.withSpan("medallion.table", { attributes: { "medallion.table": node.id, "medallion.mode": node.mode, "medallion.layer": node.layer } }),
+          // The table's statements name it in the executor's activity (progress output).
+          Effect.provideService(CurrentTable, node.id)
         )
       ).pipe(Effect.exit)
       // A published table is reported as it was recorded.

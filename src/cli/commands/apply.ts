@@ -2,6 +2,7 @@
 import { Console, Effect, Fiber, FileSystem, Result } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { duckdb } from "../../compile/duckdb.ts"
+import { Executor } from "../../executor/Executor.ts"
 import { selectTables } from "../../plan/select.ts"
 import { RunFailed } from "../../runtime/errors.ts"
 import { withLock } from "../../runtime/Lock.ts"
@@ -11,6 +12,7 @@ import { prepareAll } from "../../runtime/situation.ts"
 import { engineLayer, envFlag, jsonFlag, planFor, projectDir, settingsFor, specCache } from "../context.ts"
 import { runSummary, tableLine } from "../format.ts"
 import { observed } from "../observability.ts"
+import { makeProgress } from "../progress.ts"
 
 export const apply = Command.make("apply", {
   files: Argument.String("files").pipe(Argument.withDescription("Pipeline files (default: pipelines/*.yaml)"), Argument.variadic()),
@@ -57,15 +59,17 @@ export const apply = Command.make("apply", {
       const run = Effect.gen(function*() {
         const { plan, selected } = yield* planned
         if (!json) yield* Console.log(`medallion apply: ${selected.size} table(s), env ${settings.env}, engine ${settings.engine} (${warehouse})`)
-        return yield* applyPlan(plan, {
+        const progress = makeProgress({ json, activity: (yield* Executor).activity })
+        return yield* progress.around(applyPlan(plan, {
           projectDir: dir,
           env: settings.env,
           selected,
           fullRefresh: fullRefresh ? selected : new Set(),
           concurrency: settings.concurrency,
-          onTable: json ? undefined : (t) => Console.log(tableLine(t)),
+          onTableStart: progress.onTableStart,
+          onTable: (t) => progress.onTable(tableLine(t), t.table),
           prepared
-        })
+        })).pipe(Effect.onInterrupt(() => json ? Effect.void : Console.error("cancelled: the run is recorded as cancelled (medallion runs); tables published before it stopped stay")))
       })
       const report = yield* databricks
         // On Databricks the lock is a row in _medallion.locks (WarehouseLock.ts), taken once the engine is up.
