@@ -2,7 +2,8 @@
  * CLI start-up with telemetry off and on: `medallion --version` (never loads telemetry) and a
  * no-op `medallion apply` of the example pipelines, each a fresh process, median of N runs. With
  * telemetry on, traces, metrics and logs go to a local sink that accepts OTLP/HTTP and answers at
- * once, so the figure is the cost of loading the SDK and flushing it, not of a network.
+ * once, so the figure is the cost of loading the SDK and flushing it, not of a network; and with a
+ * collector that is down (a closed port), which the exit waits for at most the 2 s flush bound.
  * Writes bench/results/startup.json.
  *
  *   node bench/startup.ts [--runs N]
@@ -48,7 +49,13 @@ const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math
 const figures: Array<{ command: string; tracing: string; median_ms: number; min_ms: number; max_ms: number }> = []
 await time(["apply"], clean)
 const on = { ...clean, OTEL_EXPORTER_OTLP_ENDPOINT: endpoint }
-for (const [args, modes] of [[["--version"], [["off", clean]]], [["apply"], [["off", clean], ["on", on]]]] as const) {
+// A collector that is down: a port nothing listens on (the exit waits at most the flush bound, 2 s).
+const closed = createServer()
+await new Promise<void>((done) => closed.listen(0, "127.0.0.1", done))
+const closedAddress = closed.address()
+await new Promise<void>((done) => closed.close(() => done()))
+const unreachable = { ...clean, OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${typeof closedAddress === "object" && closedAddress !== null ? closedAddress.port : 9}` }
+for (const [args, modes] of [[["--version"], [["off", clean]]], [["apply"], [["off", clean], ["on", on], ["on, collector down", unreachable]]]] as const) {
   for (const [tracing, env] of modes) {
     await time(args, env) // warm the code cache
     const samples: Array<number> = []

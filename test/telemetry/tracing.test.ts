@@ -98,17 +98,14 @@ describe("tracing (OTLP/HTTP JSON)", () => {
     assert.strictEqual(collector.spans().filter((s) => s.name === "medallion.apply").length, 1)
   }, 60_000)
 
-  it("an unreachable collector delays exit by at most the shutdown bound", async () => {
-    const baseline = project("drop")
+  // How long the exit waits for a collector that is down is measured in bench/startup.ts, not here.
+  it("an unreachable collector fails nothing: the run succeeds and the process exits", async () => {
     const traced = project("drop")
-    projects.push(baseline, traced)
-    const plain = await cliAsync(baseline.dir, ["apply"])
-    assert.strictEqual(plain.code, 0, plain.stderr)
+    projects.push(traced)
     const port = await closedPort()
     const result = await cliAsync(traced.dir, ["apply"], { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}` })
     assert.strictEqual(result.code, 0, result.stderr)
-    // The 2 s flush bound plus loading the SDK; compared with an untraced run so machine load cancels out.
-    assert.isBelow(result.millis - plain.millis, 4_000, `${result.millis} ms traced vs ${plain.millis} ms without`)
+    assert.match(result.stdout, /run succeeded/)
   }, 60_000)
 
   it("honours OTEL_TRACES_SAMPLER: always_off exports no spans, and the run succeeds", async () => {
