@@ -1,16 +1,23 @@
 /** Human-readable output of the CLI. Pure string building. */
+import { statementMarker } from "../executor/Executor.ts"
 import type { RunRecord, TableRecord } from "../metadata/MetadataStore.ts"
 
 /** 1234567 -> "1,234,567"; plain string work, since the first toLocaleString call loads ICU data (~10 ms). */
 export const n = (value: number) => String(value).replace(/\B(?=(\d{3})+(?!\d))/g, ",")
 const pad = (text: string, width: number) => text.padEnd(width)
 
-export const tableLine = (t: TableRecord): string => {
+/** A table's error; its statement only with --verbose (it is in the trace and `runs --json` too). */
+const errorText = (error: string, verbose: boolean) => {
+  const at = error.indexOf(statementMarker)
+  return at === -1 || verbose ? error : `${error.slice(0, at)}\n(the SQL that failed: medallion apply --verbose, or medallion runs <batch_id> --json)`
+}
+
+export const tableLine = (t: TableRecord, verbose = false): string => {
   const status = { succeeded: "ok  ", unchanged: "same", failed: "FAIL", skipped: "skip" }[t.status]
   const head = `  ${status}  ${pad(t.table, 32)} ${pad(t.mode, 8)}`
   if (t.status === "skipped") return `${head} skipped: ${t.reason ?? ""}`
   if (t.status === "unchanged") return `${head} unchanged`
-  if (t.status === "failed") return `${head} ${t.duration_seconds.toFixed(2)}s\n        ${(t.error ?? "").replaceAll("\n", "\n        ")}`
+  if (t.status === "failed") return `${head} ${t.duration_seconds.toFixed(2)}s\n        ${errorText(t.error ?? "", verbose).replaceAll("\n", "\n        ")}`
   const parts = [`in ${n(t.rows_in)}`, `out ${n(t.rows_out)}`]
   if (t.quarantined > 0) parts.push(`quarantined ${n(t.quarantined)}`)
   if (t.dropped > 0) parts.push(`dropped ${n(t.dropped)}`)

@@ -76,6 +76,17 @@ export interface ModelProgram {
   readonly keepsEveryRow: boolean
   /** The chain has casts that fail the table on a bad value (reported with samples only by the staged build). */
   readonly castsCanFail: boolean
+  /**
+   * Queries that read nothing (LIMIT 0), one per part of the table a person wrote, in the order
+   * the chain uses them: the first that the engine rejects names the part that holds a mistake.
+   */
+  readonly probes: ReadonlyArray<Probe>
+}
+
+/** A part of a table's definition (its path below the table, e.g. ["transforms", 2]) and a query that only it can make fail. */
+export interface Probe {
+  readonly path: ReadonlyArray<string | number>
+  readonly query: string
 }
 
 /** The name an expectation is reported under. */
@@ -408,6 +419,34 @@ export const compileModel = (d: Dialect, node: ModelNode, inputs: ModelInputs): 
     dropStage: d.dropTempTable(stage),
     chainQuery: withCtes(strictCtes)(`SELECT ${d.starExcept([...markers])} FROM final WHERE ${alive}`),
     keepsEveryRow: expectations.length === 0 && key.length === 0 && !counted.some(marksRows),
-    castsCanFail: counted.some((step) => "cast" in step && castOnError(step) === "fail")
+    castsCanFail: counted.some((step) => "cast" in step && castOnError(step) === "fail"),
+    probes: probesOf(d, node, ctes)
   }
+}
+
+/** The input (`sql:`), each step (the chain up to it), each expectation's columns or predicate, the merge key. */
+const probesOf = (d: Dialect, node: ModelNode, ctes: ReadonlyArray<readonly [string, string]>): ReadonlyArray<Probe> => {
+  const q = d.quote
+  const upTo = (name: string, select: string) => {
+    const end = ctes.findIndex(([n]) => n === name)
+    return `WITH ${ctes.slice(0, end + 1).map(([n, sql]) => `${n} AS (${sql})`).join(",\n")}\n${select} FROM ${name} s LIMIT 0`
+  }
+  const columns = (cols: ReadonlyArray<string>) => cols.map((c) => `s.${q(c)}`).join(", ")
+  const table = node.table
+  return [
+    ...(table.sql === undefined ? [] : [{ path: ["sql"], query: upTo("step_0", "SELECT *") }]),
+    ...(table.transforms ?? []).map((_, i) => ({ path: ["transforms", i], query: upTo(`step_${i + 1}`, "SELECT *") })),
+    ...(table.expect ?? []).map((e, i) => ({
+      path: ["expect", i],
+      query: upTo("final", `SELECT ${
+        "check" in e ? `NOT coalesce(${e.check}, false)`
+        : "not_null" in e ? columns(e.not_null)
+        : "unique" in e ? columns(e.unique)
+        : "accepted_values" in e ? columns([e.accepted_values.column])
+        : columns([e.relationships.column])
+      }`)
+    })),
+    ...(table.key === undefined ? [] : [{ path: ["key"], query: upTo("final", `SELECT ${columns(table.key)}`) }]),
+    ...(table.sequence_by === undefined ? [] : [{ path: ["sequence_by"], query: upTo("final", `SELECT ${columns([table.sequence_by])}`) }])
+  ]
 }

@@ -40,6 +40,9 @@ export class CircuitOpen extends Schema.TaggedError<CircuitOpen>()("CircuitOpen"
   }
 }
 
+/** What separates an error's message from the statement it quotes (the CLI shows that with --verbose only). */
+export const statementMarker = "\n  in statement: "
+
 export class ExecutorError extends Schema.TaggedError<ExecutorError>()("ExecutorError", {
   reason: Schema.Union([Unavailable, QueryFailed, CircuitOpen]),
   statement: Schema.String
@@ -49,7 +52,7 @@ export class ExecutorError extends Schema.TaggedError<ExecutorError>()("Executor
   }
   override get message(): string {
     const sql = this.statement.length > 600 ? `${this.statement.slice(0, 600)} ...` : this.statement
-    return `${this.reason.detail}\n  in statement: ${sql.replaceAll("\n", "\n    ")}`
+    return `${this.reason.detail}${statementMarker}${sql.replaceAll("\n", "\n    ")}`
   }
 }
 

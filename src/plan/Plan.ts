@@ -4,7 +4,7 @@
  * file, and `--select`. Does not compile SQL or look at data.
  */
 import { Cron, DateTime, Result } from "effect"
-import type { ParsedPipeline } from "../spec/parse.ts"
+import type { ParsedPipeline, YamlPath } from "../spec/parse.ts"
 import type { BronzeTable, Layer, OnFail, Pipeline, Retry, Source, Step, Table } from "../spec/Pipeline.ts"
 import { layers, namePattern } from "../spec/Pipeline.ts"
 import { type Problem, SpecError } from "../spec/SpecError.ts"
@@ -21,6 +21,8 @@ interface NodeBase {
   readonly file: string
   /** Where the table is declared, as file:line:col. */
   readonly location: string
+  /** Where a part of the table is written, as file:line:col: a path below the table, e.g. ["transforms", 2]. */
+  readonly locate: (path: YamlPath) => string
   /** Tables this one reads, directly or through join/relationships/sql references. */
   readonly dependsOn: ReadonlyArray<TableId>
   readonly retry: Retry | undefined
@@ -82,7 +84,7 @@ const modelReferences = (layer: Layer, name: string, table: Table): ReadonlyArra
   ]
 }
 
-const locationOf = (parsed: ParsedPipeline, path: ReadonlyArray<string>): string => {
+const locationOf = (parsed: ParsedPipeline, path: YamlPath): string => {
   const p = parsed.problemAt(path, "", "key")
   return `${p.file}:${p.line}:${p.column}`
 }
@@ -252,7 +254,7 @@ export const buildPlan = (files: ReadonlyArray<ParsedPipeline>): Result.Result<P
       }
       define({
         _tag: "Ingest", id: `bronze.${name}`, layer: "bronze", name, pipeline: spec.pipeline, file: parsed.file,
-        location: locationOf(parsed, ["bronze", name]),
+        location: locationOf(parsed, ["bronze", name]), locate: (path) => locationOf(parsed, ["bronze", name, ...path]),
         dependsOn: [], retry: table.retry ?? spec.retry, timeout: table.timeout ?? spec.timeout, sourceName: table.from, source, mode: table.mode ?? (source.incremental === true ? "append" : "replace"), table
       }, [])
     }
@@ -262,7 +264,7 @@ export const buildPlan = (files: ReadonlyArray<ParsedPipeline>): Result.Result<P
         const refs = modelReferences(layer, name, table)
         define({
           _tag: "Model", id: `${layer}.${name}`, layer, name, pipeline: spec.pipeline, file: parsed.file,
-          location: locationOf(parsed, [layer, name]),
+          location: locationOf(parsed, [layer, name]), locate: (path) => locationOf(parsed, [layer, name, ...path]),
           dependsOn: [...new Set(refs.map((r) => r.ref as TableId))], retry: table.retry ?? spec.retry, timeout: table.timeout ?? spec.timeout,
           mode: table.mode ?? "replace", table, input: table.from as TableId | undefined
         }, refs)

@@ -4,13 +4,14 @@
  * table, and records the run. The only place that decides what runs when.
  */
 import { Cause, Clock, Deferred, Duration, Effect, Exit, Fiber, Random, Semaphore } from "effect"
-import { CurrentTable, Executor } from "../executor/Executor.ts"
+import { CurrentTable, Executor, statementMarker } from "../executor/Executor.ts"
 import { MetadataStore, type RunRecord, type TableRecord } from "../metadata/MetadataStore.ts"
 import { retryBookkeeping, withRetries, withTimeout } from "../executor/policy.ts"
 import { actionName, dataVersion } from "../plan/changes.ts"
 import type { Plan, PlanNode, TableId } from "../plan/Plan.ts"
 import { layers } from "../spec/Pipeline.ts"
 import * as Metrics from "./metrics.ts"
+import { StepError } from "./errors.ts"
 import { nothingNew, runTable, type TableCounts } from "./runTable.ts"
 import { assess, checksummed, loadSituation, type Prepared, prepareAll, stateAfter } from "./situation.ts"
 
@@ -21,6 +22,8 @@ export interface ApplyOptions {
   readonly concurrency: number
   /** Tables to rebuild from all their input, whatever changed. */
   readonly fullRefresh: ReadonlySet<TableId>
+  /** Log each failed table (default); the CLI's apply reports them in its table lines instead. */
+  readonly logFailures?: boolean | undefined
   /** Called as each table starts (gets a concurrency slot) and finishes, for progress output. */
   readonly onTableStart?: ((table: TableId) => Effect.Effect<void>) | undefined
   readonly onTable?: ((record: TableRecord) => Effect.Effect<void>) | undefined
@@ -48,10 +51,26 @@ export const makeBatchId = Effect.gen(function*() {
 
 const describeError = (error: unknown): string => (error instanceof Error ? error.message.split("\n")[0]! : String(error))
 
-const describeFailure = (cause: Cause.Cause<unknown>): string => {
+const failureOf = (cause: Cause.Cause<unknown>): unknown => {
   const reason = cause.reasons[0]
-  const error = reason === undefined ? "unknown failure" : reason._tag === "Fail" ? reason.error : reason._tag === "Die" ? reason.defect : "interrupted"
+  return reason === undefined ? "unknown failure" : reason._tag === "Fail" ? reason.error : reason._tag === "Die" ? reason.defect : "interrupted"
+}
+
+const describeFailure = (cause: Cause.Cause<unknown>): string => {
+  const error = failureOf(cause)
   return error instanceof Error ? error.message : String(error)
+}
+
+/**
+ * A failed table's error as recorded: what went wrong, where the table is declared (unless the
+ * error names the part of it already), then the statement.
+ */
+const failureText = (node: PlanNode, cause: Cause.Cause<unknown>) => {
+  const text = describeFailure(cause)
+  const at = text.indexOf(statementMarker)
+  const [human, statement] = at === -1 ? [text, ""] : [text.slice(0, at), text.slice(at)]
+  const located = failureOf(cause) instanceof StepError ? "" : `\n(${node.id} is declared at ${node.location})`
+  return `${human}${located}${statement}`
 }
 
 const record = (node: PlanNode, status: TableRecord["status"], counts: TableCounts, seconds: number, error: string | null, attempts: number): TableRecord => ({
@@ -188,7 +207,9 @@ export const apply = Effect.fn("medallion.run")(function*(plan: Plan, options: A
             const status = Cause.hasInterruptsOnly(cause) ? "cancelled" : "failed"
             return Effect.andThen(
               Effect.annotateCurrentSpan({ "medallion.status": status, "medallion.attempts": attempts }),
-              status === "failed" ? Effect.logError(`${node.id}: failed after ${attempts} attempt(s): ${describeFailure(cause)}`) : Effect.void
+              status === "failed" && options.logFailures !== false
+                ? Effect.logError(`${node.id}: failed after ${attempts} attempt(s): ${describeFailure(cause)}`)
+                : Effect.void
             )
           }),
           Effect.withSpan("medallion.table", { attributes: { "medallion.table": node.id, "medallion.mode": node.mode, "medallion.layer": node.layer } }),
@@ -199,7 +220,7 @@ export const apply = Effect.fn("medallion.run")(function*(plan: Plan, options: A
       // A published table is reported as it was recorded.
       return Exit.isSuccess(exit)
         ? published.get(node.id) ?? record(node, exit.value.status, exit.value.counts, yield* seconds, null, attempts)
-        : record(node, "failed", nothingNew([]), yield* seconds, `${describeFailure(exit.cause)}\n(${node.id} is declared at ${node.location})`, attempts)
+        : record(node, "failed", nothingNew([]), yield* seconds, failureText(node, exit.cause), attempts)
     })
 
   const runNode = (id: TableId) =>

@@ -1,5 +1,6 @@
 /** Why a table failed, for people: each names the table and says what to do. */
 import { Schema } from "effect"
+import { statementMarker } from "../executor/Executor.ts"
 
 export class SourceError extends Schema.TaggedError<SourceError>()("SourceError", {
   table: Schema.String,
@@ -41,7 +42,27 @@ export class InputError extends Schema.TaggedError<InputError>()("InputError", {
   }
 }
 
-export type TableError = SourceError | ExpectationFailed | CastFailed | InputError
+/**
+ * The engine rejected what a person wrote in one part of a table (a transform, an expectation, the
+ * input query): named by where it is written, with the engine's reason, without the generated SQL
+ * (kept in `statement` for --verbose and the trace).
+ */
+export class StepError extends Schema.TaggedError<StepError>()("StepError", {
+  table: Schema.String,
+  /** file:line:col of the part. */
+  location: Schema.String,
+  /** The part, e.g. `transforms[2].filter`, and what it says, as written. */
+  part: Schema.String,
+  written: Schema.String,
+  reason: Schema.String,
+  statement: Schema.String
+}) {
+  override get message(): string {
+    return `${this.location}: ${this.table} ${this.part}: ${this.reason}\n  ${this.part}: ${this.written}${statementMarker}${this.statement}`
+  }
+}
+
+export type TableError = SourceError | ExpectationFailed | CastFailed | InputError | StepError
 
 /** A run finished with failed or skipped tables; the report has already been shown. */
 export class RunFailed extends Schema.TaggedError<RunFailed>()("RunFailed", {

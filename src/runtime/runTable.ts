@@ -5,14 +5,14 @@
  */
 import { Effect, FileSystem, Path, Scope } from "effect"
 import { compileIngest, type IngestFile } from "../compile/ingest.ts"
-import { compileModel, type ModelProgram } from "../compile/model.ts"
+import { compileModel, type ModelProgram, type Probe } from "../compile/model.ts"
 import { appendStatements, nextName, type Publication, replaceStatements } from "../compile/publish.ts"
 import { Executor, ExecutorError, type Session } from "../executor/Executor.ts"
 import { type IngestedFile, type LedgerFile, MetadataStore } from "../metadata/MetadataStore.ts"
 import { type IngestNode, type ModelNode, type PlanNode, reshapes } from "../plan/Plan.ts"
 import type { Layer, Target } from "../spec/Pipeline.ts"
 import { type Accounting, account } from "./accounting.ts"
-import { CastFailed, ExpectationFailed, InputError, SourceError, type TableError } from "./errors.ts"
+import { CastFailed, ExpectationFailed, InputError, SourceError, StepError, type TableError } from "./errors.ts"
 import { filesToIngest, filesToRebuild, type FoundFile, unchangedSince } from "./files.ts"
 import { addRawBytes, setAsideLongLines } from "./rejects.ts"
 
@@ -323,6 +323,7 @@ const runModel = (job: TableJob, node: ModelNode, ctx: RunContext) =>
     const executor = yield* Executor
     const store = yield* MetadataStore
     const d = executor.dialect
+    let probes: ReadonlyArray<Probe> = []
     return yield* executor.withSession((session) =>
       Effect.gen(function*() {
         const batches = node.mode === "append" || node.mode === "merge" ? yield* inputBatches(session, node, node.mode === "append") : undefined
@@ -345,6 +346,7 @@ const runModel = (job: TableJob, node: ModelNode, ctx: RunContext) =>
         const checksUnique = (node.table.expect ?? []).some((e) => "unique" in e)
         const appendingTo = incremental && node.mode === "append" && checksUnique && (yield* columnsOf(node.id)).length > 0 ? target : undefined
         const program = compileModel(d, node, { batchId: ctx.batchId, startedAt: ctx.startedAt, newInputBatches: reading, inputColumns, appendingTo })
+        probes = program.probes
         const publish = (result: TableCounts) =>
           Effect.gen(function*() {
             yield* store.recordBatch(session, {
@@ -431,8 +433,57 @@ const runModel = (job: TableJob, node: ModelNode, ctx: RunContext) =>
             Effect.catchIf((e) => program.castsCanFail && e._tag === "ExecutorError" && !e.isRetryable && e.statement === build, () => staged)
           )
       })
-    )
+    ).pipe(Effect.catchIf(
+      (e): e is ExecutorError => e instanceof ExecutorError && !e.isRetryable && probes.length > 0,
+      (e) => Effect.flatMap(locateMistake(node, probes, e), (found) => Effect.fail(found ?? e))
+    ))
   })
+
+/**
+ * The part of the table a rejected statement's mistake is in: the first probe the engine rejects
+ * too, reported where it is written, with its text and the engine's reason (without the lines of
+ * generated SQL it quotes, and without medallion's own columns among its suggestions).
+ */
+const locateMistake = (node: ModelNode, probes: ReadonlyArray<Probe>, error: ExecutorError) =>
+  Effect.gen(function*() {
+    const executor = yield* Executor
+    for (const probe of probes) {
+      const rejected = yield* executor.withSession((s) => s.query(probe.query)).pipe(Effect.flip, Effect.option)
+      if (rejected._tag === "None") continue
+      const part = partOf(node, probe.path)
+      return new StepError({
+        table: node.id, location: node.locate(probe.path), part: part.name, written: part.written,
+        reason: engineReason(rejected.value.reason.detail), statement: error.statement
+      })
+    }
+    return undefined
+  })
+
+/** `transforms[2].filter` and `"amont > 3"`, for a path below a table. */
+const partOf = (node: ModelNode, path: ReadonlyArray<string | number>) => {
+  const [section, index] = path
+  const value: unknown = index === undefined
+    ? (node.table as Record<string, unknown>)[String(section)]
+    : ((node.table as Record<string, unknown>)[String(section)] as ReadonlyArray<unknown>)[Number(index)]
+  const kind = section === "transforms" && value !== null && typeof value === "object" ? `.${Object.keys(value)[0]}` : ""
+  const written = value === null || typeof value !== "object" ? value
+    : section === "transforms" ? Object.values(value)[0]
+    : "check" in value ? value.check
+    : value
+  return {
+    name: index === undefined ? String(section) : `${String(section)}[${Number(index)}]${kind}`,
+    written: typeof written === "string" ? written : JSON.stringify(written)
+  }
+}
+
+/** The engine's message without the generated SQL it quotes and without medallion's own columns. */
+export const engineReason = (detail: string) =>
+  detail.split("\n")
+    .filter((line) => line.trim() !== "" && !/^LINE \d+:/.test(line) && !/^\s*\^\s*$/.test(line))
+    .map((line) => line.startsWith("Candidate bindings:")
+      ? line.replace(/,?\s*"(__medallion_[^"]*|_batch_id|_source_file|_ingested_at|_source_row)"/g, "").replace(/: ,\s*/, ": ")
+      : line)
+    .join("; ")
 
 export const runTable = (job: TableJob, ctx: RunContext): Effect.Effect<TableCounts, TableError | ExecutorError, Requirements> =>
   job.node._tag === "Ingest" ? runIngest(job, job.node, ctx) : runModel(job, job.node, ctx)

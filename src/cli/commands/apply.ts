@@ -29,8 +29,9 @@ export const apply = Command.make("apply", {
   wait: Flag.Boolean("wait").pipe(
     Flag.withDescription("If another apply holds the warehouse, wait for it to finish instead of failing"),
     Flag.withDefault(false)
-  )
-}, ({ files, select, env, json, wait, fullRefresh }) =>
+  ),
+  verbose: Flag.Boolean("verbose").pipe(Flag.withDescription("Show the SQL of a statement that failed"), Flag.withDefault(false))
+}, ({ files, select, env, json, wait, fullRefresh, verbose }) =>
   Effect.gen(function*() {
     const settings = yield* settingsFor(env._tag === "Some" ? env.value : undefined)
     yield* Effect.gen(function*() {
@@ -67,7 +68,8 @@ export const apply = Command.make("apply", {
           fullRefresh: fullRefresh ? selected : new Set(),
           concurrency: settings.concurrency,
           onTableStart: progress.onTableStart,
-          onTable: (t) => progress.onTable(tableLine(t), t.table),
+          onTable: (t) => progress.onTable(tableLine(t, verbose), t.table),
+          logFailures: false,
           prepared
         })).pipe(Effect.onInterrupt(() => json ? Effect.void : Console.error("cancelled: the run is recorded as cancelled (medallion runs); tables published before it stopped stay")))
       })
