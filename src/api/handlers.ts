@@ -3,7 +3,7 @@
  * and the run history, and runs handed to the RunCoordinator. Engine failures become problems
  * (503 when transient, 500 otherwise, the statement logged and never returned).
  */
-import { Clock, Effect, Fiber, Layer, Metric, Option, Result, type Schema } from "effect"
+import { Cause, Clock, Effect, Exit, Fiber, Layer, Metric, Option, Result, type Schema } from "effect"
 import { HttpServerResponse } from "effect/http"
 import { HttpApiBuilder } from "effect/http-api"
 import { Executor, type ExecutorError } from "../executor/Executor.ts"
@@ -153,22 +153,32 @@ export const layer = (options: HandlersOptions, cache: GoldCache) => {
     Effect.gen(function*() {
       const executor = yield* Executor
       const history = yield* RunHistory
-      const check = (effect: Effect.Effect<unknown, unknown>) =>
+      /**
+       * One part's check. /health needs no credentials, so what failed is named in general terms
+       * only: the engine's message (paths, file names) goes to the server log.
+       */
+      const check = (part: string, effect: Effect.Effect<unknown, unknown>) =>
         Effect.gen(function*() {
           const started = yield* Clock.currentTimeMillis
           // Detached and uninterruptible: on timeout the statement finishes on its own (see `steady`).
-          const fiber = yield* Effect.forkDetach(Effect.uninterruptible(Effect.result(effect)))
+          const fiber = yield* Effect.forkDetach(Effect.uninterruptible(Effect.exit(effect)))
           const awaited = yield* Fiber.join(fiber).pipe(Effect.timeoutOption("5 seconds"))
-          const result = Option.isSome(awaited) ? awaited.value : Result.fail("timeout" as const)
           const duration_ms = (yield* Clock.currentTimeMillis) - started
-          if (Result.isSuccess(result)) return { status: "ok", duration_ms } satisfies HealthCheck
-          const error: unknown = result.failure
-          const detail = isExecutorError(error) ? error.reason.detail.split("\n")[0]! : "no answer within 5 s"
+          if (Option.isNone(awaited)) {
+            yield* Effect.logError(`api: health check of the ${part} had no answer within 5 s`)
+            return { status: "failed", detail: "no answer within 5 s", duration_ms } satisfies HealthCheck
+          }
+          const exit = awaited.value
+          if (Exit.isSuccess(exit)) return { status: "ok", duration_ms } satisfies HealthCheck
+          yield* Effect.logError(`api: health check of the ${part} failed`, exit.cause)
+          const error = Cause.findErrorOption(exit.cause)
+          const transient = Option.isSome(error) && isExecutorError(error.value) && (error.value.isRetryable || error.value.reason._tag === "CircuitOpen")
+          const detail = transient ? "the engine is busy or unreachable; see the server log" : "could not be read; see the server log"
           return { status: "failed", detail, duration_ms } satisfies HealthCheck
         })
       return handlers.handle("health", () =>
         Effect.gen(function*() {
-          const [executorCheck, metadataCheck] = yield* Effect.all([check(executor.healthCheck), check(history.runs({ limit: 1 }))], { concurrency: 2 })
+          const [executorCheck, metadataCheck] = yield* Effect.all([check("executor", executor.healthCheck), check("metadata store", history.runs({ limit: 1 }))], { concurrency: 2 })
           const checks = { executor: executorCheck, metadata: metadataCheck }
           const failed = Object.entries(checks).filter(([, c]) => c.status === "failed")
           if (failed.length > 0) return yield* new Unhealthy({ checks, detail: failed.map(([name, c]) => `${name} failed: ${c.detail}`).join("; ") })
