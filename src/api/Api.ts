@@ -9,6 +9,7 @@ import { Context, Schema, SchemaTransformation } from "effect"
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiMiddleware, HttpApiSchema, HttpApiSecurity, OpenApi } from "effect/http-api"
 import { ExpectationResult, RunRecord, TableRecord } from "../metadata/MetadataStore.ts"
 import { PipelineRunMetrics, PipelineTotals } from "../metadata/RunHistory.ts"
+import { valueShapesDescription } from "./values.ts"
 import {
   CursorExpired,
   Forbidden,
@@ -66,12 +67,13 @@ const Count = Schema.Number
 const Timestamp = Schema.String.annotate({ description: "ISO 8601, UTC" })
 /** A page size or offset in a query string: digits only. */
 const QueryInt = (maximum: number, description: string) =>
-  Schema.String.check(Schema.isPattern(/^\d{1,9}$/, { message: "expected a whole number" })).pipe(
+  // Described on the encoded side: the text is what the OpenAPI document shows.
+  Schema.String.check(Schema.isPattern(/^\d{1,9}$/, { message: "expected a whole number" })).annotate({ description }).pipe(
     Schema.decodeTo(
       Schema.Int.check(Schema.isBetween({ minimum: 0, maximum })),
       SchemaTransformation.transform({ decode: (s: string) => Number(s), encode: (n: number) => String(n) })
     )
-  ).annotate({ description })
+  )
 
 export const BatchId = Schema.String.annotate({ description: "A run's batch id: its start time in UTC and 32 random bits, e.g. 20261126T160455123Z-9f3a01c2" })
 
@@ -99,7 +101,11 @@ export const MetricsView = Schema.Struct({
 // ---------------------------------------------------------------------------------------------
 // Gold
 
-export const Column = Schema.Struct({ name: Text, type: Text, nullable: Schema.Boolean })
+export const Column = Schema.Struct({
+  name: Text,
+  type: Text.annotate({ description: "The warehouse's type name, e.g. BIGINT or DECIMAL(18,2); it decides how the column's values are written (see rows)" }),
+  nullable: Schema.Boolean
+})
 export const Refresh = Schema.Struct({ batch_id: BatchId, finished_at: Schema.NullOr(Timestamp) })
 
 export const GoldTable = Schema.Struct({
@@ -114,13 +120,17 @@ export const GoldTable = Schema.Struct({
 })
 export const GoldTables = Schema.Struct({ tables: Schema.Array(GoldTable) })
 
-export const maxPageSize = 10_000
 export const maxOffset = 100_000_000
+/** Longest cursor accepted: as long as a request target may be (config.ts, maxUrlLength). */
+export const maxCursorLength = 8192
 
 export const GoldQuery = {
-  limit: Schema.optionalKey(QueryInt(maxPageSize, "Rows per page (default 100; capped at the server's api.max_limit)")),
+  // Checked against api.max_limit by the handler, so that the problem names the configured maximum.
+  limit: Schema.optionalKey(QueryInt(999_999_999, "Rows per page: default 100 (or the cursor's), at most the server's api.max_limit (1000 unless configured); a larger limit is a 400 invalid-request that names the maximum, never silently lowered")),
   offset: Schema.optionalKey(QueryInt(maxOffset, "Rows to skip; not with cursor")),
-  cursor: Schema.optionalKey(Text.check(Schema.isMaxLength(2048)).annotate({ description: "next_cursor of the previous page; not with offset" })),
+  cursor: Schema.optionalKey(Text.check(Schema.isMaxLength(maxCursorLength)).annotate({
+    description: "next_cursor of the previous page; not with offset. It carries the filters, order_by and limit it was issued for, so `?cursor=` alone continues the same listing; filters or order_by sent with it must be the same ones (else 400), and limit may change the page size"
+  })),
   order_by: Schema.optionalKey(Text.check(Schema.isMaxLength(1024)).annotate({
     description: "Comma-separated columns, each optionally .asc or .desc (or prefixed with -), e.g. revenue.desc,country"
   }))
@@ -129,9 +139,7 @@ export const GoldQuery = {
 export const GoldRows = Schema.Struct({
   table: Text,
   columns: Schema.Array(Column),
-  rows: Schema.Array(Schema.Record(Schema.String, Schema.Json)).annotate({
-    description: "Rows as objects. BIGINT, HUGEINT and DECIMAL values are strings (exact); dates and timestamps are text"
-  }),
+  rows: Schema.Array(Schema.Record(Schema.String, Schema.Json)).annotate({ description: valueShapesDescription }),
   limit: Count,
   offset: Count,
   next_cursor: Schema.NullOr(Text).annotate({ description: "Pass as ?cursor= for the next page; null on the last page" })
@@ -279,10 +287,12 @@ export class PipelinesGroup extends HttpApiGroup.make("pipelines").add(
   )
 ).middleware(Authentication) {}
 
+export const maxRunsLimit = 1000
+
 export const RunsQuery = {
   pipeline: Schema.optionalKey(PipelineName),
   status: Schema.optionalKey(RunStatus),
-  limit: Schema.optionalKey(QueryInt(1000, "Runs per page (default 50, at most 1000)")),
+  limit: Schema.optionalKey(QueryInt(999_999_999, `Runs per page: default 50, at most ${maxRunsLimit}; a larger limit is a 400 invalid-request that names the maximum`)),
   before: Schema.optionalKey(Text.check(Schema.isMaxLength(64)).annotate({ description: "next_before of the previous page" }))
 }
 
@@ -295,10 +305,22 @@ export class RunsGroup extends HttpApiGroup.make("runs").add(
     .annotate(OpenApi.Description, "One run: its metrics, per-table counts and expectation results")
 ).middleware(Authentication) {}
 
+/** The version of this contract, in the OpenAPI document's info.version; changes are listed in its description. */
+export const apiVersion = "2"
+
 export class Api extends HttpApi.make("medallion").add(SystemGroup, MetricsGroup, GoldGroup, PipelinesGroup, RunsGroup)
   .middleware(RequestValidation)
   .annotateMerge(OpenApi.annotations({
     title: "medallion",
-    version: "1",
-    description: "Gold tables, run history and runs of medallion pipelines. Errors are RFC 9457 problem details (application/problem+json) with a stable `type` per kind of error."
+    version: apiVersion,
+    description: [
+      "Gold tables, run history and runs of medallion pipelines. Errors are RFC 9457 problem details (application/problem+json) with a stable `type` per kind of error.",
+      "",
+      "Changes in version 2 (from 1):",
+      "- Gold rows: integers are JSON numbers within ±(2^53 - 1) and strings only beyond it (they were all strings for BIGINT and HUGEINT); DECIMAL values are numbers up to 15 significant digits; timestamps are ISO 8601 (`2024-05-02T00:00:00`; `Z` for TIMESTAMP WITH TIME ZONE) instead of `2024-05-02 00:00:00`. See the `rows` schema of GET /gold/{table}.",
+      "- Cursors carry their filters, order_by and limit: `?cursor=` alone continues the listing. Filters or order_by other than the cursor's are a 400; cursors issued by version 1 are a 409 cursor-expired.",
+      "- A `limit` above the maximum (api.max_limit for gold, 1000 for runs) is a 400 invalid-request naming the maximum; gold used to lower it silently. `limit=0` is a 400 on /runs too (it gave one run).",
+      "- `success_rate` (runs and metrics) is null for a run with no rows in; it was 1.",
+      "- /health names the part that failed without the engine's message (which goes to the server log)."
+    ].join("\n")
   })) {}

@@ -277,29 +277,74 @@ export const selectStatement = (dialect: Dialect, request: GoldRequest): { reado
   return { sql, params }
 }
 
-/** What a cursor pins: the table, the query (filters and order) and the table's data version. */
+/** What makes two requests the same listing: their filters and order, parsed (so `country=US` is `country[eq]=US`). */
 export const canonicalQuery = (request: Pick<GoldRequest, "filters" | "orderBy">) =>
   JSON.stringify([
     [...request.filters].map((f) => [f.column, f.op, f.values, f.isNull ?? null]).sort((a, b) => JSON.stringify(a) < JSON.stringify(b) ? -1 : 1),
     request.orderBy.map((o) => [o.column, o.descending])
   ])
 
+/**
+ * A listing as the query string asked for it: the filter parameters (every parameter but limit,
+ * offset, cursor and order_by) and order_by. A cursor carries it, so that the cursor alone
+ * continues the listing; it is parsed again, like a request's, whenever it is used.
+ */
+export interface Listing {
+  readonly filters: ReadonlyArray<readonly [string, string]>
+  readonly orderBy: string
+}
+
+/** The listing of a query string (filters given more than once are left for parseFilters to refuse). */
+export const listingOf = (query: Readonly<Record<string, string | ReadonlyArray<string>>>, orderBy: string | undefined): Listing => ({
+  filters: Object.keys(query).filter((k) => !reserved.has(k)).flatMap((k) => {
+    const v = query[k]!
+    return typeof v === "string" ? [[k, v] as const] : []
+  }),
+  orderBy: orderBy ?? ""
+})
+
+/** A listing's query string, to name it in a message, e.g. `country=US&order_by=revenue.desc` (long values cut short). */
+export const describeListing = (listing: Listing): string => {
+  const cut = (text: string, most: number) => (text.length > most ? `${text.slice(0, most)}...` : text)
+  const parts = [...listing.filters.map(([k, v]) => `${cut(k, 60)}=${cut(v, 60)}`), ...(listing.orderBy === "" ? [] : [`order_by=${cut(listing.orderBy, 100)}`])]
+  return parts.length === 0 ? "no filters and no order_by" : cut(parts.join("&"), 600)
+}
+
+/** A listing as a query record for parseFilters (no prototype: `__proto__` is a key like any other). */
+export const listingQuery = (listing: Listing): Record<string, string> => {
+  const out: Record<string, string> = Object.create(null)
+  for (const [k, v] of listing.filters) out[k] = v
+  return out
+}
+
+/**
+ * Where the next page starts, and of what: the table, its data version when the cursor was issued
+ * (a refresh expires the cursor), the listing and the page size. Base64url JSON, not signed: every
+ * part is checked again when it comes back, as a request's would be.
+ */
 const Cursor = Schema.Struct({
-  v: Schema.Literal(1),
+  v: Schema.Literal(2),
   table: Schema.String,
   offset: Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 1e9 })),
-  query: Schema.String,
+  limit: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 1e6 })),
+  filters: Schema.Array(Schema.Tuple([Schema.String, Schema.String])).check(Schema.isMaxLength(64)),
+  order_by: Schema.String,
   version: Schema.String
 })
 export type Cursor = typeof Cursor.Type
 
-export const encodeCursor = (cursor: Omit<Cursor, "v">): string => Base64Url.encode(JSON.stringify({ v: 1, ...cursor }))
+/** The cursors of the first version carried only a digest of the listing; they cannot continue one. */
+const CursorV1 = Schema.Struct({ v: Schema.Literal(1) })
 
-export const decodeCursor = (text: string): Cursor | undefined => {
+export const encodeCursor = (cursor: Omit<Cursor, "v">): string => Base64Url.encode(JSON.stringify({ v: 2, ...cursor }))
+
+/** A cursor this server issued; "old" for one from the first version of the cursor; undefined for anything else. */
+export const decodeCursor = (text: string): Cursor | "old" | undefined => {
   const json = Base64Url.decodeString(text)
   if (Result.isFailure(json)) return undefined
   const cursor = Schema.decodeUnknownResult(Schema.fromJsonString(Cursor))(json.success)
-  return Result.isSuccess(cursor) ? cursor.success : undefined
+  if (Result.isSuccess(cursor)) return cursor.success
+  return Result.isSuccess(Schema.decodeUnknownResult(Schema.fromJsonString(CursorV1))(json.success)) ? "old" : undefined
 }
 
 /** Reads one page: up to `limit` rows, and whether there are more. */

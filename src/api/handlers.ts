@@ -3,7 +3,7 @@
  * and the run history, and runs handed to the RunCoordinator. Engine failures become problems
  * (503 when transient, 500 otherwise, the statement logged and never returned).
  */
-import { Clock, Effect, Fiber, Layer, Metric, Option, Result, type Schema } from "effect"
+import { Cause, Clock, Effect, Exit, Fiber, Layer, Metric, Option, Result, type Schema } from "effect"
 import { HttpServerResponse } from "effect/http"
 import { HttpApiBuilder } from "effect/http-api"
 import { Executor, type ExecutorError } from "../executor/Executor.ts"
@@ -13,7 +13,7 @@ import type { Plan, PlanNode, TableId } from "../plan/Plan.ts"
 import { type ActiveRun, RunCoordinator } from "../runtime/RunCoordinator.ts"
 import { type ScheduleInfo, Scheduler } from "../runtime/Scheduler.ts"
 import { namePattern } from "../spec/Pipeline.ts"
-import { Api, Caller } from "./Api.ts"
+import { Api, Caller, maxRunsLimit } from "./Api.ts"
 import type { ApiConfig } from "./config.ts"
 import * as Gold from "./gold.ts"
 import {
@@ -29,6 +29,7 @@ import {
   Unhealthy
 } from "./problems.ts"
 import * as Prometheus from "./prometheus.ts"
+import * as Values from "./values.ts"
 
 export interface HandlersOptions {
   readonly plan: Plan
@@ -81,7 +82,7 @@ const activeView = (run: ActiveRun | undefined) =>
 const runView = (run: RunRecord) => ({ ...run })
 const pendingView = (run: ActiveRun, env: string, engine: string) => ({
   batch_id: run.batchId, pipelines: [run.pipeline], env, engine, started_at: run.startedAt ?? null, finished_at: null,
-  status: run.state, records_in: 0, records_out: 0, duration_seconds: 0, errors: 0, success_rate: 0, throughput: 0,
+  status: run.state, records_in: 0, records_out: 0, duration_seconds: 0, errors: 0, success_rate: null, throughput: 0,
   unchanged_tables: []
 })
 
@@ -153,22 +154,32 @@ export const layer = (options: HandlersOptions, cache: GoldCache) => {
     Effect.gen(function*() {
       const executor = yield* Executor
       const history = yield* RunHistory
-      const check = (effect: Effect.Effect<unknown, unknown>) =>
+      /**
+       * One part's check. /health needs no credentials, so what failed is named in general terms
+       * only: the engine's message (paths, file names) goes to the server log.
+       */
+      const check = (part: string, effect: Effect.Effect<unknown, unknown>) =>
         Effect.gen(function*() {
           const started = yield* Clock.currentTimeMillis
           // Detached and uninterruptible: on timeout the statement finishes on its own (see `steady`).
-          const fiber = yield* Effect.forkDetach(Effect.uninterruptible(Effect.result(effect)))
+          const fiber = yield* Effect.forkDetach(Effect.uninterruptible(Effect.exit(effect)))
           const awaited = yield* Fiber.join(fiber).pipe(Effect.timeoutOption("5 seconds"))
-          const result = Option.isSome(awaited) ? awaited.value : Result.fail("timeout" as const)
           const duration_ms = (yield* Clock.currentTimeMillis) - started
-          if (Result.isSuccess(result)) return { status: "ok", duration_ms } satisfies HealthCheck
-          const error: unknown = result.failure
-          const detail = isExecutorError(error) ? error.reason.detail.split("\n")[0]! : "no answer within 5 s"
+          if (Option.isNone(awaited)) {
+            yield* Effect.logError(`api: health check of the ${part} had no answer within 5 s`)
+            return { status: "failed", detail: "no answer within 5 s", duration_ms } satisfies HealthCheck
+          }
+          const exit = awaited.value
+          if (Exit.isSuccess(exit)) return { status: "ok", duration_ms } satisfies HealthCheck
+          yield* Effect.logError(`api: health check of the ${part} failed`, exit.cause)
+          const error = Cause.findErrorOption(exit.cause)
+          const transient = Option.isSome(error) && isExecutorError(error.value) && (error.value.isRetryable || error.value.reason._tag === "CircuitOpen")
+          const detail = transient ? "the engine is busy or unreachable; see the server log" : "could not be read; see the server log"
           return { status: "failed", detail, duration_ms } satisfies HealthCheck
         })
       return handlers.handle("health", () =>
         Effect.gen(function*() {
-          const [executorCheck, metadataCheck] = yield* Effect.all([check(executor.healthCheck), check(history.runs({ limit: 1 }))], { concurrency: 2 })
+          const [executorCheck, metadataCheck] = yield* Effect.all([check("executor", executor.healthCheck), check("metadata store", history.runs({ limit: 1 }))], { concurrency: 2 })
           const checks = { executor: executorCheck, metadata: metadataCheck }
           const failed = Object.entries(checks).filter(([, c]) => c.status === "failed")
           if (failed.length > 0) return yield* new Unhealthy({ checks, detail: failed.map(([name, c]) => `${name} failed: ${c.detail}`).join("; ") })
@@ -232,36 +243,72 @@ export const layer = (options: HandlersOptions, cache: GoldCache) => {
             }
             const invalid = (errors: ReadonlyArray<{ readonly parameter: string; readonly message: string }>) =>
               new InvalidRequest({ detail: errors.map((e) => `${e.parameter}: ${e.message}`).join("; ").slice(0, 2000), errors })
+            const tooMany = (limit: number) => limit > config.maxLimit
+            const limitIssue = { parameter: "limit", message: `at most ${config.maxLimit} rows per page (the server's api.max_limit); follow next_cursor for more` }
             if (query.cursor !== undefined && query.offset !== undefined) {
               return yield* invalid([{ parameter: "cursor", message: "give either cursor or offset, not both" }])
             }
             if (query.limit === 0) return yield* invalid([{ parameter: "limit", message: "expected at least 1" }])
-            const filters = Gold.parseFilters(table, rawQuery(request.url))
-            if (Result.isFailure(filters)) return yield* invalid(filters.failure)
-            const orderBy = Gold.parseOrderBy(table, query.order_by)
-            if (Result.isFailure(orderBy)) return yield* invalid(orderBy.failure)
-            const canonical = Gold.canonicalQuery({ filters: filters.success, orderBy: orderBy.success })
+            if (query.limit !== undefined && tooMany(query.limit)) return yield* invalid([limitIssue])
             const version = (yield* cache.get).versions.get(`gold.${table.name}`) ?? ""
+            /** Filters and order, checked against the table's columns and types. */
+            const parse = (filterQuery: Readonly<Record<string, string | ReadonlyArray<string>>>, orderBy: string) => {
+              const filters = Gold.parseFilters(table, filterQuery)
+              if (Result.isFailure(filters)) return Result.fail(filters.failure)
+              const order = Gold.parseOrderBy(table, orderBy)
+              if (Result.isFailure(order)) return Result.fail(order.failure)
+              return Result.succeed({ filters: filters.success, orderBy: order.success })
+            }
+            const requestQuery = rawQuery(request.url)
+            const own = parse(requestQuery, query.order_by ?? "")
+            if (Result.isFailure(own)) return yield* invalid(own.failure)
+            const asked = Gold.listingOf(requestQuery, query.order_by)
+            let listing = asked
+            let parsed = own.success
             let offset = query.offset ?? 0
+            let limit = query.limit
             if (query.cursor !== undefined) {
               const cursor = Gold.decodeCursor(query.cursor)
-              if (cursor === undefined) return yield* invalid([{ parameter: "cursor", message: "not a cursor this server issued" }])
-              if (cursor.table !== table.name || cursor.query !== canonical) {
-                return yield* invalid([{ parameter: "cursor", message: "the cursor belongs to another table or other filters and order_by; repeat the query that gave it" }])
+              if (cursor === "old") {
+                return yield* new CursorExpired({ table: table.name, detail: "this cursor comes from an earlier version of the server; start again without cursor" })
+              }
+              if (cursor === undefined) return yield* invalid([{ parameter: "cursor", message: "not a cursor this server issued; start again without cursor" }])
+              if (cursor.table !== table.name) {
+                return yield* invalid([{ parameter: "cursor", message: `the cursor pages through gold.${cursor.table.slice(0, 200)}, not gold.${table.name}` }])
               }
               if (cursor.version !== version) return yield* new CursorExpired({ table: table.name, detail: `gold.${table.name} was refreshed since this cursor was issued; start again without cursor` })
+              const theirs: Gold.Listing = { filters: cursor.filters, orderBy: cursor.order_by }
+              // Checked again like a request's: a cursor is only base64url JSON.
+              const carried = parse(Gold.listingQuery(theirs), theirs.orderBy)
+              if (Result.isFailure(carried)) return yield* invalid([{ parameter: "cursor", message: "not a cursor this server issued; start again without cursor" }])
+              // The cursor carries its listing; a request that names filters or an order must name the same.
+              const named = asked.filters.length > 0 || asked.orderBy !== ""
+              if (named && Gold.canonicalQuery(own.success) !== Gold.canonicalQuery(carried.success)) {
+                return yield* invalid([{
+                  parameter: "cursor",
+                  message: `the cursor continues the listing ${Gold.describeListing(theirs)}, and this request asks for ${Gold.describeListing(asked)}; send the cursor alone (it carries its filters and order_by), or start again without it`
+                }])
+              }
+              listing = theirs
+              parsed = carried.success
               offset = cursor.offset
+              if (limit === undefined) {
+                if (tooMany(cursor.limit)) return yield* invalid([limitIssue])
+                limit = cursor.limit
+              }
             }
-            const limit = Math.min(query.limit ?? config.defaultLimit, config.maxLimit)
-            const page = yield* Gold.readPage({ table, filters: filters.success, orderBy: orderBy.success, limit, offset })
+            const size = limit ?? config.defaultLimit
+            const page = yield* Gold.readPage({ table, filters: parsed.filters, orderBy: parsed.orderBy, limit: size, offset })
             return {
               table: table.name,
               columns: table.columns,
-              // JSON values by construction (the engine's JSON conversion); the success schema checks them again.
-              rows: page.rows as ReadonlyArray<Readonly<Record<string, Schema.Json>>>,
-              limit,
+              // JSON values by construction (the engine's JSON conversion, shaped); the success schema checks them again.
+              rows: Values.shapeRows(table.columns, page.rows) as ReadonlyArray<Readonly<Record<string, Schema.Json>>>,
+              limit: size,
               offset,
-              next_cursor: page.more ? Gold.encodeCursor({ table: table.name, offset: offset + limit, query: canonical, version }) : null
+              next_cursor: page.more
+                ? Gold.encodeCursor({ table: table.name, offset: offset + size, limit: size, filters: listing.filters, order_by: listing.orderBy, version })
+                : null
             }
           }).pipe(orProblem, steady))
     }))
@@ -345,7 +392,12 @@ export const layer = (options: HandlersOptions, cache: GoldCache) => {
             if (query.before !== undefined && !/^\d{8}T\d{9}Z-[0-9a-f]{8}$/.test(query.before)) {
               return yield* new InvalidRequest({ detail: "before: not a batch id", errors: [{ parameter: "before", message: "expected next_before of a previous page" }] })
             }
-            const limit = Math.max(1, query.limit ?? 50)
+            if (query.limit === 0) return yield* new InvalidRequest({ detail: "limit: expected at least 1", errors: [{ parameter: "limit", message: "expected at least 1" }] })
+            if (query.limit !== undefined && query.limit > maxRunsLimit) {
+              const message = `at most ${maxRunsLimit} runs per page; follow next_before for more`
+              return yield* new InvalidRequest({ detail: `limit: ${message}`, errors: [{ parameter: "limit", message }] })
+            }
+            const limit = query.limit ?? 50
             const status = query.status
             const stored = status === "queued" ? [] : yield* history.runs({ pipeline: query.pipeline, status, before: query.before, limit })
             const storedIds = new Set(stored.map((r) => r.batch_id))

@@ -64,12 +64,20 @@ export const RunRecord = Schema.Struct({
   records_out: Schema.Number,
   duration_seconds: Schema.Number,
   errors: Schema.Number,
-  success_rate: Schema.Number,
+  /** records_out / records_in; null when no row came in (see successRate). */
+  success_rate: Schema.NullOr(Schema.Number).annotate({ description: "records_out / records_in; null when no row came in" }),
   throughput: Schema.Number,
   /** Tables found unchanged (nothing to do): listed here, not recorded one by one with the tables that ran. */
   unchanged_tables: Schema.Array(Schema.String)
 })
 export type RunRecord = typeof RunRecord.Type
+
+/**
+ * The seed's success_rate: the share of the rows in that came out, records_out / records_in. Null
+ * when no row came in (a run with nothing to do, or one that failed before reading anything): no
+ * rows is neither all of them nor none. Runs, the run history and the API all use this one.
+ */
+export const successRate = (recordsIn: number, recordsOut: number): number | null => (recordsIn === 0 ? null : recordsOut / recordsIn)
 
 /** The seed's BatchMetadata: one batch per table written in a run. */
 export interface BatchRecord {

@@ -6,7 +6,7 @@
  */
 import { Context, Effect, Layer, Schema } from "effect"
 import { Executor, ExecutorError, type Param, QueryFailed, type Row } from "../executor/Executor.ts"
-import { CommaList, RunRecord } from "./MetadataStore.ts"
+import { CommaList, RunRecord, successRate } from "./MetadataStore.ts"
 
 export type RunStatus = RunRecord["status"]
 
@@ -45,7 +45,7 @@ export const PipelineRunMetrics = Schema.Struct({
   records_out: Schema.Number,
   duration_seconds: Schema.Number,
   errors: Schema.Number,
-  success_rate: Schema.Number,
+  success_rate: Schema.NullOr(Schema.Number).annotate({ description: "records_out / records_in; null when no row came in" }),
   throughput: Schema.Number
 })
 export type PipelineRunMetrics = typeof PipelineRunMetrics.Type
@@ -102,6 +102,10 @@ const decodeRows = <S extends Schema.Top & { readonly DecodingServices: never }>
     Effect.mapError((e) => new ExecutorError({ statement: "(reading _medallion)", reason: new QueryFailed({ detail: `unexpected run history row: ${e.message}` }) }))
   )
 
+// The rate from the counts, so that runs stored when no rows in meant a rate of 1 read as null too.
+const decodeRuns = (rows: ReadonlyArray<Row>) =>
+  decodeRows(RunRow)(rows).pipe(Effect.map((runs) => runs.map((r): RunRecord => ({ ...r, success_rate: successRate(r.records_in, r.records_out) }))))
+
 export const make = Effect.gen(function*() {
   const executor = yield* Executor
   const query = (sql: string, params: ReadonlyArray<Param>) =>
@@ -125,14 +129,14 @@ export const make = Effect.gen(function*() {
     return query(
       `SELECT ${runColumns} FROM _medallion.runs ${where.length === 0 ? "" : `WHERE ${where.join(" AND ")}`} ORDER BY batch_id DESC LIMIT ${limit}`,
       params
-    ).pipe(Effect.flatMap(decodeRows(RunRow)))
+    ).pipe(Effect.flatMap(decodeRuns))
   }
 
   return RunHistory.of({
     runs,
     run: (batchId) =>
       query(`SELECT ${runColumns} FROM _medallion.runs WHERE batch_id = $1`, [batchId]).pipe(
-        Effect.flatMap(decodeRows(RunRow)),
+        Effect.flatMap(decodeRuns),
         Effect.map((rows) => rows[0])
       ),
     latest: query(
@@ -153,7 +157,7 @@ export const make = Effect.gen(function*() {
       Effect.map((rows) =>
         new Map(rows.map(({ pipeline, ...m }) => [pipeline, {
           ...m,
-          success_rate: m.records_in === 0 ? 1 : m.records_out / m.records_in,
+          success_rate: successRate(m.records_in, m.records_out),
           throughput: m.duration_seconds === 0 ? 0 : m.records_in / m.duration_seconds
         }]))
       )

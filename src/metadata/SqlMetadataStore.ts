@@ -7,7 +7,7 @@
 import { Effect, Layer, Result, Schema, SchemaTransformation } from "effect"
 import { Executor, ExecutorError, QueryFailed, type Row, type Session } from "../executor/Executor.ts"
 import { retryBookkeeping } from "../executor/policy.ts"
-import { type BatchRecord, CommaList, ExpectationResult, HistoryNotWritten, MetadataStore, RunRecord, TableRecord } from "./MetadataStore.ts"
+import { type BatchRecord, CommaList, ExpectationResult, HistoryNotWritten, MetadataStore, RunRecord, successRate, TableRecord } from "./MetadataStore.ts"
 import type { PendingRun, PendingRuns, PendingRunsError } from "./PendingRuns.ts"
 
 type Dialect = Executor["Service"]["dialect"]
@@ -214,7 +214,7 @@ export const make = (options: StoreOptions) => Effect.gen(function*() {
     const totals = new Map(sums.map((r) => [String(r["batch_id"]), { records_in: Number(r["records_in"]), records_out: Number(r["records_out"]), errors: Number(r["errors"]) }]))
     yield* retried(executor.withSession((s) => s.transaction(Effect.forEach(abandoned, (batchId) => {
       const t = totals.get(batchId) ?? { records_in: 0, records_out: 0, errors: 0 }
-      const columns = { status: "crashed", ...t, success_rate: t.records_in === 0 ? 1 : t.records_out / t.records_in }
+      const columns = { status: "crashed", ...t, success_rate: successRate(t.records_in, t.records_out) }
       return s.execute(`UPDATE ${T("runs")} SET ${Object.entries(columns).map(([c, v]) => `${c} = ${lit(v)}`).join(", ")}
         WHERE batch_id = ${lit(batchId)} AND status = 'running'`)
     }, { discard: true }))))
@@ -232,7 +232,12 @@ export const make = (options: StoreOptions) => Effect.gen(function*() {
       unchanged_tables: r.unchanged_tables.join(",")
     }).map(([column, value]) => `${column} = ${lit(value)}`).join(", ")
   const decodeRuns = (rows: ReadonlyArray<Row>) =>
-    decodeRows(RunRow)(rows).pipe(Effect.map((runs) => runs.map((r): RunRecord => ({ ...r, unchanged_tables: r.unchanged_tables ?? [] }))))
+    decodeRows(RunRow)(rows).pipe(Effect.map((runs) => runs.map((r): RunRecord => ({
+      ...r,
+      unchanged_tables: r.unchanged_tables ?? [],
+      // From the counts, so that runs stored before the rate was null for no rows (they said 1) read the same.
+      success_rate: successRate(r.records_in, r.records_out)
+    }))))
   // Any command but an apply: what waits is moved in before anything reads the history, and runs
   // left running are marked crashed (an apply does that as its run starts).
   if (pending !== undefined && !deferNoOpRuns) {

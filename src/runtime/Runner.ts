@@ -5,7 +5,7 @@
  */
 import { Cause, Clock, Deferred, Duration, Effect, Exit, Fiber, Random, Semaphore } from "effect"
 import { CurrentTable, Executor, statementMarker } from "../executor/Executor.ts"
-import { MetadataStore, type RunRecord, type TableRecord } from "../metadata/MetadataStore.ts"
+import { MetadataStore, type RunRecord, successRate, type TableRecord } from "../metadata/MetadataStore.ts"
 import { retryBookkeeping, withRetries, withTimeout } from "../executor/policy.ts"
 import { actionName, dataVersion } from "../plan/changes.ts"
 import type { Plan, PlanNode, TableId } from "../plan/Plan.ts"
@@ -109,7 +109,7 @@ export const apply = Effect.fn("medallion.run")(function*(plan: Plan, options: A
   })
   const run: RunRecord = {
     batch_id: batchId, pipelines, env: options.env, engine: executor.engine, started_at: startedAt, finished_at: null,
-    status: "running", records_in: 0, records_out: 0, duration_seconds: 0, errors: 0, success_rate: 0, throughput: 0,
+    status: "running", records_in: 0, records_out: 0, duration_seconds: 0, errors: 0, success_rate: null, throughput: 0,
     unchanged_tables: []
   }
   const bookkeeping = retryBookkeeping
@@ -253,7 +253,7 @@ export const apply = Effect.fn("medallion.run")(function*(plan: Plan, options: A
         records_out: recordsOut,
         duration_seconds: seconds,
         errors: tables.filter((t) => t.status === "failed").length,
-        success_rate: recordsIn === 0 ? 1 : recordsOut / recordsIn,
+        success_rate: successRate(recordsIn, recordsOut),
         throughput: seconds === 0 ? 0 : recordsIn / seconds,
         unchanged_tables: tables.filter((t) => t.status === "unchanged").map((t) => t.table)
       }

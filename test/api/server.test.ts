@@ -103,11 +103,12 @@ describe("medallion serve API", () => {
     assert.strictEqual(byOffset.body.offset, 20)
   })
 
-  it("caps limit at api.max_limit and defaults it", async () => {
+  it("refuses a limit above api.max_limit, naming it, and defaults it", async () => {
     const big = await server.get("/gold/orders?limit=5000")
-    assert.strictEqual(big.status, 200)
-    assert.strictEqual(big.body.limit, 25)
-    assert.strictEqual(big.body.rows.length, 25)
+    assertProblem(big, 400, "invalid-request")
+    assert.include(big.body.errors[0].message, "at most 25")
+    const most = await server.get("/gold/orders?limit=25")
+    assert.strictEqual(most.body.rows.length, 25)
     const plain = await server.get("/gold/orders")
     assert.strictEqual(plain.body.limit, 25)
     assertProblem(await server.get("/gold/orders?limit=0"), 400, "invalid-request")
@@ -136,7 +137,7 @@ describe("medallion serve API", () => {
     assert.strictEqual(paid.body.rows.length, 24)
 
     const at = await server.get("/gold/orders?ordered_at[lt]=2024-01-02T05:00:00&day=2024-01-02&limit=25")
-    assert.isTrue(at.body.rows.every((r: any) => r.day === "2024-01-02" && r.ordered_at < "2024-01-02 05:00:00"))
+    assert.isTrue(at.body.rows.every((r: any) => r.day === "2024-01-02" && r.ordered_at < "2024-01-02T05:00:00"))
     assert.isAbove(at.body.rows.length, 0)
 
     // BIGINT beyond 2^53 compares exactly and comes back as an exact string.
