@@ -7,6 +7,7 @@
 import { Cause, Console, Effect } from "effect"
 import { CliError, Command } from "effect/cli"
 import { apply } from "./commands/apply.ts"
+import { compile } from "./commands/compile.ts"
 import { init } from "./commands/init.ts"
 import { plan } from "./commands/plan.ts"
 import { runs } from "./commands/runs.ts"
@@ -22,7 +23,7 @@ export { version }
 
 export const root = Command.make("medallion").pipe(
   Command.withDescription("Declarative medallion pipelines (bronze -> silver -> gold) on DuckDB"),
-  Command.withSubcommands([init, validate, plan, apply, runs, show, schema, serve]),
+  Command.withSubcommands([init, validate, plan, compile, apply, runs, show, schema, serve]),
   Command.withGlobalFlags([LogFormat])
 )
 

@@ -19,6 +19,22 @@ const stable = (value: unknown): string =>
 
 const placeholders = { batchId: "", startedAt: "1970-01-01T00:00:00.000Z" }
 
+/** The parts of a table's definition as written (normalized), under the names definitionParts hashes them. */
+export const definitionOf = (node: PlanNode): Readonly<Record<string, unknown>> => {
+  if (node._tag === "Ingest") {
+    const { description: _, ...source } = node.source
+    return JSON.parse(stable({ source, mode: node.mode })) as Record<string, unknown>
+  }
+  const t = node.table
+  return JSON.parse(stable({
+    input: { from: t.from, sql: t.sql },
+    transforms: t.transforms ?? [],
+    expect: t.expect ?? [],
+    mode: { mode: node.mode, key: t.key, sequence_by: t.sequence_by },
+    targets: t.targets ?? []
+  })) as Record<string, unknown>
+}
+
 /** The parts of a table's definition, each hashed, so a change can be named ("spec changed: transforms"). */
 export const definitionParts = (d: Dialect, node: PlanNode): Readonly<Record<string, string>> => {
   if (node._tag === "Ingest") {

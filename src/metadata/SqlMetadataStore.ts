@@ -13,7 +13,7 @@ import type { PendingRun, PendingRuns, PendingRunsError } from "./PendingRuns.ts
 type Dialect = Executor["Service"]["dialect"]
 
 /** Bump when `migrations` or `upgrades` gains a statement. */
-const schemaVersion = 3
+const schemaVersion = 4
 
 /** The store's tables, created if missing; `T` names a table of the `_medallion` schema. */
 const migrations = (d: Dialect, T: (name: string) => string): ReadonlyArray<string> => {
@@ -45,18 +45,25 @@ const migrations = (d: Dialect, T: (name: string) => string): ReadonlyArray<stri
     table_id ${text}, path ${text}, size BIGINT, modified_at ${time}, checksum ${text}, batch_id ${text})${using}`,
     `CREATE TABLE IF NOT EXISTS ${T("consumed_batches")} (table_id ${text}, input_id ${text}, batch_id ${text})${using}`,
     `CREATE TABLE IF NOT EXISTS ${T("table_state")} (
-    table_id ${text}${key}, parts ${text}, inputs ${text}, data_version ${text}, files ${text}, updated_at ${time})${using}`,
+    table_id ${text}${key}, parts ${text}, inputs ${text}, data_version ${text}, files ${text}, updated_at ${time}, definition ${text})${using}`,
     // Added after version 1 shipped on DuckDB; Databricks tables are created with it.
     ...(spark ? [] : [`ALTER TABLE ${T("run_tables")} ADD COLUMN IF NOT EXISTS attempts BIGINT DEFAULT 0`]),
     // Version 2 (Databricks has no ADD COLUMN IF NOT EXISTS: see `upgrades`).
-    ...(spark ? [] : [`ALTER TABLE ${T("runs")} ADD COLUMN IF NOT EXISTS unchanged_tables VARCHAR`])
+    ...(spark ? [] : [`ALTER TABLE ${T("runs")} ADD COLUMN IF NOT EXISTS unchanged_tables VARCHAR`]),
+    // Version 4: the definition a table was last built from, for `plan --diff`.
+    ...(spark ? [] : [`ALTER TABLE ${T("table_state")} ADD COLUMN IF NOT EXISTS definition VARCHAR`])
   ]
 }
 
 /** Statements that bring a store of an older version up to date where `migrations` cannot; run in one transaction. */
 const upgrades = (d: Dialect, T: (name: string) => string, from: number): ReadonlyArray<string> => {
   if (from === 0) return []
-  if (d.name === "spark") return from === 1 ? [`ALTER TABLE ${T("runs")} ADD COLUMNS (unchanged_tables STRING)`] : []
+  if (d.name === "spark") {
+    return [
+      ...(from === 1 ? [`ALTER TABLE ${T("runs")} ADD COLUMNS (unchanged_tables STRING)`] : []),
+      ...(from < 4 ? [`ALTER TABLE ${T("table_state")} ADD COLUMNS (definition STRING)`] : [])
+    ]
+  }
   // Version 3 drops the runs' primary key; DuckDB cannot drop a constraint, so the table is copied.
   return from < 3
     ? [`CREATE OR REPLACE TABLE ${T("runs__v3")} AS SELECT * FROM ${T("runs")}`, `DROP TABLE ${T("runs")}`, `ALTER TABLE ${T("runs__v3")} RENAME TO runs`]
@@ -103,7 +110,10 @@ const TableRow = Schema.Struct({
 })
 const Json = Schema.fromJsonString(Schema.Record(Schema.String, Schema.String))
 const FileMeta = Schema.fromJsonString(Schema.Record(Schema.String, Schema.Struct({ size: Schema.Number, modifiedAt: Schema.NullOr(Schema.String) })))
-const StateRow = Schema.Struct({ table_id: Schema.String, parts: Json, inputs: Json, data_version: Schema.String, files: FileMeta })
+const StateRow = Schema.Struct({
+  table_id: Schema.String, parts: Json, inputs: Json, data_version: Schema.String, files: FileMeta,
+  definition: Schema.optionalKey(Schema.NullOr(Schema.fromJsonString(Schema.Record(Schema.String, Schema.Unknown))))
+})
 const FileRow = Schema.Struct({
   path: Schema.String, size: Count, modified_at: Schema.NullOr(Schema.String), checksum: Schema.String,
   batch_id: Schema.String, ingested_at: Schema.NullOr(Schema.String)
@@ -316,14 +326,16 @@ export const make = (options: StoreOptions) => Effect.gen(function*() {
         `DELETE FROM ${T("ingested_files")} WHERE table_id = ${lit(table)}`,
         `DELETE FROM ${T("consumed_batches")} WHERE table_id = ${lit(table)}`
       ], session.execute, { discard: true }),
-    tableStates: query(`SELECT table_id, parts, inputs, data_version, files FROM ${T("table_state")}`).pipe(
+    tableStates: query(`SELECT * FROM ${T("table_state")}`).pipe(
       Effect.flatMap(decodeRows(StateRow)),
-      Effect.map((rows) => new Map(rows.map((r) => [r.table_id, { parts: r.parts, inputs: r.inputs, dataVersion: r.data_version, files: r.files }])))
+      Effect.map((rows) => new Map(rows.map((r) => [r.table_id, { parts: r.parts, inputs: r.inputs, dataVersion: r.data_version, files: r.files, definition: r.definition ?? undefined }])))
     ),
     saveState: (session, table, state) =>
       Effect.forEach([
         `DELETE FROM ${T("table_state")} WHERE table_id = ${lit(table)}`,
-        `INSERT INTO ${T("table_state")} VALUES ${values([table, JSON.stringify(state.parts), JSON.stringify(state.inputs), state.dataVersion, JSON.stringify(state.files), new Date().toISOString()])}`
+        `INSERT INTO ${T("table_state")} (table_id, parts, inputs, data_version, files, updated_at, definition) VALUES ${
+          values([table, JSON.stringify(state.parts), JSON.stringify(state.inputs), state.dataVersion, JSON.stringify(state.files), new Date().toISOString(),
+            state.definition === undefined ? null : JSON.stringify(state.definition)])}`
       ], session.execute, { discard: true }),
     closeAbandonedRuns: closeAbandoned,
     recentRuns: (limit) =>

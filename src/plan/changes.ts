@@ -15,6 +15,8 @@ export interface TableState {
   readonly dataVersion: string
   /** Bronze: size and modification time per file, so unchanged files need not be hashed again. */
   readonly files: Readonly<Record<string, { readonly size: number; readonly modifiedAt: string | null }>>
+  /** The definition's parts as written (compile/fingerprint.ts definitionOf), for `plan --diff`; absent in older stores. */
+  readonly definition?: Readonly<Record<string, unknown>> | undefined
 }
 
 export type Action =

@@ -7,6 +7,7 @@ import { readSource } from "../compile/ingest.ts"
 import { Executor } from "../executor/Executor.ts"
 import { MetadataStore } from "../metadata/MetadataStore.ts"
 import { actionName, dataVersion } from "../plan/changes.ts"
+import { diffDefinitions } from "../plan/diff.ts"
 import type { Plan, PlanNode, TableId } from "../plan/Plan.ts"
 import type { Layer } from "../spec/Pipeline.ts"
 import { filesToIngest, type FoundFile, withChecksums } from "./files.ts"
@@ -25,6 +26,8 @@ export interface PlannedTable {
   readonly new_rows: number | null
   /** Columns the new input has that the table lacks. */
   readonly new_columns: ReadonlyArray<string>
+  /** What changed in the definition since the table was last built (plan/diff.ts); empty when unknown. */
+  readonly changes: ReadonlyArray<string>
 }
 
 const PENDING = "(changes in this run)"
@@ -77,6 +80,7 @@ export const planChanges = (
       const node = plan.nodes.get(id)!
       const assessment = yield* assess(plan, node, situation, versions, { projectDir: options.projectDir, fullRefresh: options.fullRefresh.has(id) })
       const action = assessment.action
+      const state = situation.states.get(id)
       // The version this run would give the table (see dataVersion): an increment keeps its rebuild part.
       const previous = versions.get(id)
       if (action._tag !== "Skip") {
@@ -93,7 +97,8 @@ export const planChanges = (
         depends_on: node.dependsOn,
         new_inputs: details.inputs,
         new_rows: details.rows,
-        new_columns: details.columns
+        new_columns: details.columns,
+        changes: state?.definition === undefined ? [] : diffDefinitions(state.definition, assessment.definition)
       })
     }
     return planned

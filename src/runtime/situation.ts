@@ -5,7 +5,7 @@
  */
 import { Effect } from "effect"
 import type { Dialect } from "../compile/Dialect.ts"
-import { definitionParts } from "../compile/fingerprint.ts"
+import { definitionOf, definitionParts } from "../compile/fingerprint.ts"
 import { Executor } from "../executor/Executor.ts"
 import { type IngestedFile, MetadataStore } from "../metadata/MetadataStore.ts"
 import { type Action, decide, type TableState } from "../plan/changes.ts"
@@ -55,6 +55,8 @@ export interface Assessment {
   readonly inputs: Readonly<Record<string, string>>
   /** Bronze: the source's files; a checksum not needed for the decision may still be pending. */
   readonly files: ReadonlyArray<FoundFile>
+  /** The definition as written, recorded with the table's state (plan --diff compares with it). */
+  readonly definition: Readonly<Record<string, unknown>>
 }
 
 /** Stands for a checksum not computed yet; never equal to a stored one. */
@@ -104,7 +106,7 @@ export const assess = (
       fullRefresh: options.fullRefresh,
       inputMode: node._tag === "Model" && node.input !== undefined ? plan.nodes.get(node.input)?.mode : undefined
     })
-    const assessment: Assessment = { action, parts, inputs, files }
+    const assessment: Assessment = { action, parts, inputs, files, definition: definitionOf(node) }
     // Ingesting only new files compares their content with what was ingested before: hash now.
     return action._tag === "Incremental" ? yield* checksummed(node, assessment) : assessment
   })
@@ -113,6 +115,7 @@ export const assess = (
 export const stateAfter = (assessment: Assessment & { readonly files: ReadonlyArray<IngestedFile> }, dataVersion: string): TableState => ({
   parts: assessment.parts,
   inputs: assessment.inputs,
+  definition: assessment.definition,
   dataVersion,
   files: Object.fromEntries(assessment.files.map((f) => [f.path, { size: f.size, modifiedAt: f.modifiedAt }]))
 })

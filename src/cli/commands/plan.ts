@@ -52,9 +52,10 @@ export const plan = Command.make("plan", {
   files: Argument.String("files").pipe(Argument.withDescription("Pipeline files (default: pipelines/*.yaml)"), Argument.variadic()),
   select: Flag.String("select").pipe(Flag.withDescription("Tables to plan, as for apply"), Flag.atLeast(0)),
   fullRefresh: Flag.Boolean("full-refresh").pipe(Flag.withDescription("Plan a rebuild of the (selected) tables"), Flag.withDefault(false)),
+  diff: Flag.Boolean("diff").pipe(Flag.withDescription("Show what changed in each table's definition since it was last built"), Flag.withDefault(false)),
   env: envFlag,
   json: jsonFlag
-}, ({ files, select, fullRefresh, env, json }) =>
+}, ({ files, select, fullRefresh, diff, env, json }) =>
   Effect.gen(function*() {
     const settings = yield* settingsFor(Option.getOrUndefined(env))
     const dag = yield* planFor(files)
@@ -68,7 +69,7 @@ export const plan = Command.make("plan", {
           fullRefresh: fullRefresh ? selected.success : new Set()
         })
       }).pipe(Effect.provide(target.engine))
-      return yield* report(planned, settings.env, target.label, target.note, json)
+      return yield* report(planned, settings.env, target.label, target.note, json, diff)
     }
     const fs = yield* FileSystem.FileSystem
     const exists = settings.duckdb.path === ":memory:" ? false : yield* fs.exists(settings.duckdb.path).pipe(Effect.orElseSucceed(() => false))
@@ -83,16 +84,17 @@ export const plan = Command.make("plan", {
         fullRefresh: fullRefresh ? selected.success : new Set()
       })
     }).pipe(readingWarehouse(settings, engine))
-    return yield* report(planned, settings.env, settings.duckdb.path, exists ? "" : " (not created yet)", json)
+    return yield* report(planned, settings.env, settings.duckdb.path, exists ? "" : " (not created yet)", json, diff)
   })).pipe(Command.withDescription("Show what apply would do to each table, and why, without writing anything"))
 
-const report = (planned: ReadonlyArray<PlannedTable>, env: string, warehouse: string, note: string, json: boolean) =>
+const report = (planned: ReadonlyArray<PlannedTable>, env: string, warehouse: string, note: string, json: boolean, diff: boolean) =>
   Effect.gen(function*() {
     if (json) return yield* Console.log(JSON.stringify({ env, warehouse, tables: planned }, null, 2))
     yield* Console.log(`medallion plan: ${planned.length} table(s), env ${env}, warehouse ${warehouse}${note}`)
     for (const t of planned) {
       yield* Console.log(`  ${t.action.padEnd(11)} ${t.table.padEnd(32)} ${t.mode.padEnd(8)} ${describe(t)}`)
       if (t.depends_on.length > 0) yield* Console.log(`  ${"".padEnd(11)} ${"".padEnd(32)} <- ${t.depends_on.join(", ")}`)
+      if (diff) for (const change of t.changes) yield* Console.log(`  ${"".padEnd(11)} ${change}`)
     }
     const count = (a: PlannedTable["action"]) => planned.filter((t) => t.action === a).length
     yield* Console.log(`${count("create")} to create, ${count("rebuild")} to rebuild, ${count("incremental")} incremental, ${count("skip")} unchanged`)
