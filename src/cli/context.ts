@@ -8,7 +8,6 @@ import * as CircuitBreaker from "../executor/CircuitBreaker.ts"
 import type { DatabricksOptions } from "../executor/DatabricksExecutor.ts"
 import * as DuckDbExecutor from "../executor/DuckDbExecutor.ts"
 import type { Executor } from "../executor/Executor.ts"
-import * as ReadEndpoint from "../executor/ReadEndpoint.ts"
 import * as RemoteExecutor from "../executor/RemoteExecutor.ts"
 import type { MetadataStore } from "../metadata/MetadataStore.ts"
 import * as PendingRuns from "../metadata/PendingRuns.ts"
@@ -138,7 +137,10 @@ export const engineLayer = (settings: Settings, options: { readonly deferNoOpRun
     const path = settings.duckdb.path
     const pendingRuns = path === ":memory:" ? undefined : yield* PendingRuns.make(path)
     const engine = Layer.provideMerge(SqlMetadataStore.layerWith({ migrate: true, pendingRuns, deferNoOpRuns: options.deferNoOpRuns }), executor)
-    return options.serveReads === true && path !== ":memory:" ? Layer.provideMerge(ReadEndpoint.layer(path), engine) : engine
+    if (options.serveReads !== true || path === ":memory:") return engine
+    // Loaded only by the commands that hold the warehouse: node:http stays out of the others' start-up.
+    const ReadEndpoint = yield* Effect.promise(() => import("../executor/ReadEndpoint.ts"))
+    return Layer.provideMerge(ReadEndpoint.layer(path), engine)
   }))
 
 /**
@@ -155,7 +157,7 @@ export const readingWarehouse = <E1, R1>(settings: Settings, local: Layer.Layer<
       Effect.gen(function*() {
         const database = settings.duckdb.path
         const held = yield* heldBy(database)
-        const endpoint = yield* ReadEndpoint.find(database)
+        const endpoint = yield* RemoteExecutor.find(database)
         if (endpoint._tag === "None" || (held.holder !== undefined && held.holder.pid !== endpoint.value.pid)) return yield* held
         const pendingRuns = yield* PendingRuns.make(database)
         const remote = Layer.provideMerge(SqlMetadataStore.layerWith({ migrate: false, pendingRuns, deferNoOpRuns: true }), RemoteExecutor.layer(endpoint.value))

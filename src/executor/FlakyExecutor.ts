@@ -12,7 +12,11 @@ import { Effect, Ref } from "effect"
 import { aroundStatements, decorator, type Executor, ExecutorError, QueryFailed, Unavailable } from "./Executor.ts"
 
 export interface FlakyOptions {
-  /** Fail statements number every, 2×every, ... with a transient error; omit to never do so. */
+  /**
+   * Fail statements number every, 2×every, ... with a transient error; omit to never do so. The
+   * statement failed last is let through when it comes again at such a number: a transient failure
+   * clears on retry, also when a retried unit of work is as long as the period.
+   */
   readonly every?: number | undefined
   /** Fail matching statements with a permanent error (checked after the transient one). */
   readonly failPermanently?: ((sql: string) => boolean) | undefined
@@ -24,11 +28,12 @@ const ordinal = (k: number) =>
 export const make = (inner: Executor["Service"], options: FlakyOptions) =>
   Effect.gen(function*() {
     const counter = yield* Ref.make(0)
+    const lastFailed = yield* Ref.make<string | undefined>(undefined)
     const every = options.every !== undefined && options.every >= 1 ? Math.floor(options.every) : undefined
 
     const inject = Effect.fnUntraced(function*(sql: string) {
       const n = yield* Ref.updateAndGet(counter, (c) => c + 1)
-      if (every !== undefined && n % every === 0) {
+      if (every !== undefined && n % every === 0 && (every === 1 || (yield* Ref.getAndSet(lastFailed, sql)) !== sql)) {
         return yield* new ExecutorError({
           statement: sql,
           reason: new Unavailable({ detail: `injected transient failure (every ${ordinal(every)}statement)` })

@@ -12,22 +12,13 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net"
 import { Effect, FileSystem, Layer, Option, Schema } from "effect"
 import { Executor, type ExecutorError, type Param } from "./Executor.ts"
-
-/** What `<database>.readers` holds. */
-export const Announcement = Schema.Struct({
-  pid: Schema.Int,
-  url: Schema.String,
-  token: Schema.String
-})
-export type Announcement = typeof Announcement.Type
+import { type Announcement, announcementFile } from "./RemoteExecutor.ts"
 
 /** A read request: one query and its parameters. */
 export const ReadRequest = Schema.Struct({
   sql: Schema.String,
   params: Schema.optional(Schema.Array(Schema.Union([Schema.String, Schema.Number, Schema.Boolean, Schema.Null])))
 })
-
-export const announcementFile = (database: string) => `${database}.readers`
 
 // What a read may start with; anything else is refused before it reaches the engine.
 const readOnly = /^\s*(\(\s*)*(SELECT|WITH|FROM|VALUES|DESCRIBE|SHOW|SUMMARIZE|EXPLAIN)\b/i
@@ -101,11 +92,3 @@ export const layer = (database: string): Layer.Layer<never, never, Executor | Fi
       (written) => written ? Effect.ignore(fs.remove(file)) : Effect.void
     )
   }))
-
-/** The announcement beside `database`, if one is there and readable. */
-export const find = (database: string) =>
-  Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    const text = yield* fs.readFileString(announcementFile(database)).pipe(Effect.option)
-    return Option.flatMap(text, Schema.decodeUnknownOption(Schema.fromJsonString(Announcement)))
-  })

@@ -4,10 +4,27 @@
  * it on the warehouse as it is committed. Rows arrive as the DuckDB executor gives them (JSON), so
  * the commands read them unchanged. Writes fail: a reader changes nothing.
  */
-import { Effect, Layer, Schema } from "effect"
+import { Effect, FileSystem, Layer, Option, Schema } from "effect"
 import { duckdb } from "../compile/duckdb.ts"
 import { Executor, ExecutorError, type Param, QueryFailed, type Row, type Session, Unavailable } from "./Executor.ts"
-import type { Announcement } from "./ReadEndpoint.ts"
+
+/** What `<database>.readers` holds: the holder's pid, its read endpoint and the token it asks for. */
+export const Announcement = Schema.Struct({
+  pid: Schema.Int,
+  url: Schema.String,
+  token: Schema.String
+})
+export type Announcement = typeof Announcement.Type
+
+export const announcementFile = (database: string) => `${database}.readers`
+
+/** The announcement beside `database`, if one is there and readable. */
+export const find = (database: string) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const text = yield* fs.readFileString(announcementFile(database)).pipe(Effect.option)
+    return Option.flatMap(text, Schema.decodeUnknownOption(Schema.fromJsonString(Announcement)))
+  })
 
 const Answer = Schema.Union([
   Schema.Struct({ rows: Schema.Array(Schema.Record(Schema.String, Schema.Unknown)) }),

@@ -11,6 +11,7 @@ import { actionName, dataVersion } from "../plan/changes.ts"
 import type { Plan, PlanNode, TableId } from "../plan/Plan.ts"
 import { layers } from "../spec/Pipeline.ts"
 import * as Metrics from "./metrics.ts"
+import { shownInOutput } from "../telemetry/Telemetry.ts"
 import { StepError } from "./errors.ts"
 import { nothingNew, runTable, type TableCounts } from "./runTable.ts"
 import { assess, checksummed, loadSituation, type Prepared, prepareAll, stateAfter } from "./situation.ts"
@@ -22,8 +23,8 @@ export interface ApplyOptions {
   readonly concurrency: number
   /** Tables to rebuild from all their input, whatever changed. */
   readonly fullRefresh: ReadonlySet<TableId>
-  /** Log each failed table (default); the CLI's apply reports them in its table lines instead. */
-  readonly logFailures?: boolean | undefined
+  /** The caller shows each failed table itself (the CLI's apply): its log record says so (Telemetry.shownInOutput). */
+  readonly failuresInOutput?: boolean | undefined
   /** Called as each table starts (gets a concurrency slot) and finishes, for progress output. */
   readonly onTableStart?: ((table: TableId) => Effect.Effect<void>) | undefined
   readonly onTable?: ((record: TableRecord) => Effect.Effect<void>) | undefined
@@ -207,8 +208,10 @@ export const apply = Effect.fn("medallion.run")(function*(plan: Plan, options: A
             const status = Cause.hasInterruptsOnly(cause) ? "cancelled" : "failed"
             return Effect.andThen(
               Effect.annotateCurrentSpan({ "medallion.status": status, "medallion.attempts": attempts }),
-              status === "failed" && options.logFailures !== false
-                ? Effect.logError(`${node.id}: failed after ${attempts} attempt(s): ${describeFailure(cause)}`)
+              status === "failed"
+                ? Effect.logError(`${node.id}: failed after ${attempts} attempt(s): ${describeFailure(cause)}`).pipe(
+                  options.failuresInOutput === true ? Effect.annotateLogs(shownInOutput, true) : (log) => log
+                )
                 : Effect.void
             )
           }),

@@ -97,12 +97,18 @@ export const jsonLogger = Logger.make(({ cause, date, fiber, logLevel, message }
   globalThis.console.error(JSON.stringify(line))
 })
 
+/** Annotates a log record that the command's own output already shows (a failed table in apply's report). */
+export const shownInOutput = "medallion.shown_in_output"
+
 /**
  * Text mode keeps stdout for the command's own output: log lines of level Warn and above go to
- * stderr, one line each; the rest reaches only the OTLP exporter (when on).
+ * stderr, one line each, except those the output already shows; the rest reaches only the OTLP
+ * exporter (when on), and the JSON logger keeps everything.
  */
 export const textLogger = Logger.make((options) => {
-  if (LogLevel.isGreaterThanOrEqualTo(options.logLevel, "Warn")) globalThis.console.error(Logger.formatSimple.log(options))
+  if (!LogLevel.isGreaterThanOrEqualTo(options.logLevel, "Warn")) return
+  if (options.fiber.getRef(References.CurrentLogAnnotations)[shownInOutput] === true) return
+  globalThis.console.error(Logger.formatSimple.log(options))
 })
 
 /**

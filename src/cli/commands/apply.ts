@@ -69,7 +69,7 @@ export const apply = Command.make("apply", {
           concurrency: settings.concurrency,
           onTableStart: progress.onTableStart,
           onTable: (t) => progress.onTable(tableLine(t, verbose), t.table),
-          logFailures: false,
+          failuresInOutput: true,
           prepared
         })).pipe(Effect.onInterrupt(() => json ? Effect.void : Console.error("cancelled: the run is recorded as cancelled (medallion runs); tables published before it stopped stay")))
       })
