@@ -64,24 +64,32 @@ export const makeProgress = (options: { readonly json: boolean; readonly activit
   const err = globalThis.process.stderr as Terminal
   const tty = !options.json && err.isTTY === true
   const tables = new Map<string, number>()
-  const snapshot = (): Running => ({ tables, activity: options.activity === undefined ? [] : Effect.runSync(options.activity) })
+  const snapshot = (): Running => ({ tables: new Map(tables), activity: options.activity === undefined ? [] : Effect.runSync(options.activity) })
+  // What ran at the last tick: where a signal's listeners run after the runtime's own (Deno), the
+  // run is already stopping when ours runs, and only cleanup would show.
+  let lastSeen: Running | undefined
+  const seen = () => {
+    lastSeen = snapshot()
+    return lastSeen
+  }
   let shown = false
   const clear = () => {
     if (shown) err.write("\r\u001b[2K")
     shown = false
   }
   const draw = Effect.sync(() => {
-    err.write(`\r\u001b[2K${statusLine(snapshot(), Date.now(), (err.columns || 80) - 1)}`)
+    err.write(`\r\u001b[2K${statusLine(seen(), Date.now(), (err.columns || 80) - 1)}`)
     shown = true
   })
   const printed = new Map<string, number>()
-  const beat = Effect.suspend(() => Effect.forEach(heartbeats(snapshot(), Date.now(), printed), Console.error, { discard: true }))
+  const beat = Effect.suspend(() => Effect.forEach(heartbeats(seen(), Date.now(), printed), Console.error, { discard: true }))
   const ticker = options.json ? Effect.never : tty
     ? Effect.repeat(draw, Schedule.spaced("250 millis"))
     : Effect.repeat(beat, Schedule.spaced("1 second"))
   const onSignal = (signal: string) => () => {
+    if (options.json) return
     clear()
-    err.write(`${cancellingLine(signal, snapshot(), Date.now())}\n`)
+    err.write(`${cancellingLine(signal, lastSeen ?? snapshot(), Date.now())}\n`)
   }
   const listeners = (["SIGINT", "SIGTERM"] as const).map((signal) => [signal, onSignal(signal)] as const)
   return {
