@@ -50,7 +50,7 @@ describe("medallion CLI", () => {
     assert.strictEqual(report.run.status, "succeeded")
     assert.deepStrictEqual(report.tables.map((t) => [t.table, t.status]), [["bronze.orders", "unchanged"], ["silver.orders", "unchanged"], ["gold.revenue", "unchanged"]])
     const gold = JSON.parse(cli(project.dir, ["show", "gold.revenue", "--json"]).stdout) as Array<Record<string, unknown>>
-    assert.deepStrictEqual(gold, [{ revenue: "10.50", orders: "1" }])
+    assert.deepStrictEqual(gold, [{ revenue: 10.5, orders: 1 }])
   })
 
   it("lists runs and one run's tables", () => {

@@ -104,7 +104,7 @@ describe("medallion with engine: databricks", () => {
     assert.deepStrictEqual(recorded.map((r) => [r.engine, r.status]), [["databricks", "succeeded"]])
     const show = await cli(project.dir, ["show", "gold.totals", "--env", "databricks", "--json"], env())
     assert.strictEqual(show.code, 0, show.stderr)
-    assert.deepStrictEqual(JSON.parse(show.stdout), [{ n: "2", total: "17.50" }])
+    assert.deepStrictEqual(JSON.parse(show.stdout), [{ n: 2, total: 17.5 }])
     const unknown = await cli(project.dir, ["show", "gold.total", "--env", "databricks"], env())
     assert.include(unknown.stderr, "no table gold.total in the warehouse; did you mean gold.totals?")
     for (const output of [apply, plan, runs, show, unknown]) assert.notInclude(output.stdout + output.stderr, TOKEN)

@@ -1,6 +1,7 @@
 /** `medallion show layer.table`: the first rows of a table. */
 import { Console, Effect, Option } from "effect"
 import { Argument, Command } from "effect/cli"
+import { shapeRows } from "../../api/values.ts"
 import { Executor } from "../../executor/Executor.ts"
 import { SelectionError } from "../../plan/select.ts"
 import { layers } from "../../spec/Pipeline.ts"
@@ -18,24 +19,26 @@ export const show = Command.make("show", {
     yield* Effect.gen(function*() {
       const executor = yield* Executor
       const d = executor.dialect
-      const rows = yield* executor.withSession((s) =>
+      const { columns, rows } = yield* executor.withSession((s) =>
         Effect.gen(function*() {
           const known = (yield* s.query(d.tablesIn(layers))).map((r) => String(r["id"]))
           if (!known.includes(table)) {
             return yield* new SelectionError({ selector: table, reason: `no table ${table} in the warehouse${didYouMean(table, known)}` })
           }
           const [layer, name] = table.split(".") as ["gold", string]
-          return yield* s.query(`SELECT * FROM ${d.table(layer, name)} LIMIT ${Math.max(0, Math.floor(limit))}`)
+          const columns = (yield* s.query(d.columnsOf(layer, name))).map((c) => ({ name: String(c["column_name"]), type: String(c["column_type"]) }))
+          return { columns, rows: yield* s.query(`SELECT * FROM ${d.table(layer, name)} LIMIT ${Math.max(0, Math.floor(limit))}`) }
         })
       )
-      if (json) return yield* Console.log(JSON.stringify(rows, null, 2))
+      // The same JSON values as the API's (numbers, ISO 8601 times; integers beyond 2^53 as strings).
+      if (json) return yield* Console.log(JSON.stringify(shapeRows(columns, rows), null, 2))
       if (rows.length === 0) return yield* Console.log("(no rows)")
-      const columns = Object.keys(rows[0]!)
+      const names = Object.keys(rows[0]!)
       const cell = (v: unknown) => (v === null || v === undefined ? "" : typeof v === "object" ? JSON.stringify(v) : String(v))
-      const widths = columns.map((c) => Math.min(40, Math.max(c.length, ...rows.map((r) => cell(r[c]).length))))
+      const widths = names.map((c) => Math.min(40, Math.max(c.length, ...rows.map((r) => cell(r[c]).length))))
       const line = (values: ReadonlyArray<string>) => values.map((v, i) => v.slice(0, 40).padEnd(widths[i]!)).join("  ")
-      yield* Console.log(line(columns))
+      yield* Console.log(line(names))
       yield* Console.log(line(widths.map((w) => "-".repeat(w))))
-      for (const r of rows) yield* Console.log(line(columns.map((c) => cell(r[c]))))
+      for (const r of rows) yield* Console.log(line(names.map((c) => cell(r[c]))))
     }).pipe(readingWarehouse(settings, engineLayer(settings)))
   })).pipe(Command.withDescription("Show the first rows of a table"))
