@@ -2,22 +2,24 @@
  * Who is calling: bearer JWTs (HS256 with a shared secret, or RS256/ES256 with keys from a JWKS
  * URL) and API keys, verified with WebCrypto (crypto.subtle), so the same code runs on Node and
  * Deno. A token must carry `exp`; `nbf`, `iss` and `aud` are checked when present or configured;
- * scopes come from the space-separated `scope` claim. API keys are compared by SHA-256 digest in
+ * a token whose header lists `crit` parameters is refused (none are understood here); scopes come
+ * from the space-separated `scope` claim. API keys are compared by SHA-256 digest in
  * constant time. Owns verification only; which scope a route needs is the API's business.
  */
-import { Clock, Data, Effect, Option, Result, Schema, Semaphore } from "effect"
+import { Clock, Data, Effect, Option, Redacted, Result, Schema, Semaphore } from "effect"
 import { Base64Url } from "effect/encoding"
 import { HttpClient, HttpClientResponse } from "effect/http"
+import * as Secrets from "../settings/Secrets.ts"
 
 export interface ApiKeyConfig {
   readonly name: string
-  readonly key: string
+  readonly key: Redacted.Redacted<string>
   readonly scopes: ReadonlyArray<"read" | "run">
 }
 
 export interface AuthConfig {
   /** HS256 shared secret; empty or absent: no HS256 tokens. */
-  readonly jwtSecret?: string | undefined
+  readonly jwtSecret?: Redacted.Redacted<string> | undefined
   /** Where the RS256/ES256 verification keys are (a JSON Web Key Set). */
   readonly jwksUrl?: string | undefined
   readonly issuer?: string | undefined
@@ -49,7 +51,12 @@ export interface Authenticator {
   readonly authenticate: (credentials: Credentials) => Effect.Effect<Principal, AuthFailure>
 }
 
-const JwtHeader = Schema.Struct({ alg: Schema.String, kid: Schema.optionalKey(Schema.String), typ: Schema.optionalKey(Schema.String) })
+const JwtHeader = Schema.Struct({
+  alg: Schema.String,
+  kid: Schema.optionalKey(Schema.String),
+  typ: Schema.optionalKey(Schema.String),
+  crit: Schema.optionalKey(Schema.Unknown)
+})
 const NumericDate = Schema.Number.check(Schema.isFinite())
 const JwtClaims = Schema.Struct({
   sub: Schema.optionalKey(Schema.String),
@@ -135,11 +142,12 @@ const scopesOf = (scope: string | undefined): ReadonlySet<string> => new Set((sc
  */
 export const make = Effect.fnUntraced(function*(config: AuthConfig) {
   const client = config.jwksUrl === undefined ? undefined : yield* HttpClient.HttpClient
-  const secret = config.jwtSecret === undefined || config.jwtSecret === "" ? undefined : config.jwtSecret
+  const secret = config.jwtSecret === undefined || Redacted.value(config.jwtSecret) === "" ? undefined : config.jwtSecret
+  Secrets.register(secret, ...(config.apiKeys ?? []).map((k) => k.key))
   const hmacKey = secret === undefined
     ? undefined
-    : yield* Effect.promise(() => subtle().importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["verify"]))
-  const apiKeys = yield* Effect.forEach(config.apiKeys ?? [], (k) => Effect.map(sha256(k.key), (digest) => ({ ...k, digest })))
+    : yield* Effect.promise(() => subtle().importKey("raw", encoder.encode(Redacted.value(secret)), { name: "HMAC", hash: "SHA-256" }, false, ["verify"]))
+  const apiKeys = yield* Effect.forEach(config.apiKeys ?? [], (k) => Effect.map(sha256(Redacted.value(k.key)), (digest) => ({ ...k, digest })))
   const leeway = config.leewaySeconds ?? 30
   const methods = [
     ...(secret === undefined ? [] : ["jwt (HS256)"]),
@@ -184,6 +192,12 @@ export const make = Effect.fnUntraced(function*(config: AuthConfig) {
       const header = decodeHeader(headerText.success)
       const claims = decodeClaims(payloadText.success)
       if (Result.isFailure(header)) return yield* fail("the token header is not valid JSON with an alg")
+      // RFC 7515, section 4.1.11: a recipient must reject a token whose `crit` names header
+      // parameters it does not understand; this one understands no extensions.
+      if ("crit" in header.success) {
+        const names = Array.isArray(header.success.crit) ? header.success.crit.filter((n): n is string => typeof n === "string") : []
+        return yield* fail(`the token header marks parameters as critical (crit${names.length === 0 ? "" : `: ${names.join(", ").slice(0, 80)}`}) that this server does not understand`)
+      }
       if (Result.isFailure(claims)) return yield* fail("the token claims are malformed (exp, nbf must be numbers; scope a string)")
       const signed = encoder.encode(`${headerPart}.${payloadPart}`)
       const alg = header.success.alg

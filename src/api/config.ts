@@ -1,7 +1,7 @@
 /**
  * The `api:` settings of `medallion serve` with their defaults applied. Pure.
  */
-import { Duration } from "effect"
+import { Duration, Redacted } from "effect"
 import type { SettingsFile } from "../settings/Settings.ts"
 import type { AuthConfig } from "./Auth.ts"
 
@@ -47,11 +47,11 @@ export const apiConfig = (file: SettingsFile["api"], overrides: { readonly host?
     accessLog: file?.access_log ?? false,
     publicDocs: file?.public_docs ?? true,
     auth: {
-      jwtSecret: auth?.jwt_secret,
+      jwtSecret: auth?.jwt_secret === undefined || Redacted.value(auth.jwt_secret) === "" ? undefined : auth.jwt_secret,
       jwksUrl: auth?.jwks_url === undefined || auth.jwks_url === "" ? undefined : auth.jwks_url,
       issuer: auth?.issuer === "" ? undefined : auth?.issuer,
       audience: auth?.audience === "" ? undefined : auth?.audience,
-      apiKeys: (auth?.api_keys ?? []).filter((k) => k.key !== "")
+      apiKeys: (auth?.api_keys ?? []).filter((k) => Redacted.value(k.key) !== "")
     }
   }
 }

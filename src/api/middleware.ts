@@ -2,11 +2,13 @@
  * What runs around the handlers of `medallion serve`: authentication and scopes (Authentication),
  * request decoding failures as InvalidRequest problems (RequestValidation), and at the edge of the
  * router the caps on request size, problem JSON for what the router answers itself (unknown route,
- * body too large, wrong content type), WWW-Authenticate on 401, and credentials for private docs.
+ * body too large, wrong content type), WWW-Authenticate on 401, credentials for private docs, and
+ * secrets kept out of every error response.
  */
 import { ByteSize, Context, Effect, Layer, Option, SchemaIssue } from "effect"
-import { HttpRouter, HttpServerError, HttpServerRequest, HttpServerResponse } from "effect/http"
+import { HttpBody, HttpRouter, HttpServerError, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { HttpApiMiddleware } from "effect/http-api"
+import * as Secrets from "../settings/Secrets.ts"
 import { Authentication, Caller, RequestValidation, RequiredScope } from "./Api.ts"
 import type * as Auth from "./Auth.ts"
 import type { ApiConfig } from "./config.ts"
@@ -54,10 +56,20 @@ export const RequestValidationLive = HttpApiMiddleware.layerSchemaErrorTransform
 const problemResponse = (status: number, slug: string, title: string, detail: string) =>
   HttpServerResponse.jsonUnsafe({ type: problemType(slug), status, title, detail }, { status, contentType: "application/problem+json" })
 
+const decoder = new TextDecoder()
+
+/** An error response (a problem) with any secret in its body replaced by [redacted] (Secrets.ts). */
+const scrubbed = (response: HttpServerResponse.HttpServerResponse): HttpServerResponse.HttpServerResponse => {
+  if (response.status < 400 || response.body._tag !== "Uint8Array" || !Secrets.any()) return response
+  const text = decoder.decode(response.body.body)
+  const clean = Secrets.scrub(text)
+  return clean === text ? response : HttpServerResponse.setBody(response, HttpBody.text(clean, response.body.contentType))
+}
+
 /**
  * Around every request: caps on the request target and body, problem JSON for what the router
  * answers itself (unknown route, body too large, wrong content type), WWW-Authenticate on 401,
- * and credentials for the docs when they are not public.
+ * credentials for the docs when they are not public, and no secret in an error response.
  */
 export const edgeMiddleware = (config: ApiConfig) =>
   HttpRouter.middleware(Effect.gen(function*() {
@@ -92,5 +104,5 @@ export const edgeMiddleware = (config: ApiConfig) =>
           return HttpServerResponse.setHeader(response, "www-authenticate", challenge)
         }
         return response
-      }).pipe(Effect.provideService(HttpServerRequest.MaxBodySize, ByteSize.bytes(config.maxBodyBytes)))
+      }).pipe(Effect.map(scrubbed), Effect.provideService(HttpServerRequest.MaxBodySize, ByteSize.bytes(config.maxBodyBytes)))
   }), { global: true })

@@ -2,10 +2,12 @@
  * The command tree and how failures become exit codes: 0 ok, 1 pipeline or data failure,
  * 2 usage or spec error, 130 interrupted. User errors print a message, never a stack trace;
  * an unexpected failure (a defect, an error no command renders) prints its cause and asks for a
- * report. No failure is silent.
+ * report. No failure is silent. Everything the commands print (messages, errors, `--json`) goes
+ * through a console that replaces secrets with [redacted] (settings/Secrets.ts).
  */
 import { Cause, Console, Effect } from "effect"
 import { CliError, Command } from "effect/cli"
+import * as Secrets from "../settings/Secrets.ts"
 import { apply } from "./commands/apply.ts"
 import { compile } from "./commands/compile.ts"
 import { init } from "./commands/init.ts"
@@ -61,5 +63,6 @@ export const runCli = (args: ReadonlyArray<string>) =>
     Effect.as(0),
     Effect.catch(reportFailure),
     // An interruption alone stays one (exit code 130); anything else left is unexpected.
-    Effect.catchCause((cause) => Cause.hasInterruptsOnly(cause) ? Effect.failCause(cause) : reportUnexpected(cause))
+    Effect.catchCause((cause) => Cause.hasInterruptsOnly(cause) ? Effect.failCause(cause) : reportUnexpected(cause)),
+    Effect.provideService(Console.Console, Secrets.scrubbingConsole(globalThis.console))
   )

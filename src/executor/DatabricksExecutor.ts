@@ -19,6 +19,7 @@
 import { Clock, Duration, Effect, Layer, Option, Redacted, Ref, Schema, Semaphore, Tracer } from "effect"
 import { FetchHttpClient, HttpClient, type HttpClientError, HttpClientRequest, type HttpClientResponse } from "effect/http"
 import { spark } from "../compile/spark.ts"
+import * as Secrets from "../settings/Secrets.ts"
 import { Executor, ExecutorError, QueryFailed, type Row, type Session, Unavailable } from "./Executor.ts"
 import { sanitizeStatement, statementName } from "./statementSpan.ts"
 
@@ -243,6 +244,9 @@ export const make = (options: DatabricksOptions) =>
     const cached = yield* Ref.make<Option.Option<{ readonly token: Redacted.Redacted<string>; readonly refreshAt: number }>>(Option.none())
     const tokenLock = yield* Semaphore.make(1)
     const auth = options.auth
+    // A remote end may echo what it was sent (`Invalid access token Bearer dapi...`): never shown.
+    if (auth._tag === "Token") Secrets.register(auth.token)
+    else Secrets.register(auth.clientSecret, btoa(`${auth.clientId}:${Redacted.value(auth.clientSecret)}`))
 
     const errorText = (response: HttpClientResponse.HttpClientResponse) =>
       response.json.pipe(
@@ -271,6 +275,7 @@ export const make = (options: DatabricksOptions) =>
           Effect.flatMap(Schema.decodeUnknownEffect(TokenResponse)),
           Effect.mapError(() => failed("(oauth token)", false, `${where} answered the OAuth token request with an unexpected body`))
         )
+        Secrets.register(body.access_token)
         const now = yield* Clock.currentTimeMillis
         // Refresh ahead of expiry: 10% of the lifetime before, at most 5 minutes before.
         const lifetime = body.expires_in * 1000

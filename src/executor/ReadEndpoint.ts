@@ -11,6 +11,7 @@ import { randomBytes, timingSafeEqual } from "node:crypto"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 import { Effect, FileSystem, Layer, Option, Schema } from "effect"
+import * as Secrets from "../settings/Secrets.ts"
 import { Executor, type ExecutorError, type Param } from "./Executor.ts"
 import { type Announcement, announcementFile } from "./RemoteExecutor.ts"
 
@@ -48,6 +49,7 @@ export const layer = (database: string): Layer.Layer<never, never, Executor | Fi
     const executor = yield* Executor
     const fs = yield* FileSystem.FileSystem
     const token = randomBytes(32).toString("hex")
+    Secrets.register(token)
     const read = (sql: string, params: ReadonlyArray<Param> | undefined) =>
       executor.withSession((session) =>
         Effect.acquireUseRelease(

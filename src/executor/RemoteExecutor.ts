@@ -6,6 +6,7 @@
  */
 import { Effect, FileSystem, Layer, Option, Schema } from "effect"
 import { duckdb } from "../compile/duckdb.ts"
+import * as Secrets from "../settings/Secrets.ts"
 import { Executor, ExecutorError, type Param, QueryFailed, type Row, type Session, Unavailable } from "./Executor.ts"
 
 /** What `<database>.readers` holds: the holder's pid, its read endpoint and the token it asks for. */
@@ -23,7 +24,9 @@ export const find = (database: string) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const text = yield* fs.readFileString(announcementFile(database)).pipe(Effect.option)
-    return Option.flatMap(text, Schema.decodeUnknownOption(Schema.fromJsonString(Announcement)))
+    const announcement = Option.flatMap(text, Schema.decodeUnknownOption(Schema.fromJsonString(Announcement)))
+    if (Option.isSome(announcement)) Secrets.register(announcement.value.token)
+    return announcement
   })
 
 const Answer = Schema.Union([

@@ -9,6 +9,7 @@ import { MetadataStore, type RunRecord, successRate, type TableRecord } from "..
 import { retryBookkeeping, withRetries, withTimeout } from "../executor/policy.ts"
 import { actionName, dataVersion } from "../plan/changes.ts"
 import type { Plan, PlanNode, TableId } from "../plan/Plan.ts"
+import * as Secrets from "../settings/Secrets.ts"
 import { layers } from "../spec/Pipeline.ts"
 import * as Metrics from "./metrics.ts"
 import { shownInOutput } from "../telemetry/Telemetry.ts"
@@ -57,9 +58,10 @@ const failureOf = (cause: Cause.Cause<unknown>): unknown => {
   return reason === undefined ? "unknown failure" : reason._tag === "Fail" ? reason.error : reason._tag === "Die" ? reason.defect : "interrupted"
 }
 
+/** A failure's message, as the run's history keeps it: without secrets (Secrets.ts), since the history is shown later. */
 const describeFailure = (cause: Cause.Cause<unknown>): string => {
   const error = failureOf(cause)
-  return error instanceof Error ? error.message : String(error)
+  return Secrets.scrub(error instanceof Error ? error.message : String(error))
 }
 
 /**

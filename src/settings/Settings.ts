@@ -7,6 +7,23 @@
 import { Effect, FileSystem, Path, Redacted, Result, Schema } from "effect"
 import { decodeYaml, describeIssues, yamlValue, type YamlPath } from "../spec/parse.ts"
 import { type Problem, SpecError } from "../spec/SpecError.ts"
+import * as Secrets from "./Secrets.ts"
+
+/**
+ * A secret: text in the config file, held as Redacted once decoded (it prints as <redacted>), and
+ * registered with Secrets when the settings are loaded, so that no output shows it.
+ */
+const Secret = <S extends Schema.String>(text: S) => Schema.RedactedFromValue(text)
+
+/** HS256 needs a key at least as long as its hash output (RFC 7518, section 3.2): 32 bytes. */
+export const minimumJwtSecretBytes = 32
+
+const JwtSecret = Secret(Schema.String.check(Schema.makeFilter((text: string) => {
+  const bytes = new TextEncoder().encode(text).length
+  // Empty turns HS256 tokens off (the default: `${MEDALLION_JWT_SECRET:-}`). The message never shows the value.
+  return bytes === 0 || bytes >= minimumJwtSecretBytes ||
+    `too short for HS256: ${bytes} bytes, at least ${minimumJwtSecretBytes} are needed; generate one with \`openssl rand -hex 32\` (or leave it empty to accept no HS256 tokens)`
+})))
 
 export const SettingsSchema = Schema.Struct({
   engine: Schema.optionalKey(Schema.Literals(["duckdb", "databricks"])),
@@ -19,9 +36,9 @@ export const SettingsSchema = Schema.Struct({
   })),
   databricks: Schema.optionalKey(Schema.Struct({
     host: Schema.optionalKey(Schema.String),
-    token: Schema.optionalKey(Schema.String),
+    token: Schema.optionalKey(Secret(Schema.String)),
     client_id: Schema.optionalKey(Schema.String),
-    client_secret: Schema.optionalKey(Schema.String),
+    client_secret: Schema.optionalKey(Secret(Schema.String)),
     warehouse_id: Schema.optionalKey(Schema.String),
     catalog: Schema.optionalKey(Schema.String),
     /** Prepended to the schema names: shop_ gives shop_bronze, shop_silver, shop_gold, shop__medallion. */
@@ -34,13 +51,13 @@ export const SettingsSchema = Schema.Struct({
     host: Schema.optionalKey(Schema.String),
     port: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 65535 }))),
     auth: Schema.optionalKey(Schema.Struct({
-      jwt_secret: Schema.optionalKey(Schema.String),
+      jwt_secret: Schema.optionalKey(JwtSecret),
       jwks_url: Schema.optionalKey(Schema.String),
       issuer: Schema.optionalKey(Schema.String),
       audience: Schema.optionalKey(Schema.String),
       api_keys: Schema.optionalKey(Schema.Array(Schema.Struct({
         name: Schema.NonEmptyString,
-        key: Schema.String,
+        key: Secret(Schema.String),
         scopes: Schema.Array(Schema.Literals(["read", "run"]))
       })))
     })),
@@ -95,14 +112,17 @@ const databricksSettings = (file: SettingsFile, env: Readonly<Record<string, str
     const found = value ?? env[variable]
     return found === undefined || found === "" ? undefined : found
   }
-  const secret = (value: string | undefined) => value === undefined ? undefined : Redacted.make(value)
+  const secret = (value: Redacted.Redacted<string> | undefined, variable: string) => {
+    const found = pick(value === undefined ? undefined : Redacted.value(value), variable)
+    return found === undefined ? undefined : Redacted.make(found)
+  }
   const d = file.databricks
   return {
     host: pick(d?.host, "DATABRICKS_HOST"),
     warehouseId: pick(d?.warehouse_id, "DATABRICKS_WAREHOUSE_ID"),
-    token: secret(pick(d?.token, "DATABRICKS_TOKEN")),
+    token: secret(d?.token, "DATABRICKS_TOKEN"),
     clientId: pick(d?.client_id, "DATABRICKS_CLIENT_ID"),
-    clientSecret: secret(pick(d?.client_secret, "DATABRICKS_CLIENT_SECRET")),
+    clientSecret: secret(d?.client_secret, "DATABRICKS_CLIENT_SECRET"),
     catalog: d?.catalog ?? "main",
     schemaPrefix: d?.schema_prefix ?? "",
     waitTimeout: d?.wait_timeout ?? "10s"
@@ -210,9 +230,13 @@ export const loadSettings = Effect.fn("settings.load")(function*(options: {
     const text = yield* fs.readFileString(absolute).pipe(
       Effect.mapError((e) => new SpecError({ problems: [{ file, line: 1, column: 1, message: `cannot read: ${e.message}` }] }))
     )
-    const decoded = decodeYaml(SettingsSchema, file, text, (input, problemAt) => interpolate(input, options.environment, problemAt))
+    // Each file is decoded for its own located problems; what is merged is its text after
+    // interpolation (secrets decode to Redacted, which is not text to decode again).
+    let interpolated: unknown = {}
+    const decoded = decodeYaml(SettingsSchema, file, text, (input, problemAt) =>
+      Result.map(interpolate(input, options.environment, problemAt), (value) => (interpolated = value)))
     if (Result.isFailure(decoded)) return yield* decoded.failure
-    merged = merge(merged, decoded.success.value)
+    merged = merge(merged, interpolated)
   }
   const overrides = envOverrides(options.environment)
   const problems = overrideProblems(overrides)
@@ -237,5 +261,8 @@ export const loadSettings = Effect.fn("settings.load")(function*(options: {
     logLevel: file.log_level ?? "info",
     file
   }
+  // From here on no output of the process shows them (Secrets.ts).
+  Secrets.registerAll(file)
+  Secrets.register(settings.databricks.token, settings.databricks.clientSecret)
   return settings
 })

@@ -12,8 +12,10 @@
  * protocols per signal, headers, sampler, resource attributes, service name, intervals).
  *
  * Also here: `--log-format json`, one JSON object per log line with the trace and span ids.
+ * Every log line, on the console and over OTLP, and every span passes through Secrets.scrub.
  */
 import { Effect, Layer, Logger, LogLevel, References } from "effect"
+import * as Secrets from "../settings/Secrets.ts"
 
 export type Env = Readonly<Record<string, string | undefined>>
 export type TelemetryMode = "auto" | "otlp" | "off"
@@ -66,6 +68,10 @@ export const shutdownTimeout = "2 seconds"
 export const layer = (options: { readonly serviceVersion: string; readonly mode: TelemetryMode; readonly env?: Env | undefined }): Layer.Layer<never> => {
   const env = options.env ?? globalThis.process.env
   if (!isEnabled(options.mode, env)) return Layer.empty
+  // Exporter headers carry collector credentials (`Authorization=Bearer ...`, API keys).
+  for (const name of ["OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_METRICS_HEADERS", "OTEL_EXPORTER_OTLP_LOGS_HEADERS"]) {
+    Secrets.register(...Object.values(parseKeyValues(env[name])).flatMap((value) => [value, ...value.split(/\s+/).slice(1)]))
+  }
   return Layer.unwrap(
     Effect.promise(() => import("./sdk.ts")).pipe(
       Effect.map((sdk) => sdk.layer({ serviceName: serviceName(env), serviceVersion: options.serviceVersion, env, shutdownTimeout }))
@@ -94,7 +100,7 @@ export const jsonLogger = Logger.make(({ cause, date, fiber, logLevel, message }
     line["span_id"] = span.spanId
   }
   if (cause.reasons.length > 0) line["error"] = String(cause)
-  globalThis.console.error(JSON.stringify(line))
+  globalThis.console.error(Secrets.scrub(JSON.stringify(line)))
 })
 
 /** Annotates a log record that the command's own output already shows (a failed table in apply's report). */
@@ -108,7 +114,7 @@ export const shownInOutput = "medallion.shown_in_output"
 export const textLogger = Logger.make((options) => {
   if (!LogLevel.isGreaterThanOrEqualTo(options.logLevel, "Warn")) return
   if (options.fiber.getRef(References.CurrentLogAnnotations)[shownInOutput] === true) return
-  globalThis.console.error(Logger.formatSimple.log(options))
+  globalThis.console.error(Secrets.scrub(Logger.formatSimple.log(options)))
 })
 
 /**
@@ -117,6 +123,6 @@ export const textLogger = Logger.make((options) => {
  */
 export const logLayer = (format: LogFormat, minimumLevel: LogLevel.LogLevel): Layer.Layer<never> =>
   Layer.mergeAll(
-    Logger.layer([format === "json" ? jsonLogger : textLogger, Logger.tracerLogger]),
+    Logger.layer([format === "json" ? jsonLogger : textLogger, Secrets.scrubbingLogger(Logger.tracerLogger)]),
     Layer.succeed(References.MinimumLogLevel, minimumLevel)
   )

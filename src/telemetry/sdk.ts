@@ -5,8 +5,9 @@
  * `NodeSDK` (@opentelemetry/sdk-node) configures traces and logs from the standard OTEL_* variables:
  * exporters and protocols per signal (default OTLP http/protobuf to localhost:4318), headers,
  * sampler (OTEL_TRACES_SAMPLER), propagators, resource detectors and attributes. Effect's spans and
- * logs reach it through @effect/opentelemetry. Effect's metrics need a reader of their own (a
- * reader has one producer), built here with the exporter OTEL_EXPORTER_OTLP_METRICS_PROTOCOL names.
+ * logs reach it through @effect/opentelemetry, every span and log record through the secrets
+ * scrubber first. Effect's metrics need a reader of their own (a reader has one producer), built
+ * here with the exporter OTEL_EXPORTER_OTLP_METRICS_PROTOCOL names.
  */
 import { OtelLogger, OtelMetrics, OtelTracer, Resource } from "@effect/opentelemetry"
 import { context, propagation, trace } from "@opentelemetry/api"
@@ -15,7 +16,8 @@ import { resourceFromAttributes } from "@opentelemetry/resources"
 import { LoggerProvider } from "@opentelemetry/sdk-logs"
 import { type MetricReader, PeriodicExportingMetricReader, type PushMetricExporter } from "@opentelemetry/sdk-metrics"
 import { NodeSDK } from "@opentelemetry/sdk-node"
-import { type Duration, Effect, Layer } from "effect"
+import { type Duration, Effect, Layer, Logger, Tracer } from "effect"
+import * as Secrets from "../settings/Secrets.ts"
 import { type Env, parseKeyValues } from "./Telemetry.ts"
 
 export interface SdkOptions {
@@ -65,6 +67,13 @@ const startSdk = (options: SdkOptions) =>
       )
   )
 
+/** Effect's spans on the global OpenTelemetry tracer, each scrubbed of secrets (Secrets.scrubSpan). */
+const scrubbedTracer = Layer.effect(Tracer.Tracer, Effect.map(OtelTracer.make, (inner) =>
+  Tracer.make({
+    span: (options) => Secrets.scrubSpan(inner.span(options)),
+    ...(inner.context === undefined ? {} : { context: inner.context })
+  }))).pipe(Layer.provideMerge(OtelTracer.layerGlobalTracer))
+
 /**
  * Two parts built side by side, so that at exit their flushes run concurrently and the whole
  * flush stays within one `shutdownTimeout`: the SDK (traces and logs) and the metrics reader.
@@ -80,9 +89,11 @@ export const layer = (options: SdkOptions): Layer.Layer<never> => {
     const loggerProvider = logs.getLoggerProvider()
     // The SDK registers a LoggerProvider unless OTEL_LOGS_EXPORTER=none; then logs stay local.
     const logging = loggerProvider instanceof LoggerProvider
-      ? OtelLogger.layer({ mergeWithExisting: true }).pipe(Layer.provide(Layer.succeed(OtelLogger.OtelLoggerProvider, loggerProvider)))
+      ? Logger.layer([Effect.map(OtelLogger.make, Secrets.scrubbingLogger)], { mergeWithExisting: true }).pipe(
+        Layer.provide(Layer.succeed(OtelLogger.OtelLoggerProvider, loggerProvider))
+      )
       : Layer.empty
-    return Layer.mergeAll(OtelTracer.layerGlobal, logging)
+    return Layer.mergeAll(scrubbedTracer, logging)
   }))
   const metrics = Layer.unwrap(Effect.promise(() => metricExporter(options.env)).pipe(Effect.map((exporter) => {
     if (exporter === undefined) return Layer.empty

@@ -1,6 +1,7 @@
 /**
  * Authentication and scopes on the real server: HS256 JWTs, RS256/ES256 JWTs from a JWKS served
- * on loopback, and API keys; 401 (who are you?) versus 403 (not allowed), and /health open.
+ * on loopback, and API keys; 401 (who are you?) versus 403 (not allowed), /health open, tokens
+ * with unknown critical header parameters refused, and no configured secret in a problem response.
  */
 import { generateKeyPairSync, type KeyObject, sign } from "node:crypto"
 import { createServer, type Server } from "node:http"
@@ -9,7 +10,8 @@ import { afterAll, assert, beforeAll, describe, it } from "vitest"
 import type { TestProject } from "../support/project.ts"
 import { buildWarehouse, hs256, now, type RunningServer, shopPlan, shopProject, startServer, until } from "./support.ts"
 
-const jwtSecret = "test-secret-0123456789abcdef"
+// 32 bytes or more: the settings refuse a shorter HS256 secret.
+const jwtSecret = "test-secret-0123456789abcdef-0123"
 const audience = "medallion-api"
 
 const b64url = (data: string | Buffer) => Buffer.from(data).toString("base64url")
@@ -105,6 +107,26 @@ describe("API authentication", () => {
     const token = hs256("another-secret", claims("read"))
     const r = await server.get("/gold", bearer(token))
     assert.notInclude(r.text, token)
+  })
+
+  it("rejects a token whose header lists critical parameters it does not understand (RFC 7515 crit)", async () => {
+    const validToken = hs256(jwtSecret, claims("read"))
+    assert.strictEqual((await server.get("/gold", bearer(validToken))).status, 200)
+    // Validly signed, but the issuer says: do not accept this unless you understand `x-bind`.
+    const critical = hs256(jwtSecret, claims("read"), { crit: ["x-bind"], "x-bind": "device-7" })
+    assertUnauthorized(await server.get("/gold", bearer(critical)), /crit: x-bind/)
+    assertUnauthorized(await server.get("/gold", bearer(hs256(jwtSecret, claims("read"), { crit: ["exp"] }))), /critical/)
+    assertUnauthorized(await server.get("/gold", bearer(hs256(jwtSecret, claims("read"), { crit: [] }))), /critical/)
+    assertUnauthorized(await server.get("/gold", bearer(hs256(jwtSecret, claims("read"), { crit: "x-bind" }))), /critical/)
+  })
+
+  it("never puts a configured secret in a problem response", async () => {
+    // The caller typed an API key where a table name goes: the 404 names the table without it.
+    const r = await server.get("/gold/read-key-0123456789", { "x-api-key": "run-key-9876543210" })
+    assert.strictEqual(r.status, 404, r.text)
+    assert.strictEqual(r.headers.get("content-type"), "application/problem+json")
+    assert.notInclude(r.text, "read-key-0123456789")
+    assert.include(r.text, "[redacted]")
   })
 
   it("answers 403 when the credentials lack the scope, naming it", async () => {

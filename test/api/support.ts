@@ -4,11 +4,11 @@
  * warehouse, and HTTP helpers.
  */
 import { createHmac } from "node:crypto"
-import { Effect, Exit, Layer, Scope } from "effect"
+import { Effect, Exit, Layer, Schema, Scope } from "effect"
 import { apiConfig } from "../../src/api/config.ts"
 import * as Server from "../../src/api/server.ts"
 import type { Plan } from "../../src/plan/Plan.ts"
-import type { SettingsFile } from "../../src/settings/Settings.ts"
+import { SettingsSchema } from "../../src/settings/Settings.ts"
 import { engine, makeProject, planOf, runPlan, type TestProject } from "../support/project.ts"
 
 /** A marker stored only in silver and bronze: it must never appear in an API answer about gold. */
@@ -91,15 +91,15 @@ export interface RunningServer {
   readonly post: (path: string, body?: unknown, headers?: Readonly<Record<string, string>>) => Promise<{ status: number; headers: Headers; body: any; text: string }>
 }
 
-/** Starts the real server over the project's warehouse on an ephemeral loopback port. */
-export const startServer = async (project: TestProject, plan: Plan, api: SettingsFile["api"] = {}): Promise<RunningServer> => {
+/** Starts the real server over the project's warehouse on an ephemeral loopback port; `api` as a config file writes it. */
+export const startServer = async (project: TestProject, plan: Plan, api: (typeof SettingsSchema.Encoded)["api"] = {}): Promise<RunningServer> => {
   const scope = Effect.runSync(Scope.make())
   const layer = Server.layer({
     plan,
     projectDir: project.dir,
     env: "test",
     concurrency: 2,
-    api: apiConfig(api, { host: "127.0.0.1", port: 0 })
+    api: apiConfig(Schema.decodeUnknownSync(SettingsSchema)({ api }).api, { host: "127.0.0.1", port: 0 })
   }).pipe(Layer.provideMerge(engine(project)))
   const context = await Effect.runPromise(Layer.buildWithScope(layer, scope))
   const url = await Effect.runPromise(Server.address.pipe(Effect.provideContext(context)))

@@ -2,7 +2,8 @@
  * The CLI with `engine: databricks`: validate and plan need no connection; apply with missing
  * settings names them; `apply --env databricks` runs against the stand-in, `plan` then reads the
  * warehouse's state, `runs` reads the history, a held lock stops a second apply, and the token
- * never shows in any output.
+ * never shows in any output, not even when the warehouse echoes it in an error (nor in the run's
+ * history, its log lines, spans or exported logs).
  */
 import { spawn } from "node:child_process"
 import { afterAll, beforeAll, describe, it } from "vitest"
@@ -10,6 +11,7 @@ import { assert } from "@effect/vitest"
 import { cliArgs, makeProject } from "../support/project.ts"
 import { TOKEN, WAREHOUSE } from "../support/databricks/engine.ts"
 import { type StandIn, startStandIn } from "../support/databricks/server.ts"
+import { receiver } from "../telemetry/receiver.ts"
 
 /** The CLI as a child process, asynchronously (the stand-in answers from this process meanwhile). */
 const cli = (cwd: string, args: ReadonlyArray<string>, env: Readonly<Record<string, string>> = {}) =>
@@ -125,4 +127,41 @@ describe("medallion with engine: databricks", () => {
     const again = await cli(project.dir, ["apply", "--env", "databricks"], env())
     assert.strictEqual(again.code, 0, again.stderr)
   }, 120_000)
+
+  it("a token the warehouse echoes in an error body shows nowhere: output, --json, log lines, history, spans, exported logs", async () => {
+    const collector = await receiver()
+    // Statements on silver's tables (not ones that only mention them in a value, as the run's history does)
+    // are refused with `Invalid access token Bearer <the token>`.
+    standIn.faults.rejectEchoingCredentials(/^[^']*`shop_silver`\.`orders/)
+    try {
+      const traced = { ...env(), OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint, OTEL_EXPORTER_OTLP_PROTOCOL: "http/json" }
+      const text = await cli(project.dir, ["apply", "--env", "databricks", "--full-refresh"], traced)
+      assert.strictEqual(text.code, 1, text.stdout + text.stderr)
+      assert.include(text.stdout + text.stderr, "Invalid access token Bearer [redacted]", "the warehouse's message is shown, without the token")
+      const logged = await cli(project.dir, ["apply", "--env", "databricks", "--full-refresh", "--log-format", "json"], traced)
+      assert.strictEqual(logged.code, 1, logged.stdout + logged.stderr)
+      const failed = logged.stderr.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as { level: string; message: string })
+        .find((l) => l.level === "ERROR" && l.message.startsWith("silver.orders: failed"))
+      assert.isDefined(failed, logged.stderr)
+      assert.include(failed!.message, "Bearer [redacted]")
+      const json = await cli(project.dir, ["apply", "--env", "databricks", "--full-refresh", "--json"], env())
+      assert.strictEqual(json.code, 1, json.stdout + json.stderr)
+      const report = JSON.parse(json.stdout) as { tables: ReadonlyArray<{ table: string; error: string | null }> }
+      assert.include(report.tables.find((t) => t.table === "silver.orders")?.error ?? "", "Bearer [redacted]")
+      const runs = await cli(project.dir, ["runs", "--env", "databricks", "--json", "--limit", "3"], env())
+      assert.strictEqual(runs.code, 0, runs.stderr)
+      const run = await cli(project.dir, ["runs", JSON.parse(runs.stdout)[0].batch_id, "--env", "databricks", "--json"], env())
+      assert.include(run.stdout, "Bearer [redacted]", run.stdout + run.stderr)
+
+      for (const output of [text, logged, json, runs, run]) assert.notInclude(output.stdout + output.stderr, TOKEN)
+      const spans = collector.spans()
+      assert.isTrue(spans.some((s) => s.status.code === 2 && (s.status.message ?? "").includes("Bearer [redacted]")), "the failed spans say what failed")
+      assert.notInclude(JSON.stringify(spans), TOKEN)
+      assert.isAbove(collector.logs().length, 0)
+      assert.notInclude(JSON.stringify(collector.logs()), TOKEN)
+    } finally {
+      standIn.faults.clear()
+      await collector.close()
+    }
+  }, 180_000)
 })

@@ -1,9 +1,11 @@
-/** Settings: ${VAR} interpolation, deep merge, MEDALLION_* overrides, and loading config/<env>.yaml. */
+/** Settings: ${VAR} interpolation, deep merge, MEDALLION_* overrides, loading config/<env>.yaml, and secrets. */
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Result } from "effect"
+import { Effect, Redacted, Result } from "effect"
 import { join } from "node:path"
+import { vi } from "vitest"
 import { envOverrides, interpolate, loadSettings, merge } from "../../src/settings/Settings.ts"
+import { logLayer } from "../../src/telemetry/Telemetry.ts"
 import type { Problem } from "../../src/spec/SpecError.ts"
 import { makeProject } from "../support/project.ts"
 import { locate } from "../spec/positions.ts"
@@ -248,6 +250,62 @@ describe("loadSettings", () => {
       const variable = yield* loadError({ "config/default.yaml": "duckdb:\n  threads: ${T}\n" }, { environment: { T: "a: b: c" } })
       assert.deepStrictEqual([variable.problems[0]!.line, variable.problems[0]!.column], [2, 12])
       assert.include(variable.message, "threads")
+    }))
+
+  it.effect("refuses a JWT secret shorter than 32 bytes at its file:line:col, saying how to make one, without showing it", () =>
+    Effect.gen(function*() {
+      const text = "api:\n  auth:\n    jwt_secret: ${JWT}\n"
+      const error = yield* loadError({ "config/default.yaml": text }, { environment: { JWT: "only-24-bytes-of-secret!" } })
+      assert.strictEqual(error.problems.length, 1)
+      const problem = error.problems[0]!
+      assert.strictEqual(problem.file, join("config", "default.yaml"))
+      assert.deepStrictEqual([problem.line, problem.column], [3, locate(text, "${JWT}").column])
+      assert.include(problem.message, "api.auth.jwt_secret")
+      assert.include(problem.message, "24 bytes, at least 32")
+      assert.include(problem.message, "openssl rand -hex 32")
+      assert.notInclude(error.message, "only-24-bytes-of-secret!")
+      // Empty (the default `${MEDALLION_JWT_SECRET:-}`) turns HS256 off; 32 bytes are enough; an override is checked too.
+      yield* load({ "config/default.yaml": "api: { auth: { jwt_secret: \"${JWT:-}\" } }\n" })
+      yield* load({ "config/default.yaml": text }, { environment: { JWT: "x".repeat(32) } })
+      const override = yield* loadError({}, { environment: { MEDALLION_API__AUTH__JWT_SECRET: "short" } })
+      assert.include(override.message, "MEDALLION_API__AUTH__JWT_SECRET")
+      assert.include(override.message, "openssl rand -hex 32")
+    }))
+
+  it.effect("holds every secret as Redacted, and no log line shows one", () =>
+    Effect.gen(function*() {
+      const token = "dapi-settings-test-0123456789"
+      const jwt = "a-jwt-secret-of-at-least-32-bytes-for-hs256"
+      const key = "an-api-key-0123456789"
+      const text = [
+        "databricks: { token: \"${DATABRICKS_TOKEN}\", client_secret: oauth-secret-0123456789 }",
+        `api: { auth: { jwt_secret: ${jwt}, api_keys: [{ name: ops, key: ${key}, scopes: [read] }] } }`,
+        ""
+      ].join("\n")
+      const { settings } = yield* load({ "config/default.yaml": text }, { environment: { DATABRICKS_TOKEN: token } })
+      const d = settings.file.databricks!
+      const auth = settings.file.api!.auth!
+      for (const secret of [d.token, d.client_secret, auth.jwt_secret, auth.api_keys![0]!.key, settings.databricks.token]) {
+        assert.isTrue(Redacted.isRedacted(secret))
+        assert.notInclude(String(secret), "0123456789")
+      }
+      assert.notInclude(JSON.stringify(settings), "0123456789")
+      assert.strictEqual(Redacted.value(auth.jwt_secret!), jwt)
+      // A log line that holds them (an error a remote end echoed, say) is written without them.
+      const lines: Array<string> = []
+      const capture = vi.spyOn(globalThis.console, "error").mockImplementation((line: unknown) => void lines.push(String(line)))
+      try {
+        const logged = Effect.logWarning(`rejected: Bearer ${token}; secret ${jwt}; key ${key}; oauth-secret-0123456789`)
+        yield* logged.pipe(Effect.provide(logLayer("text", "Info")))
+        yield* logged.pipe(Effect.provide(logLayer("json", "Info")))
+      } finally {
+        capture.mockRestore()
+      }
+      assert.strictEqual(lines.length, 2)
+      for (const line of lines) {
+        assert.include(line, "rejected: Bearer [redacted]; secret [redacted]; key [redacted]; [redacted]")
+        for (const secret of [token, jwt, key]) assert.notInclude(line, secret)
+      }
     }))
 
   it.effect("reports YAML syntax errors in a config file", () =>

@@ -17,7 +17,8 @@
  * - Execution failures are HTTP 200 with state FAILED and status.error {error_code, message}.
  *
  * Faults on demand (StandIn.faults): 429 with Retry-After, 503 TEMPORARILY_UNAVAILABLE, slow
- * statements, FAILED statements with any error code, and expired tokens.
+ * statements, FAILED statements with any error code, expired tokens, and 401 answers that echo
+ * the credentials they were sent (as some gateways do).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
@@ -102,6 +103,11 @@ export interface StandIn {
     readonly fail: (match: Match, error: { readonly error_code: string; readonly message: string; readonly sqlState?: string }, times?: number) => void
     /** Every token issued so far, and the personal access token, stop being accepted. */
     readonly expireTokens: () => void
+    /**
+     * Submits of matching statements are refused, `times` times (default all), with HTTP 401 whose
+     * message echoes the request's Authorization header: `Invalid access token Bearer dapi...`.
+     */
+    readonly rejectEchoingCredentials: (match: Match, times?: number) => void
     readonly clear: () => void
   }
   /** What it received, in order. */
@@ -225,6 +231,7 @@ export const startStandIn = async (options: StandInOptions): Promise<StandIn> =>
   let patExpired = false
   let httpFaults: Array<HttpFault> = []
   let statementFaults: Array<StatementFault> = []
+  let echoFaults: Array<{ remaining: number; readonly match: Match }> = []
   const submitted: Array<Submitted> = []
   const requests: Array<{ method: string; path: string; status: number; authorization: string | undefined }> = []
   const cancels: Array<string> = []
@@ -429,6 +436,11 @@ export const startStandIn = async (options: StandInOptions): Promise<StandIn> =>
       if ((request["disposition"] ?? "INLINE") !== "INLINE" || (request["format"] ?? "JSON_ARRAY") !== "JSON_ARRAY") {
         return reply(400, { error_code: "INVALID_PARAMETER_VALUE", message: "the stand-in supports disposition INLINE with format JSON_ARRAY only" })
       }
+      const echo = echoFaults.find((f) => f.remaining > 0 && matches(f.match, request["statement"] as string))
+      if (echo !== undefined) {
+        echo.remaining--
+        return reply(401, { error_code: "UNAUTHENTICATED", message: `Invalid access token ${req.headers.authorization ?? ""}` })
+      }
       const parameters = (request["parameters"] ?? []) as ReadonlyArray<Parameter>
       submitted.push({
         statement: request["statement"],
@@ -500,9 +512,11 @@ export const startStandIn = async (options: StandInOptions): Promise<StandIn> =>
         patExpired = true
         for (const token of issued.keys()) issued.set(token, 0)
       },
+      rejectEchoingCredentials: (match, times = Number.POSITIVE_INFINITY) => echoFaults.push({ remaining: times, match }),
       clear: () => {
         httpFaults = []
         statementFaults = []
+        echoFaults = []
         patExpired = false
       }
     },
