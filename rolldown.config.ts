@@ -31,6 +31,10 @@ export default defineConfig({
     format: "cjs",
     entryFileNames: "[name].cjs",
     chunkFileNames: "chunks/[name]-[hash].cjs",
+    // External packages loaded on demand (the OTLP metric exporters) as require(), not import():
+    // bin/run-bundle.js runs the bundle as a vm.Script, where import() needs Node's experimental
+    // vm.USE_MAIN_CONTEXT_DEFAULT_LOADER (and prints an ExperimentalWarning whenever it is used).
+    dynamicImportInCjs: false,
     minify: true,
     sourcemap: true,
     cleanDir: true

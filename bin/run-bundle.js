@@ -72,11 +72,12 @@ export const runBundle = (entry) => {
     modules.set(file, module)
     const cacheFile = cacheFileOf(cacheDir, file)
     const cachedData = readCache(cacheFile)
+    // No importModuleDynamically: the bundle has no import() (rolldown.config.ts), and Node's main
+    // context loader for one is experimental.
     const script = new vm.Script(`${header}${readFileSync(file, "utf8")}\n})`, {
       filename: file,
       lineOffset: -1,
-      cachedData,
-      importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER
+      cachedData
     })
     if (cachedData === undefined || script.cachedDataRejected === true) uncached.push({ script, cacheFile })
     const external = nodeModule.createRequire(file)

@@ -3,13 +3,13 @@
  * request decoding failures as InvalidRequest problems (RequestValidation), and at the edge of the
  * router the caps on request size, problem JSON for what the router answers itself (unknown route,
  * body too large, wrong content type), WWW-Authenticate on 401, credentials for private docs, and
- * secrets kept out of every error response.
+ * secrets kept out of every error response. Also the names of the server's spans: `{method} {route}`.
  */
 import { ByteSize, Context, Effect, Layer, Option, SchemaIssue } from "effect"
 import { HttpBody, HttpRouter, HttpServerError, HttpServerRequest, HttpServerResponse } from "effect/http"
-import { HttpApiMiddleware } from "effect/http-api"
+import { HttpApi, HttpApiMiddleware } from "effect/http-api"
 import * as Secrets from "../settings/Secrets.ts"
-import { Authentication, Caller, RequestValidation, RequiredScope } from "./Api.ts"
+import { Api, Authentication, Caller, RequestValidation, RequiredScope } from "./Api.ts"
 import type * as Auth from "./Auth.ts"
 import type { ApiConfig } from "./config.ts"
 import { Forbidden, Internal, InvalidRequest, problemType, Unauthorized } from "./problems.ts"
@@ -56,6 +56,66 @@ export const RequestValidationLive = HttpApiMiddleware.layerSchemaErrorTransform
 const problemResponse = (status: number, slug: string, title: string, detail: string) =>
   HttpServerResponse.jsonUnsafe({ type: problemType(slug), status, title, detail }, { status, contentType: "application/problem+json" })
 
+// ---------------------------------------------------------------------------------------------
+// Route templates, for the names of server spans
+
+interface Route {
+  readonly method: string
+  readonly template: string
+  readonly segments: ReadonlyArray<string | undefined>
+}
+
+/** Every route of the Api and the docs, with its template as OpenAPI writes it: /pipelines/{name}/runs. */
+const routes: ReadonlyArray<Route> = (() => {
+  const found: Array<{ readonly method: string; readonly path: string }> = [{ method: "GET", path: "/openapi.json" }, { method: "GET", path: "/docs" }]
+  HttpApi.reflect(Api, { onGroup: () => {}, onEndpoint: ({ endpoint }) => found.push({ method: endpoint.method, path: endpoint.path }) })
+  return found.map(({ method, path }) => {
+    const parts = path.split("/").slice(1)
+    return {
+      method,
+      template: `/${parts.map((p) => (p.startsWith(":") ? `{${p.slice(1)}}` : p)).join("/")}`,
+      // undefined: a parameter, which matches any one segment
+      segments: parts.map((p) => (p.startsWith(":") ? undefined : p))
+    }
+  })
+})()
+
+/** The template of the route a request matches (static segments win over parameters), if any. */
+export const routeTemplate = (method: string, url: string): string | undefined => {
+  const parts = url.split(/[?#]/)[0]!.split("/").slice(1)
+  const wanted = method === "HEAD" ? "GET" : method
+  let best: Route | undefined
+  let bestStatic = -1
+  for (const route of routes) {
+    if (route.method !== wanted || route.segments.length !== parts.length) continue
+    let statics = 0
+    let matches = true
+    route.segments.forEach((segment, i) => {
+      if (segment === undefined) matches &&= parts[i] !== ""
+      else if (segment === parts[i]) statics++
+      else matches = false
+    })
+    if (matches && statics > bestStatic) {
+      best = route
+      bestStatic = statics
+    }
+  }
+  return best?.template
+}
+
+const knownMethods = new Set(["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"])
+
+/**
+ * The name of a request's server span, after the OpenTelemetry HTTP conventions: `{method} {route}`
+ * (`POST /pipelines/{name}/runs`), the method alone for a path no route matches, and `HTTP` for a
+ * method that is not a standard one.
+ */
+export const serverSpanName = (request: HttpServerRequest.HttpServerRequest): string => {
+  if (!knownMethods.has(request.method)) return "HTTP"
+  const route = routeTemplate(request.method, request.url)
+  return route === undefined ? request.method : `${request.method} ${route}`
+}
+
 const decoder = new TextDecoder()
 
 /** An error response (a problem) with any secret in its body replaced by [redacted] (Secrets.ts). */
@@ -97,6 +157,10 @@ export const edgeMiddleware = (config: ApiConfig) =>
             () => Effect.succeed(problemResponse(404, "not-found", "No such route", `no route for ${request.method} ${path}; see /openapi.json`))
           )
         )
+        // The router records the route as it spells it (/pipelines/:name/runs); the span's name spells it as OpenAPI does.
+        const route = routeTemplate(request.method, request.url)
+        const span = yield* Effect.option(Effect.currentSpan)
+        if (route !== undefined && Option.isSome(span) && span.value.kind === "server") span.value.attribute("http.route", route)
         if (response.status === 415) return problemResponse(415, "unsupported-media-type", "Unsupported content type", "send the body as application/json")
         if (response.status === 413) return problemResponse(413, "payload-too-large", "The request body is too large", `at most ${config.maxBodyBytes} bytes`)
         if (response.status === 401 && response.headers["www-authenticate"] === undefined) {

@@ -9,7 +9,7 @@
 import { createServer } from "node:http"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Effect, Layer } from "effect"
-import { FetchHttpClient, HttpRouter, HttpServer } from "effect/http"
+import { FetchHttpClient, HttpMiddleware, HttpRouter, HttpServer } from "effect/http"
 import { HttpApiBuilder, HttpApiSwagger } from "effect/http-api"
 import * as RunHistoryLive from "../metadata/RunHistory.ts"
 import { RunHistory } from "../metadata/RunHistory.ts"
@@ -21,7 +21,7 @@ import { Api } from "./Api.ts"
 import * as Auth from "./Auth.ts"
 import * as Handlers from "./handlers.ts"
 import { type GoldCache, makeGoldCache, tablesOf } from "./handlers.ts"
-import { AuthenticationLive, Authenticator, edgeMiddleware, RequestValidationLive } from "./middleware.ts"
+import { AuthenticationLive, Authenticator, edgeMiddleware, RequestValidationLive, serverSpanName } from "./middleware.ts"
 
 export { Authenticator }
 
@@ -91,6 +91,8 @@ export const layer = (options: ServeOptions) => {
     })
   )
   const http = HttpRouter.serve(app, { disableLogger: !config.accessLog, disableListenLog: true }).pipe(
+    // Server spans named `{method} {route}` (POST /pipelines/{name}/runs), not by the method alone.
+    Layer.provide(Layer.succeed(HttpMiddleware.SpanNameGenerator, serverSpanName)),
     Layer.provideMerge(NodeHttpServer.layer(() => createServer({ requestTimeout: 60_000, headersTimeout: 20_000 }), {
       port: config.port,
       host: config.host,

@@ -21,7 +21,7 @@ import { FetchHttpClient, HttpClient, type HttpClientError, HttpClientRequest, t
 import { spark } from "../compile/spark.ts"
 import * as Secrets from "../settings/Secrets.ts"
 import { Executor, ExecutorError, QueryFailed, type Row, type Session, Unavailable } from "./Executor.ts"
-import { sanitizeStatement, statementName } from "./statementSpan.ts"
+import { traced as statementSpan } from "./statementSpan.ts"
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -200,6 +200,18 @@ export const decodeValue = (value: string | null, typeName: string | undefined):
 const failed = (statement: string, transient: boolean, detail: string) =>
   new ExecutorError({ statement, reason: transient ? new Unavailable({ detail }) : new QueryFailed({ detail }) })
 
+/**
+ * The name of a request's client span, `{method} {url template}` after the OpenTelemetry HTTP
+ * conventions: POST /api/2.0/sql/statements, GET /api/2.0/sql/statements/{statement_id}, ...
+ */
+export const requestSpanName = (request: HttpClientRequest.HttpClientRequest): string => {
+  const path = URL.canParse(request.url) ? new URL(request.url).pathname : request.url.split("?")[0]!
+  const template = path
+    .replace(/(\/sql\/statements\/)[^/]+/, "$1{statement_id}")
+    .replace(/(\/result\/chunks\/)[^/]+/, "$1{chunk_index}")
+  return `${request.method} ${template}`
+}
+
 // ---------------------------------------------------------------------------------------------
 // The run's identity, for query_tags
 
@@ -225,7 +237,8 @@ const runTags = Effect.map(Effect.option(Effect.currentSpan), (span) => {
 
 export const make = (options: DatabricksOptions) =>
   Effect.gen(function*() {
-    const client = yield* HttpClient.HttpClient
+    const http = yield* HttpClient.HttpClient
+    const client = { execute: (request: HttpClientRequest.HttpClientRequest) => Effect.provideService(http.execute(request), HttpClient.SpanNameGenerator, requestSpanName) }
     const base = (/^https?:\/\//.test(options.host) ? options.host : `https://${options.host}`).replace(/\/+$/, "")
     const dialect = spark({ catalog: options.catalog, schemaPrefix: options.schemaPrefix })
     const waitSeconds = Math.round(Duration.toSeconds(Duration.fromInputUnsafe(options.waitTimeout ?? "10 seconds")))
@@ -458,11 +471,7 @@ export const make = (options: DatabricksOptions) =>
         }
       })
 
-    const traced = (sql: string) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-      Effect.withSpan(effect, statementName(sql), {
-        kind: "client",
-        attributes: { "db.system.name": "databricks", "db.namespace": options.catalog, "db.query.text": sanitizeStatement(sql) }
-      })
+    const traced = (sql: string) => statementSpan(sql, "spark", { "db.system.name": "databricks", "db.namespace": options.catalog })
 
     const execute = (sql: string) =>
       runStatement(sql).pipe(

@@ -6,7 +6,7 @@ import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api"
 import { Effect, Exit, FileSystem, Layer, Path } from "effect"
 import { duckdb } from "../compile/duckdb.ts"
 import { type Activity, CurrentTable, Executor, ExecutorError, type Param, QueryFailed, type Row, type Session, Unavailable } from "./Executor.ts"
-import { sanitizeStatement, statementName } from "./statementSpan.ts"
+import { statementName, traced as statementSpan } from "./statementSpan.ts"
 
 export interface DuckDbOptions {
   /** Database file, or ":memory:". */
@@ -75,11 +75,7 @@ const close = (conn: Connection) =>
   )
 
 /** A statement's span, after the OpenTelemetry database conventions (literal values never exported). */
-const traced = (sql: string) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.withSpan(effect, statementName(sql), {
-    kind: "client",
-    attributes: { "db.system.name": "duckdb", "db.query.text": sanitizeStatement(sql) }
-  })
+const traced = (sql: string) => statementSpan(sql, "duckdb", { "db.system.name": "duckdb" })
 
 const makeSession = (connection: Connection): Session => {
   const execute = (sql: string) =>

@@ -73,6 +73,12 @@ export interface Session {
 /** The table the running work is for (the runner sets it), so that a statement's activity names it. */
 export const CurrentTable = Context.Reference<string | undefined>("medallion/executor/CurrentTable", { defaultValue: () => undefined })
 
+/**
+ * Set for statements whose failure is an expected answer (a probe of a table that may not exist
+ * yet): their spans end without an error status (statementSpan.ts).
+ */
+export const ExpectedFailure = Context.Reference<boolean>("medallion/executor/ExpectedFailure", { defaultValue: () => false })
+
 /** A statement running now, for progress reports. */
 export interface Activity {
   readonly table: string | undefined

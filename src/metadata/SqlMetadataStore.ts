@@ -5,7 +5,7 @@
  * Databricks keeps times as ISO-8601 UTC text (no time-zone conversions on the warehouse).
  */
 import { Effect, Layer, Result, Schema, SchemaTransformation } from "effect"
-import { Executor, ExecutorError, QueryFailed, type Row, type Session } from "../executor/Executor.ts"
+import { Executor, ExecutorError, ExpectedFailure, QueryFailed, type Row, type Session } from "../executor/Executor.ts"
 import { retryBookkeeping } from "../executor/policy.ts"
 import { type BatchRecord, CommaList, ExpectationResult, HistoryNotWritten, MetadataStore, RunRecord, successRate, TableRecord } from "./MetadataStore.ts"
 import type { PendingRun, PendingRuns, PendingRunsError } from "./PendingRuns.ts"
@@ -160,8 +160,10 @@ export const make = (options: StoreOptions) => Effect.gen(function*() {
   const query = (sql: string) => retried(executor.withSession((s) => s.query(sql)))
 
   if (options.migrate) {
-    // One cheap read on the common path: migrate only when the recorded version is older.
+    // One cheap read on the common path: migrate only when the recorded version is older. On a new
+    // warehouse the table is not there and the read fails: an answer, so its span is no error.
     const current = yield* executor.withSession((s) => s.query(`SELECT version FROM ${T("meta")}`)).pipe(
+      Effect.provideService(ExpectedFailure, true),
       Effect.map((rows) => Number(rows[0]?.["version"] ?? 0)),
       Effect.orElseSucceed(() => 0)
     )

@@ -217,7 +217,8 @@ export const apply = Effect.fn("medallion.run")(function*(plan: Plan, options: A
                 : Effect.void
             )
           }),
-          Effect.withSpan("medallion.table", { attributes: { "medallion.table": node.id, "medallion.mode": node.mode, "medallion.layer": node.layer } }),
+          // Named by the table (silver.orders), so a trace reads as the DAG it ran.
+          Effect.withSpan(node.id, { attributes: { "medallion.table": node.id, "medallion.mode": node.mode, "medallion.layer": node.layer } }),
           // The table's statements name it in the executor's activity (progress output).
           Effect.provideService(CurrentTable, node.id)
         )

@@ -16,6 +16,20 @@ const runDuration = Metric.histogram("medallion.run.duration", { description: "S
 const runs = Metric.counter("medallion.runs", { description: "Finished runs, by status", incremental: true })
 
 /**
+ * The unit of each metric, in UCUM as OpenTelemetry spells it (`s`, and `{row}`-style annotations
+ * for counts), for exporters that carry units (telemetry/sdk.ts); Effect's metrics have none.
+ */
+export const units: Readonly<Record<string, string>> = {
+  "medallion.rows.processed": "{row}",
+  "medallion.rows.quarantined": "{row}",
+  "medallion.rows.dropped": "{row}",
+  "medallion.table.duration": "s",
+  "medallion.run.duration": "s",
+  "medallion.runs": "{run}",
+  "medallion.schedule.firings": "{firing}"
+}
+
+/**
  * Once per finished table (skipped ones too, whose counts are zero; they add no duration). An
  * unchanged table records nothing: it processed no rows, and the milliseconds of finding that out
  * would drag its duration histogram away from what a build of it costs.

@@ -7,16 +7,17 @@
  * sampler (OTEL_TRACES_SAMPLER), propagators, resource detectors and attributes. Effect's spans and
  * logs reach it through @effect/opentelemetry, every span and log record through the secrets
  * scrubber first. Effect's metrics need a reader of their own (a reader has one producer), built
- * here with the exporter OTEL_EXPORTER_OTLP_METRICS_PROTOCOL names.
+ * here with the exporter OTEL_EXPORTER_OTLP_METRICS_PROTOCOL names, and carry their units.
  */
 import { OtelLogger, OtelMetrics, OtelTracer, Resource } from "@effect/opentelemetry"
 import { context, propagation, trace } from "@opentelemetry/api"
 import { logs } from "@opentelemetry/api-logs"
 import { resourceFromAttributes } from "@opentelemetry/resources"
 import { LoggerProvider } from "@opentelemetry/sdk-logs"
-import { type MetricReader, PeriodicExportingMetricReader, type PushMetricExporter } from "@opentelemetry/sdk-metrics"
+import { type MetricProducer, type MetricReader, PeriodicExportingMetricReader, type PushMetricExporter } from "@opentelemetry/sdk-metrics"
 import { NodeSDK } from "@opentelemetry/sdk-node"
 import { type Duration, Effect, Layer, Logger, Tracer } from "effect"
+import { units } from "../runtime/metrics.ts"
 import * as Secrets from "../settings/Secrets.ts"
 import { type Env, parseKeyValues } from "./Telemetry.ts"
 
@@ -75,6 +76,24 @@ const scrubbedTracer = Layer.effect(Tracer.Tracer, Effect.map(OtelTracer.make, (
   }))).pipe(Layer.provideMerge(OtelTracer.layerGlobalTracer))
 
 /**
+ * The metric descriptors with their units from runtime/metrics.ts: @effect/opentelemetry reports
+ * `1` for every metric, whose values would then read as plain numbers rather than seconds.
+ */
+const withUnits = (producer: MetricProducer): MetricProducer => ({
+  collect: async (options) => {
+    const result = await producer.collect(options)
+    const scopeMetrics = result.resourceMetrics.scopeMetrics.map((scope) => ({
+      ...scope,
+      metrics: scope.metrics.map((metric) => {
+        const unit = units[metric.descriptor.name]
+        return unit === undefined ? metric : { ...metric, descriptor: { ...metric.descriptor, unit } }
+      })
+    }))
+    return { ...result, resourceMetrics: { ...result.resourceMetrics, scopeMetrics } }
+  }
+})
+
+/**
  * Two parts built side by side, so that at exit their flushes run concurrently and the whole
  * flush stays within one `shutdownTimeout`: the SDK (traces and logs) and the metrics reader.
  */
@@ -98,7 +117,8 @@ export const layer = (options: SdkOptions): Layer.Layer<never> => {
   const metrics = Layer.unwrap(Effect.promise(() => metricExporter(options.env)).pipe(Effect.map((exporter) => {
     if (exporter === undefined) return Layer.empty
     const reader: MetricReader = new PeriodicExportingMetricReader({ exporter })
-    return OtelMetrics.layer(() => reader, { shutdownTimeout: options.shutdownTimeout }).pipe(Layer.provide(resource))
+    return Layer.effectDiscard(Effect.flatMap(OtelMetrics.makeProducer(), (producer) =>
+      OtelMetrics.registerProducer(withUnits(producer), () => reader, { shutdownTimeout: options.shutdownTimeout }))).pipe(Layer.provide(resource))
   })))
   return Layer.mergeAll(tracesAndLogs, metrics)
 }

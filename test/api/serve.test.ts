@@ -192,7 +192,10 @@ describe("medallion serve (process)", () => {
       for (let s: Span | undefined = run; s !== undefined; s = s.parentSpanId === undefined ? undefined : byId.get(s.parentSpanId)) chain.push(s)
       assert.include(chain.map((s) => s.spanId), request!.spanId)
       assert.strictEqual(run!.attributes["medallion.batch_id"], started.body.batch_id)
-      assert.isTrue(spans.some((s) => s.name === "medallion.table"), "table spans in the same trace")
+      assert.isTrue(spans.some((s) => s.name === "silver.orders" && s.attributes["medallion.table"] === "silver.orders"), "table spans, named by their table, in the same trace")
+      // The server span is named {method} {route} after the HTTP semantic conventions, with the route as OpenAPI writes it.
+      assert.strictEqual(request!.name, "POST /pipelines/{name}/runs")
+      assert.deepInclude(request!.attributes, { "http.route": "/pipelines/{name}/runs", "http.request.method": "POST", "http.response.status_code": 202 })
     }, 120_000)
   })
 })

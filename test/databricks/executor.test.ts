@@ -6,8 +6,8 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Duration, Effect, Exit, Fiber, Layer, Logger, Option, Redacted, References, Tracer } from "effect"
-import { FetchHttpClient } from "effect/http"
-import { type DatabricksOptions, make, namedParameters, parseRetryAfter } from "../../src/executor/DatabricksExecutor.ts"
+import { FetchHttpClient, HttpClientRequest } from "effect/http"
+import { type DatabricksOptions, make, namedParameters, parseRetryAfter, requestSpanName } from "../../src/executor/DatabricksExecutor.ts"
 import { Executor, type ExecutorError } from "../../src/executor/Executor.ts"
 import { withTimeout } from "../../src/executor/policy.ts"
 import { standInOptions, TOKEN, WAREHOUSE } from "../support/databricks/engine.ts"
@@ -334,6 +334,37 @@ describe("Databricks executor: secrets", () => {
       for (const secret of [TOKEN, CLIENT_SECRET]) assert.notInclude(dump, secret)
       assert.notInclude(dump, Buffer.from(`${CLIENT_ID}:${CLIENT_SECRET}`).toString("base64"))
     }).pipe(Effect.scoped))
+})
+
+describe("Databricks executor: spans", () => {
+  it.live("names statement spans {operation} {target} and request spans {method} {url template}", () =>
+    Effect.gen(function*() {
+      const s = yield* standIn()
+      const spans: Array<Tracer.NativeSpan> = []
+      const tracer = Tracer.make({ span: (options) => {
+        const span = new Tracer.NativeSpan(options)
+        spans.push(span)
+        return span
+      } })
+      // A wait timeout of 0: the submit answers PENDING and the status is polled.
+      const ex = yield* executorOn(s, { waitTimeout: "0 seconds" })
+      yield* ex.withSession((session) => session.query("SELECT schema_name FROM `lakehouse`.information_schema.schemata")).pipe(Effect.withTracer(tracer))
+      const statement = spans.find((span) => span.kind === "client" && span.attributes.has("db.system.name"))!
+      assert.strictEqual(statement.name, "SELECT lakehouse.information_schema.schemata")
+      assert.deepInclude(Object.fromEntries(statement.attributes), {
+        "db.system.name": "databricks", "db.namespace": "lakehouse", "db.operation.name": "SELECT",
+        "db.collection.name": "lakehouse.information_schema.schemata", "db.query.summary": "SELECT lakehouse.information_schema.schemata"
+      })
+      const requests = spans.filter((span) => span.attributes.has("http.request.method")).map((span) => span.name)
+      assert.strictEqual(requests[0], "POST /api/2.0/sql/statements")
+      assert.include(requests, "GET /api/2.0/sql/statements/{statement_id}")
+    }).pipe(Effect.scoped))
+
+  it("names a result chunk request by its template", () => {
+    assert.strictEqual(requestSpanName(HttpClientRequest.get("https://adb-1.2.azuredatabricks.net/api/2.0/sql/statements/01ef-42/result/chunks/3")),
+      "GET /api/2.0/sql/statements/{statement_id}/result/chunks/{chunk_index}")
+    assert.strictEqual(requestSpanName(HttpClientRequest.post("https://adb-1.2.azuredatabricks.net/oidc/v1/token")), "POST /oidc/v1/token")
+  })
 })
 
 describe("Databricks executor: small parts", () => {

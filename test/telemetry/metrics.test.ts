@@ -70,6 +70,9 @@ describe("metrics (OTLP/HTTP JSON)", () => {
     assert.strictEqual(run!.count, 1)
     assert.isAbove(run!.sum ?? 0, 0)
     assert.strictEqual(last(all, "medallion.runs", { status: "succeeded" })?.value, 1)
+    // Units as the OpenTelemetry conventions write them: durations in seconds, counts annotated.
+    const units = Object.fromEntries(bodies.flatMap((b) => b.resourceMetrics.flatMap((rm: any) => rm.scopeMetrics.flatMap((sm: any) => sm.metrics.map((m: any) => [m.name, m.unit])))))
+    assert.deepInclude(units, { "medallion.table.duration": "s", "medallion.run.duration": "s", "medallion.rows.processed": "{row}", "medallion.runs": "{run}" })
     // Traces still go out alongside.
     assert.isTrue(collector.spans().some((s) => s.name === "medallion.apply"))
 

@@ -10,6 +10,9 @@ import { afterAll, assert, beforeAll } from "vitest"
 import { bundleIsFresh, repoRoot, type TestProject } from "../support/project.ts"
 import { cliAsync, closedPort, receiver, shopProject as project, type Span } from "./receiver.ts"
 
+/** The spans of tables: those that carry medallion.layer (named by the table, e.g. silver.orders). */
+const tableSpans = (spans: ReadonlyArray<Span>) => spans.filter((s) => typeof s.attributes["medallion.layer"] === "string")
+
 /** Whether `ancestor` is on the parent chain of `span`. */
 const descends = (spans: ReadonlyArray<Span>, span: Span, ancestor: Span): boolean => {
   const byId = new Map(spans.map((s) => [s.spanId, s]))
@@ -36,6 +39,7 @@ describe("tracing (OTLP/HTTP JSON)", () => {
     collector.reset()
     const result = await cliAsync(p.dir, ["apply"], { OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint })
     assert.strictEqual(result.code, 0, result.stderr)
+    assert.notInclude(result.stderr, "ExperimentalWarning")
     const spans = collector.spans()
     assert.deepInclude(collector.resources()[0], { "service.name": "medallion", "service.version": "0.1.0" })
 
@@ -53,8 +57,10 @@ describe("tracing (OTLP/HTTP JSON)", () => {
     const run = spans.find((s) => s.name === "medallion.run")!
     assert.deepInclude(run.attributes, { "medallion.batch_id": batchId, "medallion.tables": ["bronze.orders", "silver.orders"] })
 
-    const tables = spans.filter((s) => s.name === "medallion.table")
-    assert.deepStrictEqual(tables.map((s) => s.attributes["medallion.table"]).sort(), ["bronze.orders", "silver.orders"])
+    // Each table's span is named by the table, and keeps it as an attribute.
+    const tables = tableSpans(spans)
+    assert.deepStrictEqual(tables.map((s) => s.name).sort(), ["bronze.orders", "silver.orders"])
+    for (const t of tables) assert.strictEqual(t.attributes["medallion.table"], t.name)
     for (const t of tables) assert.isTrue(descends(spans, t, root), `${t.attributes["medallion.table"]} under medallion.apply`)
     const silver = tables.find((s) => s.attributes["medallion.table"] === "silver.orders")!
     assert.deepInclude(silver.attributes, {
@@ -68,8 +74,19 @@ describe("tracing (OTLP/HTTP JSON)", () => {
     const statements = spans.filter((s) => s.attributes["db.system.name"] === "duckdb")
     const underTables = statements.filter((s) => tables.some((t) => descends(spans, s, t)))
     assert.isAbove(underTables.length, 3)
-    const names = new Set(underTables.map((s) => s.name))
-    for (const name of ["CREATE TABLE", "SELECT", "INSERT", "BEGIN", "COMMIT"]) assert.isTrue(names.has(name), `a ${name} span`)
+    // Statement spans are named by their query summary, {operation} {target}, after the database semantic conventions.
+    const operations = new Set(underTables.map((s) => s.attributes["db.operation.name"]))
+    for (const operation of ["CREATE TABLE", "SELECT", "INSERT", "BEGIN", "COMMIT"]) assert.isTrue(operations.has(operation), `a ${operation} span`)
+    const names = new Set(statements.map((s) => s.name))
+    for (const name of ["SELECT _medallion.meta", "CREATE TABLE silver.orders__next", "INSERT _medallion.run_tables", "DROP TABLE silver.orders", "BEGIN", "COMMIT"]) {
+      assert.isTrue(names.has(name), `a span named ${name}; got ${[...names].join(", ")}`)
+    }
+    for (const s of statements) {
+      assert.strictEqual(s.name, s.attributes["db.query.summary"])
+      assert.isTrue(s.name === s.attributes["db.operation.name"] || s.name.startsWith(`${s.attributes["db.operation.name"]} `), s.name)
+    }
+    const create = statements.find((s) => s.name === "CREATE TABLE silver.orders__next")!
+    assert.deepInclude(create.attributes, { "db.operation.name": "CREATE TABLE", "db.collection.name": "silver.orders__next" })
     for (const s of statements) {
       const text = s.attributes["db.query.text"]
       assert.isString(text)
@@ -77,9 +94,14 @@ describe("tracing (OTLP/HTTP JSON)", () => {
       assert.notInclude(text as string, "data/orders")
       assert.notInclude(text as string, "bronze.orders'")
     }
-    const inserts = underTables.filter((s) => s.name === "INSERT")
+    const inserts = underTables.filter((s) => s.attributes["db.operation.name"] === "INSERT")
     assert.isTrue(inserts.some((s) => typeof s.attributes["db.response.affected_rows"] === "number"))
-    assert.isTrue(underTables.some((s) => s.name === "SELECT" && typeof s.attributes["db.response.returned_rows"] === "number"))
+    assert.isTrue(underTables.some((s) => s.attributes["db.operation.name"] === "SELECT" && typeof s.attributes["db.response.returned_rows"] === "number"))
+
+    // A first apply on a new warehouse: the probe of _medallion.meta fails, as expected, and is no error.
+    assert.deepStrictEqual(spans.filter((s) => s.status.code === 2).map((s) => `${s.name}: ${s.status.message ?? ""}`), [])
+    const probe = spans.find((s) => s.name === "SELECT _medallion.meta")!
+    assert.strictEqual(probe.attributes["medallion.expected_failure"], true)
   }, 60_000)
 
   it("exports a failed table's span with status ERROR", async () => {
@@ -88,13 +110,13 @@ describe("tracing (OTLP/HTTP JSON)", () => {
     collector.reset()
     const result = await cliAsync(p.dir, ["apply"], { OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint })
     assert.strictEqual(result.code, 1, result.stdout + result.stderr)
-    const tables = collector.spans().filter((s) => s.name === "medallion.table")
-    const silver = tables.find((s) => s.attributes["medallion.table"] === "silver.orders")
+    const tables = tableSpans(collector.spans())
+    const silver = tables.find((s) => s.name === "silver.orders")
     assert.isDefined(silver)
     assert.strictEqual(silver!.status.code, 2)
     assert.strictEqual(silver!.attributes["medallion.status"], "failed")
     assert.include(silver!.status.message ?? "", "positive_amount")
-    assert.strictEqual(tables.find((s) => s.attributes["medallion.table"] === "bronze.orders")?.status.code, 1)
+    assert.strictEqual(tables.find((s) => s.name === "bronze.orders")?.status.code, 1)
     assert.strictEqual(collector.spans().filter((s) => s.name === "medallion.apply").length, 1)
   }, 60_000)
 
@@ -138,11 +160,15 @@ describe("tracing (OTLP/HTTP JSON)", () => {
     collector.reset()
     const result = await cliAsync(p.dir, ["apply"], { OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint }, join(repoRoot, "bin", "medallion.js"))
     assert.strictEqual(result.code, 0, result.stderr)
+    // Loading the SDK's metric exporter on demand printed Node's ExperimentalWarning (vm.USE_MAIN_CONTEXT_DEFAULT_LOADER).
+    assert.notInclude(result.stderr, "ExperimentalWarning")
+    assert.notInclude(result.stderr, "Warning:")
     const spans = collector.spans()
     const root = spans.find((s) => s.name === "medallion.apply")!
     assert.isDefined(root)
-    const tables = spans.filter((s) => s.name === "medallion.table")
-    assert.strictEqual(tables.length, 2)
+    const tables = tableSpans(spans)
+    assert.deepStrictEqual(tables.map((s) => s.name).sort(), ["bronze.orders", "silver.orders"])
+    assert.deepStrictEqual(spans.filter((s) => s.status.code === 2).map((s) => s.name), [], "no error span on a first apply")
     for (const t of tables) assert.isTrue(descends(spans, t, root))
     assert.isAbove(collector.metrics().length, 0)
   }, 60_000)
@@ -181,7 +207,7 @@ describe("logs correlated with traces", () => {
     assert.isDefined(bronze, result.stderr)
 
     const spans = collector.spans()
-    const silverSpan = spans.find((s) => s.name === "medallion.table" && s.attributes["medallion.table"] === "silver.orders")!
+    const silverSpan = spans.find((s) => s.name === "silver.orders")!
     assert.strictEqual(failed.trace_id, silverSpan.traceId)
     assert.strictEqual(failed.span_id, silverSpan.spanId)
 
