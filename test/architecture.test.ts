@@ -12,18 +12,22 @@ const imports = (file: string) =>
 const localFolders = (file: string) =>
   imports(file).filter((i) => i.startsWith(".")).map((i) => folder(join(file, "..", i)))
 
-/** Which project folders each folder may import from. */
+/**
+ * Which project folders each folder may import from. `secrets` (the registry of secret values and
+ * the scrubber every output passes) is a leaf that the stages holding or writing secrets use.
+ */
 const allowed: Record<string, ReadonlyArray<string>> = {
   spec: ["spec"],
   plan: ["plan", "spec"],
   compile: ["compile", "plan", "spec"],
-  executor: ["executor", "compile"],
+  secrets: ["secrets"],
+  executor: ["executor", "compile", "secrets"],
   metadata: ["metadata", "executor", "plan"],
-  runtime: ["runtime", "compile", "plan", "spec", "executor", "metadata"],
-  settings: ["settings", "spec"],
-  telemetry: ["telemetry"],
-  api: ["api", "runtime", "compile", "plan", "spec", "executor", "metadata", "settings"],
-  cli: ["cli", "api", "runtime", "compile", "plan", "spec", "executor", "metadata", "settings", "telemetry"]
+  runtime: ["runtime", "compile", "plan", "spec", "executor", "metadata", "secrets"],
+  settings: ["settings", "spec", "secrets"],
+  telemetry: ["telemetry", "secrets"],
+  api: ["api", "runtime", "compile", "plan", "spec", "executor", "metadata", "settings", "secrets"],
+  cli: ["cli", "api", "runtime", "compile", "plan", "spec", "executor", "metadata", "settings", "telemetry", "secrets"]
 }
 
 describe("architecture", () => {

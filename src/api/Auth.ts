@@ -9,7 +9,7 @@
 import { Clock, Data, Effect, Option, Redacted, Result, Schema, Semaphore } from "effect"
 import { Base64Url } from "effect/encoding"
 import { HttpClient, HttpClientResponse } from "effect/http"
-import * as Secrets from "../settings/Secrets.ts"
+import * as Secrets from "../secrets/Secrets.ts"
 
 export interface ApiKeyConfig {
   readonly name: string

@@ -8,7 +8,7 @@
 import { ByteSize, Context, Effect, Layer, Option, SchemaIssue } from "effect"
 import { HttpBody, HttpRouter, HttpServerError, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { HttpApi, HttpApiMiddleware } from "effect/http-api"
-import * as Secrets from "../settings/Secrets.ts"
+import * as Secrets from "../secrets/Secrets.ts"
 import { Api, Authentication, Caller, RequestValidation, RequiredScope } from "./Api.ts"
 import type * as Auth from "./Auth.ts"
 import type { ApiConfig } from "./config.ts"

@@ -3,11 +3,11 @@
  * 2 usage or spec error, 130 interrupted. User errors print a message, never a stack trace;
  * an unexpected failure (a defect, an error no command renders) prints its cause and asks for a
  * report. No failure is silent. Everything the commands print (messages, errors, `--json`) goes
- * through a console that replaces secrets with [redacted] (settings/Secrets.ts).
+ * through a console that replaces secrets with [redacted] (secrets/Secrets.ts).
  */
 import { Cause, Console, Effect } from "effect"
 import { CliError, Command } from "effect/cli"
-import * as Secrets from "../settings/Secrets.ts"
+import * as Secrets from "../secrets/Secrets.ts"
 import { apply } from "./commands/apply.ts"
 import { compile } from "./commands/compile.ts"
 import { init } from "./commands/init.ts"

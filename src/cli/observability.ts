@@ -5,6 +5,7 @@
  */
 import { Effect, type LogLevel } from "effect"
 import { Flag, GlobalFlag } from "effect/cli"
+import { units } from "../runtime/metrics.ts"
 import type { Settings } from "../settings/Settings.ts"
 import * as Telemetry from "../telemetry/Telemetry.ts"
 import { version } from "./version.ts"
@@ -26,7 +27,7 @@ export const observed = (settings: Settings, name: string, attributes: Readonly<
     return yield* work.pipe(
       Effect.withSpan(name, { attributes: { "medallion.env": settings.env, "medallion.engine": settings.engine, ...attributes }, root: true }),
       // Inner: built under the log format's loggers, so the OTLP logger is added to them, not replaced.
-      Effect.provide(Telemetry.layer({ serviceVersion: version, mode: settings.telemetry })),
+      Effect.provide(Telemetry.layer({ serviceVersion: version, mode: settings.telemetry, metricUnits: units })),
       Effect.provide(Telemetry.logLayer(format, levels[settings.logLevel]))
     )
   })

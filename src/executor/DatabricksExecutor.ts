@@ -19,7 +19,7 @@
 import { Clock, Duration, Effect, Layer, Option, Redacted, Ref, Schema, Semaphore, Tracer } from "effect"
 import { FetchHttpClient, HttpClient, type HttpClientError, HttpClientRequest, type HttpClientResponse } from "effect/http"
 import { spark } from "../compile/spark.ts"
-import * as Secrets from "../settings/Secrets.ts"
+import * as Secrets from "../secrets/Secrets.ts"
 import { Executor, ExecutorError, QueryFailed, type Row, type Session, Unavailable } from "./Executor.ts"
 import { traced as statementSpan } from "./statementSpan.ts"
 

@@ -11,7 +11,7 @@ import { randomBytes, timingSafeEqual } from "node:crypto"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 import { Effect, FileSystem, Layer, Option, Schema } from "effect"
-import * as Secrets from "../settings/Secrets.ts"
+import * as Secrets from "../secrets/Secrets.ts"
 import { Executor, type ExecutorError, type Param } from "./Executor.ts"
 import { type Announcement, announcementFile } from "./RemoteExecutor.ts"
 

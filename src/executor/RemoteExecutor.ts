@@ -6,7 +6,7 @@
  */
 import { Effect, FileSystem, Layer, Option, Schema } from "effect"
 import { duckdb } from "../compile/duckdb.ts"
-import * as Secrets from "../settings/Secrets.ts"
+import * as Secrets from "../secrets/Secrets.ts"
 import { Executor, ExecutorError, type Param, QueryFailed, type Row, type Session, Unavailable } from "./Executor.ts"
 
 /** What `<database>.readers` holds: the holder's pid, its read endpoint and the token it asks for. */

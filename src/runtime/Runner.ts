@@ -9,7 +9,7 @@ import { MetadataStore, type RunRecord, successRate, type TableRecord } from "..
 import { retryBookkeeping, withRetries, withTimeout } from "../executor/policy.ts"
 import { actionName, dataVersion } from "../plan/changes.ts"
 import type { Plan, PlanNode, TableId } from "../plan/Plan.ts"
-import * as Secrets from "../settings/Secrets.ts"
+import * as Secrets from "../secrets/Secrets.ts"
 import { layers } from "../spec/Pipeline.ts"
 import * as Metrics from "./metrics.ts"
 import { shownInOutput } from "../telemetry/Telemetry.ts"

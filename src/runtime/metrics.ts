@@ -17,7 +17,8 @@ const runs = Metric.counter("medallion.runs", { description: "Finished runs, by 
 
 /**
  * The unit of each metric, in UCUM as OpenTelemetry spells it (`s`, and `{row}`-style annotations
- * for counts), for exporters that carry units (telemetry/sdk.ts); Effect's metrics have none.
+ * for counts), for the exporters that carry units (the CLI hands them to the telemetry layer);
+ * Effect's metrics have none.
  */
 export const units: Readonly<Record<string, string>> = {
   "medallion.rows.processed": "{row}",

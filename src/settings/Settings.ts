@@ -5,9 +5,9 @@
  * The interpolation and merge are pure; loadSettings does the reading.
  */
 import { Effect, FileSystem, Path, Redacted, Result, Schema } from "effect"
+import * as Secrets from "../secrets/Secrets.ts"
 import { decodeYaml, describeIssues, yamlValue, type YamlPath } from "../spec/parse.ts"
 import { type Problem, SpecError } from "../spec/SpecError.ts"
-import * as Secrets from "./Secrets.ts"
 
 /**
  * A secret: text in the config file, held as Redacted once decoded (it prints as <redacted>), and

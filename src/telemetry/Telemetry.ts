@@ -15,7 +15,7 @@
  * Every log line, on the console and over OTLP, and every span passes through Secrets.scrub.
  */
 import { Effect, Layer, Logger, LogLevel, References } from "effect"
-import * as Secrets from "../settings/Secrets.ts"
+import * as Secrets from "../secrets/Secrets.ts"
 
 export type Env = Readonly<Record<string, string | undefined>>
 export type TelemetryMode = "auto" | "otlp" | "off"
@@ -65,7 +65,13 @@ export const shutdownTimeout = "2 seconds"
  * The telemetry layer: while in scope, spans, metrics and logs go to the SDK's exporters; when the
  * scope closes they are flushed for at most `shutdownTimeout`. Layer.empty when off.
  */
-export const layer = (options: { readonly serviceVersion: string; readonly mode: TelemetryMode; readonly env?: Env | undefined }): Layer.Layer<never> => {
+export const layer = (options: {
+  readonly serviceVersion: string
+  readonly mode: TelemetryMode
+  readonly env?: Env | undefined
+  /** The unit of each metric by name (`s`, `{row}`), which exporters carry; Effect's metrics have none. */
+  readonly metricUnits?: Readonly<Record<string, string>> | undefined
+}): Layer.Layer<never> => {
   const env = options.env ?? globalThis.process.env
   if (!isEnabled(options.mode, env)) return Layer.empty
   // Exporter headers carry collector credentials (`Authorization=Bearer ...`, API keys).
@@ -74,7 +80,7 @@ export const layer = (options: { readonly serviceVersion: string; readonly mode:
   }
   return Layer.unwrap(
     Effect.promise(() => import("./sdk.ts")).pipe(
-      Effect.map((sdk) => sdk.layer({ serviceName: serviceName(env), serviceVersion: options.serviceVersion, env, shutdownTimeout }))
+      Effect.map((sdk) => sdk.layer({ serviceName: serviceName(env), serviceVersion: options.serviceVersion, env, shutdownTimeout, metricUnits: options.metricUnits ?? {} }))
     )
   )
 }

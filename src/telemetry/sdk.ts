@@ -17,8 +17,7 @@ import { LoggerProvider } from "@opentelemetry/sdk-logs"
 import { type MetricProducer, type MetricReader, PeriodicExportingMetricReader, type PushMetricExporter } from "@opentelemetry/sdk-metrics"
 import { NodeSDK } from "@opentelemetry/sdk-node"
 import { type Duration, Effect, Layer, Logger, Tracer } from "effect"
-import { units } from "../runtime/metrics.ts"
-import * as Secrets from "../settings/Secrets.ts"
+import * as Secrets from "../secrets/Secrets.ts"
 import { type Env, parseKeyValues } from "./Telemetry.ts"
 
 export interface SdkOptions {
@@ -26,6 +25,8 @@ export interface SdkOptions {
   readonly serviceVersion: string
   readonly env: Env
   readonly shutdownTimeout: Duration.Input
+  /** The unit of each metric by name. */
+  readonly metricUnits: Readonly<Record<string, string>>
 }
 
 const lower = (value: string | undefined) => value?.trim().toLowerCase() || undefined
@@ -76,10 +77,11 @@ const scrubbedTracer = Layer.effect(Tracer.Tracer, Effect.map(OtelTracer.make, (
   }))).pipe(Layer.provideMerge(OtelTracer.layerGlobalTracer))
 
 /**
- * The metric descriptors with their units from runtime/metrics.ts: @effect/opentelemetry reports
- * `1` for every metric, whose values would then read as plain numbers rather than seconds.
+ * The metric descriptors with their units (from runtime/metrics.ts, by way of the CLI):
+ * @effect/opentelemetry reports `1` for every metric, whose values would then read as plain
+ * numbers rather than seconds.
  */
-const withUnits = (producer: MetricProducer): MetricProducer => ({
+const withUnits = (producer: MetricProducer, units: Readonly<Record<string, string>>): MetricProducer => ({
   collect: async (options) => {
     const result = await producer.collect(options)
     const scopeMetrics = result.resourceMetrics.scopeMetrics.map((scope) => ({
@@ -118,7 +120,7 @@ export const layer = (options: SdkOptions): Layer.Layer<never> => {
     if (exporter === undefined) return Layer.empty
     const reader: MetricReader = new PeriodicExportingMetricReader({ exporter })
     return Layer.effectDiscard(Effect.flatMap(OtelMetrics.makeProducer(), (producer) =>
-      OtelMetrics.registerProducer(withUnits(producer), () => reader, { shutdownTimeout: options.shutdownTimeout }))).pipe(Layer.provide(resource))
+      OtelMetrics.registerProducer(withUnits(producer, options.metricUnits), () => reader, { shutdownTimeout: options.shutdownTimeout }))).pipe(Layer.provide(resource))
   })))
   return Layer.mergeAll(tracesAndLogs, metrics)
 }

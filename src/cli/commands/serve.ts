@@ -7,6 +7,7 @@
 import { Console, Effect, Layer, type LogLevel, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { withLock } from "../../runtime/Lock.ts"
+import { units } from "../../runtime/metrics.ts"
 import type { Settings } from "../../settings/Settings.ts"
 import { SpecError } from "../../spec/SpecError.ts"
 import * as Telemetry from "../../telemetry/Telemetry.ts"
@@ -77,7 +78,7 @@ export const serve = Command.make("serve", {
         onTakeover: (stale) => Console.error(`took over a stale lock ${stale.lockFile}: ${stale.reason}`)
       }),
       // No root span around the server: each request's span starts its own trace (or continues the caller's).
-      Effect.provide(Telemetry.layer({ serviceVersion: version, mode: settings.telemetry })),
+      Effect.provide(Telemetry.layer({ serviceVersion: version, mode: settings.telemetry, metricUnits: units })),
       Effect.provide(Telemetry.logLayer(format, levels[settings.logLevel]))
     )
   })).pipe(Command.withDescription("Serve gold tables and run history over HTTP and run pipelines on their schedules"))

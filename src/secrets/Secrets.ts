@@ -10,6 +10,8 @@
  *
  * Values shorter than `minimumLength` are not scrubbed: replacing every occurrence of a few
  * characters would mangle ordinary output more than it protects.
+ *
+ * A leaf: it imports nothing of the project, so every stage that holds or writes a secret may use it.
  */
 import { Cause, Exit, Logger, Redacted, type Tracer } from "effect"
 

@@ -1,7 +1,7 @@
 /** The secrets registry and its scrubber: text, values, errors, spans and the console. */
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Exit, Redacted, type Tracer } from "effect"
-import * as Secrets from "../../src/settings/Secrets.ts"
+import * as Secrets from "../../src/secrets/Secrets.ts"
 
 const secret = "s3cret-value-for-scrub-tests"
 Secrets.register(secret, Redacted.make("redacted-value-for-scrub-tests"), "short", undefined)
