@@ -6,6 +6,7 @@
 import { Effect, type LogLevel } from "effect"
 import { Flag, GlobalFlag } from "effect/cli"
 import { units } from "../runtime/metrics.ts"
+import { shownInOutput } from "../runtime/logs.ts"
 import type { Settings } from "../settings/Settings.ts"
 import * as Telemetry from "../telemetry/Telemetry.ts"
 import { version } from "./version.ts"
@@ -28,6 +29,6 @@ export const observed = (settings: Settings, name: string, attributes: Readonly<
       Effect.withSpan(name, { attributes: { "medallion.env": settings.env, "medallion.engine": settings.engine, ...attributes }, root: true }),
       // Inner: built under the log format's loggers, so the OTLP logger is added to them, not replaced.
       Effect.provide(Telemetry.layer({ serviceVersion: version, mode: settings.telemetry, metricUnits: units })),
-      Effect.provide(Telemetry.logLayer(format, levels[settings.logLevel]))
+      Effect.provide(Telemetry.logLayer(format, levels[settings.logLevel], (annotations) => annotations[shownInOutput] === true))
     )
   })

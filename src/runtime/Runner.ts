@@ -12,8 +12,8 @@ import type { Plan, PlanNode, TableId } from "../plan/Plan.ts"
 import * as Secrets from "../secrets/Secrets.ts"
 import { layers } from "../spec/Pipeline.ts"
 import * as Metrics from "./metrics.ts"
-import { shownInOutput } from "../telemetry/Telemetry.ts"
 import { StepError } from "./errors.ts"
+import { shownInOutput } from "./logs.ts"
 import { nothingNew, runTable, type TableCounts } from "./runTable.ts"
 import { assess, checksummed, loadSituation, type Prepared, prepareAll, stateAfter } from "./situation.ts"
 
@@ -24,7 +24,7 @@ export interface ApplyOptions {
   readonly concurrency: number
   /** Tables to rebuild from all their input, whatever changed. */
   readonly fullRefresh: ReadonlySet<TableId>
-  /** The caller shows each failed table itself (the CLI's apply): its log record says so (Telemetry.shownInOutput). */
+  /** The caller shows each failed table itself (the CLI's apply): its log record says so (shownInOutput). */
   readonly failuresInOutput?: boolean | undefined
   /** Called as each table starts (gets a concurrency slot) and finishes, for progress output. */
   readonly onTableStart?: ((table: TableId) => Effect.Effect<void>) | undefined

@@ -109,26 +109,27 @@ export const jsonLogger = Logger.make(({ cause, date, fiber, logLevel, message }
   globalThis.console.error(Secrets.scrub(JSON.stringify(line)))
 })
 
-/** Annotates a log record that the command's own output already shows (a failed table in apply's report). */
-export const shownInOutput = "medallion.shown_in_output"
+/** Log annotations, to tell whether a record is kept off the terminal. */
+export type Annotations = Readonly<Record<string, unknown>>
 
 /**
  * Text mode keeps stdout for the command's own output: log lines of level Warn and above go to
- * stderr, one line each, except those the output already shows; the rest reaches only the OTLP
- * exporter (when on), and the JSON logger keeps everything.
+ * stderr, one line each, except those `quiet` says the output already shows; the rest reaches only
+ * the OTLP exporter (when on), and the JSON logger keeps everything.
  */
-export const textLogger = Logger.make((options) => {
-  if (!LogLevel.isGreaterThanOrEqualTo(options.logLevel, "Warn")) return
-  if (options.fiber.getRef(References.CurrentLogAnnotations)[shownInOutput] === true) return
-  globalThis.console.error(Secrets.scrub(Logger.formatSimple.log(options)))
-})
+export const textLogger = (quiet: (annotations: Annotations) => boolean = () => false) =>
+  Logger.make((options) => {
+    if (!LogLevel.isGreaterThanOrEqualTo(options.logLevel, "Warn")) return
+    if (quiet(options.fiber.getRef(References.CurrentLogAnnotations))) return
+    globalThis.console.error(Secrets.scrub(Logger.formatSimple.log(options)))
+  })
 
 /**
  * The console logger for a log format (replacing Effect's default one), the tracer logger that
  * records each log as an event on its span, and the minimum level of every logger.
  */
-export const logLayer = (format: LogFormat, minimumLevel: LogLevel.LogLevel): Layer.Layer<never> =>
+export const logLayer = (format: LogFormat, minimumLevel: LogLevel.LogLevel, quiet?: (annotations: Annotations) => boolean): Layer.Layer<never> =>
   Layer.mergeAll(
-    Logger.layer([format === "json" ? jsonLogger : textLogger, Secrets.scrubbingLogger(Logger.tracerLogger)]),
+    Logger.layer([format === "json" ? jsonLogger : textLogger(quiet), Secrets.scrubbingLogger(Logger.tracerLogger)]),
     Layer.succeed(References.MinimumLogLevel, minimumLevel)
   )
