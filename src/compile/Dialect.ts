@@ -82,8 +82,13 @@ export interface Dialect {
   readonly tablesIn: (layers: ReadonlyArray<Layer>) => string
   /** Query: table_name of the views among `names` in a layer. */
   readonly viewsIn: (layer: string, names: ReadonlyArray<string>) => string
-  /** Query: column_name and column_type of a table, in order (no rows when it does not exist). */
+  /**
+   * Query: column_name and column_type of a table or view, in order. No rows when it does not exist,
+   * unless the dialect has relationExists: then it fails, so ask that first (runtime/catalog.ts does).
+   */
   readonly columnsOf: (layer: string, name: string) => string
+  /** Query: a row when the layer holds a table or view of that name; for a columnsOf that fails on a missing one. */
+  readonly relationExists?: ((layer: string, name: string) => string) | undefined
   /** Query: the columns of a query's result, named as describeColumns says. */
   readonly describe: (query: string) => string
   /** The columns of describe's rows that hold a column's name and type. */

@@ -71,12 +71,22 @@ export const duckdb: Dialect = {
   presentIn: (table, pairs) => `EXISTS (SELECT 1 FROM ${table} r WHERE ${pairs.map(([f, v]) => `r.${quote(f)} = ${v}`).join(" AND ")})`,
   missingIn: (table, field, value) => `NOT EXISTS (SELECT 1 FROM ${table} r WHERE r.${quote(field)} = ${value})`,
   listSchemas: "SELECT schema_name FROM information_schema.schemata",
-  tablesIn: (layers) =>
-    `SELECT table_schema || '.' || table_name AS id FROM information_schema.tables WHERE table_schema IN (${layers.map(literal).join(", ")})`,
+  // The catalog functions, not information_schema: its views join them and, for columns, list every
+  // column of every table and view in the database and the system's (~5 ms of CPU for one table's,
+  // several times per table in a run). duckdb_tables() and DESCRIBE take about half that together.
+  tablesIn: (layers) => {
+    const inLayers = `database_name = current_database() AND schema_name IN (${layers.map(literal).join(", ")})`
+    return `SELECT schema_name || '.' || table_name AS id FROM duckdb_tables() WHERE ${inLayers}
+      UNION ALL SELECT schema_name || '.' || view_name FROM duckdb_views() WHERE ${inLayers}`
+  },
   viewsIn: (layer, names) =>
-    `SELECT table_name FROM information_schema.tables WHERE table_schema = ${literal(layer)} AND table_type = 'VIEW' AND table_name IN (${names.map(literal).join(", ")})`,
-  columnsOf: (layer, name) =>
-    `SELECT column_name, data_type AS column_type FROM information_schema.columns WHERE table_schema = ${literal(layer)} AND table_name = ${literal(name)} ORDER BY ordinal_position`,
+    `SELECT view_name AS table_name FROM duckdb_views() WHERE database_name = current_database() AND schema_name = ${literal(layer)} AND view_name IN (${names.map(literal).join(", ")})`,
+  relationExists: (layer, name) => {
+    const named = (column: string) => `database_name = current_database() AND schema_name = ${literal(layer)} AND ${column} = ${literal(name)}`
+    return `SELECT 1 AS found FROM duckdb_tables() WHERE ${named("table_name")} UNION ALL SELECT 1 FROM duckdb_views() WHERE ${named("view_name")}`
+  },
+  // column_name and column_type, in order; fails for a missing table (relationExists first).
+  columnsOf: (layer, name) => `DESCRIBE ${quote(layer)}.${quote(name)}`,
   describe: (query) => `DESCRIBE ${query}`,
   describeColumns: { name: "column_name", type: "column_type" },
   addColumn: (table, column, type) => `ALTER TABLE ${table} ADD COLUMN ${quote(column)} ${type}`,
