@@ -83,12 +83,12 @@ export interface Dialect {
   /** Query: table_name of the views among `names` in a layer. */
   readonly viewsIn: (layer: string, names: ReadonlyArray<string>) => string
   /**
-   * Query: column_name and column_type of a table or view, in order. No rows when it does not exist,
-   * unless the dialect has relationExists: then it fails, so ask that first (runtime/catalog.ts does).
+   * Query: column_name and column_type of a table or view, in order. A missing one gives no rows, or
+   * fails with an error isMissingRelation recognises (runtime/catalog.ts reads either as no columns).
    */
   readonly columnsOf: (layer: string, name: string) => string
-  /** Query: a row when the layer holds a table or view of that name; for a columnsOf that fails on a missing one. */
-  readonly relationExists?: ((layer: string, name: string) => string) | undefined
+  /** Whether columnsOf failed (with this message) because the table or view does not exist. */
+  readonly isMissingRelation?: ((detail: string) => boolean) | undefined
   /** Query: the columns of a query's result, named as describeColumns says. */
   readonly describe: (query: string) => string
   /** The columns of describe's rows that hold a column's name and type. */

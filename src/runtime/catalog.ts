@@ -11,6 +11,9 @@ export interface Column {
 export const columnsOf = (session: Session, layer: string, name: string) =>
   Effect.gen(function*() {
     const { dialect } = yield* Executor
-    if (dialect.relationExists !== undefined && (yield* session.query(dialect.relationExists(layer, name))).length === 0) return []
-    return (yield* session.query(dialect.columnsOf(layer, name))).map((r): Column => ({ name: String(r["column_name"]), type: String(r["column_type"]) }))
+    const missing = dialect.isMissingRelation
+    const rows = yield* session.query(dialect.columnsOf(layer, name)).pipe(
+      Effect.catchIf((e) => missing !== undefined && e.reason._tag === "QueryFailed" && missing(e.reason.detail), () => Effect.succeed([]))
+    )
+    return rows.map((r): Column => ({ name: String(r["column_name"]), type: String(r["column_type"]) }))
   })
