@@ -105,8 +105,13 @@ export interface Dialect {
   readonly tablesIn: (layers: ReadonlyArray<Layer>) => string
   /** Query: table_name of the views among `names` in a layer. */
   readonly viewsIn: (layer: string, names: ReadonlyArray<string>) => string
-  /** Query: column_name and column_type of a table, in order (no rows when it does not exist). */
+  /**
+   * Query: column_name and column_type of a table or view, in order. A missing one gives no rows, or
+   * fails with an error isMissingRelation recognises (runtime/catalog.ts reads either as no columns).
+   */
   readonly columnsOf: (layer: string, name: string) => string
+  /** Whether columnsOf failed (with this message) because the table or view does not exist. */
+  readonly isMissingRelation?: ((detail: string) => boolean) | undefined
   /** Query: the columns of a query's result, named as describeColumns says. */
   readonly describe: (query: string) => string
   /** The columns of describe's rows that hold a column's name and type. */

@@ -80,12 +80,21 @@ export const duckdb: Dialect = {
   presentIn: (table, pairs) => `EXISTS (SELECT 1 FROM ${table} r WHERE ${pairs.map(([f, v]) => `r.${quote(f)} = ${v}`).join(" AND ")})`,
   missingIn: (table, field, value) => `NOT EXISTS (SELECT 1 FROM ${table} r WHERE r.${quote(field)} = ${value})`,
   listSchemas: "SELECT schema_name FROM information_schema.schemata",
-  tablesIn: (layers) =>
-    `SELECT table_schema || '.' || table_name AS id FROM information_schema.tables WHERE table_schema IN (${layers.map(literal).join(", ")})`,
+  // The catalog functions, not information_schema, whose views join them: for columns, it lists
+  // every column of every table and view, the system's too, to answer for one.
+  tablesIn: (layers) => {
+    const inLayers = `database_name = current_database() AND schema_name IN (${layers.map(literal).join(", ")})`
+    return `SELECT schema_name || '.' || table_name AS id FROM duckdb_tables() WHERE ${inLayers}
+      UNION ALL SELECT schema_name || '.' || view_name FROM duckdb_views() WHERE ${inLayers}`
+  },
   viewsIn: (layer, names) =>
-    `SELECT table_name FROM information_schema.tables WHERE table_schema = ${literal(layer)} AND table_type = 'VIEW' AND table_name IN (${names.map(literal).join(", ")})`,
-  columnsOf: (layer, name) =>
-    `SELECT column_name, data_type AS column_type FROM information_schema.columns WHERE table_schema = ${literal(layer)} AND table_name = ${literal(name)} ORDER BY ordinal_position`,
+    `SELECT view_name AS table_name FROM duckdb_views() WHERE database_name = current_database() AND schema_name = ${literal(layer)} AND view_name IN (${names.map(literal).join(", ")})`,
+  // DESCRIBE looks one table up; information_schema.columns and duckdb_tables() list the whole
+  // catalog for it (~5 and ~2 ms of CPU with a handful of tables, 48 and 35 ms with 2,000), and a
+  // run asks three or four times per table. A missing table fails DESCRIBE with a catalog error,
+  // which leaves an open transaction usable (test/executor/duckdb.test.ts).
+  columnsOf: (layer, name) => `DESCRIBE ${quote(layer)}.${quote(name)}`,
+  isMissingRelation: (detail) => /^Catalog Error: Table with name .* does not exist/.test(detail),
   describe: (query) => `DESCRIBE ${query}`,
   describeColumns: { name: "column_name", type: "column_type" },
   addColumn: (table, column, type) => `ALTER TABLE ${table} ADD COLUMN ${quote(column)} ${type}`,

@@ -10,6 +10,7 @@ import { actionName, dataVersion } from "../plan/changes.ts"
 import { diffDefinitions } from "../plan/diff.ts"
 import type { Plan, PlanNode, TableId } from "../plan/Plan.ts"
 import type { Layer } from "../spec/Pipeline.ts"
+import { columnsOf } from "./catalog.ts"
 import { filesToIngest, type FoundFile, withChecksums } from "./files.ts"
 import { assess, type Situation } from "./situation.ts"
 
@@ -40,7 +41,7 @@ const incoming = (node: PlanNode, files: ReadonlyArray<FoundFile>, upstreamPendi
     const d = executor.dialect
     return yield* executor.withSession((s) =>
       Effect.gen(function*() {
-        const existing = (yield* s.query(d.columnsOf(node.layer, node.name))).map((c) => String(c["column_name"]))
+        const existing = (yield* columnsOf(s, node.layer, node.name)).map((c) => c.name)
         if (node._tag === "Ingest") {
           const ledger = yield* store.ingestedFiles(node.id)
           const selected = yield* withChecksums(node.id, files).pipe(Effect.flatMap((all) => filesToIngest(node, all, ledger)), Effect.result)

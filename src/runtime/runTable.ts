@@ -12,6 +12,7 @@ import { type IngestedFile, type LedgerFile, MetadataStore } from "../metadata/M
 import { type IngestNode, type ModelNode, type PlanNode, reshapes } from "../plan/Plan.ts"
 import type { Layer, Target } from "../spec/Pipeline.ts"
 import { type Accounting, account } from "./accounting.ts"
+import { columnsOf } from "./catalog.ts"
 import { CastFailed, ExpectationFailed, InputError, SourceError, StepError, type TableError } from "./errors.ts"
 import { filesToIngest, filesToRebuild, type FoundFile, unchangedSince } from "./files.ts"
 import { addRawBytes, setAsideLongLines } from "./rejects.ts"
@@ -78,9 +79,9 @@ const viewsIn = (session: Session, layer: Layer, names: ReadonlyArray<string>) =
 const alignColumns = (session: Session, layer: Layer, name: string, query: string) =>
   Effect.gen(function*() {
     const { dialect } = yield* Executor
-    const existing = yield* session.query(dialect.columnsOf(layer, name))
+    const existing = yield* columnsOf(session, layer, name)
     if (existing.length === 0) return [] // the table does not exist yet
-    const have = new Set(existing.map((r) => String(r["column_name"])))
+    const have = new Set(existing.map((c) => c.name))
     const described = dialect.describeColumns
     const incoming = (yield* session.query(dialect.describe(query))).map((c) => ({ column_name: String(c[described.name]), column_type: String(c[described.type]) }))
     const added = incoming.filter((c) => !have.has(c.column_name))
@@ -298,18 +299,17 @@ const enforce = (session: Session, node: ModelNode, program: ModelProgram, count
     }
   })
 
-/** The input's `_batch_id`s: all of them, and those this table has not consumed yet. */
-const inputBatches = (session: Session, node: ModelNode, required: boolean) =>
+/** The input's `_batch_id`s: all of them, and those this table has not consumed yet (given the input's columns). */
+const inputBatches = (session: Session, node: ModelNode, inputColumns: ReadonlyArray<string> | undefined, required: boolean) =>
   Effect.gen(function*() {
     const { dialect } = yield* Executor
     const store = yield* MetadataStore
-    if (node.input === undefined) {
+    if (node.input === undefined || inputColumns === undefined) {
       if (!required) return undefined
       return yield* new InputError({ table: node.id, reason: `mode: ${node.mode} needs \`from:\` an input table with _batch_id lineage; use mode: replace for sql tables` })
     }
     const [layer, name] = node.input.split(".") as [Layer, string]
-    const columns = yield* session.query(dialect.columnsOf(layer, name))
-    if (!columns.some((c) => c["column_name"] === "_batch_id")) {
+    if (!inputColumns.includes("_batch_id")) {
       if (!required) return undefined
       return yield* new InputError({ table: node.id, reason: `mode: ${node.mode} needs the input ${node.input} to keep its _batch_id column (do not select or drop it upstream), or use mode: replace` })
     }
@@ -326,7 +326,14 @@ const runModel = (job: TableJob, node: ModelNode, ctx: RunContext) =>
     let probes: ReadonlyArray<Probe> = []
     return yield* executor.withSession((session) =>
       Effect.gen(function*() {
-        const batches = node.mode === "append" || node.mode === "merge" ? yield* inputBatches(session, node, node.mode === "append") : undefined
+        const names = (id: string) => {
+          const [layer, name] = id.split(".") as [Layer, string]
+          return Effect.map(columnsOf(session, layer, name), (columns) => columns.map((c) => c.name))
+        }
+        // The input's columns say whether it has batches to take in, and which arrival columns can
+        // order ties.
+        const inputColumns = node.input === undefined ? undefined : yield* names(node.input)
+        const batches = node.mode === "append" || node.mode === "merge" ? yield* inputBatches(session, node, inputColumns, node.mode === "append") : undefined
         // A merge takes in whatever changed: the new batches, or all rows when its input has no
         // batches or its steps change the grain (an aggregate must see every row).
         const incremental = !job.full && (node.mode === "merge" || batches !== undefined)
@@ -336,15 +343,9 @@ const runModel = (job: TableJob, node: ModelNode, ctx: RunContext) =>
           return nothingNew([`no new batches in ${node.input}`])
         }
         const target = d.table(node.layer, node.name)
-        const columnsOf = (id: string) => {
-          const [layer, name] = id.split(".") as [Layer, string]
-          return Effect.map(session.query(d.columnsOf(layer, name)), (rows) => rows.map((r) => String(r["column_name"])))
-        }
-        // The input's columns say which arrival columns can order ties; an append checks `unique`
-        // against the rows it already holds.
-        const inputColumns = node.input === undefined ? undefined : yield* columnsOf(node.input)
+        // An append checks `unique` against the rows it already holds.
         const checksUnique = (node.table.expect ?? []).some((e) => "unique" in e)
-        const appendingTo = incremental && node.mode === "append" && checksUnique && (yield* columnsOf(node.id)).length > 0 ? target : undefined
+        const appendingTo = incremental && node.mode === "append" && checksUnique && (yield* names(node.id)).length > 0 ? target : undefined
         const program = compileModel(d, node, { batchId: ctx.batchId, startedAt: ctx.startedAt, newInputBatches: reading, inputColumns, appendingTo })
         probes = program.probes
         const publish = (result: TableCounts) =>

@@ -1,9 +1,10 @@
-/** The embedded DuckDB executor's engine settings, read back from a real (in-memory) database. */
+/** The embedded DuckDB executor's engine settings, read back from a real (in-memory) database; its catalog lookups. */
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import * as DuckDbExecutor from "../../src/executor/DuckDbExecutor.ts"
 import { Executor } from "../../src/executor/Executor.ts"
+import { columnsOf } from "../../src/runtime/catalog.ts"
 
 const setting = (name: string) =>
   Effect.gen(function*() {
@@ -28,5 +29,26 @@ describe("DuckDbExecutor", () => {
     Effect.gen(function*() {
       assert.strictEqual(yield* setting("allocator_background_threads"), "false")
       assert.strictEqual(yield* setting("disabled_optimizers"), "")
+    }).pipe(Effect.provide(engine({}))))
+
+  it.effect("reads a table's or view's columns; a missing table or schema has none, also inside a transaction, which still commits", () =>
+    Effect.gen(function*() {
+      const executor = yield* Executor
+      yield* executor.withSession((s) =>
+        Effect.gen(function*() {
+          yield* s.execute("CREATE SCHEMA silver")
+          yield* s.execute("CREATE TABLE silver.t (id INTEGER, name VARCHAR)")
+          yield* s.execute("CREATE VIEW silver.v AS SELECT name FROM silver.t")
+          yield* s.transaction(Effect.gen(function*() {
+            yield* s.execute("INSERT INTO silver.t VALUES (1, 'a')")
+            assert.deepStrictEqual(yield* columnsOf(s, "silver", "missing"), [])
+            assert.deepStrictEqual(yield* columnsOf(s, "gold", "missing"), [])
+            yield* s.execute("INSERT INTO silver.t VALUES (2, 'b')")
+          }))
+          assert.deepStrictEqual(yield* columnsOf(s, "silver", "t"), [{ name: "id", type: "INTEGER" }, { name: "name", type: "VARCHAR" }])
+          assert.deepStrictEqual(yield* columnsOf(s, "silver", "v"), [{ name: "name", type: "VARCHAR" }])
+          assert.deepStrictEqual(yield* s.query("SELECT count(*)::INTEGER AS n FROM silver.t"), [{ n: 2 }])
+        })
+      )
     }).pipe(Effect.provide(engine({}))))
 })

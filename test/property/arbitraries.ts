@@ -24,6 +24,9 @@ export interface CaseOptions {
   readonly uniqueFail: boolean
 }
 
+/** Every class of case: what the property checks by default. */
+export const everything: CaseOptions = { orderDependent: true, mergeSetsAside: true, uniqueFail: true, newColumns: true, mixedLineEndings: true }
+
 const onFail = fc.constantFrom<OnFail>("drop", "quarantine", "warn")
 
 const silverSpec = (incremental: boolean, options: CaseOptions, index: number): fc.Arbitrary<SilverSpec> =>

@@ -10,10 +10,14 @@
  * A replace source sees files rewritten and removed.
  *
  * Seeded and reproducible: MEDALLION_PROPERTY_SEED (default below) and MEDALLION_PROPERTY_RUNS
- * (cases per property; CI keeps it small: an apply costs ~0.5 s on two busy cores, a case 4-7 of
- * them); MEDALLION_PROPERTY_KILL_RUNS for the variant with SIGKILLed child processes;
+ * (cases, 200 under Node by default; a case is 3-6 in-process applies on two DuckDB files, about
+ * 0.75 s of CPU: BENCHMARKS.md has the figures, and `node bench/property.ts` runs thousands);
+ * MEDALLION_PROPERTY_KILL_RUNS for the variant with SIGKILLed child processes;
  * MEDALLION_PROPERTY_SHRINK=1 shrinks a counterexample (minutes) instead of stopping at the first.
- * A failure prints the seed, the case as YAML and files, and what differs, table by table.
+ * Cases run two at a time, in two streams: the first draws its cases from the seed, the second from
+ * seed + 1 (one case at a time keeps about one core of two busy). A failure prints its stream's
+ * seed, the case as YAML and files, and what differs, table by table; that seed, given as
+ * MEDALLION_PROPERTY_SEED, replays the failing stream first.
  *
  * Counterexamples found so far, shrunk, are named cases in regressions.test.ts. To chase a failure,
  * `caseArbitrary`'s options narrow the class (no dedupe or sequence ties, no new columns, ...).
@@ -23,19 +27,20 @@ import { Effect } from "effect"
 import fc from "fast-check"
 import { assert } from "vitest"
 import { cli, makeProject } from "../support/project.ts"
-import { type CaseOptions, caseArbitrary, pipelineSpec, pipelineYaml } from "./arbitraries.ts"
+import { caseArbitrary, everything, pipelineSpec, pipelineYaml } from "./arbitraries.ts"
 import { describeCase, differences, runCase, runCaseKilled } from "./driver.ts"
 import type { Case } from "./model.ts"
 import { writeProject } from "./warehouse.ts"
 
 const seed = Number(process.env["MEDALLION_PROPERTY_SEED"] ?? 16)
 // The engine's SQL is the same under Node and Deno: the Deno run of the suite checks fewer cases.
-const runs = Number(process.env["MEDALLION_PROPERTY_RUNS"] ?? ("Deno" in globalThis ? 12 : 40))
+const runs = Number(process.env["MEDALLION_PROPERTY_RUNS"] ?? ("Deno" in globalThis ? 12 : 200))
 const killRuns = Number(process.env["MEDALLION_PROPERTY_KILL_RUNS"] ?? 2)
 const parameters = { seed, numRuns: runs, endOnFailure: process.env["MEDALLION_PROPERTY_SHRINK"] !== "1" }
-const timeout = 60_000 + runs * 15_000
-
-const everything: CaseOptions = { orderDependent: true, mergeSetsAside: true, uniqueFail: true, newColumns: true, mixedLineEndings: true }
+const streams = Math.min(2, runs)
+/** Cases of stream `i`: the runs shared out, the first stream taking the odd one. */
+const streamRuns = (i: number) => Math.floor(runs / streams) + (i < runs % streams ? 1 : 0)
+const timeout = 60_000 + runs * 5_000
 
 /** Fails with the case and its differences (fast-check adds the seed and the path to replay it). */
 const check = async (c: Case, sourceRow: boolean) => {
@@ -45,8 +50,12 @@ const check = async (c: Case, sourceRow: boolean) => {
 }
 
 describe("incremental applies equal a full refresh and the model", () => {
-  it(`replace, append, merge and view tables; casts, expectations, dedupe, sequences; lineage (${runs} cases, seed ${seed})`, { timeout }, async () => {
-    await fc.assert(fc.asyncProperty(caseArbitrary(everything), (c) => check(c, true)), parameters)
+  it(`replace, append, merge and view tables; casts, expectations, dedupe, sequences; lineage (${runs} cases, seed ${seed}${streams > 1 ? ` and ${seed + 1}, two at a time` : ""})`, { timeout }, async () => {
+    const outcomes = await Promise.allSettled(Array.from({ length: streams }, (_, i) =>
+      fc.assert(fc.asyncProperty(caseArbitrary(everything), (c) => check(c, true)), { ...parameters, seed: seed + i, numRuns: streamRuns(i) })))
+    const failures = outcomes.flatMap((o) => (o.status === "rejected" ? [o.reason as unknown] : []))
+    if (failures.length === 1) throw failures[0]
+    if (failures.length > 1) throw new Error(failures.map((f) => (f instanceof Error ? f.message : String(f))).join("\n\n"))
   })
 
   it(`with medallion apply SIGKILLed between and during arrivals (${killRuns} cases, seed ${seed})`, { timeout: 60_000 + killRuns * 60_000 }, async () => {

@@ -56,11 +56,11 @@ export const planOf = (...texts: ReadonlyArray<string>): Plan => {
   return plan.success
 }
 
-/** Executor and metadata store on a real DuckDB file in the project. */
-export const engine = (project: TestProject) =>
+/** Executor and metadata store on a real DuckDB file in the project (two DuckDB threads unless told). */
+export const engine = (project: TestProject, options: { readonly threads?: number } = {}) =>
   Layer.provideMerge(
     SqlMetadataStore.layer,
-    DuckDbExecutor.layer({ path: join(project.dir, ".medallion", "warehouse.duckdb"), threads: 2 })
+    DuckDbExecutor.layer({ path: join(project.dir, ".medallion", "warehouse.duckdb"), threads: options.threads ?? 2 })
   ).pipe(Layer.provideMerge(NodeServices.layer))
 
 /** Run the pipelines (all tables, or the selected ones) and return the report. */
