@@ -1,7 +1,7 @@
 /** The embedded DuckDB executor's engine settings, read back from a real (in-memory) database; its catalog lookups. */
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Effect, Exit, Layer, Tracer } from "effect"
 import * as DuckDbExecutor from "../../src/executor/DuckDbExecutor.ts"
 import { Executor } from "../../src/executor/Executor.ts"
 import { columnsOf } from "../../src/runtime/catalog.ts"
@@ -34,6 +34,12 @@ describe("DuckDbExecutor", () => {
   it.effect("reads a table's or view's columns; a missing table or schema has none, also inside a transaction, which still commits", () =>
     Effect.gen(function*() {
       const executor = yield* Executor
+      const spans: Array<Tracer.NativeSpan> = []
+      const tracer = Tracer.make({ span: (options) => {
+        const span = new Tracer.NativeSpan(options)
+        spans.push(span)
+        return span
+      } })
       yield* executor.withSession((s) =>
         Effect.gen(function*() {
           yield* s.execute("CREATE SCHEMA silver")
@@ -49,6 +55,10 @@ describe("DuckDbExecutor", () => {
           assert.deepStrictEqual(yield* columnsOf(s, "silver", "v"), [{ name: "name", type: "VARCHAR" }])
           assert.deepStrictEqual(yield* s.query("SELECT count(*)::INTEGER AS n FROM silver.t"), [{ n: 2 }])
         })
-      )
+      ).pipe(Effect.withTracer(tracer))
+      // The lookup of a missing table fails, as expected: its span is no error.
+      const probes = spans.filter((span) => span.attributes.get("medallion.expected_failure") === true)
+      assert.strictEqual(probes.length, 2)
+      assert.deepStrictEqual(spans.filter((span) => span.status._tag === "Ended" && Exit.isFailure(span.status.exit)).map((span) => span.name), [])
     }).pipe(Effect.provide(engine({}))))
 })
