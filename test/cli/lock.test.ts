@@ -5,48 +5,15 @@ import { hostname } from "node:os"
 import { dirname, join } from "node:path"
 import { describe, it } from "@effect/vitest"
 import { afterAll, assert } from "vitest"
-import { bootId, endlessPipeline, hasProc, procStat, sleeper } from "../support/processes.ts"
+import { bootId, endlessPipeline, hasProc, instantPipeline, procStat, sleeper, startCli, until as waitUntil } from "../support/processes.ts"
 import { cli, cliArgs, makeProject } from "../support/project.ts"
 
 const slow = endlessPipeline
-const fast = `
-version: 1
-pipeline: fast
-gold:
-  one:
-    sql: select 1 as n
-`
+const fast = instantPipeline
 
-interface Finished {
-  readonly code: number | null
-  readonly signal: string | null
-  readonly stdout: string
-  readonly stderr: string
-  readonly at: number
-}
-
-/** Starts the CLI as a child process in `cwd` without waiting for it (Node or Deno, like `cli`). */
 const started: Array<ChildProcess> = []
-const start = (cwd: string, args: ReadonlyArray<string>) => {
-  const child = spawn(process.execPath, cliArgs(args), { cwd, env: { ...process.env, NO_COLOR: "1" } })
-  started.push(child)
-  let stdout = ""
-  let stderr = ""
-  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()))
-  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
-  const done = new Promise<Finished>((resolve) =>
-    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr, at: Date.now() }))
-  )
-  return { child, done, output: () => ({ stdout, stderr }) }
-}
-
-const until = async (what: string, check: () => boolean, timeoutMs = 60_000) => {
-  const deadline = Date.now() + timeoutMs
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}
+const start = (cwd: string, args: ReadonlyArray<string>) => startCli(started, cwd, args)
+const until = (what: string, check: () => boolean) => waitUntil(what, check, 60_000)
 
 describe("medallion apply: two applies at once", () => {
   const project = makeProject({ "pipelines/slow.yaml": slow, "pipelines/fast.yaml": fast, "config/default.yaml": "duckdb: { threads: 1 }\n" })

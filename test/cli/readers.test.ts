@@ -3,34 +3,21 @@
  * loop while an apply runs and while a server holds the warehouse, answer from the warehouse as it
  * is committed (through the holder's read endpoint); a holder that serves no reads is named.
  */
-import { type ChildProcess, spawn } from "node:child_process"
+import type { ChildProcess } from "node:child_process"
 import { existsSync, rmSync } from "node:fs"
 import { join } from "node:path"
 import { afterAll, assert, describe, it } from "vitest"
-import { endlessPipeline, until } from "../support/processes.ts"
-import { cli, cliArgs, makeProject } from "../support/project.ts"
-
-const fast = `
-version: 1
-pipeline: fast
-gold:
-  one:
-    sql: select 1 as n
-`
+import { endlessPipeline, instantPipeline, startCli, until } from "../support/processes.ts"
+import { cli, makeProject } from "../support/project.ts"
 
 const started: Array<ChildProcess> = []
 const start = (cwd: string, args: ReadonlyArray<string>) => {
-  const child = spawn(process.execPath, cliArgs(args), { cwd, env: { ...process.env, NO_COLOR: "1" } })
-  started.push(child)
-  let stderr = ""
-  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
-  child.stdout.resume()
-  const done = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)))
-  return { child, done, stderr: () => stderr }
+  const run = startCli(started, cwd, args)
+  return { child: run.child, done: run.done.then((f) => f.code), stderr: () => run.output().stderr }
 }
 
 describe("readers beside a writer", () => {
-  const project = makeProject({ "pipelines/slow.yaml": endlessPipeline, "pipelines/fast.yaml": fast, "config/default.yaml": "duckdb: { threads: 1 }\n" })
+  const project = makeProject({ "pipelines/slow.yaml": endlessPipeline, "pipelines/fast.yaml": instantPipeline, "config/default.yaml": "duckdb: { threads: 1 }\n" })
   const announcement = join(project.dir, ".medallion", "warehouse.duckdb.readers")
   afterAll(() => {
     for (const child of started) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")

@@ -4,6 +4,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { existsSync, readdirSync, readFileSync } from "node:fs"
+import { cliArgs } from "./project.ts"
 
 /** Whether this system has /proc with per-process stat files (Linux); elsewhere the tests using it are skipped. */
 export const hasProc = existsSync("/proc/self/stat")
@@ -72,3 +73,38 @@ gold:
   total:
     sql: select sum(a.range * b.range) as s from range(200000) a, range(200000) b
 `
+
+/** A pipeline that finishes at once, to run beside endlessPipeline. */
+export const instantPipeline = `
+version: 1
+pipeline: fast
+gold:
+  one:
+    sql: select 1 as n
+`
+
+export interface Finished {
+  readonly code: number | null
+  readonly signal: string | null
+  readonly stdout: string
+  readonly stderr: string
+  /** When it ended (epoch ms), to tell which of two ended first. */
+  readonly at: number
+}
+
+/**
+ * Starts the CLI as a child process in `cwd` without waiting for it (Node or Deno, like `cli`),
+ * added to `started` so that a test's cleanup can kill what a failed test left running.
+ */
+export const startCli = (started: Array<ChildProcess>, cwd: string, args: ReadonlyArray<string>) => {
+  const child = spawn(process.execPath, cliArgs(args), { cwd, env: { ...process.env, NO_COLOR: "1" } })
+  started.push(child)
+  let stdout = ""
+  let stderr = ""
+  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()))
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
+  const done = new Promise<Finished>((resolve) =>
+    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr, at: Date.now() }))
+  )
+  return { child, done, output: () => ({ stdout, stderr }) }
+}
