@@ -32,8 +32,8 @@ export const replaceStatements = (d: Dialect, publications: ReadonlyArray<Public
   cleanup: publications.map((p) => d.dropTable(d.table(p.layer, nextName(p.name))))
 })
 
-export const appendStatements = (d: Dialect, publications: ReadonlyArray<Publication>): ReadonlyArray<string> =>
-  publications.flatMap((p) => [
-    d.createTableIfMissing(d.table(p.layer, p.name), p.query),
-    d.insertByName(d.table(p.layer, p.name), p.query)
-  ])
+/** Appending to a table: `create` makes it (empty, with the query's columns) when it does not exist yet. */
+export const appendStatements = (d: Dialect, p: Publication) => ({
+  create: d.createTableIfMissing(d.table(p.layer, p.name), p.query),
+  insert: d.insertByName(d.table(p.layer, p.name), p.query)
+})

@@ -74,13 +74,14 @@ const viewsIn = (session: Session, layer: Layer, names: ReadonlyArray<string>) =
 
 /**
  * Adds to `table` the columns `query` has and it lacks (schema drift: union by name); columns the
- * query lacks stay and get NULL. Returns a note for the run, or nothing when the shapes agree.
+ * query lacks stay and get NULL. Returns notes for the run (none when the shapes agree), or
+ * undefined when the table does not exist yet.
  */
 const alignColumns = (session: Session, layer: Layer, name: string, query: string) =>
   Effect.gen(function*() {
     const { dialect } = yield* Executor
     const existing = yield* columnsOf(session, layer, name)
-    if (existing.length === 0) return [] // the table does not exist yet
+    if (existing.length === 0) return undefined
     const have = new Set(existing.map((c) => c.name))
     const described = dialect.describeColumns
     const incoming = (yield* session.query(dialect.describe(query))).map((c) => ({ column_name: String(c[described.name]), column_type: String(c[described.type]) }))
@@ -94,10 +95,10 @@ const alignColumns = (session: Session, layer: Layer, name: string, query: strin
     ]
   })
 
-/** Build aside, then swap every publication in in one transaction; on failure drop what was built. */
 /** A publication whose build first runs `before` (work that needs what the builds before it read). */
 type PublicationAfter = Publication & { readonly before?: Effect.Effect<void, SourceError | ExecutorError, Requirements> }
 
+/** Build aside, then swap every publication in in one transaction; on failure drop what was built. */
 const publishReplace = (
   session: Session,
   layer: Layer,
@@ -129,10 +130,11 @@ const publishAppend = (session: Session, publications: ReadonlyArray<Publication
     const notes: Array<string> = []
     const inserted: Array<number> = []
     for (const p of publications) {
-      notes.push(...yield* alignColumns(session, p.layer, p.name, p.query))
-      const [create, insert] = appendStatements(dialect, [p])
-      yield* session.execute(create!)
-      inserted.push(yield* session.execute(insert!))
+      const aligned = yield* alignColumns(session, p.layer, p.name, p.query)
+      const { create, insert } = appendStatements(dialect, p)
+      if (aligned === undefined) yield* session.execute(create)
+      else notes.push(...aligned)
+      inserted.push(yield* session.execute(insert))
     }
     return { inserted, notes }
   })
@@ -405,7 +407,7 @@ const runModel = (job: TableJob, node: ModelNode, ctx: RunContext) =>
             quarantined = appended.inserted[1] ?? 0
           } else {
             const merged = yield* session.transaction(Effect.gen(function*() {
-              notes.push(...yield* alignColumns(session, node.layer, node.name, program.output))
+              notes.push(...(yield* alignColumns(session, node.layer, node.name, program.output)) ?? [])
               const changed = yield* session.execute(d.merge(target, program.output, node.table.key ?? [], node.table.sequence_by))
               const rest = yield* publishAppend(session, publications.slice(1))
               notes.push(...rest.notes)

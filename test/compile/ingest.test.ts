@@ -107,9 +107,9 @@ describe("publish statements (duckdb)", () => {
   })
 
   it("append creates an empty table shaped like the query if missing, then inserts by name", () => {
-    assert.deepStrictEqual(appendStatements(duckdb, publications.slice(0, 1)), [
-      `CREATE TABLE IF NOT EXISTS "silver"."orders" AS SELECT * FROM (SELECT 1 AS x) LIMIT 0`,
-      `INSERT INTO "silver"."orders" BY NAME SELECT 1 AS x`
-    ])
+    assert.deepStrictEqual(appendStatements(duckdb, publications[0]!), {
+      create: `CREATE TABLE IF NOT EXISTS "silver"."orders" AS SELECT * FROM (SELECT 1 AS x) LIMIT 0`,
+      insert: `INSERT INTO "silver"."orders" BY NAME SELECT 1 AS x`
+    })
   })
 })

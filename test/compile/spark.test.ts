@@ -304,10 +304,10 @@ describe("spark dialect: modes", () => {
   })
 
   it("append creates the table empty when missing, then inserts by name", () => {
-    assert.deepStrictEqual(appendStatements(d, [{ layer: "silver", name: "t", query: "SELECT 1 AS a" }]), [
-      `CREATE TABLE IF NOT EXISTS ${target} USING DELTA AS SELECT * FROM (SELECT 1 AS a) LIMIT 0`,
-      `INSERT INTO ${target} BY NAME SELECT 1 AS a`
-    ])
+    assert.deepStrictEqual(appendStatements(d, { layer: "silver", name: "t", query: "SELECT 1 AS a" }), {
+      create: `CREATE TABLE IF NOT EXISTS ${target} USING DELTA AS SELECT * FROM (SELECT 1 AS a) LIMIT 0`,
+      insert: `INSERT INTO ${target} BY NAME SELECT 1 AS a`
+    })
   })
 
   it("merge upserts by key with MERGE INTO, optionally only rows not older by sequence_by", () => {

@@ -5,6 +5,7 @@
  * `--full-refresh` of the final files into a fresh warehouse; or through `medallion apply` child
  * processes killed at chosen moments.
  */
+import { copyFileSync, mkdirSync } from "node:fs"
 import { join } from "node:path"
 import { Effect, References } from "effect"
 import type { RunReport } from "../../src/runtime/Runner.ts"
@@ -36,6 +37,25 @@ export interface Observed {
 const caseEngine = (project: TestProject) => engine(project, { threads: 1 })
 
 /**
+ * A warehouse whose metadata store is set up, made once per process and copied into each case's
+ * project: creating the store's tables cost about a seventh of a case (twice per case), and what a
+ * case checks starts after it (store-upgrade.test.ts and every other test create stores).
+ */
+let template: string | undefined
+const setUpWarehouse = (dir: string): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    if (template === undefined) {
+      const made = makeProject()
+      process.once("exit", made.remove)
+      yield* Effect.provide(Effect.void, caseEngine(made)).pipe(Effect.orDie)
+      template = warehouseOf(made.dir)
+    }
+    mkdirSync(join(dir, ".medallion"), { recursive: true })
+    copyFileSync(template, warehouseOf(dir))
+  })
+const warehouseOf = (dir: string) => join(dir, ".medallion", "warehouse.duckdb")
+
+/**
  * Once a warehouse is compared it is deleted: DuckDB's checkpoint when it closes (~40 ms of CPU on
  * the main thread, writing every table into the file) would write a file nobody reads again.
  */
@@ -52,9 +72,10 @@ export const runCase = (c: Case, options: { readonly sourceRow: boolean }): Effe
     const plan = planOf(pipelineYaml(c.pipeline))
     const expected = canonicalState(expectedAfter(c), options)
     const incremental = Effect.acquireUseRelease(
-      Effect.sync(() => {
+      Effect.gen(function*() {
         const project = makeProject()
         writeProject(project.dir, c)
+        yield* setUpWarehouse(project.dir)
         return project
       }),
       (project) =>
@@ -73,10 +94,11 @@ export const runCase = (c: Case, options: { readonly sourceRow: boolean }): Effe
       (project) => Effect.sync(project.remove)
     )
     const fresh = Effect.acquireUseRelease(
-      Effect.sync(() => {
+      Effect.gen(function*() {
         const project = makeProject()
         writeProject(project.dir, c)
         land(project.dir, { write: finalFiles(c.arrivals), remove: [] })
+        yield* setUpWarehouse(project.dir)
         return project
       }),
       (project) =>
@@ -135,7 +157,7 @@ export const differences = (o: Observed): ReadonlyArray<string> => {
  */
 export const runCaseKilled = async (c: Case, kills: ReadonlyArray<number | undefined>, options: { readonly sourceRow: boolean }) => {
   const project = makeProject()
-  const warehouse = join(project.dir, ".medallion", "warehouse.duckdb")
+  const warehouse = warehouseOf(project.dir)
   const crashProject = { dir: project.dir, warehouse, landing: join(project.dir, "data", "in"), remove: project.remove }
   try {
     writeProject(project.dir, c)

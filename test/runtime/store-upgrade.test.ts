@@ -11,7 +11,7 @@ import * as SqlMetadataStore from "../../src/metadata/SqlMetadataStore.ts"
 import { makeProject, rows } from "../support/project.ts"
 
 describe("store upgrade", () => {
-  it.effect("version 2 -> 4: the runs lose their primary key (every checkpoint wrote its whole index) and keep every row; table states gain their definition", () =>
+  it.effect("version 2 -> 5: runs and table states lose their primary keys (every checkpoint wrote a whole index; each publish paid for it) and keep every row; table states gain their definition", () =>
     Effect.gen(function*() {
       const project = makeProject()
       yield* Effect.addFinalizer(() => Effect.sync(project.remove))
@@ -36,9 +36,9 @@ describe("store upgrade", () => {
       const upgraded = yield* Effect.gen(function*() {
         const store = yield* MetadataStore
         const runs = yield* store.recentRuns(10)
-        const keys = yield* rows(`SELECT count(*) AS n FROM duckdb_constraints() WHERE schema_name = '_medallion' AND table_name = 'runs' AND constraint_type = 'PRIMARY KEY'`)
+        const keys = yield* rows(`SELECT count(*) AS n FROM duckdb_constraints() WHERE schema_name = '_medallion' AND constraint_type = 'PRIMARY KEY'`)
         const version = yield* rows("SELECT version FROM _medallion.meta")
-        const leftovers = yield* rows("SELECT count(*) AS n FROM duckdb_tables() WHERE schema_name = '_medallion' AND table_name = 'runs__v3'")
+        const leftovers = yield* rows("SELECT count(*) AS n FROM duckdb_tables() WHERE schema_name = '_medallion' AND table_name LIKE '%unkeyed'")
         const before = (yield* store.tableStates).get("gold.a")
         // A state written now keeps the definition, for plan --diff.
         const executor = yield* Executor
@@ -52,7 +52,7 @@ describe("store upgrade", () => {
       assert.deepStrictEqual(upgraded, {
         runs: [["20261101T010000000Z-00000002", 0, ["gold.a"]], ["20261101T000000000Z-00000001", 5, []]],
         keys: "0",
-        version: 4,
+        version: 5,
         leftovers: "0",
         states: ["b1/b1", undefined, { transforms: [{ filter: "x > 1" }] }]
       })
