@@ -6,9 +6,11 @@
  * accounted for, killed runs marked crashed and their stale locks taken over.
  *
  * Sized for CI: 6 files of 3,000 lines. An apply still takes 1-2 s on two cores (most of it is
- * start-up and per-table work, not rows), so kills land mid-run; the test's cost is the ~100 processes
- * it starts. bench/crash.ts runs the same trials on 20,000-line files as a longer soak.
- * MEDALLION_CRASH_TRIALS and MEDALLION_CRASH_SEED change the trial count and the seed.
+ * start-up and per-table work, not rows), so kills land mid-run; the test's cost is the processes
+ * it starts, about five a trial. The suite runs 8 trials under Node and 4 under Deno (the longest
+ * file of either suite at 20); `.ci/run --full` runs 40 and 10, and bench/crash.ts runs the same trials on
+ * 20,000-line files as a longer soak. MEDALLION_CRASH_TRIALS and MEDALLION_CRASH_SEED change the
+ * trial count and the seed.
  */
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -17,7 +19,7 @@ import { describe, it } from "@effect/vitest"
 import { afterAll, assert } from "vitest"
 import { buildReference, type CrashProject, generate, killWindow, runTrials, summarize, summaryLine } from "../support/crash.ts"
 
-const trials = Number(process.env["MEDALLION_CRASH_TRIALS"] ?? 20)
+const trials = Number(process.env["MEDALLION_CRASH_TRIALS"] ?? ("Deno" in globalThis ? 4 : 8))
 const seed = Number(process.env["MEDALLION_CRASH_SEED"] ?? 1)
 
 describe("medallion apply killed at random moments", () => {

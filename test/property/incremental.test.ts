@@ -10,8 +10,9 @@
  * A replace source sees files rewritten and removed.
  *
  * Seeded and reproducible: MEDALLION_PROPERTY_SEED (default below) and MEDALLION_PROPERTY_RUNS
- * (cases, 80 under Node by default; a case is 3-6 in-process applies on two DuckDB files, about
- * 0.75 s of CPU; `node bench/property.ts` runs thousands);
+ * (cases, 240 under Node by default; a case is 3-6 in-process applies on two DuckDB files, about
+ * 0.8 s of CPU; `node bench/property.ts` runs thousands). `npm test` runs this file on its own,
+ * after the rest of the suite, so that its cases have the machine's cores to themselves;
  * MEDALLION_PROPERTY_KILL_RUNS for the variant with SIGKILLed child processes;
  * MEDALLION_PROPERTY_SHRINK=1 shrinks a counterexample (minutes) instead of stopping at the first.
  * Cases run two at a time, in two streams: the first draws its cases from the seed, the second from
@@ -34,8 +35,8 @@ import { writeProject } from "./warehouse.ts"
 
 const seed = Number(process.env["MEDALLION_PROPERTY_SEED"] ?? 16)
 // The engine's SQL is the same under Node and Deno: the Deno run of the suite checks fewer cases.
-// 80 keep CI's run well inside its time (200 took 314 s of a loaded machine's suite); bench/property.ts runs thousands.
-const runs = Number(process.env["MEDALLION_PROPERTY_RUNS"] ?? ("Deno" in globalThis ? 12 : 80))
+// 240 take under two minutes on two idle cores; bench/property.ts runs thousands.
+const runs = Number(process.env["MEDALLION_PROPERTY_RUNS"] ?? ("Deno" in globalThis ? 12 : 240))
 const killRuns = Number(process.env["MEDALLION_PROPERTY_KILL_RUNS"] ?? 2)
 const parameters = { seed, numRuns: runs, endOnFailure: process.env["MEDALLION_PROPERTY_SHRINK"] !== "1" }
 const streams = Math.min(2, runs)
