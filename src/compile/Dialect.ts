@@ -80,6 +80,8 @@ export interface Dialect {
   readonly castFailureEntry: (column: string, value: string) => string
   /** The distinct column names of an array of cast-failure entries. */
   readonly castFailureColumns: (array: string) => string
+  /** The name of the first entry of a cast-failure array (the first cast that failed), or NULL. */
+  readonly firstCastFailure: (array: string) => string
   /** The value of the cast-failure entry named `name` in `array` (NULL when it has none). */
   readonly castFailureValue: (array: string, name: string) => string
   /** Up to 5 distinct values of `column` that failed to cast, from the entries in `marker` of `from`. */

@@ -41,6 +41,7 @@ export const duckdb: Dialect = {
   concatArrays: (a, b) => `list_concat(${a}, ${b})`,
   castFailureEntry: (column, value) => `${literal(column)} || chr(31) || CAST(${value} AS VARCHAR)`,
   castFailureColumns: (array) => `list_sort(list_distinct(list_transform(${array}, lambda e: split_part(e, chr(31), 1))))`,
+  firstCastFailure: (array) => `split_part(${array}[1], chr(31), 1)`,
   castFailureValue: (array, name) =>
     `nullif(array_to_string(list_transform(list_filter(${array}, lambda e: split_part(e, chr(31), 1) = ${literal(name)}), lambda e: split_part(e, chr(31), 2)), ''), '')`,
   castFailureValues: (from, marker, column) =>

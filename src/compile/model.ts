@@ -175,6 +175,7 @@ const compileStep = (ctx: ChainContext, step: Step, index: number, prev: string,
   if ("rename" in step) return `SELECT ${d.starRename(Object.entries(step.rename))} FROM ${prev}`
   if ("trim" in step) return `SELECT ${d.starReplace(step.trim.map((c) => [c, `trim(${q(c)})`]))} FROM ${prev}`
   if ("lowercase" in step) return `SELECT ${d.starReplace(step.lowercase.map((c) => [c, `lower(${q(c)})`]))} FROM ${prev}`
+  if ("uppercase" in step) return `SELECT ${d.starReplace(step.uppercase.map((c) => [c, `upper(${q(c)})`]))} FROM ${prev}`
   if ("fill_nulls" in step) {
     return `SELECT ${d.starReplace(Object.entries(step.fill_nulls).map(([c, v]) => [c, `coalesce(${q(c)}, ${d.literal(String(v))})`]))} FROM ${prev}`
   }
@@ -392,8 +393,12 @@ export const compileModel = (d: Dialect, node: ModelNode, inputs: ModelInputs): 
   ]])} FROM (${flagged}) AS flagged`
   const quarantineCasts = allSteps.filter((s): s is Extract<Step, { cast: unknown }> => "cast" in s && castOnError(s) === "quarantine")
   const canQuarantine = with_("quarantine").length > 0 || quarantineCasts.length > 0
-  const reasons = d.concatArrays(d.textArray(expectations.filter((e) => e.onFail === "quarantine")
-    .map((e) => `CASE WHEN ${q(e.flag)} THEN ${d.literal(e.name)} END`)), `coalesce(${d.castFailureColumns(q(CAST_QUARANTINE))}, ${d.emptyTextArray})`)
+  const quarantining = expectations.filter((e) => e.onFail === "quarantine")
+  const reasons = d.concatArrays(d.textArray(quarantining.map((e) => `CASE WHEN ${q(e.flag)} THEN ${d.literal(e.name)} END`)),
+    `coalesce(${d.castFailureColumns(q(CAST_QUARANTINE))}, ${d.emptyTextArray})`)
+  // The first reason in the order the table applies them: its steps' casts, then its expectations as declared.
+  const firstReason = quarantining.length === 0 ? d.firstCastFailure(q(CAST_QUARANTINE))
+    : `coalesce(${d.firstCastFailure(q(CAST_QUARANTINE))}, CASE ${quarantining.map((e) => `WHEN ${q(e.flag)} THEN ${d.literal(e.name)}`).join(" ")} END)`
   // A value that did not cast is kept as it arrived, in `_raw_<column>`: the typed column holds NULL.
   const rawValues = [...new Set(quarantineCasts.flatMap((s) => Object.keys(castColumns(s))))]
     .map((c) => `, ${d.castFailureValue(q(CAST_QUARANTINE), castReason(c))} AS ${q(`_raw_${c}`)}`).join("")
@@ -414,7 +419,7 @@ export const compileModel = (d: Dialect, node: ModelNode, inputs: ModelInputs): 
     castFailureSample: (column) => d.castFailureValues(node.mode === "view" ? `(${withChain("SELECT * FROM final")}) AS chain` : d.tempTable(stage), q(CAST_FAIL), column),
     output: `SELECT ${d.starExcept(hidden)} FROM ${d.tempTable(stage)} WHERE ${keep}`,
     quarantine: canQuarantine
-      ? `SELECT ${d.starExcept(hidden)}, ${reasons} AS _expectations${rawValues}, ${d.literal(inputs.batchId)} AS _quarantine_batch_id, ${d.timestamp(inputs.startedAt)} AS _quarantined_at FROM ${d.tempTable(stage)} WHERE ${alive} AND (${quarantined})`
+      ? `SELECT ${d.starExcept(hidden)}, ${reasons} AS _expectations, ${firstReason} AS _reason${rawValues}, ${d.literal(inputs.batchId)} AS _quarantine_batch_id, ${d.timestamp(inputs.startedAt)} AS _quarantined_at FROM ${d.tempTable(stage)} WHERE ${alive} AND (${quarantined})`
       : undefined,
     dropStage: d.dropTempTable(stage),
     chainQuery: withCtes(strictCtes)(`SELECT ${d.starExcept([...markers])} FROM final WHERE ${alive}`),

@@ -144,6 +144,8 @@ export const spark = (options: SparkOptions): Dialect => {
     concatArrays: (a, b) => `concat(${a}, ${b})`,
     castFailureEntry: (column, value) => `${literal(column)} || chr(31) || CAST(${value} AS STRING)`,
     castFailureColumns: (array) => `array_sort(array_distinct(transform(${array}, e -> split_part(e, chr(31), 1))))`,
+    // try_element_at: NULL past the end also with ANSI mode on (element_at would raise).
+    firstCastFailure: (array) => `split_part(try_element_at(${array}, 1), chr(31), 1)`,
     castFailureValue: (array, name) =>
       `nullif(array_join(transform(filter(${array}, e -> split_part(e, chr(31), 1) = ${literal(name)}), e -> split_part(e, chr(31), 2)), ''), '')`,
     castFailureValues: (from, marker, column) =>

@@ -84,6 +84,7 @@ export const Steps = {
   ),
   trim: described(Columns, "Trim whitespace from these text columns"),
   lowercase: described(Columns, "Lower-case these text columns"),
+  uppercase: described(Columns, "Upper-case these text columns"),
   fill_nulls: described(Schema.Record(ColumnKey, Scalar), "Replace nulls: { col: value }"),
   drop_nulls: described(Columns, "Drop rows where any of these columns is null (counted as dropped)"),
   dedupe: described(
@@ -133,6 +134,7 @@ export const Step = described(Schema.Union([
   Schema.Struct({ cast: Steps.cast }),
   Schema.Struct({ trim: Steps.trim }),
   Schema.Struct({ lowercase: Steps.lowercase }),
+  Schema.Struct({ uppercase: Steps.uppercase }),
   Schema.Struct({ fill_nulls: Steps.fill_nulls }),
   Schema.Struct({ drop_nulls: Steps.drop_nulls }),
   Schema.Struct({ dedupe: Steps.dedupe }),

@@ -240,4 +240,38 @@ ${single("by_relationships", "relationships: { column: customer_id, to: silver.c
         const objects = yield* objectsIn("silver")
         assert.deepStrictEqual(Object.keys(objects).filter((n) => n.includes("__")), [])
       })))
+  it.effect("_reason is the first reason in the order the table applies them: casts step by step, then expectations as declared", () =>
+    inProject({
+      // a: amount does not cast (its NULL then fails both checks too); b: qty does not cast, and
+      // amount fails both checks; c: neither casts; d: fails both checks (big is declared first);
+      // e: fails only positive.
+      "data/orders.csv": "id,amount,qty\na,x,1\nb,-500,y\nc,x,y\nd,-500,1\ne,-1,1\nf,1,1\n"
+    }, (project) =>
+      Effect.gen(function*() {
+        const report = yield* runPlan(project, planOf(`
+version: 1
+pipeline: reasons
+sources: { orders: { format: csv, path: data/orders.csv } }
+bronze: { orders: { from: orders } }
+silver:
+  orders:
+    from: bronze.orders
+    transforms:
+      - cast: { columns: { qty: integer }, on_error: quarantine }
+      - uppercase: [id]
+      - cast: { columns: { amount: integer }, on_error: quarantine }
+    expect:
+      - { check: "abs(amount) < 100", name: big, on_fail: quarantine }
+      - { check: amount >= 0, name: positive, on_fail: quarantine }
+`))
+        assertBalanced(succeeded(report, "silver.orders"))
+        assert.deepStrictEqual(yield* query("SELECT id, _reason, list_sort(_expectations) AS all FROM silver.orders__quarantine ORDER BY id"), [
+          { id: "A", _reason: "cast(amount)", all: ["big", "cast(amount)", "positive"] },
+          { id: "B", _reason: "cast(qty)", all: ["big", "cast(qty)", "positive"] },
+          { id: "C", _reason: "cast(qty)", all: ["big", "cast(amount)", "cast(qty)", "positive"] },
+          { id: "D", _reason: "big", all: ["big", "positive"] },
+          { id: "E", _reason: "positive", all: ["positive"] }
+        ])
+        assert.deepStrictEqual(yield* query("SELECT id FROM silver.orders"), [{ id: "F" }])
+      })))
 })
