@@ -42,7 +42,7 @@ export const definitionParts = (d: Dialect, node: PlanNode): Readonly<Record<str
     return {
       source: hash(stable(source)),
       mode: hash(node.mode),
-      sql: hash(compilerVersion + compileIngest(d, node, { ...placeholders, files: [{ path: "", batchId: "", ingestedAt: placeholders.startedAt }] }).reads[0])
+      sql: hash(compilerVersion + compileIngest(d, node, { ...placeholders, files: [{ path: "", name: "", batchId: "", ingestedAt: placeholders.startedAt }] }).reads[0])
     }
   }
   const t = node.table

@@ -11,7 +11,7 @@
 import type { IngestNode } from "../plan/Plan.ts"
 import type { Dialect, RejectsSql, RejectsTables } from "./Dialect.ts"
 
-/** Columns bronze adds to every row. `_source_file` comes from the reader. */
+/** Columns bronze adds to every row. */
 export const lineageColumns = ["_batch_id", "_source_file", "_ingested_at", "_source_row"] as const
 
 /** The columns that order rows by arrival: when the batch arrived, then the file, then the row in it. */
@@ -20,6 +20,8 @@ export const arrivalColumns = ["_ingested_at", "_source_file", "_source_row"] as
 /** A file to read, with the batch its rows belong to (the one that first ingested this content). */
 export interface IngestFile {
   readonly path: string
+  /** The file as its rows name it in `_source_file`: relative to the project when inside it. */
+  readonly name: string
   readonly batchId: string
   /** ISO-8601: when that batch ingested it. */
   readonly ingestedAt: string
@@ -90,8 +92,8 @@ export const compileIngest = (d: Dialect, node: IngestNode, inputs: IngestInputs
     ? { table: `__rejects_bronze_${node.name}`, scan: `__rejects_scan_bronze_${node.name}` }
     : undefined
   const reads = inputs.files.map((file) => {
-    // A copy is read under the file's own name.
-    const columns = file.copy === undefined ? "*" : d.starReplace([["_source_file", d.literal(file.path)]])
+    // The reader names the path it read (a copy's, an absolute one): rows name the file as the project does.
+    const columns = d.starReplace([["_source_file", d.literal(file.name)]])
     return `SELECT ${columns}, ${d.rowPosition} AS ${q("_source_row")}, ${d.literal(file.batchId)} AS ${q("_batch_id")}, ${d.timestamp(file.ingestedAt)} AS ${q("_ingested_at")} FROM (${
       readSource(d, node, file.copy?.path ?? file.path, rejects)}) AS file`
   })
@@ -119,9 +121,9 @@ const lineStatements = (d: Dialect, sql: RejectsSql, node: IngestNode, rejects: 
   const rawBytes = `__raw_bytes_bronze_${node.name}`
   const lineColumns = `source_file VARCHAR, line BIGINT, error_type VARCHAR, error_message VARCHAR, raw_line VARCHAR, raw_bytes ${sql.bytesType}`
   const copies = inputs.files.filter((f) => f.copy !== undefined)
-  // Lines the reader rejected in a copy are named by the file and by their number in it.
+  // Lines the reader rejected are named by the file, as its rows name it, and (in a copy) by their number in the file.
   const fileRead = (column: string) =>
-    copies.length === 0 ? column : `CASE ${column} ${copies.map((f) => `WHEN ${d.literal(f.copy!.path)} THEN ${d.literal(f.path)}`).join(" ")} ELSE ${column} END`
+    `CASE ${column} ${inputs.files.map((f) => `WHEN ${d.literal(f.copy?.path ?? f.path)} THEN ${d.literal(f.name)}`).join(" ")} ELSE ${column} END`
   const lineRead = (file: string, line: string) =>
     copies.length === 0 ? line
       : `CASE ${file} ${copies.map((f) => `WHEN ${d.literal(f.copy!.path)} THEN ${sql.lineInOriginal(line, f.copy!.removedLines)}`).join(" ")} ELSE ${line} END`

@@ -171,6 +171,15 @@ const addMissingColumns = (session: Session, stage: string, query: string) =>
     return added.map((c) => c.name)
   })
 
+/**
+ * A file as rows name it: its path relative to the project, with `/` (the same on every machine and
+ * checkout); a file outside the project keeps its absolute path.
+ */
+const nameInProject = (path: Path.Path, projectDir: string, file: string) => {
+  const relative = path.relative(projectDir, file)
+  return relative === "" || relative.startsWith("..") || path.isAbsolute(relative) ? file : relative.split(path.sep).join("/")
+}
+
 const runIngest = (job: TableJob, node: IngestNode, ctx: RunContext) =>
   Effect.gen(function*() {
     const executor = yield* Executor
@@ -190,8 +199,9 @@ const runIngest = (job: TableJob, node: IngestNode, ctx: RunContext) =>
     if (files.length === 0) {
       return nothingNew([...notes, incremental ? `no new files (${job.files.length} already ingested)` : "no data in the source's files"])
     }
+    const path = yield* Path.Path
     const arriving = files.map((f) => ({
-      path: f.path, size: f.size, batchId: f.arrived?.batchId ?? ctx.batchId, ingestedAt: f.arrived?.ingestedAt ?? ctx.startedAt
+      path: f.path, name: nameInProject(path, ctx.projectDir, f.path), size: f.size, batchId: f.arrived?.batchId ?? ctx.batchId, ingestedAt: f.arrived?.ingestedAt ?? ctx.startedAt
     }))
     const batchOf = new Map(arriving.map((f) => [f.path, f.batchId]))
     // Files whose lines the reader cannot all take are read from copies made here.

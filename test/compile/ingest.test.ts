@@ -12,8 +12,8 @@ import { planOf } from "../support/project.ts"
 const inputs = {
   batchId: "B-7", startedAt: "2024-05-01T12:00:00.000Z",
   files: [
-    { path: "/landing/a.csv", batchId: "B-3", ingestedAt: "2024-04-01T08:00:00.000Z" },
-    { path: "/landing/o'brien.csv", batchId: "B-7", ingestedAt: "2024-05-01T12:00:00.000Z" }
+    { path: "/landing/a.csv", name: "a.csv", batchId: "B-3", ingestedAt: "2024-04-01T08:00:00.000Z" },
+    { path: "/landing/o'brien.csv", name: "o'brien.csv", batchId: "B-7", ingestedAt: "2024-05-01T12:00:00.000Z" }
   ]
 }
 
@@ -30,13 +30,13 @@ bronze: { ${name}: { from: src } }
 }
 
 describe("compileIngest (duckdb)", () => {
-  it("csv: each file read on its own, every value as text, lineage with its position and its batch, rejects kept aside", () => {
+  it("csv: each file read on its own, every value as text, lineage with the file's name in the project, its position and its batch, rejects kept aside", () => {
     const program = compileIngest(duckdb, ingestNode("{ format: csv, path: data/*.csv }"), inputs)
     assert.strictEqual(program.stage, "__stage_bronze_raw")
     const rejects = `store_rejects = true, rejects_table = '__rejects_bronze_raw', rejects_scan = '__rejects_scan_bronze_raw'`
     assert.deepStrictEqual(program.reads, [
-      `SELECT *, row_number() OVER () AS "_source_row", 'B-3' AS "_batch_id", CAST('2024-04-01T08:00:00.000Z' AS TIMESTAMPTZ) AS "_ingested_at" FROM (SELECT * FROM read_csv(['/landing/a.csv'], header = true, all_varchar = true, filename = '_source_file', ${rejects})) AS file`,
-      `SELECT *, row_number() OVER () AS "_source_row", 'B-7' AS "_batch_id", CAST('2024-05-01T12:00:00.000Z' AS TIMESTAMPTZ) AS "_ingested_at" FROM (SELECT * FROM read_csv(['/landing/o''brien.csv'], header = true, all_varchar = true, filename = '_source_file', ${rejects})) AS file`
+      `SELECT * REPLACE ('a.csv' AS "_source_file"), row_number() OVER () AS "_source_row", 'B-3' AS "_batch_id", CAST('2024-04-01T08:00:00.000Z' AS TIMESTAMPTZ) AS "_ingested_at" FROM (SELECT * FROM read_csv(['/landing/a.csv'], header = true, all_varchar = true, filename = '_source_file', ${rejects})) AS file`,
+      `SELECT * REPLACE ('o''brien.csv' AS "_source_file"), row_number() OVER () AS "_source_row", 'B-7' AS "_batch_id", CAST('2024-05-01T12:00:00.000Z' AS TIMESTAMPTZ) AS "_ingested_at" FROM (SELECT * FROM read_csv(['/landing/o''brien.csv'], header = true, all_varchar = true, filename = '_source_file', ${rejects})) AS file`
     ])
     assert.strictEqual(program.createStage, `CREATE OR REPLACE TEMP TABLE "__stage_bronze_raw" AS ${program.reads[0]}`)
     assert.strictEqual(program.insertIntoStage(1), `INSERT INTO "__stage_bronze_raw" BY NAME ${program.reads[1]}`)
@@ -44,6 +44,7 @@ describe("compileIngest (duckdb)", () => {
     assert.include(program.rejected!, `'B-7' AS "_batch_id"`)
     assert.include(program.rejected!, `FROM "__rejects_bronze_raw" e JOIN "__rejects_scan_bronze_raw" s USING (scan_id, file_id) GROUP BY 1, 2`)
     assert.include(program.rejected!, "e.line AS line")
+    assert.include(program.rejected!, `CASE r.source_file WHEN '/landing/a.csv' THEN 'a.csv' WHEN '/landing/o''brien.csv' THEN 'o''brien.csv' ELSE r.source_file END AS source_file`)
     assert.include(program.rejected!, "ltrim(any_value(e.csv_line), chr(13) || chr(10)) AS raw_line")
     assert.strictEqual(program.output, `SELECT * FROM "__stage_bronze_raw"`)
     assert.strictEqual(program.countStage, `SELECT count(*) AS n FROM "__stage_bronze_raw"`)

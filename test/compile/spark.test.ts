@@ -268,11 +268,12 @@ silver:
     )
   })
 
-  it("quarantines with the failed expectation names, the batch and the time", () => {
+  it("quarantines with the failed expectation names, the first of them, the batch and the time", () => {
     assert.strictEqual(
       program.quarantine,
       `SELECT * EXCEPT (${HIDDEN}, ${flags}), ` +
         "concat(filter(array(CASE WHEN `__medallion_e2` THEN 'unique(id)' END, CASE WHEN `__medallion_e4` THEN 'relationships(customer_id -> bronze.customers.id)' END), x -> x IS NOT NULL), coalesce(array_sort(array_distinct(transform(`__medallion_cast_q`, e -> split_part(e, chr(31), 1)))), CAST(array() AS ARRAY<STRING>))) AS _expectations, " +
+        "coalesce(split_part(try_element_at(`__medallion_cast_q`, 1), chr(31), 1), CASE WHEN `__medallion_e2` THEN 'unique(id)' WHEN `__medallion_e4` THEN 'relationships(customer_id -> bronze.customers.id)' END) AS _reason, " +
         `'B-1' AS _quarantine_batch_id, CAST('2024-05-01T12:00:00.000Z' AS TIMESTAMP) AS _quarantined_at FROM ${STAGE} WHERE ${ALIVE} AND (\`__medallion_cast_q\` IS NOT NULL OR \`__medallion_e2\` OR \`__medallion_e4\`)`
     )
   })
@@ -343,7 +344,7 @@ describe("spark dialect: modes", () => {
 describe("spark dialect: sources", () => {
   const ingest = (source: string, files: ReadonlyArray<string>) => {
     const node = planOf(`version: 1\npipeline: p\nsources: { s: ${source} }\nbronze: { raw: { from: s } }\n`).nodes.get("bronze.raw" as TableId) as IngestNode
-    return compileIngest(d, node, { batchId: "B-1", startedAt: "2024-05-01T12:00:00.000Z", files: files.map((path) => ({ path, batchId: "B-1", ingestedAt: "2024-05-01T12:00:00.000Z" })) })
+    return compileIngest(d, node, { batchId: "B-1", startedAt: "2024-05-01T12:00:00.000Z", files: files.map((path) => ({ path, name: path, batchId: "B-1", ingestedAt: "2024-05-01T12:00:00.000Z" })) })
   }
   const stage = "`main`.`shop__medallion`.`__stage_bronze_raw`"
   const lineage = "monotonically_increasing_id() + 1 AS `_source_row`, 'B-1' AS `_batch_id`, CAST('2024-05-01T12:00:00.000Z' AS TIMESTAMP) AS `_ingested_at`"
@@ -352,7 +353,7 @@ describe("spark dialect: sources", () => {
     const program = ingest(`{ format: csv, path: "d/*.csv", options: { delimiter: ";", quote: "'", escape: "\\\\" } }`, ["/d/a.csv", "/d/b.csv"])
     assert.strictEqual(
       program.createStage,
-      `CREATE OR REPLACE TABLE ${stage} USING DELTA AS SELECT *, ${lineage} FROM (SELECT *, _metadata.file_path AS \`_source_file\` FROM read_files('/d/a.csv', format => 'csv', header => true, sep => ';', quote => '\\'', escape => '\\\\', inferColumnTypes => false, mode => 'DROPMALFORMED')) AS file`
+      `CREATE OR REPLACE TABLE ${stage} USING DELTA AS SELECT * EXCEPT (\`_source_file\`), '/d/a.csv' AS \`_source_file\`, ${lineage} FROM (SELECT *, _metadata.file_path AS \`_source_file\` FROM read_files('/d/a.csv', format => 'csv', header => true, sep => ';', quote => '\\'', escape => '\\\\', inferColumnTypes => false, mode => 'DROPMALFORMED')) AS file`
     )
     assert.strictEqual(program.insertIntoStage(1), `INSERT INTO ${stage} BY NAME ${program.reads[1]}`)
     assert.include(program.reads[1]!, "read_files('/d/b.csv'")

@@ -43,7 +43,7 @@ describe("buildPlan: reserved table names", () => {
 
   it("refuses every name the compiler makes beside a table", () => {
     const plan = planOf(`${head}gold:\n  g: { from: silver.c }\n`)
-    const ingest = compileIngest(duckdb, plan.nodes.get("bronze.raw" as TableId) as IngestNode, { batchId: "B", startedAt: "2024-05-01T00:00:00.000Z", files: [{ path: "data/raw.csv", batchId: "B", ingestedAt: "2024-05-01T00:00:00.000Z" }] })
+    const ingest = compileIngest(duckdb, plan.nodes.get("bronze.raw" as TableId) as IngestNode, { batchId: "B", startedAt: "2024-05-01T00:00:00.000Z", files: [{ path: "data/raw.csv", name: "data/raw.csv", batchId: "B", ingestedAt: "2024-05-01T00:00:00.000Z" }] })
     const model = compileModel(duckdb, plan.nodes.get("silver.c" as TableId) as ModelNode, { batchId: "B", startedAt: "2024-05-01T00:00:00.000Z" })
     const made = new Set([...JSON.stringify([ingest, model]).matchAll(/\w*__\w+/g)].map((m) => m[0]))
     for (const name of ["raw", "c", "g", "c__quarantine", "raw__rejects"]) made.add(nextName(name))

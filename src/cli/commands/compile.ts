@@ -19,7 +19,7 @@ const placeholders = { batchId: "<batch_id>", startedAt: "1970-01-01T00:00:00.00
 /** The statements of one table, each under a comment saying what it is for. */
 export const compiledSql = (d: Dialect, node: PlanNode): ReadonlyArray<readonly [string, string]> => {
   if (node._tag === "Ingest") {
-    const program = compileIngest(d, node, { ...placeholders, files: [{ path: "<each file>", batchId: "<batch_id>", ingestedAt: placeholders.startedAt }] })
+    const program = compileIngest(d, node, { ...placeholders, files: [{ path: "<each file>", name: "<each file>", batchId: "<batch_id>", ingestedAt: placeholders.startedAt }] })
     return [
       ["read each file (the rows, with lineage)", program.reads[0]!],
       ...(program.rejected === undefined ? [] : [["the malformed lines, to <table>__rejects", program.rejected] as const])

@@ -11,9 +11,9 @@
  *  3. `USING DELTA` is dropped (tables are DuckDB tables).
  *  4. `ARRAY<T>` types become `T[]` (STRING as VARCHAR).
  *  5. Function names: array( -> list_value(, transform( -> list_transform(, explode( -> unnest(;
- *     sha2, size, unix_micros, timestamp_micros, monotonically_increasing_id and array_join are
+ *     sha2, size, unix_micros, timestamp_micros, monotonically_increasing_id, array_join and try_element_at are
  *     DuckDB macros created at start (sha256, len, epoch_us, make_timestamp, row_number() OVER () - 1,
- *     array_to_string).
+ *     array_to_string, a list index).
  *  6. `catalog.information_schema.view` becomes DuckDB's information_schema.view filtered to
  *     that catalog; the column full_data_type reads data_type.
  *  7. `DESCRIBE QUERY q` becomes a SELECT over `DESCRIBE q` with Databricks' column names
@@ -37,7 +37,9 @@ export const macros: ReadonlyArray<string> = [
   "CREATE OR REPLACE MACRO timestamp_micros(x) AS make_timestamp(x)",
   // Spark's ids follow the file's order; so does a window with an empty OVER clause in DuckDB.
   "CREATE OR REPLACE MACRO monotonically_increasing_id() AS row_number() OVER () - 1",
-  "CREATE OR REPLACE MACRO array_join(a, s) AS array_to_string(a, s)"
+  "CREATE OR REPLACE MACRO array_join(a, s) AS array_to_string(a, s)",
+  // Spark's try_element_at is 1-based and NULL past the end, as DuckDB's list index is.
+  "CREATE OR REPLACE MACRO try_element_at(a, i) AS a[i]"
 ]
 
 export class RewriteError extends Error {}
