@@ -17,7 +17,7 @@
  * still carry them), so a rebuild keeps the same row as the incremental runs did.
  */
 import type { ModelNode } from "../plan/Plan.ts"
-import { reshapes } from "../plan/Plan.ts"
+import { quarantinesRows, reshapes } from "../plan/Plan.ts"
 import type { Expectation, ExpectationKind, OnFail, Step } from "../spec/Pipeline.ts"
 import type { Dialect } from "./Dialect.ts"
 import { arrivalColumns, lineageColumns } from "./ingest.ts"
@@ -392,7 +392,7 @@ export const compileModel = (d: Dialect, node: ModelNode, inputs: ModelInputs): 
     `CASE WHEN (${keep}) AND row_number() OVER (PARTITION BY (${keep}), ${key.map(q).join(", ")}${newestFirst.length > 0 ? ` ORDER BY ${newestFirst.join(", ")}` : ""}) > 1 THEN ${d.literal("duplicate")} ELSE ${q(REMOVED)} END`
   ]])} FROM (${flagged}) AS flagged`
   const quarantineCasts = allSteps.filter((s): s is Extract<Step, { cast: unknown }> => "cast" in s && castOnError(s) === "quarantine")
-  const canQuarantine = with_("quarantine").length > 0 || quarantineCasts.length > 0
+  const canQuarantine = quarantinesRows(node.table)
   const quarantining = expectations.filter((e) => e.onFail === "quarantine")
   const reasons = d.concatArrays(d.textArray(quarantining.map((e) => `CASE WHEN ${q(e.flag)} THEN ${d.literal(e.name)} END`)),
     `coalesce(${d.castFailureColumns(q(CAST_QUARANTINE))}, ${d.emptyTextArray})`)

@@ -61,6 +61,31 @@ const referencePattern = /\{\{\s*([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z_][A-Za-z0
 export const sqlReferences = (sql: string): ReadonlyArray<string> =>
   Array.from(sql.matchAll(referencePattern), (m) => (m[2] === undefined ? m[1]! : `${m[1]}.${m[2]}`))
 
+/** Whether a table can set rows aside into `<table>__quarantine`: a cast or an expectation that quarantines. */
+export const quarantinesRows = (table: Table): boolean =>
+  (table.transforms ?? []).some((s) => "cast" in s && "columns" in s.cast && s.cast.on_error === "quarantine") ||
+  (table.expect ?? []).some((e) => e.on_fail === "quarantine")
+
+const quarantineSuffix = "__quarantine"
+
+/**
+ * The table whose rows a reference reads: the table itself, or the owner of a quarantine table
+ * (`silver.orders__quarantine` is written with `silver.orders`, in its publishing transaction, so
+ * it changes when and only when its owner does).
+ */
+export const writtenWith = (ref: TableId): TableId =>
+  (ref.endsWith(quarantineSuffix) ? ref.slice(0, -quarantineSuffix.length) : ref) as TableId
+
+/**
+ * The mode a table reads its input with: its own, or for a quarantine table, `append` when its
+ * owner adds to it on each run (an append or merge table) and `replace` when it is rebuilt.
+ */
+export const inputModeOf = (plan: { readonly nodes: ReadonlyMap<TableId, PlanNode> }, ref: TableId): PlanNode["mode"] | undefined => {
+  const owner = plan.nodes.get(writtenWith(ref))
+  if (owner === undefined || ref === owner.id) return owner?.mode
+  return owner.mode === "append" || owner.mode === "merge" ? "append" : "replace"
+}
+
 /** Steps that change the grain of the rows: row accounting restarts after the last one. */
 export const reshapes = (step: Step): boolean => "aggregate" in step || "sql" in step
 
@@ -265,7 +290,7 @@ export const buildPlan = (files: ReadonlyArray<ParsedPipeline>): Result.Result<P
         define({
           _tag: "Model", id: `${layer}.${name}`, layer, name, pipeline: spec.pipeline, file: parsed.file,
           location: locationOf(parsed, [layer, name]), locate: (path) => locationOf(parsed, [layer, name, ...path]),
-          dependsOn: [...new Set(refs.map((r) => r.ref as TableId))], retry: table.retry ?? spec.retry, timeout: table.timeout ?? spec.timeout,
+          dependsOn: [...new Set(refs.map((r) => writtenWith(r.ref as TableId)))], retry: table.retry ?? spec.retry, timeout: table.timeout ?? spec.timeout,
           mode: table.mode ?? "replace", table, input: table.from as TableId | undefined
         }, refs)
       }
@@ -301,6 +326,13 @@ export const buildPlan = (files: ReadonlyArray<ParsedPipeline>): Result.Result<P
         problems.push(parsed.problemAt(path, `${id} refers to itself`))
       } else if (ref === "input") {
         problems.push(parsed.problemAt(path, `${id}: {{ input }} is the previous step inside a sql transform; a table-level sql reads tables as {{ layer.table }}`))
+      } else if (!nodes.has(ref as TableId) && internal?.kind === "quarantine") {
+        const owner = nodes.get(internal.owner)!
+        if (owner.id === id) {
+          problems.push(parsed.problemAt(path, `${id} cannot read its own quarantine (it is written with the table); read it from another table`))
+        } else if (owner._tag !== "Model" || !quarantinesRows(owner.table)) {
+          problems.push(parsed.problemAt(path, `${id}: ${ref} is never written: no cast or expectation of ${owner.id} quarantines rows (on_error: quarantine, on_fail: quarantine)`))
+        }
       } else if (!nodes.has(ref as TableId) && internal !== undefined) {
         problems.push(parsed.problemAt(path, `${id}: ${ref} is ${internal.owner}'s ${internal.kind} table, which medallion keeps for itself; pipelines cannot read it (look at it with medallion show ${ref})`))
       } else if (!nodes.has(ref as TableId)) {
@@ -315,11 +347,12 @@ export const buildPlan = (files: ReadonlyArray<ParsedPipeline>): Result.Result<P
   // An append re-reads its input's new _batch_ids; an input rebuilt every run has only new ones.
   for (const node of nodes.values()) {
     if (node._tag !== "Model" || node.mode !== "append" || node.input === undefined) continue
-    const input = nodes.get(node.input)!
-    if (input.mode !== "append") {
+    const inputMode = inputModeOf({ nodes }, node.input)
+    if (inputMode !== "append") {
       const { parsed } = located.get(node.id)!
+      const owner = writtenWith(node.input)
       problems.push(parsed.problemAt([node.layer, node.name, "mode"],
-        `${node.id}: mode: append reads the new batches of ${input.id}, but ${input.id} is rebuilt on every run (mode: ${input.mode}), so every run would append all its rows again; make ${input.id} mode: append (or its source incremental) or use mode: replace`))
+        `${node.id}: mode: append reads the new batches of ${node.input}, but ${node.input} is rebuilt on every run (${owner === node.input ? "" : `with ${owner}, `}mode: ${nodes.get(owner)!.mode}), so every run would append all its rows again; make ${owner} mode: append (or its source incremental) or use mode: replace`))
     }
   }
   if (problems.length > 0) return Result.fail(new SpecError({ problems }))

@@ -9,7 +9,7 @@ import { definitionOf, definitionParts } from "../compile/fingerprint.ts"
 import { Executor } from "../executor/Executor.ts"
 import { type IngestedFile, MetadataStore } from "../metadata/MetadataStore.ts"
 import { type Action, decide, type TableState } from "../plan/changes.ts"
-import type { Plan, PlanNode, TableId } from "../plan/Plan.ts"
+import { inputModeOf, type Plan, type PlanNode, type TableId } from "../plan/Plan.ts"
 import { layers } from "../spec/Pipeline.ts"
 import { findFiles, type FoundFile, listFiles, withChecksums, withKnownChecksums } from "./files.ts"
 
@@ -104,7 +104,7 @@ export const assess = (
       node, parts, inputs, state,
       exists: situation.existing.has(node.id),
       fullRefresh: options.fullRefresh,
-      inputMode: node._tag === "Model" && node.input !== undefined ? plan.nodes.get(node.input)?.mode : undefined
+      inputMode: node._tag === "Model" && node.input !== undefined ? inputModeOf(plan, node.input) : undefined
     })
     const assessment: Assessment = { action, parts, inputs, files, definition: definitionOf(node) }
     // Ingesting only new files compares their content with what was ingested before: hash now.

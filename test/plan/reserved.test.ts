@@ -54,12 +54,29 @@ describe("buildPlan: reserved table names", () => {
     }
   })
 
-  it("says that a quarantine table is medallion's own when a table reads it", () => {
-    const text = `${head}gold:\n  bad_rows: { from: silver.c__quarantine }\n`
-    assertProblem(onlyProblem(planText(text)), {
-      file,
-      at: locate(text, "silver.c__quarantine"),
-      says: ["gold.bad_rows: silver.c__quarantine is silver.c's quarantine table", "pipelines cannot read it", "medallion show silver.c__quarantine"]
+  it("a quarantine table is an input like any other: read after its owner, and changed with it", () => {
+    const result = planText(`${head}gold:\n  bad_rows: { from: silver.c__quarantine }\n  joined: { from: bronze.raw, transforms: [ { join: { to: silver.c__quarantine, on: [id], columns: [_reason] } } ] }\n`)
+    assert.isTrue(Result.isSuccess(result), Result.isFailure(result) ? result.failure.message : "")
+    const plan = Result.getOrThrow(result)
+    const bad = plan.nodes.get("gold.bad_rows" as TableId) as ModelNode
+    assert.strictEqual(bad.input, "silver.c__quarantine")
+    assert.deepStrictEqual(bad.dependsOn, ["silver.c"])
+    assert.deepStrictEqual(plan.nodes.get("gold.joined" as TableId)!.dependsOn, ["bronze.raw", "silver.c"])
+    assert.isBelow(plan.order.indexOf("silver.c" as TableId), plan.order.indexOf("gold.bad_rows" as TableId))
+  })
+
+  it("refuses a quarantine that is never written, a table's own, and the rejects", () => {
+    const never = `${head}  d: { from: bronze.raw }\ngold:\n  bad_rows: { from: silver.d__quarantine }\n`
+    assertProblem(onlyProblem(planText(never)), {
+      file, at: locate(never, "silver.d__quarantine"),
+      says: ["gold.bad_rows: silver.d__quarantine is never written: no cast or expectation of silver.d quarantines rows"]
+    })
+    const own = head.replace("    from: bronze.raw\n", "    from: bronze.raw\n    transforms: [ { join: { to: silver.c__quarantine, on: [id] } } ]\n")
+    assertProblem(onlyProblem(planText(own)), { file, at: locate(own, "{ to: silver.c__quarantine"), says: ["silver.c cannot read its own quarantine"] })
+    const rejects = `${head}gold:\n  bad_lines: { from: bronze.raw__rejects }\n`
+    assertProblem(onlyProblem(planText(rejects)), {
+      file, at: locate(rejects, "bronze.raw__rejects"),
+      says: ["gold.bad_lines: bronze.raw__rejects is bronze.raw's rejects table", "pipelines cannot read it", "medallion show bronze.raw__rejects"]
     })
   })
 
