@@ -69,7 +69,7 @@ export const pipelineFiles = (files: ReadonlyArray<string>) =>
 /** The given files, parsed, and their plan; with `cache`, files unchanged since the last run are not parsed again. */
 export const loadPlan = (files: ReadonlyArray<string>, cache?: SpecCache) =>
   Effect.gen(function*() {
-    const parsed = yield* loadPipelines(yield* pipelineFiles(files), cache)
+    const parsed = yield* loadPipelines(yield* pipelineFiles(files), cache, environment())
     const plan = buildPlan(parsed)
     return { parsed, plan: Result.isFailure(plan) ? yield* plan.failure : plan.success }
   })

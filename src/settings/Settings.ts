@@ -8,6 +8,7 @@ import { Effect, FileSystem, Path, Redacted, Result, Schema } from "effect"
 import * as Secrets from "../secrets/Secrets.ts"
 import { decodeYaml, describeIssues, yamlValue, type YamlPath } from "../spec/parse.ts"
 import { type Problem, SpecError } from "../spec/SpecError.ts"
+import { expandVariables, missingVariable } from "../spec/variables.ts"
 
 /**
  * A secret: text in the config file, held as Redacted once decoded (it prints as <redacted>), and
@@ -130,7 +131,6 @@ const databricksSettings = (file: SettingsFile, env: Readonly<Record<string, str
 }
 
 const wholeVariable = /^\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}$/
-const variable = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g
 
 /** Replaces `${VAR}` and `${VAR:-default}` in every string of a YAML value. Pure. */
 export const interpolate = (
@@ -140,17 +140,8 @@ export const interpolate = (
   path: YamlPath = []
 ): Result.Result<unknown, ReadonlyArray<Problem>> => {
   if (typeof value === "string") {
-    const missing: Array<string> = []
-    const replaced = value.replace(variable, (_, name: string, fallback: string | undefined) => {
-      const found = env[name]
-      if (found !== undefined && found !== "") return found
-      if (fallback !== undefined) return fallback
-      missing.push(name)
-      return ""
-    })
-    if (missing.length > 0) {
-      return Result.fail(missing.map((name) => problemAt(path, `environment variable ${name} is not set; set it or write \${${name}:-default}`)))
-    }
+    const { value: replaced, missing } = expandVariables(value, env)
+    if (missing.length > 0) return Result.fail(missing.map((name) => problemAt(path, missingVariable(name))))
     // A value that is one whole ${VAR} takes the variable's YAML type: threads: ${THREADS:-2} is a number.
     return Result.succeed(wholeVariable.test(value) && replaced !== "" ? yamlValue(replaced) : replaced)
   }

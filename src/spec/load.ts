@@ -6,8 +6,10 @@ import { Effect, FileSystem, Option, Result } from "effect"
 import { cached, keep, type SpecCache } from "./cache.ts"
 import { type ParsedPipeline, parsePipeline } from "./parse.ts"
 import { type Problem, SpecError } from "./SpecError.ts"
+import { type Environment, expandPipelinePaths } from "./variables.ts"
 
-export const loadPipelines = Effect.fn("spec.load")(function*(files: ReadonlyArray<string>, cache?: SpecCache) {
+/** Parses the files (or takes them from `cache`), then fills in `${VAR}`s of their paths from `environment`. */
+export const loadPipelines = Effect.fn("spec.load")(function*(files: ReadonlyArray<string>, cache?: SpecCache, environment: Environment = {}) {
   const fs = yield* FileSystem.FileSystem
   const problems: Array<Problem> = []
   const parsed: Array<ParsedPipeline> = []
@@ -21,16 +23,22 @@ export const loadPipelines = Effect.fn("spec.load")(function*(files: ReadonlyArr
       continue
     }
     const hit = cache === undefined ? Option.none() : yield* cached(cache, file, text.success)
+    let found: ParsedPipeline
     if (Option.isSome(hit)) {
-      parsed.push(hit.value)
-      continue
+      found = hit.value
+    } else {
+      const result = parsePipeline(file, text.success)
+      if (Result.isFailure(result)) {
+        problems.push(...result.failure.problems)
+        continue
+      }
+      found = result.success
+      // The cache keeps the file as written; the environment is applied on every load.
+      if (cache !== undefined) yield* keep(cache, found, text.success)
     }
-    const result = parsePipeline(file, text.success)
-    if (Result.isFailure(result)) problems.push(...result.failure.problems)
-    else {
-      parsed.push(result.success)
-      if (cache !== undefined) yield* keep(cache, result.success, text.success)
-    }
+    const expanded = expandPipelinePaths(found, environment)
+    if (Result.isFailure(expanded)) problems.push(...expanded.failure)
+    else parsed.push(expanded.success)
   }
   if (problems.length > 0) return yield* new SpecError({ problems })
   return parsed
