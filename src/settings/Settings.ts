@@ -33,7 +33,9 @@ export const SettingsSchema = Schema.Struct({
   duckdb: Schema.optionalKey(Schema.Struct({
     path: Schema.optionalKey(Schema.String),
     threads: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))),
-    memory_limit: Schema.optionalKey(Schema.String)
+    memory_limit: Schema.optionalKey(Schema.String.check(Schema.isPattern(/^\d+(\.\d+)?\s*(b|bytes|k|kb|kib|m|mb|mib|g|gb|gib|t|tb|tib)$/i, {
+      message: "not a size: write a number and a unit, e.g. 4GB or 512MiB"
+    })))
   })),
   databricks: Schema.optionalKey(Schema.Struct({
     host: Schema.optionalKey(Schema.String),

@@ -102,14 +102,20 @@ const collect = (issue: SchemaIssue.Issue, path: YamlPath, input: unknown): Read
     case "MissingKey":
       return [{ path: path.slice(0, -1), at: "key", message: `missing required key "${String(path[path.length - 1])}"` }]
     default:
-      return [{ path, at: "value", message: firstLine(issue) }]
+      return [{ path, at: "value", message: valueMessage(issue, path, input) }]
   }
+}
+
+/** What is wrong with a value; `on_error: null` is YAML's null, not the word: said so when the word was expected. */
+const valueMessage = (issue: SchemaIssue.Issue, path: YamlPath, input: unknown) => {
+  const message = firstLine(issue)
+  return valueAt(input, path) === null && message.includes('"null"') ? `${message}; YAML reads an unquoted null as no value: write "null" in quotes` : message
 }
 
 /** Pick the union member the user meant (by its first key) instead of reporting every member. */
 const collectUnion = (issue: SchemaIssue.AnyOf, path: YamlPath, input: unknown): ReadonlyArray<Found> => {
   const value = valueAt(input, path)
-  if (!isPlainObject(value)) return [{ path, at: "value", message: firstLine(issue) }]
+  if (!isPlainObject(value)) return [{ path, at: "value", message: valueMessage(issue, path, input) }]
   const members = issue.ast.types
   const discriminators = members.flatMap((m) =>
     SchemaAST.isObjects(m) && m.propertySignatures.length > 0 ? [String(m.propertySignatures[0]!.name)] : [])

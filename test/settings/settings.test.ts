@@ -182,6 +182,17 @@ describe("loadSettings", () => {
       assert.strictEqual(settings.file.log_level, "debug")
     }))
 
+  it.effect("refuses a memory limit that is not a size, naming the setting and where it came from", () =>
+    Effect.gen(function*() {
+      const fromVariable = yield* loadError({ "config/default.yaml": defaultYaml }, { environment: { MEMORY: "1GB", MEDALLION_DUCKDB__MEMORY_LIMIT: "bogus" } })
+      assert.deepStrictEqual(fromVariable.problems.map((p) => [p.file, p.message]), [["environment", "MEDALLION_DUCKDB__MEMORY_LIMIT: not a size: write a number and a unit, e.g. 4GB or 512MiB"]])
+      const fromFile = yield* loadError({ "config/default.yaml": "duckdb:\n  memory_limit: lots\n" })
+      assert.deepStrictEqual(fromFile.problems.map((p) => [p.file, p.line, p.message]), [[join("config", "default.yaml"), 2, "duckdb.memory_limit: not a size: write a number and a unit, e.g. 4GB or 512MiB"]])
+      for (const size of ["4GB", "512MiB", "1.5 gb", "100kb"]) {
+        assert.strictEqual((yield* load({ "config/default.yaml": `duckdb:\n  memory_limit: ${size}\n` })).settings.duckdb.memoryLimit, size)
+      }
+    }))
+
   it.effect("refuses an environment without a config file", () =>
     Effect.gen(function*() {
       const error = yield* loadError({ "config/default.yaml": defaultYaml }, { env: "staging" })

@@ -28,6 +28,14 @@ describe("messages", () => {
     assert.include(problem.message, `quote values that contain commas inside { }, e.g. "decimal(12,2)"`)
   })
 
+  it("says that an unquoted null is YAML's null when the word \"null\" was expected", () => {
+    const text = "version: 1\npipeline: p\nsilver:\n  a:\n    from: silver.b\n    transforms:\n      - cast: { columns: { n: integer }, on_error: null }\n"
+    const problem = onlyProblem(parsePipeline("p.yaml", text))
+    assert.include(problem.message, `Expected "null" | "quarantine" | "fail"; YAML reads an unquoted null as no value: write "null" in quotes`)
+    const quoted = parsePipeline("p.yaml", text.replace("on_error: null", `on_error: "null"`))
+    assert.isTrue(Result.isSuccess(quoted))
+  })
+
   it("does not find sources through the object prototype", () => {
     const problem = onlyProblem(plan("version: 1\npipeline: p\nbronze:\n  orders: { from: constructor }\n"))
     assert.include(problem.message, `unknown source "constructor"`)
