@@ -170,7 +170,7 @@ export const make = Effect.fnUntraced(function*(config: AuthConfig) {
     lock.withPermits(1)(Effect.gen(function*() {
       if (config.jwksUrl === undefined || client === undefined) return []
       const now = yield* Clock.currentTimeMillis
-      const known = jwks !== undefined && jwks.keys.some((k) => kid === undefined || k.kid === kid)
+      const known = jwks?.keys.some((k) => kid === undefined || k.kid === kid)
       const age = jwks === undefined ? Infinity : now - jwks.fetchedAt
       if (age > 600_000 || (!known && age > 30_000)) {
         const fetched = yield* Effect.result(fetchJwks(config.jwksUrl, client))

@@ -153,7 +153,7 @@ export const readingWarehouse = <E1, R1>(settings: Settings, local: Layer.Layer<
 <A, E, R>(body: Effect.Effect<A, E, R>) =>
   body.pipe(
     Effect.provide(local),
-    Effect.catchIf(isBusy, (busy) =>
+    Effect.catchIf(isBusy, () =>
       Effect.gen(function*() {
         const database = settings.duckdb.path
         const held = yield* heldBy(database)

@@ -193,7 +193,10 @@ export const envOverrides = (env: Readonly<Record<string, string | undefined>>):
     const keys = name.slice("MEDALLION_".length).toLowerCase().split("__")
     if (!sections.has(keys[0]!) && keys.length === 1) continue
     let target = out
-    keys.slice(0, -1).forEach((k) => (target = (target[k] ??= {}) as Record<string, unknown>))
+    for (const k of keys.slice(0, -1)) {
+      target[k] ??= {}
+      target = target[k] as Record<string, unknown>
+    }
     target[keys[keys.length - 1]!] = yamlValue(raw)
   }
   return out

@@ -79,6 +79,7 @@ export const layer = (options: {
     Secrets.register(...Object.values(parseKeyValues(env[name])).flatMap((value) => [value, ...value.split(/\s+/).slice(1)]))
   }
   return Layer.unwrap(
+    // biome-ignore lint/suspicious/noImportCycles: sdk.ts imports this module, and is imported only here, on demand, when both have loaded
     Effect.promise(() => import("./sdk.ts")).pipe(
       Effect.map((sdk) => sdk.layer({ serviceName: serviceName(env), serviceVersion: options.serviceVersion, env, shutdownTimeout, metricUnits: options.metricUnits ?? {} }))
     )
