@@ -203,6 +203,7 @@ const compileStep = (ctx: ChainContext, step: Step, index: number, prev: string,
     return d.withColumn(prev, step.window.as, d.timeBucket(parseDuration(step.window.every), q(step.window.column)))
   }
   if ("mask" in step) {
+    // biome-ignore lint/suspicious/useIterableCallbackReturn: the switch below covers every mask kind (tsc checks it)
     return `SELECT ${d.starReplace(Object.entries(step.mask).map(([c, how]) => {
       const col = q(c)
       const text = d.cast(col, "VARCHAR")

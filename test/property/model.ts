@@ -182,7 +182,9 @@ const classify = (spec: SilverSpec, rows: ReadonlyArray<BronzeRow>): ReadonlyArr
   rows.map((row) => {
     const values: Record<string, Value> = { ...row.values }
     let action: Action = "keep"
-    const worst = (a: Action) => (strength[a] > strength[action] ? (action = a) : action)
+    const worst = (a: Action) => {
+      if (strength[a] > strength[action]) action = a
+    }
     for (const c of ["id", "seq", "amount"] as const) {
       const cast = integer(row.values[c] ?? null)
       values[c] = cast.value
