@@ -45,7 +45,7 @@ gold:
     from: silver.orders
 `
 
-export const slow = `
+const slow = `
 version: 1
 pipeline: slow
 gold:

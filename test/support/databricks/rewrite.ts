@@ -55,7 +55,7 @@ const sparkEscapes: Readonly<Record<string, string>> = { n: "\n", t: "\t", r: "\
 const duckString = (value: string) => `'${value.replaceAll("'", "''")}'`
 const duckIdent = (value: string) => `"${value.replaceAll("\"", "\"\"")}"`
 
-export const tokenize = (sql: string): Array<Token> => {
+const tokenize = (sql: string): Array<Token> => {
   const tokens: Array<Token> = []
   let i = 0
   while (i < sql.length) {
