@@ -11,7 +11,7 @@ import { Base64Url } from "effect/encoding"
 import { HttpClient, HttpClientResponse } from "effect/http"
 import * as Secrets from "../secrets/Secrets.ts"
 
-export interface ApiKeyConfig {
+interface ApiKeyConfig {
   readonly name: string
   readonly key: Redacted.Redacted<string>
   readonly scopes: ReadonlyArray<"read" | "run">

@@ -56,7 +56,7 @@ export const settingsFor = (env: string | undefined) =>
   })
 
 /** The files to work on: those given (globs expanded here too, for shells that do not), or pipelines/*.yaml. */
-export const pipelineFiles = (files: ReadonlyArray<string>) =>
+const pipelineFiles = (files: ReadonlyArray<string>) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const root = yield* projectDir

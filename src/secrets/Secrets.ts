@@ -15,8 +15,8 @@
  */
 import { Cause, Exit, Logger, Redacted, type Tracer } from "effect"
 
-export const replacement = "[redacted]"
-export const minimumLength = 8
+const replacement = "[redacted]"
+const minimumLength = 8
 
 const known = new Set<string>()
 let pattern: RegExp | undefined

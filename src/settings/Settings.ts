@@ -16,7 +16,7 @@ import { type Problem, SpecError } from "../spec/SpecError.ts"
 const Secret = <S extends Schema.String>(text: S) => Schema.RedactedFromValue(text)
 
 /** HS256 needs a key at least as long as its hash output (RFC 7518, section 3.2): 32 bytes. */
-export const minimumJwtSecretBytes = 32
+const minimumJwtSecretBytes = 32
 
 const JwtSecret = Secret(Schema.String.check(Schema.makeFilter((text: string) => {
   const bytes = new TextEncoder().encode(text).length
