@@ -90,7 +90,7 @@ export interface Probe {
 }
 
 /** The name an expectation is reported under. */
-export const expectationName = (e: Expectation): string => {
+const expectationName = (e: Expectation): string => {
   if (e.name !== undefined) return e.name
   if ("check" in e) return `check(${e.check})`
   if ("not_null" in e) return `not_null(${e.not_null.join(", ")})`
