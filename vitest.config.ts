@@ -10,6 +10,16 @@ export default defineConfig({
     // DuckDB work is CPU-bound and the CLI tests start processes: two workers fit two cores.
     maxWorkers: 2,
     // Deno cannot fork vitest's child-process workers; its worker threads work (see the setup file).
-    ...(isDeno ? { pool: "threads" as const, setupFiles: ["test/support/deno-worker.ts"] } : {})
+    ...(isDeno ? { pool: "threads" as const, setupFiles: ["test/support/deno-worker.ts"] } : {}),
+    // `npm run coverage` (and CI's `npm test -- --coverage`): V8 coverage of src/ as the test
+    // processes run it. The CLI the tests start as child processes is not counted.
+    coverage: {
+      provider: "v8",
+      include: ["src/**/*.ts"],
+      reporter: ["text-summary", "html", "lcov"],
+      reportsDirectory: "coverage",
+      // What the suite reaches, rounded down: a change that lowers it fails.
+      thresholds: { lines: 85, statements: 83, functions: 80, branches: 77 }
+    }
   }
 })

@@ -181,7 +181,7 @@ mkdirSync(stash, { recursive: true })
 writeFileSync(join(orders, "pipelines", "bench.yaml"), pipeline)
 const names = Array.from({ length: fileCount }, (_, f) => `orders_${String(f + 1).padStart(2, "0")}.csv`)
 process.stderr.write(`3. generating ${fileCount} x ${rowsPerFile.toLocaleString("en-US")} rows\n`)
-names.forEach((name, f) => generateOrders(join(stash, name), f, rowsPerFile))
+for (const [f, name] of names.entries()) generateOrders(join(stash, name), f, rowsPerFile)
 const ordersWarehouse = join(orders, ".medallion", "warehouse.duckdb")
 const snapshot = join(work, "nine-files.duckdb")
 

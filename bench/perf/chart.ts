@@ -8,7 +8,7 @@ export interface Series {
   readonly points: ReadonlyArray<readonly [number, number]>
 }
 
-const escape = (s: string) => s.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;")
+const escapeXml = (s: string) => s.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;")
 const fmtRows = (n: number) => n >= 1e9 ? `${n / 1e9}B` : n >= 1e6 ? `${n / 1e6}M` : n >= 1e3 ? `${n / 1e3}k` : String(n)
 const fmtSeconds = (s: number) => s >= 1 ? `${s} s` : `${s * 1000} ms`
 
@@ -28,8 +28,8 @@ export const lineChart = (title: string, subtitle: string, series: ReadonlyArray
   const parts: Array<string> = []
   parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, sans-serif" font-size="12">`)
   parts.push(`<rect width="${width}" height="${height}" fill="white"/>`)
-  parts.push(`<text x="${margin.left}" y="22" font-size="15" font-weight="bold">${escape(title)}</text>`)
-  parts.push(`<text x="${margin.left}" y="40" fill="#555">${escape(subtitle)}</text>`)
+  parts.push(`<text x="${margin.left}" y="22" font-size="15" font-weight="bold">${escapeXml(title)}</text>`)
+  parts.push(`<text x="${margin.left}" y="40" fill="#555">${escapeXml(subtitle)}</text>`)
   for (let x = xMin; x <= xMax * 1.0001; x *= 10) {
     parts.push(`<line x1="${px(x)}" y1="${margin.top}" x2="${px(x)}" y2="${margin.top + plotH}" stroke="#ddd"/>`)
     parts.push(`<text x="${px(x)}" y="${margin.top + plotH + 18}" text-anchor="middle">${fmtRows(x)}</text>`)
@@ -52,12 +52,12 @@ export const lineChart = (title: string, subtitle: string, series: ReadonlyArray
       parts.push(`<polyline fill="none" stroke="${s.color}" stroke-width="2"${s.dashed === true ? ' stroke-dasharray="6 4"' : ""} points="${points.map(([x, y]) => `${px(x).toFixed(1)},${py(y).toFixed(1)}`).join(" ")}"/>`)
     }
     for (const [x, y] of points) {
-      parts.push(`<circle cx="${px(x).toFixed(1)}" cy="${py(y).toFixed(1)}" r="4" fill="${s.color}"><title>${escape(`${s.name}: ${fmtRows(x)} rows, ${y.toFixed(2)} s`)}</title></circle>`)
+      parts.push(`<circle cx="${px(x).toFixed(1)}" cy="${py(y).toFixed(1)}" r="4" fill="${s.color}"><title>${escapeXml(`${s.name}: ${fmtRows(x)} rows, ${y.toFixed(2)} s`)}</title></circle>`)
     }
     const ly = margin.top + 10 + i * 22
     parts.push(`<line x1="${margin.left + plotW + 16}" y1="${ly}" x2="${margin.left + plotW + 40}" y2="${ly}" stroke="${s.color}" stroke-width="2"${s.dashed === true ? ' stroke-dasharray="6 4"' : ""}/>`)
     parts.push(`<circle cx="${margin.left + plotW + 28}" cy="${ly}" r="4" fill="${s.color}"/>`)
-    parts.push(`<text x="${margin.left + plotW + 46}" y="${ly + 4}">${escape(s.name)}</text>`)
+    parts.push(`<text x="${margin.left + plotW + 46}" y="${ly + 4}">${escapeXml(s.name)}</text>`)
   })
   parts.push("</svg>")
   return `${parts.join("\n")}\n`

@@ -34,17 +34,17 @@ export const GENERATOR_VERSION = "v1"
 
 export const defaultDataDir = () => process.env["MEDALLION_PERF_DATA"] ?? join(tmpdir(), "medallion-perf-data")
 
-export const countries = ["US", "GB", "DE", "FR", "NL", "ES", "IT", "JP"] as const
-export const statuses = ["placed", "Shipped", "completed", "CANCELLED", "returned"] as const
-export const currencies = ["USD", "EUR", "GBP"] as const
-export const channels = ["web", "app", "store"] as const
-export const segments = ["consumer", "business", "enterprise"] as const
+const countries = ["US", "GB", "DE", "FR", "NL", "ES", "IT", "JP"] as const
+const statuses = ["placed", "Shipped", "completed", "CANCELLED", "returned"] as const
+const currencies = ["USD", "EUR", "GBP"] as const
+const channels = ["web", "app", "store"] as const
+const segments = ["consumer", "business", "enterprise"] as const
 
 export const orderColumns = ["order_id", "customer_id", "status", "amount", "currency", "channel", "country", "ordered_at", "updated_at"] as const
 export const customerColumns = ["customer_id", "name", "email", "country", "segment", "signup_date"] as const
 
 /** Lines appended to orders.csv that every reader must reject (wrong number of fields). */
-export const malformedLines = (rows: number): ReadonlyArray<string> => {
+const malformedLines = (rows: number): ReadonlyArray<string> => {
   const id = (k: number) => String(rows * 2 + k)
   return [
     `${id(1)},17,placed,12.50`,                                                            // too few fields
@@ -54,7 +54,7 @@ export const malformedLines = (rows: number): ReadonlyArray<string> => {
     `${id(5)},20,placed,1.00,GBP,web,GB,2024-03-03 12:00:00,2024-03-03 12:00:00,extra`      // one field too many
   ]
 }
-export const MALFORMED_LINES = 5
+const MALFORMED_LINES = 5
 
 export interface Dataset {
   readonly size: string
@@ -71,7 +71,7 @@ export interface Dataset {
 }
 
 /** "1m" -> 1,000,000; "250k" -> 250,000; "100m"; plain numbers too. */
-export const parseSize = (size: string): number => {
+const parseSize = (size: string): number => {
   const m = /^(\d+(?:\.\d+)?)\s*([kmb]?)$/i.exec(size.trim())
   if (m === null) throw new Error(`not a size: ${size} (use e.g. 1m, 10m, 100m, 200k)`)
   const scale = { "": 1, k: 1e3, m: 1e6, b: 1e9 }[m[2]!.toLowerCase() as "" | "k" | "m" | "b"]
@@ -81,7 +81,7 @@ export const parseSize = (size: string): number => {
 const list = (values: ReadonlyArray<string>) => `[${values.map((v) => `'${v}'`).join(", ")}]`
 
 /** The orders query: row i of N. Values of an order depend on its index o; per-row dirt on i. */
-export const ordersQuery = (rows: number, customers: number): string => {
+const ordersQuery = (rows: number, customers: number): string => {
   const originals = rows - Math.round(rows * 0.02)
   const customerSpace = customers + Math.max(1, Math.round(customers * 0.002))
   return `
@@ -112,7 +112,7 @@ SELECT
 FROM base`
 }
 
-export const customersQuery = (customers: number): string => `
+const customersQuery = (customers: number): string => `
 SELECT
   CAST(i + 1 AS VARCHAR) AS customer_id,
   'Customer ' || (i + 1) AS name,

@@ -35,7 +35,7 @@ export const machineInfo = () => ({
   platform: `${platform()} ${release()}`,
   node: process.version
 })
-export const cleanEnv: Record<string, string> = Object.fromEntries(
+const cleanEnv: Record<string, string> = Object.fromEntries(
   Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined && !e[0].startsWith("OTEL_") && !e[0].startsWith("MEDALLION_"))
 )
 

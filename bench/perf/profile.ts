@@ -189,7 +189,7 @@ const cpuKind = (fn: string, url: string): string => {
 const summarizeCpu = (profile: CpuProfile) => {
   const nodes = new Map(profile.nodes.map((n) => [n.id, n]))
   const self = new Map<number, number>()
-  profile.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0) / 1000))
+  for (const [i, id] of profile.samples.entries()) self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0) / 1000)
   const total = [...self.values()].reduce((a, b) => a + b, 0)
   const byFunction = new Map<string, number>()
   const byKind = new Map<string, number>()

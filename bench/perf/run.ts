@@ -263,9 +263,9 @@ interface Entry {
 
 const machine = {
   ...machineInfo(),
-  duckdb: "@duckdb/node-api " + String((JSON.parse(readFileSync(join(repo, "node_modules", "@duckdb", "node-api", "package.json"), "utf8")) as { version: string }).version),
+  duckdb: `@duckdb/node-api ${String((JSON.parse(readFileSync(join(repo, "node_modules", "@duckdb", "node-api", "package.json"), "utf8")) as { version: string }).version)}`,
   polars: polarsMissing === undefined
-    ? "nodejs-polars " + String((JSON.parse(readFileSync(join(repo, "node_modules", "nodejs-polars", "package.json"), "utf8")) as { version: string }).version)
+    ? `nodejs-polars ${String((JSON.parse(readFileSync(join(repo, "node_modules", "nodejs-polars", "package.json"), "utf8")) as { version: string }).version)}`
     : "not installed",
   rss_from: timeBinary !== undefined ? "/usr/bin/time -f '%e %M'" : "process.resourceUsage().maxRSS in the child (--import probe)"
 }

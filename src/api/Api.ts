@@ -75,12 +75,12 @@ const QueryInt = (maximum: number, description: string) =>
     )
   )
 
-export const BatchId = Schema.String.annotate({ description: "A run's batch id: its start time in UTC and 32 random bits, e.g. 20261126T160455123Z-9f3a01c2" })
+const BatchId = Schema.String.annotate({ description: "A run's batch id: its start time in UTC and 32 random bits, e.g. 20261126T160455123Z-9f3a01c2" })
 
 // ---------------------------------------------------------------------------------------------
 // Health
 
-export const Health = Schema.Struct({
+const Health = Schema.Struct({
   status: Schema.Literal("ok"),
   checks: HealthChecks
 })
@@ -88,12 +88,12 @@ export const Health = Schema.Struct({
 // ---------------------------------------------------------------------------------------------
 // Metrics
 
-export const PipelineMetricsView = Schema.Struct({
+const PipelineMetricsView = Schema.Struct({
   pipeline: Text,
   latest_run: Schema.NullOr(PipelineRunMetrics),
   totals: Schema.NullOr(PipelineTotals.mapFields(({ pipeline: _, ...fields }) => fields))
 })
-export const MetricsView = Schema.Struct({
+const MetricsView = Schema.Struct({
   pipelines: Schema.Array(PipelineMetricsView),
   prometheus: Text.annotate({ description: "Where the runtime's metrics are in Prometheus text format" })
 })
@@ -101,14 +101,14 @@ export const MetricsView = Schema.Struct({
 // ---------------------------------------------------------------------------------------------
 // Gold
 
-export const Column = Schema.Struct({
+const Column = Schema.Struct({
   name: Text,
   type: Text.annotate({ description: "The warehouse's type name, e.g. BIGINT or DECIMAL(18,2); it decides how the column's values are written (see rows)" }),
   nullable: Schema.Boolean
 })
-export const Refresh = Schema.Struct({ batch_id: BatchId, finished_at: Schema.NullOr(Timestamp) })
+const Refresh = Schema.Struct({ batch_id: BatchId, finished_at: Schema.NullOr(Timestamp) })
 
-export const GoldTable = Schema.Struct({
+const GoldTable = Schema.Struct({
   name: Text.annotate({ description: "The table's name, as used in /gold/{table}" }),
   id: Text.annotate({ description: "layer.table" }),
   pipeline: Text,
@@ -118,13 +118,13 @@ export const GoldTable = Schema.Struct({
   row_count: Count,
   last_refresh: Schema.NullOr(Refresh)
 })
-export const GoldTables = Schema.Struct({ tables: Schema.Array(GoldTable) })
+const GoldTables = Schema.Struct({ tables: Schema.Array(GoldTable) })
 
-export const maxOffset = 100_000_000
+const maxOffset = 100_000_000
 /** Longest cursor accepted: as long as a request target may be (config.ts, maxUrlLength). */
-export const maxCursorLength = 8192
+const maxCursorLength = 8192
 
-export const GoldQuery = {
+const GoldQuery = {
   // Checked against api.max_limit by the handler, so that the problem names the configured maximum.
   limit: Schema.optionalKey(QueryInt(999_999_999, "Rows per page: default 100 (or the cursor's), at most the server's api.max_limit (1000 unless configured); a larger limit is a 400 invalid-request that names the maximum, never silently lowered")),
   offset: Schema.optionalKey(QueryInt(maxOffset, "Rows to skip; not with cursor")),
@@ -136,7 +136,7 @@ export const GoldQuery = {
   }))
 }
 
-export const GoldRows = Schema.Struct({
+const GoldRows = Schema.Struct({
   table: Text,
   columns: Schema.Array(Column),
   rows: Schema.Array(Schema.Record(Schema.String, Schema.Json)).annotate({ description: valueShapesDescription }),
@@ -155,7 +155,7 @@ const goldFilterHelp = [
 // ---------------------------------------------------------------------------------------------
 // Pipelines and runs
 
-export const ScheduleEvent = Schema.Struct({
+const ScheduleEvent = Schema.Struct({
   at: Timestamp,
   scheduled_for: Timestamp,
   trigger: Schema.Literals(["schedule", "catch-up"]),
@@ -163,21 +163,21 @@ export const ScheduleEvent = Schema.Struct({
   batch_id: Schema.NullOr(BatchId),
   reason: Schema.NullOr(Text)
 })
-export const ScheduleView = Schema.Struct({
+const ScheduleView = Schema.Struct({
   cron: Text,
   timezone: Text,
   catch_up: Schema.Boolean,
   next_run: Timestamp,
   recent: Schema.Array(ScheduleEvent)
 })
-export const ActiveRunView = Schema.Struct({
+const ActiveRunView = Schema.Struct({
   batch_id: BatchId,
   state: Schema.Literals(["queued", "running"]),
   trigger: Schema.Literals(["api", "schedule", "catch-up"]),
   submitted_at: Timestamp,
   started_at: Schema.NullOr(Timestamp)
 })
-export const PipelineSummary = Schema.Struct({
+const PipelineSummary = Schema.Struct({
   name: Text,
   description: Schema.NullOr(Text),
   file: Text,
@@ -186,42 +186,42 @@ export const PipelineSummary = Schema.Struct({
   active_run: Schema.NullOr(ActiveRunView),
   last_run: Schema.NullOr(PipelineRunMetrics)
 })
-export const DagNode = Schema.Struct({
+const DagNode = Schema.Struct({
   id: Text,
   layer: Schema.Literals(["bronze", "silver", "gold"]),
   mode: Text,
   depends_on: Schema.Array(Text),
   location: Text.annotate({ description: "file:line:col of its declaration" })
 })
-export const PipelineDetail = Schema.Struct({
+const PipelineDetail = Schema.Struct({
   ...PipelineSummary.fields,
   dag: Schema.Struct({
     nodes: Schema.Array(DagNode),
     edges: Schema.Array(Schema.Struct({ from: Text, to: Text }))
   })
 })
-export const Pipelines = Schema.Struct({ pipelines: Schema.Array(PipelineSummary) })
+const Pipelines = Schema.Struct({ pipelines: Schema.Array(PipelineSummary) })
 
-export const RunStatus = Schema.Literals(["queued", "running", "succeeded", "failed", "cancelled", "crashed"])
-export const RunView = Schema.Struct({
+const RunStatus = Schema.Literals(["queued", "running", "succeeded", "failed", "cancelled", "crashed"])
+const RunView = Schema.Struct({
   ...RunRecord.fields,
   status: RunStatus,
   started_at: Schema.NullOr(Timestamp)
 })
-export const Runs = Schema.Struct({
+const Runs = Schema.Struct({
   runs: Schema.Array(RunView),
   next_before: Schema.NullOr(BatchId).annotate({ description: "Pass as ?before= for older runs; null when there are none" })
 })
-export const RunDetail = Schema.Struct({
+const RunDetail = Schema.Struct({
   run: RunView,
   tables: Schema.Array(TableRecord),
   expectations: Schema.Array(Schema.Struct({ table: Text, ...ExpectationResult.fields }))
 })
 
-export const RunTriggerRequest = Schema.Struct({
+const RunTriggerRequest = Schema.Struct({
   full_refresh: Schema.optionalKey(Schema.Boolean.annotate({ description: "Rebuild the pipeline's tables from all their input" }))
 })
-export const RunAccepted = Schema.Struct({
+const RunAccepted = Schema.Struct({
   batch_id: BatchId,
   pipeline: Text,
   state: Schema.Literals(["queued", "running"]),
@@ -233,16 +233,16 @@ export const RunAccepted = Schema.Struct({
 // ---------------------------------------------------------------------------------------------
 // Groups
 
-export const PipelineName = Text.check(Schema.isMaxLength(256))
+const PipelineName = Text.check(Schema.isMaxLength(256))
 
-export class SystemGroup extends HttpApiGroup.make("system").add(
+class SystemGroup extends HttpApiGroup.make("system").add(
   HttpApiEndpoint.get("health", "/health", { success: Health, error: Unhealthy }).annotate(
     OpenApi.Description,
     "Whether the executor and the metadata store answer; 503 names the part that failed. Needs no credentials."
   )
 ) {}
 
-export class MetricsGroup extends HttpApiGroup.make("metrics").add(
+class MetricsGroup extends HttpApiGroup.make("metrics").add(
   HttpApiEndpoint.get("metrics", "/metrics", {
     success: [MetricsView, Schema.String.pipe(HttpApiSchema.asText({ contentType: "text/plain; version=0.0.4" }))],
     error: Unavailable
@@ -255,7 +255,7 @@ export class MetricsGroup extends HttpApiGroup.make("metrics").add(
   }).annotate(OpenApi.Description, "The runtime's metrics (rows processed, quarantined and dropped, table and run durations, runs, scheduled firings) in Prometheus text format")
 ).middleware(Authentication) {}
 
-export class GoldGroup extends HttpApiGroup.make("gold").add(
+class GoldGroup extends HttpApiGroup.make("gold").add(
   HttpApiEndpoint.get("tables", "/gold", { success: GoldTables, error: Unavailable }).annotate(
     OpenApi.Description,
     "The gold tables of the served pipelines that exist in the warehouse: columns and types, row counts and the last run that refreshed each"
@@ -268,7 +268,7 @@ export class GoldGroup extends HttpApiGroup.make("gold").add(
   }).annotate(OpenApi.Description, `Rows of a gold table, a page at a time. ${goldFilterHelp}`)
 ).middleware(Authentication) {}
 
-export class PipelinesGroup extends HttpApiGroup.make("pipelines").add(
+class PipelinesGroup extends HttpApiGroup.make("pipelines").add(
   HttpApiEndpoint.get("list", "/pipelines", { success: Pipelines, error: Unavailable }).annotate(
     OpenApi.Description,
     "The served pipelines, with their schedule, next run time, active run and latest run"
@@ -289,14 +289,14 @@ export class PipelinesGroup extends HttpApiGroup.make("pipelines").add(
 
 export const maxRunsLimit = 1000
 
-export const RunsQuery = {
+const RunsQuery = {
   pipeline: Schema.optionalKey(PipelineName),
   status: Schema.optionalKey(RunStatus),
   limit: Schema.optionalKey(QueryInt(999_999_999, `Runs per page: default 50, at most ${maxRunsLimit}; a larger limit is a 400 invalid-request that names the maximum`)),
   before: Schema.optionalKey(Text.check(Schema.isMaxLength(64)).annotate({ description: "next_before of the previous page" }))
 }
 
-export class RunsGroup extends HttpApiGroup.make("runs").add(
+class RunsGroup extends HttpApiGroup.make("runs").add(
   HttpApiEndpoint.get("list", "/runs", { query: RunsQuery, success: Runs, error: [InvalidRequest, Unavailable] }).annotate(
     OpenApi.Description,
     "Runs, newest first; filter by pipeline and status. Queued and running runs of this server come first."
@@ -306,7 +306,7 @@ export class RunsGroup extends HttpApiGroup.make("runs").add(
 ).middleware(Authentication) {}
 
 /** The version of this contract, in the OpenAPI document's info.version; changes are listed in its description. */
-export const apiVersion = "2"
+const apiVersion = "2"
 
 export class Api extends HttpApi.make("medallion").add(SystemGroup, MetricsGroup, GoldGroup, PipelinesGroup, RunsGroup)
   .middleware(RequestValidation)

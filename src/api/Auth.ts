@@ -11,7 +11,7 @@ import { Base64Url } from "effect/encoding"
 import { HttpClient, HttpClientResponse } from "effect/http"
 import * as Secrets from "../secrets/Secrets.ts"
 
-export interface ApiKeyConfig {
+interface ApiKeyConfig {
   readonly name: string
   readonly key: Redacted.Redacted<string>
   readonly scopes: ReadonlyArray<"read" | "run">
@@ -170,7 +170,7 @@ export const make = Effect.fnUntraced(function*(config: AuthConfig) {
     lock.withPermits(1)(Effect.gen(function*() {
       if (config.jwksUrl === undefined || client === undefined) return []
       const now = yield* Clock.currentTimeMillis
-      const known = jwks !== undefined && jwks.keys.some((k) => kid === undefined || k.kid === kid)
+      const known = jwks?.keys.some((k) => kid === undefined || k.kid === kid)
       const age = jwks === undefined ? Infinity : now - jwks.fetchedAt
       if (age > 600_000 || (!known && age > 30_000)) {
         const fetched = yield* Effect.result(fetchJwks(config.jwksUrl, client))

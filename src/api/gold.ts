@@ -11,7 +11,7 @@ import type { Dialect } from "../compile/Dialect.ts"
 import { Executor, type ExecutorError, type Param } from "../executor/Executor.ts"
 import type { ProblemIssue } from "./problems.ts"
 
-export interface CatalogColumn {
+interface CatalogColumn {
   readonly name: string
   readonly type: string
   readonly nullable: boolean
@@ -59,7 +59,7 @@ const integerRanges: Record<string, readonly [bigint, bigint]> = {
 }
 
 /** The kind of a column type, and the type a bound value is cast to (chosen here, never copied from the request). */
-export const kindOf = (type: string): { readonly kind: Kind; readonly cast: string } | undefined => {
+const kindOf = (type: string): { readonly kind: Kind; readonly cast: string } | undefined => {
   const t = type.toUpperCase()
   if (t in integerRanges) return { kind: "integer", cast: t }
   if (t === "FLOAT" || t === "DOUBLE" || t === "REAL" || /^DECIMAL\(\d+,\d+\)$/.test(t)) return { kind: "number", cast: "DOUBLE" }
@@ -73,8 +73,8 @@ export const kindOf = (type: string): { readonly kind: Kind; readonly cast: stri
   return undefined
 }
 
-export const operators = ["eq", "ne", "gt", "gte", "lt", "lte", "in", "is_null"] as const
-export type Operator = typeof operators[number]
+const operators = ["eq", "ne", "gt", "gte", "lt", "lte", "in", "is_null"] as const
+type Operator = typeof operators[number]
 const comparison: Record<Exclude<Operator, "in" | "is_null">, string> = { eq: "=", ne: "<>", gt: ">", gte: ">=", lt: "<", lte: "<=" }
 const ordered = new Set<Kind>(["integer", "number", "text", "date", "timestamp", "timestamptz", "time"])
 
@@ -164,7 +164,7 @@ export interface GoldRequest {
   readonly offset: number
 }
 
-export const reserved = new Set(["limit", "offset", "cursor", "order_by"])
+const reserved = new Set(["limit", "offset", "cursor", "order_by"])
 const filterKey = /^([^[\]]+)(?:\[([^[\]]*)\])?$/
 
 const formatIssue = SchemaIssue.makeFormatterDefault()
@@ -249,7 +249,7 @@ export const parseOrderBy = (table: CatalogTable, text: string | undefined): Res
 }
 
 /** The statement and its parameters: names from the catalog, quoted; values only as $n. */
-export const selectStatement = (dialect: Dialect, request: GoldRequest): { readonly sql: string; readonly params: ReadonlyArray<Param> } => {
+const selectStatement = (dialect: Dialect, request: GoldRequest): { readonly sql: string; readonly params: ReadonlyArray<Param> } => {
   const params: Array<Param> = []
   const bind = (value: Param) => {
     params.push(value)

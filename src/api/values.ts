@@ -221,7 +221,7 @@ export const timestampValue = (zoned: boolean) => (value: unknown): unknown => {
 const isRecord = (value: unknown): value is Readonly<Record<string, unknown>> => typeof value === "object" && value !== null && !Array.isArray(value)
 
 /** The function that writes values of `type` as JSON. */
-export const shaper = (type: ValueType): (value: unknown) => unknown => {
+const shaper = (type: ValueType): (value: unknown) => unknown => {
   switch (type._tag) {
     case "Integer":
       return integerValue

@@ -56,7 +56,7 @@ export const settingsFor = (env: string | undefined) =>
   })
 
 /** The files to work on: those given (globs expanded here too, for shells that do not), or pipelines/*.yaml. */
-export const pipelineFiles = (files: ReadonlyArray<string>) =>
+const pipelineFiles = (files: ReadonlyArray<string>) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const root = yield* projectDir
@@ -153,7 +153,7 @@ export const readingWarehouse = <E1, R1>(settings: Settings, local: Layer.Layer<
 <A, E, R>(body: Effect.Effect<A, E, R>) =>
   body.pipe(
     Effect.provide(local),
-    Effect.catchIf(isBusy, (busy) =>
+    Effect.catchIf(isBusy, () =>
       Effect.gen(function*() {
         const database = settings.duckdb.path
         const held = yield* heldBy(database)

@@ -38,5 +38,5 @@ export const runSummary = (run: RunRecord, tables: ReadonlyArray<TableRecord>): 
 }
 
 export const runLine = (r: RunRecord): string =>
-  `${pad(r.batch_id, 30)} ${pad(r.status, 10)} ${pad(r.started_at, 25)} ${pad(r.duration_seconds.toFixed(2) + "s", 9)} ` +
+  `${pad(r.batch_id, 30)} ${pad(r.status, 10)} ${pad(r.started_at, 25)} ${pad(`${r.duration_seconds.toFixed(2)}s`, 9)} ` +
   `in ${pad(n(r.records_in), 12)} out ${pad(n(r.records_out), 12)} ${r.pipelines.join(",")}`

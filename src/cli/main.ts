@@ -21,9 +21,7 @@ import { AlreadyReported } from "./context.ts"
 import { LogFormat } from "./observability.ts"
 import { version } from "./version.ts"
 
-export { version }
-
-export const root = Command.make("medallion").pipe(
+const root = Command.make("medallion").pipe(
   Command.withDescription("Declarative medallion pipelines (bronze -> silver -> gold) on DuckDB"),
   Command.withSubcommands([init, validate, plan, compile, apply, runs, show, schema, serve]),
   Command.withGlobalFlags([LogFormat])
@@ -47,7 +45,7 @@ const reportUnexpected = (cause: Cause.Cause<unknown>): Effect.Effect<number> =>
 }
 
 /** The exit code for a failure, after telling the user what went wrong. */
-export const reportFailure = (error: unknown): Effect.Effect<number> => {
+const reportFailure = (error: unknown): Effect.Effect<number> => {
   if (CliError.isCliError(error)) return Effect.succeed(2) // already printed with help
   const tag = typeof error === "object" && error !== null && "_tag" in error ? String(error._tag) : ""
   if (tag === "RunFailed") return Effect.succeed(1) // the report said which tables failed

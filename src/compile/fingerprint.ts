@@ -9,7 +9,7 @@ import { compileIngest } from "./ingest.ts"
 import { compileModel } from "./model.ts"
 
 /** Bumped when compiled SQL changes meaning for the same declaration, so every table rebuilds once. */
-export const compilerVersion = "2"
+const compilerVersion = "2"
 
 const stable = (value: unknown): string =>
   JSON.stringify(value, (_, v: unknown) =>

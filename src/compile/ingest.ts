@@ -30,7 +30,7 @@ export interface IngestFile {
 }
 
 /** The longest CSV line a source takes by default, in bytes (DuckDB's default too). */
-export const defaultMaxLineBytes = 2_000_000
+const defaultMaxLineBytes = 2_000_000
 
 export interface IngestInputs {
   /** This run's batch and start: the rejected lines are this run's. */

@@ -22,7 +22,7 @@ export interface CircuitBreakerOptions {
   readonly cooldown: Duration.Input
 }
 
-export type CircuitState =
+type CircuitState =
   | { readonly _tag: "Closed"; readonly failures: number }
   | { readonly _tag: "Open"; readonly failures: number; readonly until: number }
   | { readonly _tag: "HalfOpen"; readonly failures: number; readonly trialRunning: boolean }
@@ -33,7 +33,7 @@ type Admission =
 
 type Transition = readonly [event: string | undefined, next: CircuitState]
 
-export const make = (inner: Executor["Service"], options: CircuitBreakerOptions) =>
+const make = (inner: Executor["Service"], options: CircuitBreakerOptions) =>
   Effect.gen(function*() {
     const cooldown = Duration.fromInputUnsafe(options.cooldown)
     const cooldownMillis = Duration.toMillis(cooldown)

@@ -16,7 +16,7 @@
  * Sessions: the API is stateless, so a session is a label and `transaction` runs its statements
  * one after another, each committing on its own (see the README's Databricks section).
  */
-import { Clock, Duration, Effect, Layer, Option, Redacted, Ref, Schema, Semaphore, Tracer } from "effect"
+import { Clock, Duration, Effect, Layer, Option, Redacted, Ref, Schema, Semaphore, type Tracer } from "effect"
 import { FetchHttpClient, HttpClient, type HttpClientError, HttpClientRequest, type HttpClientResponse } from "effect/http"
 import { spark } from "../compile/spark.ts"
 import * as Secrets from "../secrets/Secrets.ts"

@@ -25,7 +25,7 @@ export interface FlakyOptions {
 const ordinal = (k: number) =>
   k === 1 ? "" : `${k}${k % 10 === 1 && k % 100 !== 11 ? "st" : k % 10 === 2 && k % 100 !== 12 ? "nd" : k % 10 === 3 && k % 100 !== 13 ? "rd" : "th"} `
 
-export const make = (inner: Executor["Service"], options: FlakyOptions) =>
+const make = (inner: Executor["Service"], options: FlakyOptions) =>
   Effect.gen(function*() {
     const counter = yield* Ref.make(0)
     const lastFailed = yield* Ref.make<string | undefined>(undefined)

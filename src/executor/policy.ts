@@ -46,7 +46,7 @@ export interface RetryOptions {
 }
 
 /** Only errors that say so (ExecutorError with an Unavailable reason) are worth retrying. */
-export const isRetryable = (error: unknown): boolean =>
+const isRetryable = (error: unknown): boolean =>
   typeof error === "object" && error !== null && (error as { isRetryable?: unknown }).isRetryable === true
 
 /**

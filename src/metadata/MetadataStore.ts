@@ -8,8 +8,7 @@ import type { ExecutorError, Session } from "../executor/Executor.ts"
 import type { TableState } from "../plan/changes.ts"
 
 /** skipped: not run because an upstream table failed; unchanged: nothing to do since the last run. */
-export const TableStatus = Schema.Literals(["succeeded", "unchanged", "failed", "skipped"])
-export type TableStatus = typeof TableStatus.Type
+const TableStatus = Schema.Literals(["succeeded", "unchanged", "failed", "skipped"])
 
 export const ExpectationResult = Schema.Struct({
   expectation: Schema.String,

@@ -8,7 +8,7 @@ import { Context, Effect, Layer, Schema } from "effect"
 import { Executor, ExecutorError, type Param, QueryFailed, type Row } from "../executor/Executor.ts"
 import { CommaList, RunRecord, successRate } from "./MetadataStore.ts"
 
-export type RunStatus = RunRecord["status"]
+type RunStatus = RunRecord["status"]
 
 export interface RunFilter {
   readonly pipeline?: string | undefined
@@ -106,7 +106,7 @@ const decodeRows = <S extends Schema.Top & { readonly DecodingServices: never }>
 const decodeRuns = (rows: ReadonlyArray<Row>) =>
   decodeRows(RunRow)(rows).pipe(Effect.map((runs) => runs.map((r): RunRecord => ({ ...r, success_rate: successRate(r.records_in, r.records_out) }))))
 
-export const make = Effect.gen(function*() {
+const make = Effect.gen(function*() {
   const executor = yield* Executor
   const query = (sql: string, params: ReadonlyArray<Param>) =>
     executor.withSession((s) =>

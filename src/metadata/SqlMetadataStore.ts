@@ -150,7 +150,7 @@ export interface StoreOptions {
 /** At most this many runs wait in the pending-runs file (a day of hourly runs); the next is written with them. */
 export const pendingLimit = 24
 
-export const make = (options: StoreOptions) => Effect.gen(function*() {
+const make = (options: StoreOptions) => Effect.gen(function*() {
   const executor = yield* Executor
   const d = executor.dialect
   const lit = d.literal

@@ -73,7 +73,7 @@ const quarantineSuffix = "__quarantine"
  * (`silver.orders__quarantine` is written with `silver.orders`, in its publishing transaction, so
  * it changes when and only when its owner does).
  */
-export const writtenWith = (ref: TableId): TableId =>
+const writtenWith = (ref: TableId): TableId =>
   (ref.endsWith(quarantineSuffix) ? ref.slice(0, -quarantineSuffix.length) : ref) as TableId
 
 /**

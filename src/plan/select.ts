@@ -44,7 +44,7 @@ export const selectTables = (plan: Plan, selectors: ReadonlyArray<string>): Resu
       const layer = raw.slice("layer:".length)
       const ids = plan.order.filter((id) => plan.nodes.get(id)!.layer === layer)
       if (ids.length === 0) return Result.fail(new SelectionError({ selector: raw, reason: `no tables in layer "${layer}"${didYouMean(layer, ["bronze", "silver", "gold"].filter((l) => l !== layer))}` }))
-      ids.forEach((id) => selected.add(id))
+      for (const id of ids) selected.add(id)
       continue
     }
     const upstream = raw.startsWith("+")
@@ -54,8 +54,8 @@ export const selectTables = (plan: Plan, selectors: ReadonlyArray<string>): Resu
       return Result.fail(new SelectionError({ selector: raw, reason: `unknown table "${id}"${didYouMean(id, plan.nodes.keys())}` }))
     }
     selected.add(id)
-    if (upstream) closure(id, (n) => plan.nodes.get(n)!.dependsOn).forEach((n) => selected.add(n))
-    if (downstream) closure(id, (n) => dependents.get(n) ?? []).forEach((n) => selected.add(n))
+    if (upstream) for (const n of closure(id, (n) => plan.nodes.get(n)!.dependsOn)) selected.add(n)
+    if (downstream) for (const n of closure(id, (n) => dependents.get(n) ?? [])) selected.add(n)
   }
   return Result.succeed(selected)
 }

@@ -18,7 +18,7 @@
  * same stale lock cannot both win.
  */
 import { hostname } from "node:os"
-import { Clock, Duration, Effect, FileSystem, Option, Path, PlatformError, Random, Schedule, Schema, type Scope } from "effect"
+import { Clock, Duration, Effect, FileSystem, Option, Path, type PlatformError, Random, Schedule, Schema, type Scope } from "effect"
 import { ExecutorError } from "../executor/Executor.ts"
 
 export const Holder = Schema.Struct({

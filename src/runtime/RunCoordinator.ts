@@ -71,7 +71,7 @@ interface Entry {
   fiber: Fiber.Fiber<unknown, unknown> | undefined
 }
 
-export const make = Effect.fnUntraced(function*<E, R>(options: CoordinatorOptions<E, R>) {
+const make = Effect.fnUntraced(function*<E, R>(options: CoordinatorOptions<E, R>) {
   const context = yield* Effect.context<R>()
   const writer = yield* Semaphore.make(1)
   const fibers = yield* FiberSet.make<unknown, unknown>()

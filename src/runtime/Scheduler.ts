@@ -20,7 +20,7 @@ export interface ScheduleSpec {
   readonly catchUp?: boolean | undefined
 }
 
-export interface ScheduleEvent {
+interface ScheduleEvent {
   /** When the firing happened. */
   readonly at: string
   /** The scheduled time it was for. */
@@ -62,7 +62,7 @@ const keptEvents = 20
 const fired = Metric.counter("medallion.schedule.firings", { description: "Scheduled firings, by pipeline and outcome (submitted, skipped)", incremental: true })
 
 /** Parses every schedule first, so a bad one stops the server before anything runs. */
-export const parseSchedules = (specs: ReadonlyArray<ScheduleSpec>): Result.Result<ReadonlyArray<readonly [ScheduleSpec, Cron.Cron]>, ScheduleError> => {
+const parseSchedules = (specs: ReadonlyArray<ScheduleSpec>): Result.Result<ReadonlyArray<readonly [ScheduleSpec, Cron.Cron]>, ScheduleError> => {
   const parsed: Array<readonly [ScheduleSpec, Cron.Cron]> = []
   for (const spec of specs) {
     const cron = parseCron(spec.cron, spec.timezone)
@@ -81,7 +81,7 @@ export interface SchedulerOptions<E> {
   readonly lastStarted: (pipeline: string) => Effect.Effect<number | undefined, E>
 }
 
-export const make = Effect.fnUntraced(function*<E>(options: SchedulerOptions<E>) {
+const make = Effect.fnUntraced(function*<E>(options: SchedulerOptions<E>) {
   const coordinator = yield* RunCoordinator
   const parsed = parseSchedules(options.schedules)
   if (Result.isFailure(parsed)) return yield* parsed.failure

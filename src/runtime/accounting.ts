@@ -41,7 +41,7 @@ export const account = (rows: ReadonlyArray<Row>, expectations: ReadonlyArray<Ex
     }
     alive += n
     const flags = expectations.map((e) => row[e.flag] === true)
-    flags.forEach((f, i) => f && (failed[i]! += n))
+    for (const [i, f] of flags.entries()) if (f) failed[i]! += n
     for (const column of list(row[CAST_FAIL])) castFailures.set(column, (castFailures.get(column) ?? 0) + n)
     if (row[CAST_QUARANTINE] === true || expectations.some((e, i) => flags[i] && e.onFail === "quarantine")) {
       quarantined += n

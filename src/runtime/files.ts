@@ -6,7 +6,7 @@ import type { IngestNode } from "../plan/Plan.ts"
 import { SourceError } from "./errors.ts"
 
 /** Hex sha256 of a file's content, read through one reused 1 MiB buffer (no garbage per chunk). */
-export const checksum = (path: string) =>
+const checksum = (path: string) =>
   Effect.scoped(Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const file = yield* fs.open(path)

@@ -55,7 +55,10 @@ const eachLine = (
         const to = at === -1 ? read : at
         if (to > from) lastByte = chunk[to - 1]
         const gather = pieces !== undefined || (wanted !== undefined && (at === -1 || wanted(chunk, from, to)))
-        if (gather) (pieces ??= []).push(chunk.slice(from, to))
+        if (gather) {
+          pieces ??= []
+          pieces.push(chunk.slice(from, to))
+        }
         if (at === -1) break
         finish(offset + at)
         line++

@@ -490,7 +490,7 @@ const partOf = (node: ModelNode, path: ReadonlyArray<string | number>) => {
 }
 
 /** The engine's message without the generated SQL it quotes and without medallion's own columns. */
-export const engineReason = (detail: string) =>
+const engineReason = (detail: string) =>
   detail.split("\n")
     .filter((line) => line.trim() !== "" && !/^LINE \d+:/.test(line) && !/^\s*\^\s*$/.test(line))
     .map((line) => line.startsWith("Candidate bindings:")

@@ -35,7 +35,7 @@ export interface Prepared {
 }
 
 /** The assessment's inputs that need no warehouse, computed while the engine works on something else. */
-export const prepare = (node: PlanNode, projectDir: string, dialect: Dialect) =>
+const prepare = (node: PlanNode, projectDir: string, dialect: Dialect) =>
   Effect.gen(function*() {
     const files = node._tag === "Ingest"
       ? yield* listFiles(node.id, projectDir, node.source.path).pipe(Effect.orElseSucceed(() => undefined))

@@ -15,13 +15,13 @@
  */
 import { Cause, Exit, Logger, Redacted, type Tracer } from "effect"
 
-export const replacement = "[redacted]"
-export const minimumLength = 8
+const replacement = "[redacted]"
+const minimumLength = 8
 
 const known = new Set<string>()
 let pattern: RegExp | undefined
 
-const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
 
 /** Registers secret values (plain or Redacted); undefined, empty and short values are ignored. */
 export const register = (...values: ReadonlyArray<string | Redacted.Redacted<string> | undefined>): void => {
@@ -37,7 +37,7 @@ export const register = (...values: ReadonlyArray<string | Redacted.Redacted<str
     }
   }
   // Longest first, so that a secret containing another is replaced whole.
-  if (added) pattern = new RegExp([...known].sort((a, b) => b.length - a.length).map(escape).join("|"), "g")
+  if (added) pattern = new RegExp([...known].sort((a, b) => b.length - a.length).map(escapeRegExp).join("|"), "g")
 }
 
 /** Registers every Redacted value found in a decoded value (settings), however deep. */

@@ -17,7 +17,7 @@ import { expandVariables, missingVariable } from "../spec/variables.ts"
 const Secret = <S extends Schema.String>(text: S) => Schema.RedactedFromValue(text)
 
 /** HS256 needs a key at least as long as its hash output (RFC 7518, section 3.2): 32 bytes. */
-export const minimumJwtSecretBytes = 32
+const minimumJwtSecretBytes = 32
 
 const JwtSecret = Secret(Schema.String.check(Schema.makeFilter((text: string) => {
   const bytes = new TextEncoder().encode(text).length
@@ -186,7 +186,10 @@ export const envOverrides = (env: Readonly<Record<string, string | undefined>>):
     const keys = name.slice("MEDALLION_".length).toLowerCase().split("__")
     if (!sections.has(keys[0]!) && keys.length === 1) continue
     let target = out
-    keys.slice(0, -1).forEach((k) => (target = (target[k] ??= {}) as Record<string, unknown>))
+    for (const k of keys.slice(0, -1)) {
+      target[k] ??= {}
+      target = target[k] as Record<string, unknown>
+    }
     target[keys[keys.length - 1]!] = yamlValue(raw)
   }
   return out

@@ -16,7 +16,7 @@ const ColumnKey = Schema.String
 /** A SQL expression in the portable subset both dialects accept. */
 const Expression = Schema.NonEmptyString
 /** `layer.table`, e.g. `silver.orders`. */
-export const TableRef = described(
+const TableRef = described(
   Schema.String.check(Schema.isPattern(/^(bronze|silver|gold)\.[A-Za-z_][A-Za-z0-9_]*$/)),
   "A table reference: layer.table (bronze, silver or gold)"
 )
@@ -68,10 +68,9 @@ export type Source = typeof Source.Type
 // Transforms: each step is a one-key object, `- dedupe: {...}`
 
 const CastMap = Schema.Record(ColumnKey, Schema.NonEmptyString)
-export const CastOnError = Schema.Literals(["null", "quarantine", "fail"])
-export type CastOnError = typeof CastOnError.Type
+const CastOnError = Schema.Literals(["null", "quarantine", "fail"])
 
-export const Steps = {
+const Steps = {
   select: described(Columns, "Keep these columns or expressions (`expr as name`), in this order"),
   drop: described(Columns, "Remove these columns"),
   rename: described(Schema.Record(ColumnKey, Column), "Rename columns: { old: new }"),
@@ -155,7 +154,7 @@ const expectationCommon = {
   name: Schema.optionalKey(Schema.NonEmptyString),
   on_fail: Schema.optionalKey(OnFail)
 }
-export const Expectations = {
+const Expectations = {
   check: Expression,
   not_null: Columns,
   unique: Columns,

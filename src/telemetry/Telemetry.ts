@@ -59,7 +59,7 @@ export const serviceName = (env: Env): string =>
   set(env["OTEL_SERVICE_NAME"]) ?? parseKeyValues(env["OTEL_RESOURCE_ATTRIBUTES"])["service.name"] ?? "medallion"
 
 /** How long exit may wait for the last spans, metrics and logs to reach the collector. */
-export const shutdownTimeout = "2 seconds"
+const shutdownTimeout = "2 seconds"
 
 /**
  * The telemetry layer: while in scope, spans, metrics and logs go to the SDK's exporters; when the
@@ -79,6 +79,7 @@ export const layer = (options: {
     Secrets.register(...Object.values(parseKeyValues(env[name])).flatMap((value) => [value, ...value.split(/\s+/).slice(1)]))
   }
   return Layer.unwrap(
+    // biome-ignore lint/suspicious/noImportCycles: sdk.ts imports this module, and is imported only here, on demand, when both have loaded
     Effect.promise(() => import("./sdk.ts")).pipe(
       Effect.map((sdk) => sdk.layer({ serviceName: serviceName(env), serviceVersion: options.serviceVersion, env, shutdownTimeout, metricUnits: options.metricUnits ?? {} }))
     )
@@ -91,7 +92,7 @@ export type LogFormat = "text" | "json"
  * One JSON object per line on stderr: time, level, message, annotations, and the trace and span
  * ids of the span the line was logged in, so a log line leads to its trace.
  */
-export const jsonLogger = Logger.make(({ cause, date, fiber, logLevel, message }) => {
+const jsonLogger = Logger.make(({ cause, date, fiber, logLevel, message }) => {
   const span = fiber.cache.span
   const messages = Array.isArray(message) ? message : [message]
   const line: Record<string, unknown> = {
@@ -117,7 +118,7 @@ export type Annotations = Readonly<Record<string, unknown>>
  * stderr, one line each, except those `quiet` says the output already shows; the rest reaches only
  * the OTLP exporter (when on), and the JSON logger keeps everything.
  */
-export const textLogger = (quiet: (annotations: Annotations) => boolean = () => false) =>
+const textLogger = (quiet: (annotations: Annotations) => boolean = () => false) =>
   Logger.make((options) => {
     if (!LogLevel.isGreaterThanOrEqualTo(options.logLevel, "Warn")) return
     if (quiet(options.fiber.getRef(References.CurrentLogAnnotations))) return

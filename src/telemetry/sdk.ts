@@ -18,6 +18,7 @@ import { type MetricProducer, type MetricReader, PeriodicExportingMetricReader, 
 import { NodeSDK } from "@opentelemetry/sdk-node"
 import { type Duration, Effect, Layer, Logger, Tracer } from "effect"
 import * as Secrets from "../secrets/Secrets.ts"
+// biome-ignore lint/suspicious/noImportCycles: Telemetry.ts imports this module only on demand (import()), once it has loaded
 import { type Env, parseKeyValues } from "./Telemetry.ts"
 
 export interface SdkOptions {

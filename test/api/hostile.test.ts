@@ -53,12 +53,12 @@ const typedValues: ReadonlyArray<readonly [string, string]> = [
 
 const paging = [
   "limit=1e3", "limit=-5", "limit=99999999999999999999", "limit=", "limit=1;", "limit=1%20OR%201=1", "limit=0x10", "limit=1.5", "limit=%F0%9F%92%A5",
-  "offset=-1", "offset=1e99", "offset=999999999999", "offset=abc", "cursor=garbage", "cursor=" + "A".repeat(3000), "cursor=%27%20OR%201=1",
+  "offset=-1", "offset=1e99", "offset=999999999999", "offset=abc", "cursor=garbage", `cursor=${"A".repeat(3000)}`, "cursor=%27%20OR%201=1",
   `cursor=${Buffer.from(JSON.stringify({ v: 1, table: "notes", offset: 0, query: "[[],[]]", version: "" })).toString("base64url")}`,
   `cursor=${Buffer.from(JSON.stringify({ v: 1, table: "revenue", offset: -10, query: "[[],[]]", version: "" })).toString("base64url")}`,
   `cursor=${Buffer.from(JSON.stringify({ v: 1, table: "revenue", offset: 1e12, query: "[[],[]]", version: "" })).toString("base64url")}`,
   `cursor=${Buffer.from("{\"v\":1,\"table\":\"revenue\"").toString("base64url")}`,
-  "limit=5&offset=1&cursor=abc", "order_by=" + "x".repeat(2000)
+  "limit=5&offset=1&cursor=abc", `order_by=${"x".repeat(2000)}`
 ]
 
 /** Text values that look like SQL: bound as parameters, they simply match no row. */

@@ -45,7 +45,7 @@ gold:
     from: silver.orders
 `
 
-export const slow = `
+const slow = `
 version: 1
 pipeline: slow
 gold:
@@ -105,7 +105,7 @@ export const startServer = async (project: TestProject, plan: Plan, api: (typeof
   const url = await Effect.runPromise(Server.address.pipe(Effect.provideContext(context)))
   const read = async (response: Response) => {
     const text = await response.text()
-    let body: unknown = undefined
+    let body: unknown
     try {
       body = JSON.parse(text)
     } catch {

@@ -32,6 +32,7 @@ describe("apply's progress on a terminal", () => {
     const exited = new Promise<number | null>((resolve) => terminal.on("close", (code) => resolve(code)))
 
     await until("the status line", () => /running gold\.total CREATE TABLE \d+\.\ds/.test(output) || terminal.exitCode !== null, 60_000)
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: ESC [2K is the terminal's erase-line sequence, which the status line writes
     assert.match(output, /\r\u001b\[2Krunning gold\.total CREATE TABLE \d+\.\ds/)
     process.kill(Number(readFileSync(pidFile, "utf8").trim()), "SIGINT")
     assert.strictEqual(await exited, 130, output)

@@ -15,7 +15,7 @@ import { pipelineYaml } from "./arbitraries.ts"
 import { type Case, csvText, expectedAfter, finalFiles } from "./model.ts"
 import { canonicalState, type Failed, land, readState, writeProject } from "./warehouse.ts"
 
-export const failedIn = (report: RunReport): Failed =>
+const failedIn = (report: RunReport): Failed =>
   Object.fromEntries(report.tables.map((t) => [t.table, t.status === "failed" || t.status === "skipped"]))
 
 /** A failed table whose failure the model does not expect, with its error (for the message). */

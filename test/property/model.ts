@@ -72,7 +72,7 @@ export interface Case {
   readonly arrivals: ReadonlyArray<Arrival>
 }
 
-export const columns = ["id", "seq", "amount", "cat"] as const
+const columns = ["id", "seq", "amount", "cat"] as const
 
 /** The text of a CSV file. */
 export const csvText = (file: CsvFile): string => {
@@ -85,7 +85,7 @@ export const csvText = (file: CsvFile): string => {
 // ---------------------------------------------------------------------------------------------
 
 /** A bronze row with its arrival: the apply that ingested it, its file and its 1-based row. */
-export interface BronzeRow {
+interface BronzeRow {
   readonly values: Readonly<Record<string, string | null>>
   readonly apply: number
   readonly file: string
@@ -122,7 +122,7 @@ const field = (text: string | undefined): Value => (text === undefined || text =
  * Incremental: a file is read once, when first seen (files are never rewritten or removed).
  * Replace: the current files, all read by the last apply.
  */
-export const bronzeAfter = (pipeline: PipelineSpec, arrivals: ReadonlyArray<Arrival>): ReadonlyArray<BronzeRow> => {
+const bronzeAfter = (pipeline: PipelineSpec, arrivals: ReadonlyArray<Arrival>): ReadonlyArray<BronzeRow> => {
   const current = new Map<string, { file: CsvFile; apply: number }>()
   arrivals.forEach((arrival, apply) => {
     for (const name of arrival.remove) current.delete(name)
@@ -182,7 +182,9 @@ const classify = (spec: SilverSpec, rows: ReadonlyArray<BronzeRow>): ReadonlyArr
   rows.map((row) => {
     const values: Record<string, Value> = { ...row.values }
     let action: Action = "keep"
-    const worst = (a: Action) => (strength[a] > strength[action] ? (action = a) : action)
+    const worst = (a: Action) => {
+      if (strength[a] > strength[action]) action = a
+    }
     for (const c of ["id", "seq", "amount"] as const) {
       const cast = integer(row.values[c] ?? null)
       values[c] = cast.value
@@ -198,7 +200,7 @@ const withFile = (c: Classified): Record<string, Value> => ({ ...c.values, _sour
 const quarantineRow = (c: Classified): Record<string, Value> => ({ id: c.values["id"] ?? null, seq: c.values["seq"] ?? null, cat: c.values["cat"] ?? null, _source_file: c.row.file })
 
 /** A silver table over all of bronze (arrival order), as one run of it would leave it. */
-export const silverOf = (spec: SilverSpec, bronze: ReadonlyArray<BronzeRow>): TableState => {
+const silverOf = (spec: SilverSpec, bronze: ReadonlyArray<BronzeRow>): TableState => {
   const input = spec.dedupe === undefined ? bronze : dedupe(bronze, spec.dedupe)
   const classified = classify(spec, input)
   const kept = classified.filter((c) => c.action === "keep" || c.action === "warn")
@@ -220,7 +222,7 @@ export const silverOf = (spec: SilverSpec, bronze: ReadonlyArray<BronzeRow>): Ta
 }
 
 /** The gold aggregate over a silver table's rows: per cat, count(*) and sum(amount). */
-export const goldOf = (silver: Table): Table => {
+const goldOf = (silver: Table): Table => {
   const groups = new Map<Value, { n: number; total: bigint | null }>()
   for (const r of silver) {
     const key = r["cat"] ?? null

@@ -38,7 +38,7 @@ const text = (v: unknown): Value => (v === null || v === undefined ? null : Stri
 const basename = (column: string) => `regexp_extract(${column}, '[^/\\\\]+$')`
 
 /** Rows as sorted JSON lines: tables compare as multisets, whatever order they were read in. */
-export const canonical = (table: Table): ReadonlyArray<string> =>
+const canonical = (table: Table): ReadonlyArray<string> =>
   table.map((r) => JSON.stringify(Object.keys(r).sort().map((k) => [k, r[k] ?? null]))).sort()
 
 /** A model state with its tables in canonical order. */

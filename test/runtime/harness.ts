@@ -66,7 +66,7 @@ export const column = (sql: string, name: string) =>
   Effect.map(rows(sql), (result) => result.map((r) => r[name]))
 
 /** The single value of a one-row, one-column query. */
-export const scalar = (sql: string) =>
+const scalar = (sql: string) =>
   Effect.map(rows(sql), (result) => {
     assert.strictEqual(result.length, 1, `expected one row from: ${sql}`)
     return Object.values(result[0]!)[0]

@@ -6,7 +6,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { planOf, runPlan } from "../support/project.ts"
-import { assertBalanced, columnsOf, countsOf, inProject, query, succeeded, tableOf } from "./harness.ts"
+import { assertBalanced, columnsOf, countsOf, inProject, query, succeeded } from "./harness.ts"
 
 const pipeline = (merge: string) => `
 version: 1

@@ -4,7 +4,7 @@
  * graceful shutdown (finish within the grace period, else cancel; refuse new runs meanwhile).
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Duration, Effect, Exit, Fiber, Layer, Ref, Scope } from "effect"
+import { Deferred, type Duration, Effect, Exit, Fiber, Layer, Ref, Scope } from "effect"
 import { TestClock } from "effect/testing"
 import * as Coordinator from "../../src/runtime/RunCoordinator.ts"
 import { RunCoordinator, type RunRequest } from "../../src/runtime/RunCoordinator.ts"

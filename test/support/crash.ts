@@ -8,7 +8,7 @@
  * files (the merge tables keep one row per order and version, then the highest version).
  */
 import { spawn } from "node:child_process"
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { DuckDBInstance } from "@duckdb/node-api"
@@ -30,9 +30,9 @@ export const prng = (seed: number) => {
     chance: (p: number) => next() < p
   }
 }
-export type Prng = ReturnType<typeof prng>
+type Prng = ReturnType<typeof prng>
 
-export const pipeline = `version: 1
+const pipeline = `version: 1
 pipeline: crash
 sources:
   landing: { format: csv, path: data/landing/*.csv, incremental: true }
@@ -78,7 +78,7 @@ concurrency: 2
 duckdb: { path: ./.medallion/warehouse.duckdb, threads: 2 }
 `
 
-export interface GeneratedFile {
+interface GeneratedFile {
   readonly name: string
   /** Data lines (without the header) and lines the CSV reader must reject. */
   readonly lines: number
@@ -147,7 +147,7 @@ export interface CrashProject {
 }
 
 /** A project with the pipeline, its config and an empty landing folder. */
-export const makeCrashProject = (root?: string): CrashProject => {
+const makeCrashProject = (root?: string): CrashProject => {
   const dir = mkdtempSync(join(root ?? tmpdir(), "medallion-crash-"))
   mkdirSync(join(dir, "pipelines"), { recursive: true })
   mkdirSync(join(dir, "config"), { recursive: true })
@@ -163,7 +163,7 @@ export const makeCrashProject = (root?: string): CrashProject => {
 }
 
 /** Copies files from the stash into the project's landing folder (whole files: never half-written). */
-export const land = (project: CrashProject, dataset: Dataset, names: ReadonlyArray<string>) => {
+const land = (project: CrashProject, dataset: Dataset, names: ReadonlyArray<string>) => {
   for (const name of names) copyFileSync(join(dataset.stash, name), join(project.landing, name))
 }
 
@@ -248,13 +248,13 @@ export const withWarehouses = async <A>(paths: ReadonlyArray<string>, body: (que
 }
 
 /** The tables compared with the reference: all of gold, and the data tables of bronze and silver. */
-export const comparedTables = [
+const comparedTables = [
   "gold.status_totals", "gold.daily_events", "gold.customer_value",
   "silver.orders", "silver.orders__quarantine", "silver.order_state",
   "bronze.orders", "bronze.orders__rejects"
 ] as const
 
-export interface TrialCheck {
+interface TrialCheck {
   readonly failures: ReadonlyArray<string>
   readonly runs: Readonly<Record<string, number>>
 }
@@ -263,7 +263,7 @@ export interface TrialCheck {
  * Checks a trial's warehouse against the reference warehouse and the invariants that must hold
  * whatever was killed when. Returns a description of each violation (empty when all hold).
  */
-export const checkTrial = (warehouse: string, reference: string, dataset: Dataset, applies: { readonly completed: number; readonly kills: number }) =>
+const checkTrial = (warehouse: string, reference: string, dataset: Dataset, applies: { readonly completed: number; readonly kills: number }) =>
   withWarehouses([warehouse, reference], async (query): Promise<TrialCheck> => {
     const failures: Array<string> = []
     const n = async (sql: string) => Number((await query(sql))[0]?.["n"] ?? Number.NaN)
@@ -494,7 +494,7 @@ const stepsOf = (random: Prng, n: number, three: number): ReadonlyArray<number> 
  * One trial in a fresh warehouse: land the files in 2-3 steps; for each, start apply and SIGKILL
  * it at a random moment (maybe again on the next try), then apply to completion; then check.
  */
-export const runTrial = async (options: TrialOptions): Promise<TrialResult> => {
+const runTrial = async (options: TrialOptions): Promise<TrialResult> => {
   const random = prng(options.seed)
   const project = makeCrashProject(options.root)
   const failures: Array<string> = []
@@ -548,9 +548,6 @@ export const runTrial = async (options: TrialOptions): Promise<TrialResult> => {
 }
 
 const lastLines = (r: Applied) => `${r.stdout}\n${r.stderr}`.trim().split("\n").slice(-6).join(" | ")
-
-/** The files currently in the landing folder (for debugging). */
-export const landedFiles = (project: CrashProject) => readdirSync(project.landing).sort()
 
 export const summarize = (results: ReadonlyArray<TrialResult>) => {
   const failed = results.filter((r) => r.failures.length > 0)

@@ -17,7 +17,7 @@ import { envFlag, planFor, settingsFor } from "../context.ts"
 const placeholders = { batchId: "<batch_id>", startedAt: "1970-01-01T00:00:00.000Z" }
 
 /** The statements of one table, each under a comment saying what it is for. */
-export const compiledSql = (d: Dialect, node: PlanNode): ReadonlyArray<readonly [string, string]> => {
+const compiledSql = (d: Dialect, node: PlanNode): ReadonlyArray<readonly [string, string]> => {
   if (node._tag === "Ingest") {
     const program = compileIngest(d, node, { ...placeholders, files: [{ path: "<each file>", name: "<each file>", batchId: "<batch_id>", ingestedAt: placeholders.startedAt }] })
     return [

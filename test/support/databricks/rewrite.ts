@@ -57,7 +57,7 @@ const sparkEscapes: Readonly<Record<string, string>> = { n: "\n", t: "\t", r: "\
 const duckString = (value: string) => `'${value.replaceAll("'", "''")}'`
 const duckIdent = (value: string) => `"${value.replaceAll("\"", "\"\"")}"`
 
-export const tokenize = (sql: string): Array<Token> => {
+const tokenize = (sql: string): Array<Token> => {
   const tokens: Array<Token> = []
   let i = 0
   while (i < sql.length) {
@@ -155,7 +155,7 @@ const text = (tokens: ReadonlyArray<Token>) => tokens.map((t) => t.text).join(""
 
 /** Expands one level of `{a,b}` alternation (backslash escapes glob characters). */
 export const expandGlob = (pattern: string): ReadonlyArray<string> => {
-  const unescape = (s: string) => s.replace(/\\(.)/g, "$1")
+  const unescapeGlob = (s: string) => s.replace(/\\(.)/g, "$1")
   let open = -1
   for (let i = 0; i < pattern.length; i++) {
     if (pattern[i] === "\\") i++
@@ -164,7 +164,7 @@ export const expandGlob = (pattern: string): ReadonlyArray<string> => {
       break
     }
   }
-  if (open === -1) return [unescape(pattern)]
+  if (open === -1) return [unescapeGlob(pattern)]
   const parts: Array<string> = []
   let current = ""
   let i = open + 1
@@ -178,7 +178,7 @@ export const expandGlob = (pattern: string): ReadonlyArray<string> => {
   parts.push(current)
   const head = pattern.slice(0, open)
   const tail = pattern.slice(i + 1)
-  return parts.map((p) => unescape(head + p + tail))
+  return parts.map((p) => unescapeGlob(head + p + tail))
 }
 
 /** The DuckDB reader call for a read_files call's arguments, with `filename = filenameColumn`. */

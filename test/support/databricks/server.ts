@@ -67,7 +67,7 @@ interface Statement {
   cancel: () => void
 }
 
-export interface Submitted {
+interface Submitted {
   readonly statement: string
   readonly parameters: ReadonlyArray<Parameter>
   readonly query_tags: ReadonlyArray<{ readonly key: string; readonly value?: string | undefined }>
