@@ -11,7 +11,7 @@ export default defineConfig({
     maxWorkers: 2,
     // Deno cannot fork vitest's child-process workers; its worker threads work (see the setup file).
     ...(isDeno ? { pool: "threads" as const, setupFiles: ["test/support/deno-worker.ts"] } : {}),
-    // `npm run coverage` (and CI's `npm test -- --coverage`): V8 coverage of src/ as the test
+    // `npm test` and `npm run coverage` (the suite without the property file): V8 coverage of src/ as the test
     // processes run it. The CLI the tests start as child processes is not counted.
     coverage: {
       provider: "v8",
