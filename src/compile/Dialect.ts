@@ -63,6 +63,17 @@ export interface Dialect {
   readonly withColumn: (from: string, column: string, expression: string) => string
   /** The rows of `query` that come first in their partition of `window` (`PARTITION BY ... ORDER BY ...`). */
   readonly firstPerKey: (query: string, window: string) => string
+  /**
+   * The first `n` rows of `query` by `orderBy`, per partition when `partition` has expressions:
+   * exactly n (fewer when there are fewer), rows tied in `orderBy` ordered by their whole row, so
+   * the choice is the same on every run; or, `withTies`, every row that ranks n or better.
+   */
+  readonly firstRows: (query: string, options: {
+    readonly partition: ReadonlyArray<string>
+    readonly orderBy: ReadonlyArray<string>
+    readonly n: number
+    readonly withTies: boolean
+  }) => string
   readonly cast: (expression: string, type: string) => string
   /** A cast that gives NULL instead of failing. */
   readonly tryCast: (expression: string, type: string) => string

@@ -30,6 +30,15 @@ export const duckdb: Dialect = {
   starRename: (renames) => `* RENAME (${renames.map(([from, to]) => `${quote(from)} AS ${quote(to)}`).join(", ")})`,
   // DuckDB plans QUALIFY row_number() = 1 as a grouped arg_max, without sorting every row.
   firstPerKey: (query, window) => `SELECT * FROM (${query}) AS r QUALIFY row_number() OVER (${window}) = 1`,
+  // A table's alias used as a column is its whole row, a struct (compared field by field): the last
+  // tie-break. Without a partition, ORDER BY ... LIMIT runs as a top-n heap instead of a sort.
+  firstRows: (query, { partition, orderBy, n, withTies }) => {
+    const row = quote("__medallion_row")
+    const over = (order: ReadonlyArray<string>) => `${partition.length > 0 ? `PARTITION BY ${partition.join(", ")} ` : ""}ORDER BY ${order.join(", ")}`
+    if (withTies) return `SELECT * FROM (${query}) AS r QUALIFY rank() OVER (${over(orderBy)}) <= ${n}`
+    if (partition.length === 0) return `SELECT * FROM (${query}) AS ${row} ORDER BY ${[...orderBy, row].join(", ")} LIMIT ${n}`
+    return `SELECT * FROM (${query}) AS ${row} QUALIFY row_number() OVER (${over([...orderBy, row])}) <= ${n}`
+  },
   withColumn: (from, column, expression) => `SELECT COLUMNS(lambda c: c <> ${literal(column)}), ${expression} AS ${quote(column)} FROM ${from}`,
   cast: (expression, type) => `CAST(${expression} AS ${type})`,
   tryCast: (expression, type) => `TRY_CAST(${expression} AS ${type})`,

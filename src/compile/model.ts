@@ -4,7 +4,7 @@
  * Rows are marked rather than removed: every step keeps the rows it would drop and records why in
  * a marker column, so that one grouped query over the staged rows accounts for every row
  * (kept, dropped by reason, duplicate, quarantined). Markers are NULL until set (most rows store
- * nothing). Steps that change the grain (aggregate, sql) first discard marked rows; accounting
+ * nothing). Steps that change the grain (aggregate, top, sql) first discard marked rows; accounting
  * starts again after the last of them, and steps before it simply remove rows.
  *
  * One exception, for speed: a dedupe that is the chain's first step (keeping the first row of each
@@ -14,16 +14,18 @@
  *
  * Order-dependent steps are deterministic: rows that `order_by` (or a merge's `sequence_by`) leaves
  * tied are ordered by arrival (`_ingested_at`, `_source_file`, `_source_row`, as far as the rows
- * still carry them), so a rebuild keeps the same row as the incremental runs did.
+ * still carry them), so a rebuild keeps the same row as the incremental runs did. `top` then
+ * orders rows still tied by their whole row, since its rows may carry no arrival columns.
  */
-import type { ModelNode } from "../plan/Plan.ts"
-import { quarantinesRows, reshapes } from "../plan/Plan.ts"
+import type { JoinStep, ModelNode } from "../plan/Plan.ts"
+import { quarantinesRows, reshapes, unmatchedRows } from "../plan/Plan.ts"
 import type { Expectation, ExpectationKind, OnFail, Step } from "../spec/Pipeline.ts"
 import type { Dialect } from "./Dialect.ts"
 import { arrivalColumns, lineageColumns } from "./ingest.ts"
 import { resolveReferences } from "./references.ts"
 
 export const REMOVED = "__medallion_removed"
+/** Quarantine reasons set by steps: a cast's `cast(col)` with the value as it arrived, a join's name. */
 export const CAST_QUARANTINE = "__medallion_cast_q"
 export const CAST_FAIL = "__medallion_cast_f"
 const markers = [REMOVED, CAST_QUARANTINE, CAST_FAIL] as const
@@ -112,6 +114,13 @@ const parseDuration = (every: string): string => {
   return `${m[1]} ${name}${m[1] === "1" ? "" : "s"}`
 }
 
+/** What a join's unmatched rows are quarantined under (in `_expectations`). */
+const joinReason = (join: JoinStep): string =>
+  join.name ?? `join(${join.to} on ${typeof join.on === "string" ? join.on : join.on.join(", ")})`
+
+/** What a join's unmatched rows are counted under when dropped: `join_unmatched` as ever, with the join's name when it has one. */
+const joinDropReason = (join: JoinStep): string => join.name === undefined ? "join_unmatched" : `join_unmatched:${join.name}`
+
 /** The quarantine reason of a value of `column` that did not cast. */
 const castReason = (column: string) => `cast(${column})`
 
@@ -132,13 +141,14 @@ interface ChainContext {
 
 /**
  * The arrival columns present before each step and after the last: those of the input, less what
- * a step removes (select without them, drop, rename, and any change of grain).
+ * a step removes (select without them, drop, rename, and a change of grain that makes new rows:
+ * aggregate and sql; top keeps whole rows).
  */
 const arrivalThrough = (steps: ReadonlyArray<Step>, inputColumns: ReadonlyArray<string> | undefined): ReadonlyArray<ReadonlyArray<string>> => {
   let present: ReadonlyArray<string> = arrivalColumns.filter((c) => inputColumns?.includes(c) === true)
   const through = [present]
   for (const step of steps) {
-    if (reshapes(step)) present = []
+    if (reshapes(step) && !("top" in step)) present = []
     else if ("select" in step) present = present.filter((c) => step.select.includes(c))
     else if ("drop" in step) present = present.filter((c) => !step.drop.includes(c))
     else if ("rename" in step) present = present.filter((c) => !Object.hasOwn(step.rename, c))
@@ -239,20 +249,38 @@ const compileStep = (ctx: ChainContext, step: Step, index: number, prev: string,
     return `SELECT ${d.starReplace([...replaced, [marker, failed]])} FROM ${prev}`
   }
   if ("join" in step) {
-    const { to, on, how, columns } = step.join
+    const { to, on, columns } = step.join
+    const unmatched = unmatchedRows(step.join)
     const [layer, name] = to.split(".") as ["silver", string]
     const match = "__medallion_match"
     const condition = typeof on === "string" ? on : on.map((c) => `l.${q(c)} = r.${q(c)}`).join(" AND ")
     const right = columns === undefined
-      ? `r.${d.starExcept([...(typeof on === "string" ? [] : on), match])}`
-      : columns.map((c) => `r.${q(c)}`).join(", ")
-    const filters = how === "inner" && beforeReshape
-    const removed = how === "inner" && !filters
-      ? `CASE WHEN l.${q(REMOVED)} IS NULL AND r.${q(match)} IS NULL THEN 'join_unmatched' ELSE l.${q(REMOVED)} END`
-      : `l.${q(REMOVED)}`
+      ? [`r.${d.starExcept([...(typeof on === "string" ? [] : on), match])}`]
+      : Array.isArray(columns)
+      ? columns.map((c) => `r.${q(c)}`)
+      : Object.entries(columns).map(([as, c]) => `r.${q(c)} AS ${q(as)}`)
+    const filters = unmatched === "drop" && beforeReshape
+    const missed = `l.${q(REMOVED)} IS NULL AND r.${q(match)} IS NULL`
+    // The marker this join sets on a row without a match (REMOVED as it was when it sets none).
+    const [marker, marked] = unmatched === "quarantine"
+      ? [CAST_QUARANTINE, `CASE WHEN ${missed} THEN ${d.concatArrays(`coalesce(l.${q(CAST_QUARANTINE)}, ${d.emptyTextArray})`, d.textArray([d.literal(joinReason(step.join))]))} ELSE l.${q(CAST_QUARANTINE)} END`]
+      : unmatched === "drop" && !filters
+      ? [REMOVED, `CASE WHEN ${missed} THEN ${d.literal(joinDropReason(step.join))} ELSE l.${q(REMOVED)} END`]
+      : [REMOVED, `l.${q(REMOVED)}`]
     // The right side never brings its lineage columns: the row's lineage is the left side's.
     const rightRows = d.columnsExcept(d.table(layer, name), lineageColumns, `true AS ${q(match)}`)
-    return `SELECT l.${d.starExcept([REMOVED])}, ${right}, ${removed} AS ${q(REMOVED)} FROM ${prev} l ${filters ? "INNER" : "LEFT"} JOIN (${rightRows}) r ON ${condition}`
+    return `SELECT ${[`l.${d.starExcept([marker])}`, ...right, `${marked} AS ${q(marker)}`].join(", ")} FROM ${prev} l ${filters ? "INNER" : "LEFT"} JOIN (${rightRows}) r ON ${condition}`
+  }
+  if ("top" in step) {
+    const { n, order_by, by, with_ties } = step.top
+    const orderBy = typeof order_by === "string" ? [order_by] : order_by
+    return d.firstRows(`SELECT * FROM ${prev}`, {
+      partition: (by ?? []).map(q),
+      // Ties in order_by are kept (rank), or broken by arrival and then the dialect's whole-row order.
+      orderBy: with_ties === true ? orderBy : withArrival(d, orderBy, ctx.arrival[index] ?? []),
+      n,
+      withTies: with_ties === true
+    })
   }
   if ("aggregate" in step) {
     const by = step.aggregate.by ?? []
@@ -271,7 +299,7 @@ const dedupeWindow = (d: Dialect, step: Extract<Step, { dedupe: unknown }>, part
 
 /** Whether a step can mark a row as removed, cast-failed or quarantined. */
 const marksRows = (step: Step): boolean =>
-  "filter" in step || "drop_nulls" in step || "dedupe" in step || ("join" in step && step.join.how === "inner") ||
+  "filter" in step || "drop_nulls" in step || "dedupe" in step || ("join" in step && unmatchedRows(step.join) !== "keep") ||
   ("cast" in step && castOnError(step) === "quarantine")
 
 /** The chain's first step, when it is a dedupe that keeps the first row of each key (see the top of the file). */
@@ -313,7 +341,7 @@ const compileChain = (ctx: ChainContext, inputs: ModelInputs, filterLeading: boo
       someRemoved = false
     } else {
       ctes.push([`step_${i + 1}`, compileStep(ctx, step, i, prev, beforeReshape, someRemoved)])
-      someRemoved ||= "dedupe" in step || (!beforeReshape && ("filter" in step || "drop_nulls" in step || ("join" in step && step.join.how === "inner")))
+      someRemoved ||= "dedupe" in step || (!beforeReshape && ("filter" in step || "drop_nulls" in step || ("join" in step && unmatchedRows(step.join) === "drop")))
     }
   })
   ctes.push(["final", `SELECT * FROM step_${steps.length}`])
@@ -360,8 +388,13 @@ export const compileModel = (d: Dialect, node: ModelNode, inputs: ModelInputs): 
   const arrival = arrivalThrough(allSteps, inputs.inputColumns)
   // A staged table's leading dedupe filters (its duplicates are counted as input minus staged rows,
   // from the input table; a query input would have to run twice); a view's classification reads
-  // the chain itself and counts marked duplicates.
-  const filtersDuplicates = node.mode !== "view" && node.table.from !== undefined && leadingDedupe(allSteps) !== undefined
+  // the chain itself and counts marked duplicates. That subtraction holds only while each staged
+  // row is one input row: a later change of grain restarts the count (the dedupe is then not
+  // counted at all), and a join can make several rows of one (the dedupe then marks instead).
+  const reshaped = allSteps.some(reshapes)
+  const filtersDuplicates = node.mode !== "view" && node.table.from !== undefined && leadingDedupe(allSteps) !== undefined &&
+    (reshaped || !allSteps.some((s) => "join" in s))
+  const countsFilteredDuplicates = filtersDuplicates && !reshaped
   const ctes = compileChain({ d, node, strictCasts: false, arrival }, inputs, filtersDuplicates)
   const strictCtes = compileChain({ d, node, strictCasts: true, arrival }, inputs, true)
   const expectations: ReadonlyArray<ExpectationPlan> = (node.table.expect ?? []).map((e, i) => ({
@@ -414,7 +447,7 @@ export const compileModel = (d: Dialect, node: ModelNode, inputs: ModelInputs): 
   return {
     stage,
     buildStage: d.createTempTable(stage, withChain(staged)),
-    classify: classify(d.tempTable(stage)) + (filtersDuplicates ? duplicatesRemoved(d.tempTable(stage)) : ""),
+    classify: classify(d.tempTable(stage)) + (countsFilteredDuplicates ? duplicatesRemoved(d.tempTable(stage)) : ""),
     classifyView: withChain(classify(`(${flagged}) AS flagged`)),
     expectations,
     castFailureSample: (column) => d.castFailureValues(node.mode === "view" ? `(${withChain("SELECT * FROM final")}) AS chain` : d.tempTable(stage), q(CAST_FAIL), column),

@@ -129,6 +129,21 @@ export const spark = (options: SparkOptions): Dialect => {
       `${starExcept(renames.map(([from]) => from))}, ${renames.map(([from, to]) => `${q(from)} AS ${q(to)}`).join(", ")}`,
     firstPerKey: (query, window) =>
       `SELECT ${starExcept(["__medallion_rn"])} FROM (SELECT *, row_number() OVER (${window}) AS ${q("__medallion_rn")} FROM (${query}) AS r) AS n WHERE ${q("__medallion_rn")} = 1`,
+    // struct(*) is the whole row (structs compare field by field): the last tie-break. Without a
+    // partition, ORDER BY ... LIMIT lets Spark keep n rows per task instead of sorting every row.
+    firstRows: (query, { partition, orderBy, n, withTies }) => {
+      const row = "__medallion_row"
+      const rank = "__medallion_rank"
+      const over = (order: ReadonlyArray<string>) => `${partition.length > 0 ? `PARTITION BY ${partition.join(", ")} ` : ""}ORDER BY ${order.join(", ")}`
+      if (withTies) {
+        return `SELECT ${starExcept([rank])} FROM (SELECT *, rank() OVER (${over(orderBy)}) AS ${q(rank)} FROM (${query}) AS r) AS ranked WHERE ${q(rank)} <= ${n}`
+      }
+      const withRow = `SELECT *, struct(*) AS ${q(row)} FROM (${query}) AS r`
+      if (partition.length === 0) {
+        return `SELECT ${starExcept([row])} FROM (SELECT * FROM (${withRow}) AS w ORDER BY ${[...orderBy, q(row)].join(", ")} LIMIT ${n}) AS firsts`
+      }
+      return `SELECT ${starExcept([row, rank])} FROM (SELECT *, row_number() OVER (${over([...orderBy, q(row)])}) AS ${q(rank)} FROM (${withRow}) AS w) AS ranked WHERE ${q(rank)} <= ${n}`
+    },
     withColumn: (from, column, expression) =>
       `SELECT ${starExcept([KEY, column])}, ${expression} AS ${q(column)} FROM ${ensureColumns(from, [column])}`,
     cast,

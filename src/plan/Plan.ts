@@ -5,7 +5,7 @@
  */
 import { Cron, DateTime, Result } from "effect"
 import type { ParsedPipeline, YamlPath } from "../spec/parse.ts"
-import type { BronzeTable, Layer, OnFail, Pipeline, Retry, Source, Step, Table } from "../spec/Pipeline.ts"
+import type { BronzeTable, JoinUnmatched, Layer, OnFail, Pipeline, Retry, Source, Step, Table } from "../spec/Pipeline.ts"
 import { layers, namePattern } from "../spec/Pipeline.ts"
 import { type Problem, SpecError } from "../spec/SpecError.ts"
 import { didYouMean } from "../spec/suggest.ts"
@@ -61,9 +61,10 @@ const referencePattern = /\{\{\s*([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z_][A-Za-z0
 export const sqlReferences = (sql: string): ReadonlyArray<string> =>
   Array.from(sql.matchAll(referencePattern), (m) => (m[2] === undefined ? m[1]! : `${m[1]}.${m[2]}`))
 
-/** Whether a table can set rows aside into `<table>__quarantine`: a cast or an expectation that quarantines. */
+/** Whether a table can set rows aside into `<table>__quarantine`: a cast, a join or an expectation that quarantines. */
 export const quarantinesRows = (table: Table): boolean =>
-  (table.transforms ?? []).some((s) => "cast" in s && "columns" in s.cast && s.cast.on_error === "quarantine") ||
+  (table.transforms ?? []).some((s) =>
+    ("cast" in s && "columns" in s.cast && s.cast.on_error === "quarantine") || ("join" in s && unmatchedRows(s.join) === "quarantine")) ||
   (table.expect ?? []).some((e) => e.on_fail === "quarantine")
 
 const quarantineSuffix = "__quarantine"
@@ -87,7 +88,13 @@ export const inputModeOf = (plan: { readonly nodes: ReadonlyMap<TableId, PlanNod
 }
 
 /** Steps that change the grain of the rows: row accounting restarts after the last one. */
-export const reshapes = (step: Step): boolean => "aggregate" in step || "sql" in step
+export const reshapes = (step: Step): boolean => "aggregate" in step || "sql" in step || "top" in step
+
+export type JoinStep = Extract<Step, { join: unknown }>["join"]
+
+/** What a join does with a row whose key has no match: `on_unmatched`, else `how` (inner drops), else keep. */
+export const unmatchedRows = (join: JoinStep): JoinUnmatched =>
+  join.on_unmatched ?? (join.how === "inner" ? "drop" : "keep")
 
 const stepReferences = (step: Step): ReadonlyArray<string> =>
   "join" in step ? [step.join.to] : "sql" in step ? sqlReferences(step.sql).filter((r) => r !== "input") : []
@@ -116,6 +123,21 @@ const locationOf = (parsed: ParsedPipeline, path: YamlPath): string => {
 
 const onFailOf = (e: { readonly on_fail?: OnFail }): OnFail => e.on_fail ?? "warn"
 
+/** `how` and `on_unmatched` say the same thing twice: they must agree (left is keep, inner is drop). */
+const howMeans = { left: "keep", inner: "drop" } as const
+
+/** A join's `on_unmatched` against `how`, a change of grain after it, and views. */
+const joinProblems = (join: JoinStep, beforeReshape: boolean, inView: boolean, at: (message: string) => Problem): ReadonlyArray<Problem> => {
+  if (join.how !== undefined && join.on_unmatched !== undefined && howMeans[join.how] !== join.on_unmatched) {
+    return [at(`how: ${join.how} means on_unmatched: ${howMeans[join.how]}, which contradicts on_unmatched: ${join.on_unmatched}; on_unmatched replaces how: remove how`)]
+  }
+  if (unmatchedRows(join) !== "quarantine") return []
+  if (beforeReshape) {
+    return [at("on_unmatched: quarantine must come after the last aggregate, top or sql step (row accounting starts again after it); move the join down, or use on_unmatched: drop to leave such rows out before the change of grain")]
+  }
+  return inView ? [at("a view cannot quarantine rows; use on_unmatched: drop or keep, or mode: replace")] : []
+}
+
 /** Rules about one table that the schema alone cannot express. */
 const tableProblems = (parsed: ParsedPipeline, layer: Layer, name: string, table: Table): ReadonlyArray<Problem> => {
   const at = (path: ReadonlyArray<string | number>, message: string) => parsed.problemAt([layer, name, ...path], `${layer}.${name}: ${message}`, "key")
@@ -127,11 +149,12 @@ const tableProblems = (parsed: ParsedPipeline, layer: Layer, name: string, table
   const lastReshape = steps.findLastIndex(reshapes)
   steps.forEach((step, i) => {
     if ("cast" in step && i < lastReshape && "columns" in step.cast && step.cast.on_error === "quarantine") {
-      problems.push(at(["transforms", i, "cast"], "on_error: quarantine must come after the last aggregate or sql step; move the cast down or use on_error: null"))
+      problems.push(at(["transforms", i, "cast"], "on_error: quarantine must come after the last aggregate, top or sql step; move the cast down or use on_error: null"))
     }
     if ("sql" in step && !sqlReferences(step.sql).includes("input")) {
       problems.push(at(["transforms", i, "sql"], "a sql step must read the previous step as {{ input }}"))
     }
+    if ("join" in step) problems.push(...joinProblems(step.join, i < lastReshape, table.mode === "view", (message) => at(["transforms", i, "join", "on_unmatched"], message)))
   })
   if (table.mode === "merge" && (table.key === undefined || table.sequence_by === undefined)) {
     problems.push(at(["mode"], "mode: merge needs key: [columns] that identify a row and sequence_by: a column that orders its versions (e.g. updated_at), so the newest version wins every time"))
@@ -331,7 +354,7 @@ export const buildPlan = (files: ReadonlyArray<ParsedPipeline>): Result.Result<P
         if (owner.id === id) {
           problems.push(parsed.problemAt(path, `${id} cannot read its own quarantine (it is written with the table); read it from another table`))
         } else if (owner._tag !== "Model" || !quarantinesRows(owner.table)) {
-          problems.push(parsed.problemAt(path, `${id}: ${ref} is never written: no cast or expectation of ${owner.id} quarantines rows (on_error: quarantine, on_fail: quarantine)`))
+          problems.push(parsed.problemAt(path, `${id}: ${ref} is never written: no cast, join or expectation of ${owner.id} quarantines rows (on_error, on_unmatched or on_fail: quarantine)`))
         }
       } else if (!nodes.has(ref as TableId) && internal !== undefined) {
         problems.push(parsed.problemAt(path, `${id}: ${ref} is ${internal.owner}'s ${internal.kind} table, which medallion keeps for itself; pipelines cannot read it (look at it with medallion show ${ref})`))

@@ -69,6 +69,9 @@ export type Source = typeof Source.Type
 
 const CastMap = Schema.Record(ColumnKey, Schema.NonEmptyString)
 const CastOnError = Schema.Literals(["null", "quarantine", "fail"])
+export type CastOnError = typeof CastOnError.Type
+export const JoinUnmatched = Schema.Literals(["keep", "drop", "quarantine"])
+export type JoinUnmatched = typeof JoinUnmatched.Type
 
 const Steps = {
   select: described(Columns, "Keep these columns or expressions (`expr as name`), in this order"),
@@ -104,10 +107,33 @@ const Steps = {
     Schema.Struct({
       to: TableRef,
       on: Schema.Union([Columns, Expression]),
-      how: Schema.optionalKey(Schema.Literals(["left", "inner"])),
-      columns: Schema.optionalKey(Columns)
+      how: described(
+        Schema.optionalKey(Schema.Literals(["left", "inner"])),
+        "The older spelling of on_unmatched: left is keep, inner is drop"
+      ),
+      on_unmatched: described(
+        Schema.optionalKey(JoinUnmatched),
+        "A row whose key has no match in `to`: keep it (default; the joined columns are NULL), drop it (counted as dropped) or quarantine it (moved to <table>__quarantine, the join named in _expectations)"
+      ),
+      columns: described(
+        Schema.optionalKey(Schema.Union([Schema.Array(Column), Schema.Record(ColumnKey, Column)])),
+        "The columns of `to` to bring in: a list ([city]), or new names for them ({ origin_city: city }); default all but the `on` keys"
+      ),
+      name: described(
+        Schema.optionalKey(Schema.NonEmptyString),
+        "What the rows it drops or quarantines are counted under (default: join(<to> on <on>))"
+      )
     }),
     "Join another table: on a list of shared key columns, or on an expression over `l` and `r`"
+  ),
+  top: described(
+    Schema.Struct({
+      n: described(Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)), "How many rows to keep (per group of `by`)"),
+      order_by: described(Schema.Union([Expression, Schema.NonEmptyArray(Expression)]), "What comes first, e.g. \"total desc\" or [total desc, name]"),
+      by: Schema.optionalKey(described(Columns, "Keep n rows per group of these columns")),
+      with_ties: described(Schema.optionalKey(Schema.Boolean), "Also keep the rows tied with the n-th on order_by (default false: exactly n)")
+    }),
+    "Keep the first n rows by order_by (per group of `by` when given); changes the grain. Ties in order_by are broken by arrival, then by the whole row; with_ties: true keeps every row tied with the n-th"
   ),
   aggregate: described(
     Schema.Struct({
@@ -141,6 +167,7 @@ export const Step = described(Schema.Union([
   Schema.Struct({ derive: Steps.derive }),
   Schema.Struct({ mask: Steps.mask }),
   Schema.Struct({ join: Steps.join }),
+  Schema.Struct({ top: Steps.top }),
   Schema.Struct({ aggregate: Steps.aggregate }),
   Schema.Struct({ window: Steps.window }),
   Schema.Struct({ sql: Steps.sql })

@@ -227,6 +227,43 @@ silver:
     assert.include(sql, `THEN 'join_unmatched'`)
   })
 
+  it("join: columns under new names; a join that quarantines or drops its unmatched rows needs a stage, one that keeps them does not", () => {
+    const program = (transforms: string) =>
+      compileModel(duckdb, nodeOf(`\nsilver:\n  t:\n    from: bronze.orders\n    transforms: ${transforms}\n`, "silver.t"), inputs)
+    const quarantining = program(`[ { join: { to: bronze.customers, on: "l.cust = r.id", columns: { cust_country: country }, on_unmatched: quarantine } } ]`)
+    includesInOrder(quarantining.buildStage, [
+      `SELECT l.* EXCLUDE ("__medallion_cast_q"), r."country" AS "cust_country", `,
+      `CASE WHEN l."__medallion_removed" IS NULL AND r."__medallion_match" IS NULL THEN list_concat(coalesce(l."__medallion_cast_q", CAST([] AS VARCHAR[])), list_filter(['join(bronze.customers on l.cust = r.id)'], lambda x: x IS NOT NULL)) ELSE l."__medallion_cast_q" END AS "__medallion_cast_q"`,
+      "FROM step_0 l LEFT JOIN ("
+    ])
+    assert.isFalse(quarantining.keepsEveryRow)
+    assert.isDefined(quarantining.quarantine)
+    const dropping = program(`[ { join: { to: bronze.customers, on: [id], on_unmatched: drop, name: known_customer } } ]`)
+    assert.include(dropping.buildStage, `THEN 'join_unmatched:known_customer' ELSE l."__medallion_removed" END AS "__medallion_removed"`)
+    assert.isFalse(dropping.keepsEveryRow)
+    assert.isUndefined(dropping.quarantine)
+    assert.isTrue(program(`[ { join: { to: bronze.customers, on: [id], columns: [country], on_unmatched: keep } } ]`).keepsEveryRow)
+  })
+
+  it("top: row_number per group with the whole row as the last tie-break, ORDER BY ... LIMIT without a group, rank with ties; it changes the grain", () => {
+    const program = (top: string, inputColumns?: ReadonlyArray<string>) =>
+      compileModel(duckdb, nodeOf(`\ngold:\n  t:\n    from: bronze.orders\n    transforms: [ { top: ${top} } ]\n`, "gold.t"), { ...inputs, inputColumns })
+    const arrival = ["status", "_ingested_at", "_source_file", "_source_row"]
+    includesInOrder(program("{ n: 3, order_by: amount desc, by: [status] }", arrival).buildStage, [
+      `alive_0 AS (SELECT * EXCLUDE ("__medallion_removed", "__medallion_cast_q", "__medallion_cast_f") FROM step_0 WHERE "__medallion_removed" IS NULL)`,
+      `FROM (SELECT * FROM alive_0) AS "__medallion_row" QUALIFY row_number() OVER (PARTITION BY "status" ORDER BY amount desc, "_ingested_at" DESC, "_source_file" DESC, "_source_row" DESC, "__medallion_row") <= 3`
+    ])
+    assert.include(program("{ n: 3, order_by: [amount, status] }").buildStage, `FROM (SELECT * FROM alive_0) AS "__medallion_row" ORDER BY amount, status, "__medallion_row" LIMIT 3`)
+    assert.include(program("{ n: 3, order_by: amount desc, by: [status], with_ties: true }", arrival).buildStage,
+      `FROM (SELECT * FROM alive_0) AS r QUALIFY rank() OVER (PARTITION BY "status" ORDER BY amount desc) <= 3`)
+    // Nothing after it sets rows aside: its rows are published as they come, no stage.
+    assert.isTrue(program("{ n: 3, order_by: amount desc }").keepsEveryRow)
+    // A leading dedupe before it filters and is not counted: counting starts after the top.
+    const deduped = compileModel(duckdb, nodeOf(`\ngold:\n  t:\n    from: bronze.orders\n    transforms: [ { dedupe: { keys: [order_id] } }, { top: { n: 3, order_by: amount } }, { filter: amount > 0 } ]\n`, "gold.t"), inputs)
+    assert.include(deduped.buildStage, "QUALIFY row_number() OVER (PARTITION BY \"order_id\") = 1")
+    assert.notInclude(deduped.classify, "UNION ALL")
+  })
+
   it("append reads only the new input batches", () => {
     const node = planOf(`
 version: 1

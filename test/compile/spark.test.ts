@@ -198,6 +198,50 @@ describe("spark dialect: transforms", () => {
     )
   })
 
+  it("join: columns under new names; on_unmatched: quarantine adds the join's name to the quarantine marker, drop marks the row removed", () => {
+    const right = "(SELECT * EXCEPT (`__medallion_k`, `_batch_id`, `_source_file`, `_ingested_at`, `_source_row`), true AS `__medallion_match` FROM (SELECT * FROM (SELECT *, 0 AS `__medallion_k` FROM `main`.`shop_bronze`.`customers`) AS `__medallion_have` " +
+      "NATURAL LEFT JOIN (SELECT NULL AS `__medallion_k`, NULL AS `_batch_id`, NULL AS `_source_file`, NULL AS `_ingested_at`, NULL AS `_source_row`) AS `__medallion_absent`))"
+    const missed = "l.`__medallion_removed` IS NULL AND r.`__medallion_match` IS NULL"
+    assert.strictEqual(
+      step1(`[ { join: { to: bronze.customers, on: "l.cust = r.id", columns: { cust_country: country, cust_name: name }, on_unmatched: quarantine } } ]`),
+      "SELECT l.* EXCEPT (`__medallion_cast_q`), r.`country` AS `cust_country`, r.`name` AS `cust_name`, " +
+        `CASE WHEN ${missed} THEN concat(coalesce(l.\`__medallion_cast_q\`, CAST(array() AS ARRAY<STRING>)), filter(array('join(bronze.customers on l.cust = r.id)'), x -> x IS NOT NULL)) ELSE l.\`__medallion_cast_q\` END AS \`__medallion_cast_q\` ` +
+        `FROM step_0 l LEFT JOIN ${right} r ON l.cust = r.id`
+    )
+    assert.strictEqual(
+      step1("[ { join: { to: bronze.customers, on: [id], columns: [], on_unmatched: drop, name: known } } ]"),
+      `SELECT l.* EXCEPT (\`__medallion_removed\`), CASE WHEN ${missed} THEN 'join_unmatched:known' ELSE l.\`__medallion_removed\` END AS \`__medallion_removed\` FROM step_0 l LEFT JOIN ${right} r ON l.\`id\` = r.\`id\``
+    )
+    const program = compileModel(d, withSteps(`[ { join: { to: bronze.customers, on: [id], columns: [name], on_unmatched: quarantine } } ]`), inputs)
+    // The quarantine query is there, and its reasons read the marker (as for casts).
+    assert.include(program.quarantine, "array_sort(array_distinct(transform(`__medallion_cast_q`, e -> split_part(e, chr(31), 1))))")
+    assert.include(program.quarantine, "WHERE `__medallion_removed` IS NULL AND (`__medallion_cast_q` IS NOT NULL)")
+  })
+
+  it("top: row_number per group over the whole row as a struct, ORDER BY ... LIMIT without a group, rank with ties", () => {
+    const top = (spec: string) => cte(compileModel(d, withSteps(`[ { top: ${spec} } ]`), inputs).buildStage, "step_1")
+    const around = (query: string) => `SELECT *, ${START} FROM (${query}) AS q`
+    const withRow = "SELECT *, struct(*) AS `__medallion_row` FROM (SELECT * FROM alive_0) AS r"
+    assert.strictEqual(
+      top("{ n: 5, order_by: total desc, by: [a, b] }"),
+      around(`SELECT * EXCEPT (\`__medallion_row\`, \`__medallion_rank\`) FROM (SELECT *, row_number() OVER (PARTITION BY \`a\`, \`b\` ORDER BY total desc, \`__medallion_row\`) AS \`__medallion_rank\` FROM (${withRow}) AS w) AS ranked WHERE \`__medallion_rank\` <= 5`)
+    )
+    assert.strictEqual(
+      top("{ n: 5, order_by: total desc }"),
+      around(`SELECT * EXCEPT (\`__medallion_row\`) FROM (SELECT * FROM (${withRow}) AS w ORDER BY total desc, \`__medallion_row\` LIMIT 5) AS firsts`)
+    )
+    assert.strictEqual(
+      top("{ n: 5, order_by: [total desc, x], by: [a], with_ties: true }"),
+      around("SELECT * EXCEPT (`__medallion_rank`) FROM (SELECT *, rank() OVER (PARTITION BY `a` ORDER BY total desc, x) AS `__medallion_rank` FROM (SELECT * FROM alive_0) AS r) AS ranked WHERE `__medallion_rank` <= 5")
+    )
+    // Arrival columns, when the rows carry them, come before the whole row (in the direction of the last term).
+    const node = withSteps("[ { top: { n: 1, order_by: total desc, by: [a] } } ]")
+    assert.include(
+      cte(compileModel(d, node, { ...inputs, inputColumns: ["a", "total", "_ingested_at", "_source_file", "_source_row"] }).buildStage, "step_1"),
+      "ORDER BY total desc, `_ingested_at` DESC, `_source_file` DESC, `_source_row` DESC, `__medallion_row`"
+    )
+  })
+
   it("aggregate discards marked rows first and starts the markers again", () => {
     const program = compileModel(d, withSteps(`[ { aggregate: { by: [day], metrics: { n: "count(*)", total: sum(amount) } } } ]`), inputs)
     assert.strictEqual(cte(program.buildStage, "alive_0"), `SELECT * EXCEPT (${HIDDEN}) FROM step_0 WHERE ${ALIVE}`)

@@ -27,6 +27,7 @@ describe("stand-in: Spark SQL to DuckDB rewrites", () => {
     assert.strictEqual(rewrite("SELECT l.* EXCEPT (`x`) FROM t l"), `SELECT l.* EXCLUDE ("x") FROM t l`)
     assert.strictEqual(rewrite("CREATE OR REPLACE TABLE `c`.`s`.`t` USING DELTA AS SELECT 1"), `CREATE OR REPLACE TABLE "c"."s"."t" AS SELECT 1`)
     assert.strictEqual(rewrite("SELECT CAST(array() AS ARRAY<STRING>), transform(a, e -> e), explode(b)"), "SELECT CAST(list_value() AS VARCHAR[]), list_transform(a, e -> e), unnest(b)")
+    assert.strictEqual(rewrite("SELECT *, struct( * ) AS `row` FROM t"), `SELECT *, struct_pack(*COLUMNS(*)) AS "row" FROM t`)
   })
 
   it("information_schema per catalog, DESCRIBE QUERY, RENAME TO and INSERT OVERWRITE DIRECTORY", () => {

@@ -69,7 +69,7 @@ describe("buildPlan: reserved table names", () => {
     const never = `${head}  d: { from: bronze.raw }\ngold:\n  bad_rows: { from: silver.d__quarantine }\n`
     assertProblem(onlyProblem(planText(never)), {
       file, at: locate(never, "silver.d__quarantine"),
-      says: ["gold.bad_rows: silver.d__quarantine is never written: no cast or expectation of silver.d quarantines rows"]
+      says: ["gold.bad_rows: silver.d__quarantine is never written: no cast, join or expectation of silver.d quarantines rows"]
     })
     const own = head.replace("    from: bronze.raw\n", "    from: bronze.raw\n    transforms: [ { join: { to: silver.c__quarantine, on: [id] } } ]\n")
     assertProblem(onlyProblem(planText(own)), { file, at: locate(own, "{ to: silver.c__quarantine"), says: ["silver.c cannot read its own quarantine"] })

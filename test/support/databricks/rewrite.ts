@@ -10,7 +10,8 @@
  *  2. `* EXCEPT (cols)` becomes `* EXCLUDE (cols)`.
  *  3. `USING DELTA` is dropped (tables are DuckDB tables).
  *  4. `ARRAY<T>` types become `T[]` (STRING as VARCHAR).
- *  5. Function names: array( -> list_value(, transform( -> list_transform(, explode( -> unnest(;
+ *  5. Function names: array( -> list_value(, transform( -> list_transform(, explode( -> unnest(,
+ *     struct(*) (the whole row) -> struct_pack(*COLUMNS(*));
  *     sha2, size, unix_micros, timestamp_micros, monotonically_increasing_id, array_join and try_element_at are
  *     DuckDB macros created at start (sha256, len, epoch_us, make_timestamp, row_number() OVER () - 1,
  *     array_to_string, a list index).
@@ -313,6 +314,13 @@ export const rewrite = (sql: string, parameters: ReadonlyArray<Parameter> = []):
       continue
     }
     // 5. Function names.
+    if (isWord(t, "struct") && isPunct(tokens[after], "(") && isPunct(tokens[next(tokens, after + 1)], "*")) {
+      const close = closing(tokens, after)
+      if (close !== next(tokens, next(tokens, after + 1) + 1)) throw new RewriteError("only struct(*) of the whole row is supported")
+      out.push({ kind: "word", text: "struct_pack(*COLUMNS(*))", value: "" })
+      i = close
+      continue
+    }
     if (t.kind === "word" && isPunct(tokens[after], "(")) {
       const renamed = ({ array: "list_value", transform: "list_transform", explode: "unnest" } as Record<string, string>)[t.value.toLowerCase()]
       if (renamed !== undefined) {
