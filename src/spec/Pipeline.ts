@@ -69,7 +69,6 @@ export type Source = typeof Source.Type
 
 const CastMap = Schema.Record(ColumnKey, Schema.NonEmptyString)
 const CastOnError = Schema.Literals(["null", "quarantine", "fail"])
-export type CastOnError = typeof CastOnError.Type
 export const JoinUnmatched = Schema.Literals(["keep", "drop", "quarantine"])
 export type JoinUnmatched = typeof JoinUnmatched.Type
 
