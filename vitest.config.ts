@@ -19,7 +19,7 @@ export default defineConfig({
       reporter: ["text-summary", "html", "lcov"],
       reportsDirectory: "coverage",
       // What the suite reaches, rounded down: a change that lowers it fails.
-      thresholds: { lines: 85, statements: 83, functions: 80, branches: 77 }
+      thresholds: { lines: 88, statements: 86, functions: 84, branches: 79 }
     }
   }
 })
