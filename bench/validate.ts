@@ -2,12 +2,15 @@
  * How `medallion validate` scales with the size of a spec: N tables of a realistic shape (per
  * group of three: a CSV source with its bronze table, a silver table that casts, dedupes and
  * checks, a gold table that aggregates it, with one file of data per source) written to a
- * temporary project, then `node src/main.ts validate` timed on it, with and without the data check.
+ * temporary project, then `node src/main.ts validate` timed on it: without the SQL check (with and
+ * without the data check), and with it (every table's SQL bound over empty tables) for the sizes up
+ * to `--sql-up-to` (it costs some 10 ms of CPU a table).
  *
- *   node bench/validate.ts [--sizes 6000,24000,71000] [--files 1] [--runs 1] [--cli src/main.ts] [--keep]
+ *   node bench/validate.ts [--sizes 6000,24000,71000] [--files 1] [--runs 1] [--sql-up-to 6000] [--cli src/main.ts] [--keep]
  *
  * `--files K` spreads the tables over K pipeline files; `--cli` runs another checkout's entry
- * point (for a before/after comparison; a CLI without --no-data-check gets a dash there). Wall time, and the CPU time (user + system) and peak
+ * point (for a before/after comparison; a CLI without --no-data-check gets a dash there, and one
+ * without the SQL check runs plain `validate` in its columns). Wall time, and the CPU time (user + system) and peak
  * memory of the process from /usr/bin/time: on a shared machine the CPU time is the steadier figure.
  */
 import { spawnSync } from "node:child_process"
@@ -22,9 +25,11 @@ const { values: flags } = parseArgs({
     files: { type: "string", default: "1" },
     runs: { type: "string", default: "1" },
     cli: { type: "string", default: resolve(import.meta.dirname, "..", "src", "main.ts") },
-    keep: { type: "boolean", default: false }
+    keep: { type: "boolean", default: false },
+    "sql-up-to": { type: "string", default: "6000" }
   }
 })
+const sqlUpTo = Number(flags["sql-up-to"])
 const sizes = flags.sizes.split(",").map(Number)
 const fileCount = Math.max(1, Number(flags.files))
 const runs = Math.max(1, Number(flags.runs))
@@ -62,8 +67,8 @@ const pipeline = (index: number, from: number, to: number): string => {
 }
 
 console.log(`${main}; ${fileCount} pipeline file(s); median of ${runs}; wall s / CPU s / peak MB\n`)
-console.log("| tables | validate | validate --no-data-check |")
-console.log("|---:|---:|---:|")
+console.log("| tables | validate --no-sql-check | validate --no-sql-check --no-data-check | validate (with the SQL check) |")
+console.log("|---:|---:|---:|---:|")
 for (const size of sizes) {
   const dir = mkdtempSync(join(tmpdir(), "medallion-validate-"))
   try {
@@ -90,8 +95,10 @@ for (const size of sizes) {
       const m = runsOf.toSorted((a, b) => a.wall - b.wall)[Math.floor(runs / 2)]!
       return `${m.wall.toFixed(1)} / ${m.cpu.toFixed(1)} / ${m.mb.toFixed(0)}`
     }
-    const hasFlag = spawnSync(process.execPath, [main, "validate", "--help"], { encoding: "utf8" }).stdout.includes("data-check")
-    console.log(`| ${(groups * 3).toLocaleString("en")} | ${time([])} | ${hasFlag ? time(["--no-data-check"]) : "-"} |`)
+    const help = spawnSync(process.execPath, [main, "validate", "--help"], { encoding: "utf8" }).stdout
+    const noSql = help.includes("sql-check") ? ["--no-sql-check"] : []
+    const withSql = noSql.length > 0 && groups * 3 <= sqlUpTo ? time([]) : "-"
+    console.log(`| ${(groups * 3).toLocaleString("en")} | ${time(noSql)} | ${help.includes("data-check") ? time([...noSql, "--no-data-check"]) : "-"} | ${withSql} |`)
   } finally {
     if (flags.keep) console.log(`kept ${dir}`)
     else rmSync(dir, { recursive: true, force: true })

@@ -143,7 +143,7 @@ const collectUnion = (issue: SchemaIssue.AnyOf, path: YamlPath, input: unknown):
 }
 
 /** `silver.orders.transforms[0].dedupe` */
-const formatPath = (path: YamlPath): string =>
+export const formatPath = (path: YamlPath): string =>
   path.map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? p : `.${p}`)).join("")
 
 export interface ParsedYaml<A> {

@@ -14,7 +14,7 @@ const distance = (a: string, b: string): number => {
   return row[b.length]!
 }
 
-const closest = (word: string, candidates: Iterable<string>): string | undefined => {
+export const closest = (word: string, candidates: Iterable<string>): string | undefined => {
   let best: string | undefined
   let bestDistance = Infinity
   for (const candidate of candidates) {

@@ -1,14 +1,18 @@
 /**
- * `medallion validate [files]`: parse, schema, references and cycles, and that every source a
- * bronze table reads has its data (skipped with --no-data-check); reads no data.
+ * `medallion validate [files]`: parse, schema, references and cycles, that every source a bronze
+ * table reads has its data (skipped with --no-data-check), and that every table's SQL binds against
+ * the columns of its inputs (skipped with --no-sql-check; runtime/bind.ts). Reads no rows, and never
+ * opens the warehouse: the SQL is checked on a scratch in-memory engine.
  */
 import { Console, Effect, FileSystem, Option, Path } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
+import * as DuckDbExecutor from "../../executor/DuckDbExecutor.ts"
 import type { IngestNode, Plan } from "../../plan/Plan.ts"
+import { bindPlan, type BindReport } from "../../runtime/bind.ts"
 import { hasGlobSyntax } from "../../runtime/files.ts"
 import type { ParsedPipeline } from "../../spec/parse.ts"
 import { type Problem, SpecError } from "../../spec/SpecError.ts"
-import { AlreadyReported, jsonFlag, loadPlan, projectDir } from "../context.ts"
+import { AlreadyReported, envFlag, jsonFlag, loadPlan, projectDir, settingsFor } from "../context.ts"
 
 /**
  * Whether a source's path names a file: a plain path that exists, or a glob that matches one. Only
@@ -45,18 +49,56 @@ const checkData = (plan: Plan, parsed: ReadonlyArray<ParsedPipeline>) =>
     if (problems.flat().length > 0) return yield* new SpecError({ problems: problems.flat() })
   })
 
+/**
+ * The SQL check: every table's statements bound over empty tables on a scratch in-memory DuckDB
+ * (never the warehouse). Databricks runs Spark SQL, which DuckDB's binder would misjudge: not checked.
+ */
+const checkSql = (plan: Plan, parsed: ReadonlyArray<ParsedPipeline>, engine: "duckdb" | "databricks") =>
+  Effect.gen(function*() {
+    if (engine === "databricks") return { skipped: "engine: databricks runs Spark SQL, which this check (DuckDB's binder) does not know; apply reports such mistakes at the part of the table that holds them" }
+    const report = yield* bindPlan(plan, parsed, yield* projectDir).pipe(Effect.provide(DuckDbExecutor.layer({ path: ":memory:", threads: 1 })))
+    if (report.problems.length > 0) return yield* new SpecError({ problems: report.problems })
+    return { report }
+  })
+
+type SqlCheck = { readonly skipped: string; readonly report?: undefined } | { readonly report: BindReport; readonly skipped?: undefined } | undefined
+
+const sqlCheckJson = (check: SqlCheck) =>
+  check === undefined ? null
+    : check.report === undefined ? { checked: [], not_checked: [], note: check.skipped }
+    : { checked: check.report.checked, not_checked: check.report.unchecked }
+
+const sqlCheckLines = (check: SqlCheck): ReadonlyArray<string> => {
+  if (check === undefined) return []
+  if (check.report === undefined) return [`SQL not checked: ${check.skipped}`]
+  const { checked, unchecked } = check.report
+  return [
+    `SQL of ${checked.length} table(s) checked against their inputs' columns (no rows read)${unchecked.length > 0 ? `; ${unchecked.length} not checked:` : ""}`,
+    ...unchecked.map((u) => `  ${u.table.padEnd(32)} ${u.reason}`)
+  ]
+}
+
 export const validate = Command.make("validate", {
   files: Argument.String("files").pipe(Argument.withDescription("Pipeline files (default: pipelines/*.yaml)"), Argument.variadic()),
   dataCheck: Flag.Boolean("data-check").pipe(
     Flag.withDescription("Check that each source's path names a file or its glob matches one; --no-data-check when the data arrives later"),
     Flag.withDefault(true)
   ),
+  sqlCheck: Flag.Boolean("sql-check").pipe(
+    Flag.withDescription("Check every table's SQL (columns, types, functions, syntax) against its inputs' columns, reading no rows; --no-sql-check to skip it"),
+    Flag.withDefault(true)
+  ),
+  env: envFlag,
   json: jsonFlag
-}, ({ files, dataCheck, json }) =>
+}, ({ files, dataCheck, sqlCheck, env, json }) =>
   Effect.gen(function*() {
-    const plan = yield* loadPlan(files).pipe(
-      Effect.tap(({ parsed, plan }) => dataCheck ? checkData(plan, parsed) : Effect.void),
-      Effect.map(({ plan }) => plan),
+    const { plan, sql } = yield* Effect.gen(function*() {
+      const { parsed, plan } = yield* loadPlan(files)
+      if (dataCheck) yield* checkData(plan, parsed)
+      // The settings say only which engine the SQL is for.
+      const sql: SqlCheck = sqlCheck ? yield* checkSql(plan, parsed, (yield* settingsFor(Option.getOrUndefined(env))).engine) : undefined
+      return { plan, sql }
+    }).pipe(
       Effect.catchTag("SpecError", (error): Effect.Effect<never, SpecError | AlreadyReported> =>
         json
           ? Console.log(JSON.stringify({ valid: false, problems: error.problems }, null, 2)).pipe(
@@ -68,7 +110,10 @@ export const validate = Command.make("validate", {
       const node = plan.nodes.get(id)!
       return { table: id, pipeline: node.pipeline, mode: node.mode, depends_on: node.dependsOn }
     })
-    if (json) return yield* Console.log(JSON.stringify({ valid: true, pipelines: plan.pipelines.map((p) => p.pipeline), tables }, null, 2))
+    if (json) {
+      return yield* Console.log(JSON.stringify({ valid: true, pipelines: plan.pipelines.map((p) => p.pipeline), tables, sql_check: sqlCheckJson(sql) }, null, 2))
+    }
     yield* Console.log(`ok: ${plan.pipelines.length} pipeline(s), ${tables.length} table(s)`)
     for (const t of tables) yield* Console.log(`  ${t.table.padEnd(32)} ${t.mode.padEnd(8)} ${t.depends_on.length > 0 ? `<- ${t.depends_on.join(", ")}` : ""}`)
-  })).pipe(Command.withDescription("Check pipeline files: YAML, schema, references, cycles, and that the sources' data is there"))
+    for (const line of sqlCheckLines(sql)) yield* Console.log(line)
+  })).pipe(Command.withDescription("Check pipeline files: YAML, schema, references, cycles, that the sources' data is there, and every table's SQL"))
