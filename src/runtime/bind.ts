@@ -20,6 +20,7 @@ import { compileModel, type ModelProgram, type Probe } from "../compile/model.ts
 import { Executor, type ExecutorError, type Session } from "../executor/Executor.ts"
 import type { IngestNode, ModelNode, Plan, TableId } from "../plan/Plan.ts"
 import { formatPath, type ParsedPipeline, type YamlPath } from "../spec/parse.ts"
+import type { Layer } from "../spec/Pipeline.ts"
 import type { Problem } from "../spec/SpecError.ts"
 import { didYouMean } from "../spec/suggest.ts"
 import { containsWord, wordPosition } from "../spec/tokens.ts"
@@ -123,7 +124,13 @@ const tableStatements = (node: ModelNode, program: ModelProgram, target: string,
   }
   const prefix = d.createTempTable(program.stage, "")
   if (!program.buildStage.startsWith(prefix)) throw new Error(`the stage of ${node.id} is not built as ${prefix}...; bind.ts must learn its new form`)
-  return [d.createTempTable(program.stage, `SELECT * FROM (${program.buildStage.slice(prefix.length)}) AS q LIMIT 0`), d.createTable(target, program.output)]
+  // The quarantine too, empty, since other tables may read it.
+  const [layer, name] = node.id.split(".") as [Layer, string]
+  return [
+    d.createTempTable(program.stage, `SELECT * FROM (${program.buildStage.slice(prefix.length)}) AS q LIMIT 0`),
+    d.createTable(target, program.output),
+    ...(program.quarantine === undefined ? [] : [d.createTable(d.table(layer, `${name}__quarantine`), program.quarantine)])
+  ]
 }
 
 /** The first whole word of `value` (its keys and text, in order) that is `word`, as a path below `value`. */

@@ -236,6 +236,18 @@ gold:
       - aggregate: { by: [country], metrics: { n: count(*) } }
 `, ["by: [country]", "country"], `gold.by_country.transforms[0].aggregate.by[0]: column "country" does not exist (its columns: id, amount)`),
 
+  mistake("a misspelled column of a quarantine another table reads", `silver:
+  events:
+    from: bronze.events
+    transforms:
+      - cast: { columns: { amount: "decimal(10,2)" }, on_error: quarantine }
+gold:
+  bad_amounts:
+    from: silver.events__quarantine
+    transforms:
+      - select: [id, _raw_amont]
+`, ["select: [id, _raw_amont]", "_raw_amont"], `gold.bad_amounts.transforms[0].select[1]: column "_raw_amont" does not exist; did you mean _raw_amount?`),
+
   mistake("a table read without {{ }}", `gold:
   raw:
     sql: select * from bronze.evnts
