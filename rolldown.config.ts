@@ -15,7 +15,10 @@ import { defineConfig } from "rolldown"
 /** Identifies this build by its sources: the spec cache (src/spec/cache.ts) trusts only entries of the same build. */
 const build = (() => {
   const hash = createHash("sha256")
-  const files = readdirSync("src", { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name)).toSorted()
+  const files = readdirSync("src", { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name))
+    .toSorted()
   for (const file of ["package-lock.json", ...files]) hash.update(file).update(readFileSync(file))
   return hash.digest("hex").slice(0, 16)
 })()

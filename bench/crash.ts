@@ -29,16 +29,32 @@ const root = mkdtempSync(join(tmpdir(), "medallion-crash-soak-"))
 const started = performance.now()
 const dataset = generate(join(root, "stash"), { count: Number(flags.files), rows: Number(flags.rows), seed })
 const reference = await buildReference(dataset, root)
-console.log(`reference: ${dataset.files.length} files, ${dataset.files.reduce((a, f) => a + f.lines, 0).toLocaleString("en-US")} lines, ` +
-  `apply ${Math.round(reference.applyMs)} ms (lock taken at ${Math.round(reference.lockMs)} ms)`)
-const results = await runTrials(trials, Number(flags.concurrency), {
-  dataset, reference, root, keep: flags.keep,
-  window: killWindow(reference), pastStartup: 0.75,
-  rekill: Number(flags.rekill), maxKillsPerStep: 3, threeSteps: 0.5
-}, seed, (r) => {
-  console.log(`trial ${r.trial}: steps ${r.steps.join("+")}, ${r.kills} kill(s) at ${r.killTimes.join(", ") || "-"} ms, ` +
-    `${r.takeovers} takeover(s), runs ${JSON.stringify(r.runs)}${r.failures.length === 0 ? "" : `\n  FAILED: ${r.failures.join("\n  FAILED: ")}`}`)
-})
+console.log(
+  `reference: ${dataset.files.length} files, ${dataset.files.reduce((a, f) => a + f.lines, 0).toLocaleString("en-US")} lines, ` +
+    `apply ${Math.round(reference.applyMs)} ms (lock taken at ${Math.round(reference.lockMs)} ms)`
+)
+const results = await runTrials(
+  trials,
+  Number(flags.concurrency),
+  {
+    dataset,
+    reference,
+    root,
+    keep: flags.keep,
+    window: killWindow(reference),
+    pastStartup: 0.75,
+    rekill: Number(flags.rekill),
+    maxKillsPerStep: 3,
+    threeSteps: 0.5
+  },
+  seed,
+  (r) => {
+    console.log(
+      `trial ${r.trial}: steps ${r.steps.join("+")}, ${r.kills} kill(s) at ${r.killTimes.join(", ") || "-"} ms, ` +
+        `${r.takeovers} takeover(s), runs ${JSON.stringify(r.runs)}${r.failures.length === 0 ? "" : `\n  FAILED: ${r.failures.join("\n  FAILED: ")}`}`
+    )
+  }
+)
 const summary = summarize(results)
 console.log(`${summaryLine(summary)} in ${Math.round((performance.now() - started) / 1000)} s`)
 for (const failure of summary.failures) console.log(`  ${failure}`)

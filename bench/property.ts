@@ -33,7 +33,10 @@ const count = only === undefined ? Number(flags.cases) : only + 1
 const concurrency = Math.max(1, Number(flags.concurrency))
 
 // fc.sample draws the values fc.assert would, in the same order, for the same seed.
-const cases = fc.sample(caseArbitrary(everything), { seed, numRuns: count }).map((c, index) => ({ c, index })).slice(only ?? 0)
+const cases = fc
+  .sample(caseArbitrary(everything), { seed, numRuns: count })
+  .map((c, index) => ({ c, index }))
+  .slice(only ?? 0)
 
 let done = 0
 let applies = 0
@@ -46,12 +49,14 @@ const cpuMs = () => {
 }
 const progress = () => {
   const seconds = (performance.now() - started) / 1000
-  return `${done} cases, ${applies} applies, ${failed.length} failed, ${(done / seconds).toFixed(2)} cases/s, ` +
-    `${(seconds * 1000 / Math.max(1, done)).toFixed(0)} ms wall and ${(cpuMs() / Math.max(1, done)).toFixed(0)} ms CPU per case`
+  return (
+    `${done} cases, ${applies} applies, ${failed.length} failed, ${(done / seconds).toFixed(2)} cases/s, ` +
+    `${((seconds * 1000) / Math.max(1, done)).toFixed(0)} ms wall and ${(cpuMs() / Math.max(1, done)).toFixed(0)} ms CPU per case`
+  )
 }
 
 const check = ({ c, index }: (typeof cases)[number]) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const observed = yield* runCase(c, { sourceRow: true }).pipe(Effect.result)
     const found = observed._tag === "Failure" ? [`the case did not run: ${String(observed.failure)}`] : observed.success.flatMap(differences)
     done++

@@ -118,15 +118,24 @@ server = undefined
 
 console.log(`| target | req/s | p50 ms | p99 ms | max ms | errors | non-2xx |\n|---|---:|---:|---:|---:|---:|---:|`)
 for (const f of figures) {
-  console.log(`| ${f["target"]} | ${f["requests_per_second"]} | ${f["latency_p50_ms"]} | ${f["latency_p99_ms"]} | ${f["latency_max_ms"]} | ${Number(f["errors"]) + Number(f["timeouts"])} | ${f["non_2xx"]} |`)
+  console.log(
+    `| ${f["target"]} | ${f["requests_per_second"]} | ${f["latency_p50_ms"]} | ${f["latency_p99_ms"]} | ${f["latency_max_ms"]} | ${Number(f["errors"]) + Number(f["timeouts"])} | ${f["non_2xx"]} |`
+  )
 }
-writeFileSync(join(repo, "bench", "results", "serve.json"), `${JSON.stringify({
-  date: new Date().toISOString(),
-  duration_seconds: duration,
-  connections,
-  cpus: availableParallelism(),
-  cpu: cpus()[0]?.model,
-  memory_gib: Math.round(totalmem() / 2 ** 30 * 10) / 10,
-  node: process.version,
-  figures
-}, null, 2)}\n`)
+writeFileSync(
+  join(repo, "bench", "results", "serve.json"),
+  `${JSON.stringify(
+    {
+      date: new Date().toISOString(),
+      duration_seconds: duration,
+      connections,
+      cpus: availableParallelism(),
+      cpu: cpus()[0]?.model,
+      memory_gib: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+      node: process.version,
+      figures
+    },
+    null,
+    2
+  )}\n`
+)

@@ -52,7 +52,9 @@ const makeProject = (root: string, name: string): CrashProject => {
   }
 }
 
-const months = readdirSync(join(repoRoot, "data", "retail", "orders")).filter((f) => f.endsWith(".csv")).sort()
+const months = readdirSync(join(repoRoot, "data", "retail", "orders"))
+  .filter((f) => f.endsWith(".csv"))
+  .sort()
 
 /** A new orders file: month `n % 3` of the example with every order id moved by n * 100,000. */
 const arrive = (project: CrashProject, n: number) => {
@@ -90,10 +92,13 @@ const compareTables = (left: string, right: string) =>
       WHERE table_catalog = 'w1' AND table_schema IN ('silver', 'gold') AND table_type = 'BASE TABLE' ORDER BY 1, 2`)
     for (const { s, t } of tables) {
       const id = `${String(s)}."${String(t)}"`
-      const columns = (await query(`SELECT column_name AS c FROM information_schema.columns
-        WHERE table_catalog = 'w1' AND table_schema = ${sqlText(String(s))} AND table_name = ${sqlText(String(t))} ORDER BY ordinal_position`))
-        .map((r) => String(r["c"])).filter((c) => !["_batch_id", "_ingested_at", "_quarantine_batch_id", "_quarantined_at"].includes(c))
-      const list = columns.map((c) => c === "_source_file" ? `regexp_extract("${c}", '[^/\\\\]+$')` : `"${c}"`).join(", ")
+      const columns = (
+        await query(`SELECT column_name AS c FROM information_schema.columns
+        WHERE table_catalog = 'w1' AND table_schema = ${sqlText(String(s))} AND table_name = ${sqlText(String(t))} ORDER BY ordinal_position`)
+      )
+        .map((r) => String(r["c"]))
+        .filter((c) => !["_batch_id", "_ingested_at", "_quarantine_batch_id", "_quarantined_at"].includes(c))
+      const list = columns.map((c) => (c === "_source_file" ? `regexp_extract("${c}", '[^/\\\\]+$')` : `"${c}"`)).join(", ")
       const diff = await query(`SELECT count(*)::INTEGER AS n FROM ((SELECT ${list} FROM w0.${id} EXCEPT ALL SELECT ${list} FROM w1.${id})
         UNION ALL (SELECT ${list} FROM w1.${id} EXCEPT ALL SELECT ${list} FROM w0.${id}))`)
       const n = Number(diff[0]?.["n"])
@@ -127,7 +132,9 @@ try {
       mismatches.push(...history.found.map((f) => `run ${run}: ${f}`))
     }
     if (run % 10 === 0 || run === runs) {
-      console.log(`${run} runs, ${kills} killed, ${arrivals} new files, ${mismatches.length} mismatch(es), history ${JSON.stringify(statuses)}, ${Math.round((performance.now() - started) / 1000)} s`)
+      console.log(
+        `${run} runs, ${kills} killed, ${arrivals} new files, ${mismatches.length} mismatch(es), history ${JSON.stringify(statuses)}, ${Math.round((performance.now() - started) / 1000)} s`
+      )
     }
   }
   // A killed last run is finished by one more apply before the comparison.
@@ -140,8 +147,10 @@ try {
   if (reference.code !== 0) mismatches.push(`the clean apply exited ${reference.code ?? reference.signal}`)
   const compared = await compareTables(project.warehouse, clean.warehouse)
   mismatches.push(...compared.found)
-  console.log(`soak: ${runs} runs (${applied} finished, ${kills} SIGKILLed), ${arrivals} new files, history ${JSON.stringify(statuses)}, ` +
-    `${compared.tables} silver and gold tables compared with a clean apply, ${mismatches.length} mismatch(es), ${Math.round((performance.now() - started) / 1000)} s`)
+  console.log(
+    `soak: ${runs} runs (${applied} finished, ${kills} SIGKILLed), ${arrivals} new files, history ${JSON.stringify(statuses)}, ` +
+      `${compared.tables} silver and gold tables compared with a clean apply, ${mismatches.length} mismatch(es), ${Math.round((performance.now() - started) / 1000)} s`
+  )
   for (const m of mismatches) console.log(`  ${m}`)
 } finally {
   if (flags.keep && mismatches.length > 0) console.log(`kept ${root}`)

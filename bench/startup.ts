@@ -55,12 +55,28 @@ await new Promise<void>((done) => closed.listen(0, "127.0.0.1", done))
 const closedAddress = closed.address()
 await new Promise<void>((done) => closed.close(() => done()))
 const unreachable = { ...clean, OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${typeof closedAddress === "object" && closedAddress !== null ? closedAddress.port : 9}` }
-for (const [args, modes] of [[["--version"], [["off", clean]]], [["apply"], [["off", clean], ["on", on], ["on, collector down", unreachable]]]] as const) {
+for (const [args, modes] of [
+  [["--version"], [["off", clean]]],
+  [
+    ["apply"],
+    [
+      ["off", clean],
+      ["on", on],
+      ["on, collector down", unreachable]
+    ]
+  ]
+] as const) {
   for (const [tracing, env] of modes) {
     await time(args, env) // warm the code cache
     const samples: Array<number> = []
     for (let i = 0; i < runs; i++) samples.push(await time(args, env))
-    figures.push({ command: `medallion ${args.join(" ")}`, tracing, median_ms: Math.round(median(samples)), min_ms: Math.round(Math.min(...samples)), max_ms: Math.round(Math.max(...samples)) })
+    figures.push({
+      command: `medallion ${args.join(" ")}`,
+      tracing,
+      median_ms: Math.round(median(samples)),
+      min_ms: Math.round(Math.min(...samples)),
+      max_ms: Math.round(Math.max(...samples))
+    })
   }
 }
 sink.close()
@@ -68,6 +84,17 @@ rmSync(project, { recursive: true, force: true })
 
 console.log(`| command | tracing | median ms | min ms | max ms |\n|---|---|---:|---:|---:|`)
 for (const f of figures) console.log(`| \`${f.command}\` | ${f.tracing} | ${f.median_ms} | ${f.min_ms} | ${f.max_ms} |`)
-writeFileSync(join(repo, "bench", "results", "startup.json"), `${JSON.stringify({
-  date: new Date().toISOString(), runs, cpus: availableParallelism(), memory_gib: Math.round(totalmem() / 2 ** 30 * 10) / 10, figures
-}, null, 2)}\n`)
+writeFileSync(
+  join(repo, "bench", "results", "startup.json"),
+  `${JSON.stringify(
+    {
+      date: new Date().toISOString(),
+      runs,
+      cpus: availableParallelism(),
+      memory_gib: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+      figures
+    },
+    null,
+    2
+  )}\n`
+)

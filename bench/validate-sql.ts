@@ -38,7 +38,10 @@ const once = (args: ReadonlyArray<string>): Run => {
   return { wall, cpu: (user! + system!) * 1000, mb: kb! / 1024 }
 }
 
-const variants = [["with the SQL check", []], ["--no-sql-check", ["--no-sql-check"]]] as const
+const variants = [
+  ["with the SQL check", []],
+  ["--no-sql-check", ["--no-sql-check"]]
+] as const
 try {
   // Warm the code cache (bin/run-bundle.js keeps one per subcommand) and check both succeed.
   for (const [, args] of variants) once(args)

@@ -44,24 +44,28 @@ const pipeline = (index: number, from: number, to: number): string => {
   for (let g = from; g < to; g++) {
     sources.push(`  src_${g}: { format: csv, path: data/src_${g}/*.csv }`)
     bronze.push(`  raw_${g}: { from: src_${g} }`)
-    silver.push([
-      `  clean_${g}:`,
-      `    from: bronze.raw_${g}`,
-      `    transforms:`,
-      `      - cast: { columns: { id: bigint, amount: "decimal(12,2)", at: timestamp }, on_error: quarantine }`,
-      `      - dedupe: { keys: [id], order_by: _ingested_at desc }`,
-      `      - trim: [name]`,
-      `    expect:`,
-      `      - { not_null: [id], on_fail: drop }`,
-      `      - { name: positive_amount, check: amount >= 0, on_fail: quarantine }`
-    ].join("\n"))
-    gold.push([
-      `  daily_${g}:`,
-      `    from: silver.clean_${g}`,
-      `    transforms:`,
-      `      - window: { column: at, every: 1 day, as: day }`,
-      `      - aggregate: { by: [day], metrics: { revenue: sum(amount), orders: count(*) } }`
-    ].join("\n"))
+    silver.push(
+      [
+        `  clean_${g}:`,
+        `    from: bronze.raw_${g}`,
+        `    transforms:`,
+        `      - cast: { columns: { id: bigint, amount: "decimal(12,2)", at: timestamp }, on_error: quarantine }`,
+        `      - dedupe: { keys: [id], order_by: _ingested_at desc }`,
+        `      - trim: [name]`,
+        `    expect:`,
+        `      - { not_null: [id], on_fail: drop }`,
+        `      - { name: positive_amount, check: amount >= 0, on_fail: quarantine }`
+      ].join("\n")
+    )
+    gold.push(
+      [
+        `  daily_${g}:`,
+        `    from: silver.clean_${g}`,
+        `    transforms:`,
+        `      - window: { column: at, every: 1 day, as: day }`,
+        `      - aggregate: { by: [day], metrics: { revenue: sum(amount), orders: count(*) } }`
+      ].join("\n")
+    )
   }
   return [`version: 1`, `pipeline: bench_${index}`, `sources:`, ...sources, `bronze:`, ...bronze, `silver:`, ...silver, `gold:`, ...gold, ""].join("\n")
 }

@@ -43,9 +43,7 @@ if (major > 22 || (major === 22 && minor >= 19)) {
   // Signals sent to this process go to the CLI, which decides how to stop (Ctrl-C and SIGTERM cancel
   // the run and release the lock); this process waits for it. On Windows a signal can only be sent
   // as a hard kill, and the console delivers Ctrl-C to the CLI itself.
-  const forwarded = process.platform === "win32"
-    ? []
-    : ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH"].filter((signal) => signal in constants.signals)
+  const forwarded = process.platform === "win32" ? [] : ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH"].filter((signal) => signal in constants.signals)
   const forward = (signal) => child.kill(signal)
   for (const signal of forwarded) process.on(signal, forward)
   child.on("error", (error) => {

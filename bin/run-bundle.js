@@ -81,10 +81,10 @@ export const runBundle = (entry) => {
     })
     if (cachedData === undefined || script.cachedDataRejected === true) uncached.push({ script, cacheFile })
     const external = nodeModule.createRequire(file)
-    const require = Object.assign(
-      (id) => (id.startsWith(".") && id.endsWith(".cjs") ? load(resolve(dirname(file), id)) : external(id)),
-      { resolve: external.resolve, cache: external.cache }
-    )
+    const require = Object.assign((id) => (id.startsWith(".") && id.endsWith(".cjs") ? load(resolve(dirname(file), id)) : external(id)), {
+      resolve: external.resolve,
+      cache: external.cache
+    })
     script.runInThisContext()(module.exports, require, module, file, dirname(file))
     return module.exports
   }

@@ -7,10 +7,11 @@ import { repoRoot } from "./support/project.ts"
 const src = join(repoRoot, "src")
 const files = (readdirSync(src, { recursive: true }) as Array<string>).filter((f) => f.endsWith(".ts")).map((f) => join(src, f))
 const folder = (file: string) => relative(src, file).split(/[\\/]/)[0]!
-const imports = (file: string) =>
-  Array.from(readFileSync(file, "utf8").matchAll(/^import[^"]*"([^"]+)"/gm), (m) => m[1]!)
+const imports = (file: string) => Array.from(readFileSync(file, "utf8").matchAll(/^import[^"]*"([^"]+)"/gm), (m) => m[1]!)
 const localFolders = (file: string) =>
-  imports(file).filter((i) => i.startsWith(".")).map((i) => folder(join(file, "..", i)))
+  imports(file)
+    .filter((i) => i.startsWith("."))
+    .map((i) => folder(join(file, "..", i)))
 
 /**
  * Which project folders each folder may import from. `secrets` (the registry of secret values and
@@ -35,7 +36,9 @@ describe("architecture", () => {
     const violations = files.flatMap((file) => {
       const own = folder(file)
       if (own.endsWith(".ts")) return [] // main.ts composes everything
-      return localFolders(file).filter((f) => !(allowed[own] ?? []).includes(f)).map((f) => `${relative(src, file)} imports ${f}/`)
+      return localFolders(file)
+        .filter((f) => !(allowed[own] ?? []).includes(f))
+        .map((f) => `${relative(src, file)} imports ${f}/`)
     })
     assert.deepStrictEqual(violations, [])
   })
@@ -43,12 +46,19 @@ describe("architecture", () => {
   it("keeps spec, plan and compile pure: no platform, executor or node imports", () => {
     const impure = files
       .filter((file) => ["spec", "plan", "compile"].includes(folder(file)) && !file.endsWith("load.ts"))
-      .flatMap((file) => imports(file).filter((i) => i.startsWith("node:") || i.startsWith("@duckdb") || i.startsWith("@effect/platform")).map((i) => `${relative(src, file)}: ${i}`))
+      .flatMap((file) =>
+        imports(file)
+          .filter((i) => i.startsWith("node:") || i.startsWith("@duckdb") || i.startsWith("@effect/platform"))
+          .map((i) => `${relative(src, file)}: ${i}`)
+      )
     assert.deepStrictEqual(impure, [])
   })
 
   it("uses the platform FileSystem, never node:fs, so the same sources run on Deno", () => {
     const direct = files.filter((file) => imports(file).some((i) => i === "node:fs" || i === "node:fs/promises" || i === "fs"))
-    assert.deepStrictEqual(direct.map((f) => relative(src, f)), [])
+    assert.deepStrictEqual(
+      direct.map((f) => relative(src, f)),
+      []
+    )
   })
 })

@@ -13,7 +13,7 @@ bronze: { a: { from: a } }
 silver:
   a: { from: bronze.a, transforms: [ { cast: { id: int, v: int } } ] }
 `)
-    return Effect.gen(function*() {
+    return Effect.gen(function* () {
       const report = yield* runPlan(project, plan)
       assert.strictEqual(report.run.status, "succeeded")
       const result = yield* rows("SELECT sum(v)::INT AS s FROM silver.a")

@@ -47,11 +47,11 @@ export const customerColumns = ["customer_id", "name", "email", "country", "segm
 const malformedLines = (rows: number): ReadonlyArray<string> => {
   const id = (k: number) => String(rows * 2 + k)
   return [
-    `${id(1)},17,placed,12.50`,                                                            // too few fields
+    `${id(1)},17,placed,12.50`, // too few fields
     `${id(2)},18,placed,30.00,USD,web,US,2024-03-01 10:00:00,2024-03-01 10:00:00,oops,more`, // too many
-    `${id(3)}`,                                                                            // one field
-    `${id(4)},19,shipped,7.25,EUR,app,DE,2024-03-02 11:00:00`,                              // one field short
-    `${id(5)},20,placed,1.00,GBP,web,GB,2024-03-03 12:00:00,2024-03-03 12:00:00,extra`      // one field too many
+    `${id(3)}`, // one field
+    `${id(4)},19,shipped,7.25,EUR,app,DE,2024-03-02 11:00:00`, // one field short
+    `${id(5)},20,placed,1.00,GBP,web,GB,2024-03-03 12:00:00,2024-03-03 12:00:00,extra` // one field too many
   ]
 }
 const MALFORMED_LINES = 5
@@ -137,7 +137,12 @@ export const ensureDataset = async (size: string, dataDir = defaultDataDir(), lo
   }
   const manifest = join(dir, "manifest.json")
   const done = (generatedSeconds: number): Dataset => ({
-    size, rows, customers, dir, ...files, generatedSeconds,
+    size,
+    rows,
+    customers,
+    dir,
+    ...files,
+    generatedSeconds,
     bytes: { ordersCsv: statSync(files.ordersCsv).size, ordersParquet: statSync(files.ordersParquet).size }
   })
   if (existsSync(manifest)) {
@@ -165,7 +170,10 @@ export const ensureDataset = async (size: string, dataDir = defaultDataDir(), lo
     rmSync(join(dir, ".tmp"), { recursive: true, force: true })
   }
   const seconds = (performance.now() - started) / 1000
-  writeFileSync(manifest, `${JSON.stringify({ generator: GENERATOR_VERSION, rows, customers, malformed_lines: MALFORMED_LINES, seconds: Math.round(seconds * 10) / 10 }, null, 2)}\n`)
+  writeFileSync(
+    manifest,
+    `${JSON.stringify({ generator: GENERATOR_VERSION, rows, customers, malformed_lines: MALFORMED_LINES, seconds: Math.round(seconds * 10) / 10 }, null, 2)}\n`
+  )
   log(`generated in ${seconds.toFixed(1)} s`)
   return done(seconds)
 }

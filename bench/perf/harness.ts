@@ -23,7 +23,10 @@ export const timeBinary = existsSync("/usr/bin/time") && spawnSync("/usr/bin/tim
 // Without GNU time, a preloaded module reports the child's own peak RSS when it exits.
 const probe = join(tmpdir(), `medallion-perf-rss-${process.pid}.mjs`)
 if (timeBinary === undefined) {
-  writeFileSync(probe, `import { writeFileSync } from "node:fs"\nprocess.on("exit", () => { if (process.env.MEDALLION_BENCH_RSS) writeFileSync(process.env.MEDALLION_BENCH_RSS, String(process.resourceUsage().maxRSS)) })\n`)
+  writeFileSync(
+    probe,
+    `import { writeFileSync } from "node:fs"\nprocess.on("exit", () => { if (process.env.MEDALLION_BENCH_RSS) writeFileSync(process.env.MEDALLION_BENCH_RSS, String(process.resourceUsage().maxRSS)) })\n`
+  )
 }
 export const removeProbe = () => rmSync(probe, { force: true })
 
@@ -31,7 +34,7 @@ export const removeProbe = () => rmSync(probe, { force: true })
 export const machineInfo = () => ({
   cpus: availableParallelism(),
   cpu_model: cpus()[0]?.model ?? "unknown",
-  memory_gib: Math.round(totalmem() / 1024 ** 3 * 10) / 10,
+  memory_gib: Math.round((totalmem() / 1024 ** 3) * 10) / 10,
   platform: `${platform()} ${release()}`,
   node: process.version
 })
@@ -43,9 +46,7 @@ const cleanEnv: Record<string, string> = Object.fromEntries(
 export const measure = (cwd: string, args: ReadonlyArray<string>, env: Record<string, string> = {}): Promise<Measured> =>
   new Promise((done, fail) => {
     const rssFile = join(tmpdir(), `medallion-perf-rss-${process.pid}-${Date.now()}`)
-    const [command, commandArgs] = timeBinary !== undefined
-      ? [timeBinary, ["-f", "%e %M", process.execPath, ...args]]
-      : [process.execPath, ["--import", probe, ...args]]
+    const [command, commandArgs] = timeBinary !== undefined ? [timeBinary, ["-f", "%e %M", process.execPath, ...args]] : [process.execPath, ["--import", probe, ...args]]
     const started = performance.now()
     const child = spawn(command, commandArgs, { cwd, env: { ...cleanEnv, NO_COLOR: "1", MEDALLION_BENCH_RSS: rssFile, ...env }, stdio: ["ignore", "pipe", "pipe"] })
     let stdout = ""
@@ -78,8 +79,11 @@ export const measure = (cwd: string, args: ReadonlyArray<string>, env: Record<st
 export const jsonOutput = (stdout: string): Record<string, unknown> => {
   const text = stdout.trim()
   if (text.startsWith("{")) return JSON.parse(text) as Record<string, unknown>
-  const line = text.split("\n").reverse().find((l) => l.startsWith("{"))
-  return line === undefined ? {} : JSON.parse(line) as Record<string, unknown>
+  const line = text
+    .split("\n")
+    .reverse()
+    .find((l) => l.startsWith("{"))
+  return line === undefined ? {} : (JSON.parse(line) as Record<string, unknown>)
 }
 
 /** A fresh medallion project in `dir`: the workload's pipeline, a config, the data files linked in. */

@@ -25,7 +25,9 @@ import { customerColumns, orderColumns } from "./generate.ts"
 import { GOLD_TABLE } from "./workload.ts"
 
 /** The part of the nodejs-polars API this file uses. */
-interface DataType { readonly variant?: string }
+interface DataType {
+  readonly variant?: string
+}
 interface Expr {
   alias(name: string): Expr
   cast(type: DataType, strict?: boolean): Expr
@@ -110,11 +112,15 @@ const text = (columns: ReadonlyArray<string>) => Object.fromEntries(columns.map(
 // Bronze: the files as text, with lineage; malformed order lines aside.
 const bronzeOrders = await step("bronze.orders", async () => {
   if (parquet) {
-    const df = await pl.scanParquet(orders).withColumns(...lineage(orders)).collect()
+    const df = await pl
+      .scanParquet(orders)
+      .withColumns(...lineage(orders))
+      .collect()
     write(df, "bronze", "orders")
     return df
   }
-  const raw = await pl.scanCSV(orders, { hasHeader: true, schema: text([...orderColumns, "_extra"]), truncateRaggedLines: true })
+  const raw = await pl
+    .scanCSV(orders, { hasHeader: true, schema: text([...orderColumns, "_extra"]), truncateRaggedLines: true })
     .withColumns(...lineage(orders))
     .collect()
   const malformed = pl.col("_extra").isNotNull().or(pl.col("updated_at").isNull())
@@ -132,11 +138,10 @@ const bronzeCustomers = await step("bronze.customers", async () => {
 
 // Silver.
 const silverCustomers = await step("silver.customers", async () => {
-  const df = await bronzeCustomers.lazy().withColumns(
-    pl.col("customer_id").cast(pl.Int64, true),
-    pl.col("signup_date").str.strptime(pl.Date, "%Y-%m-%d"),
-    pl.col("segment").fillNull(pl.lit("consumer"))
-  ).collect()
+  const df = await bronzeCustomers
+    .lazy()
+    .withColumns(pl.col("customer_id").cast(pl.Int64, true), pl.col("signup_date").str.strptime(pl.Date, "%Y-%m-%d"), pl.col("segment").fillNull(pl.lit("consumer")))
+    .collect()
   write(df, "silver", "customers")
   return df
 })
@@ -151,7 +156,8 @@ const typed = {
 }
 const castColumns = Object.keys(typed) as ReadonlyArray<keyof typeof typed>
 const silverOrders: DataFrame = await step("silver.orders", async () => {
-  const checked = await bronzeOrders.lazy()
+  const checked = await bronzeOrders
+    .lazy()
     .sort("updated_at", true)
     .unique({ subset: ["order_id"], keep: "first" })
     .withColumns(
@@ -171,14 +177,23 @@ const silverOrders: DataFrame = await step("silver.orders", async () => {
   const flags = [...castColumns.map((c) => `_cast_failed_${c}`), "_negative_amount", "_null_ordered_at", "_quarantined"]
   const silver = checked.filter(pl.col("_quarantined").not().and(pl.col("customer_id").isNotNull())).drop(flags)
   const reason = (flag: string, name: string) => pl.when(pl.col(flag)).then(pl.lit(name)).otherwise(pl.lit(null))
-  const quarantine = checked.filter(pl.col("_quarantined")).withColumns(
-    pl.concatString([
-      reason("_negative_amount", "non_negative_amount"),
-      reason("_null_ordered_at", "not_null(ordered_at)"),
-      ...castColumns.map((c) => reason(`_cast_failed_${c}`, `cast(${c})`))
-    ], ",", true).alias("_expectations"),
-    pl.lit(new Date()).alias("_quarantined_at")
-  ).drop(flags)
+  const quarantine = checked
+    .filter(pl.col("_quarantined"))
+    .withColumns(
+      pl
+        .concatString(
+          [
+            reason("_negative_amount", "non_negative_amount"),
+            reason("_null_ordered_at", "not_null(ordered_at)"),
+            ...castColumns.map((c) => reason(`_cast_failed_${c}`, `cast(${c})`))
+          ],
+          ",",
+          true
+        )
+        .alias("_expectations"),
+      pl.lit(new Date()).alias("_quarantined_at")
+    )
+    .drop(flags)
   write(silver, "silver", "orders")
   write(quarantine, "silver", "orders__quarantine")
   return silver
@@ -186,7 +201,8 @@ const silverOrders: DataFrame = await step("silver.orders", async () => {
 
 // Gold.
 await step(`gold.${GOLD_TABLE}`, async () => {
-  const gold = await silverOrders.lazy()
+  const gold = await silverOrders
+    .lazy()
     .filter(pl.col("status").neq(pl.lit("cancelled")))
     .join(silverCustomers.lazy().select("customer_id", "segment"), { on: "customer_id", how: "inner" })
     .groupBy(["order_date", "country", "segment"])

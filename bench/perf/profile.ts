@@ -42,7 +42,12 @@ const round = (x: number, digits = 0) => Math.round(x * 10 ** digits) / 10 ** di
 // ---------------------------------------------------------------------------------------------
 // A local OTLP/HTTP sink that keeps the spans (JSON protocol)
 
-interface OtlpValue { readonly stringValue?: string; readonly intValue?: string | number; readonly boolValue?: boolean; readonly doubleValue?: number }
+interface OtlpValue {
+  readonly stringValue?: string
+  readonly intValue?: string | number
+  readonly boolValue?: boolean
+  readonly doubleValue?: number
+}
 interface OtlpSpan {
   readonly spanId: string
   readonly parentSpanId?: string
@@ -76,9 +81,14 @@ const sink = createServer((request, response) => {
         for (const ss of rs.scopeSpans ?? []) {
           for (const s of ss.spans ?? []) {
             spans.push({
-              id: s.spanId, parent: s.parentSpanId === "" ? undefined : s.parentSpanId, name: s.name,
-              startMs: toMs(s.startTimeUnixNano), endMs: toMs(s.endTimeUnixNano),
-              attributes: Object.fromEntries((s.attributes ?? []).map((a) => [a.key, String(a.value.stringValue ?? a.value.intValue ?? a.value.boolValue ?? a.value.doubleValue ?? "")]))
+              id: s.spanId,
+              parent: s.parentSpanId === "" ? undefined : s.parentSpanId,
+              name: s.name,
+              startMs: toMs(s.startTimeUnixNano),
+              endMs: toMs(s.endTimeUnixNano),
+              attributes: Object.fromEntries(
+                (s.attributes ?? []).map((a) => [a.key, String(a.value.stringValue ?? a.value.intValue ?? a.value.boolValue ?? a.value.doubleValue ?? "")])
+              )
             })
           }
         }
@@ -135,19 +145,26 @@ const profileSpans = (all: ReadonlyArray<Span>) => {
   const statements = all.filter((s) => s.attributes["db.query.text"] !== undefined)
   const root = all.find((s) => s.name === "medallion.apply")
   const run = all.find((s) => s.name === "medallion.run")
-  const tables: Array<TableProfile> = all.filter((s) => s.name === "medallion.table").sort((a, b) => a.startMs - b.startMs).map((t) => {
-    const mine = statements.filter((s) => tableOf(s) === t.attributes["medallion.table"])
-    const kinds: Record<string, { ms: number; count: number }> = {}
-    for (const s of mine) {
-      const k = kindOf(s.attributes["db.query.text"]!)
-      kinds[k] = { ms: round((kinds[k]?.ms ?? 0) + s.endMs - s.startMs, 1), count: (kinds[k]?.count ?? 0) + 1 }
-    }
-    const statementMs = mine.reduce((a, s) => a + s.endMs - s.startMs, 0)
-    return {
-      table: t.attributes["medallion.table"] ?? "?", ms: round(t.endMs - t.startMs), statements: mine.length, statement_ms: round(statementMs),
-      outside_sql_ms: round(t.endMs - t.startMs - statementMs), by_kind: Object.fromEntries(Object.entries(kinds).sort((a, b) => b[1].ms - a[1].ms))
-    }
-  })
+  const tables: Array<TableProfile> = all
+    .filter((s) => s.name === "medallion.table")
+    .sort((a, b) => a.startMs - b.startMs)
+    .map((t) => {
+      const mine = statements.filter((s) => tableOf(s) === t.attributes["medallion.table"])
+      const kinds: Record<string, { ms: number; count: number }> = {}
+      for (const s of mine) {
+        const k = kindOf(s.attributes["db.query.text"]!)
+        kinds[k] = { ms: round((kinds[k]?.ms ?? 0) + s.endMs - s.startMs, 1), count: (kinds[k]?.count ?? 0) + 1 }
+      }
+      const statementMs = mine.reduce((a, s) => a + s.endMs - s.startMs, 0)
+      return {
+        table: t.attributes["medallion.table"] ?? "?",
+        ms: round(t.endMs - t.startMs),
+        statements: mine.length,
+        statement_ms: round(statementMs),
+        outside_sql_ms: round(t.endMs - t.startMs - statementMs),
+        by_kind: Object.fromEntries(Object.entries(kinds).sort((a, b) => b[1].ms - a[1].ms))
+      }
+    })
   const outside = statements.filter((s) => tableOf(s) === undefined)
   const outsideKinds: Record<string, { ms: number; count: number }> = {}
   for (const s of outside) {
@@ -201,7 +218,12 @@ const summarizeCpu = (profile: CpuProfile) => {
     byKind.set(k, (byKind.get(k) ?? 0) + ms)
   }
   const top = (m: Map<string, number>, n: number) =>
-    Object.fromEntries([...m].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, v]) => [k, round(v)]))
+    Object.fromEntries(
+      [...m]
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, n)
+        .map(([k, v]) => [k, round(v)])
+    )
   return { total_ms: round(total), by_kind: top(byKind, 20), top_functions: top(byFunction, 15) }
 }
 
@@ -213,7 +235,10 @@ const work = mkdtempSync(join(tmpdir(), "medallion-perf-profile-"))
 const results: Array<Record<string, unknown>> = []
 const report: Array<string> = []
 
-for (const size of flags.sizes.split(",").map((s) => s.trim()).filter((s) => s.length > 0)) {
+for (const size of flags.sizes
+  .split(",")
+  .map((s) => s.trim())
+  .filter((s) => s.length > 0)) {
   const data = await ensureDataset(size, dataDir, log)
   const load = loadavg().map((x) => round(x, 2))
   log(`${size}: load average ${load.join(", ")}`)
@@ -224,8 +249,12 @@ for (const size of flags.sizes.split(",").map((s) => s.trim()).filter((s) => s.l
   const traced = join(work, `traced-${size}`)
   medallionProject(traced, "csv", data.ordersCsv, data.customersCsv, settings)
   const tracedRun = await measure(traced, [medallionBin, "apply", "--json"], {
-    OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_EXPORTER_OTLP_PROTOCOL: "http/json", OTEL_METRICS_EXPORTER: "none", OTEL_LOGS_EXPORTER: "none",
-    OTEL_BSP_MAX_EXPORT_BATCH_SIZE: "2048", OTEL_BSP_MAX_QUEUE_SIZE: "8192"
+    OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+    OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
+    OTEL_METRICS_EXPORTER: "none",
+    OTEL_LOGS_EXPORTER: "none",
+    OTEL_BSP_MAX_EXPORT_BATCH_SIZE: "2048",
+    OTEL_BSP_MAX_QUEUE_SIZE: "8192"
   })
   if (tracedRun.code !== 0) throw new Error(`traced apply failed: ${tracedRun.stderr}`)
   const applyReport = jsonOutput(tracedRun.stdout) as ApplyReport
@@ -248,17 +277,42 @@ for (const size of flags.sizes.split(",").map((s) => s.trim()).filter((s) => s.l
   for (const lineage of [true, false]) {
     const dir = join(work, `hand-${size}-${lineage}`)
     mkdirSync(dir, { recursive: true })
-    const r = await measure(dir, [join(repo, "bench", "perf", "handwritten.ts"), "--orders", data.ordersCsv, "--customers", data.customersCsv,
-      "--db", join(dir, "warehouse.duckdb"), "--export", join(dir, GOLD_EXPORT), "--threads", String(threads),
-      ...(memoryLimit === undefined ? [] : ["--memory-limit", memoryLimit]), ...(lineage ? [] : ["--no-lineage"])])
+    const r = await measure(dir, [
+      join(repo, "bench", "perf", "handwritten.ts"),
+      "--orders",
+      data.ordersCsv,
+      "--customers",
+      data.customersCsv,
+      "--db",
+      join(dir, "warehouse.duckdb"),
+      "--export",
+      join(dir, GOLD_EXPORT),
+      "--threads",
+      String(threads),
+      ...(memoryLimit === undefined ? [] : ["--memory-limit", memoryLimit]),
+      ...(lineage ? [] : ["--no-lineage"])
+    ])
     if (r.code !== 0) throw new Error(`hand-written failed: ${r.stderr}`)
-    handRuns[lineage ? "with_lineage" : "without_lineage"] = { ms: round(r.ms), rss_mib: round(r.rssKiB / 1024), steps_ms: (jsonOutput(r.stdout)["steps_ms"] ?? {}) as Record<string, number> }
+    handRuns[lineage ? "with_lineage" : "without_lineage"] = {
+      ms: round(r.ms),
+      rss_mib: round(r.rssKiB / 1024),
+      steps_ms: (jsonOutput(r.stdout)["steps_ms"] ?? {}) as Record<string, number>
+    }
     rmSync(dir, { recursive: true, force: true })
     log(`  hand-written${lineage ? "" : " without lineage"} ${round(r.ms)} ms`)
   }
   const entry = {
-    size, rows: data.rows, load_average: load, threads, memory_limit: memoryLimit ?? null,
-    medallion_traced: { wall_ms: round(tracedRun.ms), rss_mib: round(tracedRun.rssKiB / 1024), recorded_table_seconds: Object.fromEntries((applyReport.tables ?? []).map((t) => [t.table, t.duration_seconds])), trace },
+    size,
+    rows: data.rows,
+    load_average: load,
+    threads,
+    memory_limit: memoryLimit ?? null,
+    medallion_traced: {
+      wall_ms: round(tracedRun.ms),
+      rss_mib: round(tracedRun.rssKiB / 1024),
+      recorded_table_seconds: Object.fromEntries((applyReport.tables ?? []).map((t) => [t.table, t.duration_seconds])),
+      trace
+    },
     medallion_cpu_profile: { wall_ms: round(cpuRun.ms), ...cpu },
     hand_written: handRuns
   }
@@ -266,17 +320,52 @@ for (const size of flags.sizes.split(",").map((s) => s.trim()).filter((s) => s.l
 
   // The report for this size.
   report.push(`### ${data.rows.toLocaleString("en-US")} rows (load average ${load.join(" ")})`, "")
-  report.push(`medallion apply (traced): ${round(tracedRun.ms)} ms wall, ${trace.statements} SQL statements; hand-written: ${handRuns["with_lineage"]!.ms} ms (${handRuns["without_lineage"]!.ms} ms without lineage columns)`, "")
+  report.push(
+    `medallion apply (traced): ${round(tracedRun.ms)} ms wall, ${trace.statements} SQL statements; hand-written: ${handRuns["with_lineage"]!.ms} ms (${handRuns["without_lineage"]!.ms} ms without lineage columns)`,
+    ""
+  )
   report.push("| medallion table | table ms | SQL statements | in SQL ms | outside SQL ms | biggest parts |", "|---|---:|---:|---:|---:|---|")
   for (const t of trace.tables) {
-    report.push(`| ${t.table} | ${t.ms} | ${t.statements} | ${t.statement_ms} | ${t.outside_sql_ms} | ${Object.entries(t.by_kind).slice(0, 4).map(([k, v]) => `${k} ${round(v.ms)} ms${v.count > 1 ? ` (${v.count})` : ""}`).join("; ")} |`)
+    report.push(
+      `| ${t.table} | ${t.ms} | ${t.statements} | ${t.statement_ms} | ${t.outside_sql_ms} | ${Object.entries(t.by_kind)
+        .slice(0, 4)
+        .map(([k, v]) => `${k} ${round(v.ms)} ms${v.count > 1 ? ` (${v.count})` : ""}`)
+        .join("; ")} |`
+    )
   }
-  report.push(`| (run, outside tables) | | ${trace.outside_tables.statements} | ${trace.outside_tables.ms} | | ${Object.entries(trace.outside_tables.by_kind).sort((a, b) => b[1].ms - a[1].ms).slice(0, 3).map(([k, v]) => `${k} ${round(v.ms)} ms (${v.count})`).join("; ")} |`)
-  report.push("", `hand-written steps (ms): ${Object.entries(handRuns["with_lineage"]!.steps_ms).map(([k, v]) => `${k} ${v}`).join(", ")}`)
-  report.push(`without lineage (ms): ${Object.entries(handRuns["without_lineage"]!.steps_ms).map(([k, v]) => `${k} ${v}`).join(", ")}`, "")
+  report.push(
+    `| (run, outside tables) | | ${trace.outside_tables.statements} | ${trace.outside_tables.ms} | | ${Object.entries(trace.outside_tables.by_kind)
+      .sort((a, b) => b[1].ms - a[1].ms)
+      .slice(0, 3)
+      .map(([k, v]) => `${k} ${round(v.ms)} ms (${v.count})`)
+      .join("; ")} |`
+  )
+  report.push(
+    "",
+    `hand-written steps (ms): ${Object.entries(handRuns["with_lineage"]!.steps_ms)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(", ")}`
+  )
+  report.push(
+    `without lineage (ms): ${Object.entries(handRuns["without_lineage"]!.steps_ms)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(", ")}`,
+    ""
+  )
   if (cpu !== undefined) {
-    report.push(`main-thread CPU profile of an untraced apply (${round(cpuRun.ms)} ms wall, ${cpu.total_ms} ms sampled), by kind (ms): ${Object.entries(cpu.by_kind).slice(0, 8).map(([k, v]) => `${k} ${v}`).join("; ")}`)
-    report.push(`top self time (ms): ${Object.entries(cpu.top_functions).slice(0, 8).map(([k, v]) => `${k} ${v}`).join("; ")}`, "")
+    report.push(
+      `main-thread CPU profile of an untraced apply (${round(cpuRun.ms)} ms wall, ${cpu.total_ms} ms sampled), by kind (ms): ${Object.entries(cpu.by_kind)
+        .slice(0, 8)
+        .map(([k, v]) => `${k} ${v}`)
+        .join("; ")}`
+    )
+    report.push(
+      `top self time (ms): ${Object.entries(cpu.top_functions)
+        .slice(0, 8)
+        .map(([k, v]) => `${k} ${v}`)
+        .join("; ")}`,
+      ""
+    )
   }
   if (!flags.keep) for (const dir of [traced, profiled, profDir]) rmSync(dir, { recursive: true, force: true })
 }

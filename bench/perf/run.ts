@@ -54,7 +54,10 @@ const { values: flags } = parseArgs({
 })
 const floorSettings = flags["duckdb-set"]
 const quick = flags.quick
-const sizes = (flags.sizes ?? (quick ? "1m" : "1m,10m")).split(",").map((s) => s.trim()).filter((s) => s.length > 0)
+const sizes = (flags.sizes ?? (quick ? "1m" : "1m,10m"))
+  .split(",")
+  .map((s) => s.trim())
+  .filter((s) => s.length > 0)
 const runs = Math.max(1, Number(flags.runs ?? (quick ? 2 : 5)))
 const threads = Math.max(1, Number(flags.threads ?? availableParallelism()))
 const memoryLimit = flags["memory-limit"]
@@ -65,7 +68,10 @@ if (!/^[A-Za-z0-9_-]+$/.test(resultsName)) throw new Error(`--results takes a fi
 
 type Variant = "medallion" | "duckdb" | "polars"
 const allVariants: ReadonlyArray<Variant> = ["medallion", "duckdb", "polars"]
-const requested = flags.variants.split(",").map((v) => v.trim()).filter((v): v is Variant => (allVariants as ReadonlyArray<string>).includes(v))
+const requested = flags.variants
+  .split(",")
+  .map((v) => v.trim())
+  .filter((v): v is Variant => (allVariants as ReadonlyArray<string>).includes(v))
 const polarsMissing = (() => {
   try {
     createRequire(import.meta.url).resolve("nodejs-polars")
@@ -109,12 +115,27 @@ const runVariant = async (variant: Variant, data: Dataset, work: string, round: 
     medallionProject(dir, format, orders, customers, { threads, memoryLimit })
     measured = await measure(dir, [medallionBin, "apply", "--json"])
   } else if (variant === "duckdb") {
-    measured = await measure(dir, [handWritten, "--orders", orders, "--customers", customers, "--format", format, "--db", join(dir, "warehouse.duckdb"),
-      "--export", join(dir, GOLD_EXPORT), "--threads", String(threads), ...(memoryLimit === undefined ? [] : ["--memory-limit", memoryLimit]),
-      ...floorSettings.flatMap((s) => ["--set", s])])
+    measured = await measure(dir, [
+      handWritten,
+      "--orders",
+      orders,
+      "--customers",
+      customers,
+      "--format",
+      format,
+      "--db",
+      join(dir, "warehouse.duckdb"),
+      "--export",
+      join(dir, GOLD_EXPORT),
+      "--threads",
+      String(threads),
+      ...(memoryLimit === undefined ? [] : ["--memory-limit", memoryLimit]),
+      ...floorSettings.flatMap((s) => ["--set", s])
+    ])
   } else {
-    measured = await measure(dir, [polarsScript, "--orders", orders, "--customers", customers, "--format", format, "--out", dir, "--export", join(dir, GOLD_EXPORT)],
-      { POLARS_MAX_THREADS: String(threads) })
+    measured = await measure(dir, [polarsScript, "--orders", orders, "--customers", customers, "--format", format, "--out", dir, "--export", join(dir, GOLD_EXPORT)], {
+      POLARS_MAX_THREADS: String(threads)
+    })
   }
   let steps: Record<string, number> = {}
   let error: string | undefined
@@ -124,7 +145,8 @@ const runVariant = async (variant: Variant, data: Dataset, work: string, round: 
       const report = out as ApplyReport
       for (const t of report.tables ?? []) steps[t.table] = Math.round(t.duration_seconds * 1000)
       const bad = (report.tables ?? []).filter((t) => t.status !== "succeeded" || !t.accounting_ok)
-      if (report.run?.status !== "succeeded" || bad.length > 0) error = `run ${report.run?.status ?? "?"}: ${bad.map((t) => `${t.table} ${t.status}${t.accounting_ok ? "" : " (accounting off)"} ${t.error ?? ""}`).join("; ")}`
+      if (report.run?.status !== "succeeded" || bad.length > 0)
+        error = `run ${report.run?.status ?? "?"}: ${bad.map((t) => `${t.table} ${t.status}${t.accounting_ok ? "" : " (accounting off)"} ${t.error ?? ""}`).join("; ")}`
     } else {
       steps = (out["steps_ms"] ?? {}) as Record<string, number>
     }
@@ -185,12 +207,23 @@ interface GoldCheck {
 }
 
 const compareGold = async (reference: VariantRun, other: VariantRun, referenceGold: string, otherGold: string): Promise<GoldCheck> => {
-  const a = normalizedGold(referenceGold), b = normalizedGold(otherGold)
-  const row = (await queryRows(`SELECT
+  const a = normalizedGold(referenceGold),
+    b = normalizedGold(otherGold)
+  const row = (
+    await queryRows(`SELECT
       (SELECT count(*) FROM (${a})) AS ra, (SELECT count(*) FROM (${b})) AS rb,
-      (SELECT count(*) FROM (${a} EXCEPT ALL ${b})) AS ab, (SELECT count(*) FROM (${b} EXCEPT ALL ${a})) AS ba`))[0]!
+      (SELECT count(*) FROM (${a} EXCEPT ALL ${b})) AS ab, (SELECT count(*) FROM (${b} EXCEPT ALL ${a})) AS ba`)
+  )[0]!
   const [ra, rb, ab, ba] = [row["ra"], row["rb"], row["ab"], row["ba"]].map(Number) as [number, number, number, number]
-  return { reference: reference.variant, other: other.variant, rows_reference: ra, rows_other: rb, only_in_reference: ab, only_in_other: ba, equal: ra === rb && ab === 0 && ba === 0 && ra > 0 }
+  return {
+    reference: reference.variant,
+    other: other.variant,
+    rows_reference: ra,
+    rows_other: rb,
+    only_in_reference: ab,
+    only_in_other: ba,
+    equal: ra === rb && ab === 0 && ba === 0 && ra > 0
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -264,9 +297,10 @@ interface Entry {
 const machine = {
   ...machineInfo(),
   duckdb: `@duckdb/node-api ${String((JSON.parse(readFileSync(join(repo, "node_modules", "@duckdb", "node-api", "package.json"), "utf8")) as { version: string }).version)}`,
-  polars: polarsMissing === undefined
-    ? `nodejs-polars ${String((JSON.parse(readFileSync(join(repo, "node_modules", "nodejs-polars", "package.json"), "utf8")) as { version: string }).version)}`
-    : "not installed",
+  polars:
+    polarsMissing === undefined
+      ? `nodejs-polars ${String((JSON.parse(readFileSync(join(repo, "node_modules", "nodejs-polars", "package.json"), "utf8")) as { version: string }).version)}`
+      : "not installed",
   rss_from: timeBinary !== undefined ? "/usr/bin/time -f '%e %M'" : "process.resourceUsage().maxRSS in the child (--import probe)"
 }
 
@@ -285,7 +319,9 @@ const warmCache = (file: string) =>
 const log = (line: string) => process.stderr.write(`${line}\n`)
 if (variants.includes("medallion")) buildBundle(repo)
 const work = mkdtempSync(join(tmpdir(), "medallion-perf-"))
-log(`perf: sizes ${sizes.join(", ")}; ${runs} run(s); variants ${variants.join(", ")}; ${threads} thread(s)${memoryLimit === undefined ? "" : `; memory_limit ${memoryLimit}`}${floorSettings.length === 0 ? "" : `; hand-written SET ${floorSettings.join(", ")}`}; source ${format}; data in ${dataDir}; work in ${work}`)
+log(
+  `perf: sizes ${sizes.join(", ")}; ${runs} run(s); variants ${variants.join(", ")}; ${threads} thread(s)${memoryLimit === undefined ? "" : `; memory_limit ${memoryLimit}`}${floorSettings.length === 0 ? "" : `; hand-written SET ${floorSettings.join(", ")}`}; source ${format}; data in ${dataDir}; work in ${work}`
+)
 const entries: Array<Entry> = []
 let failed = false
 
@@ -352,11 +388,23 @@ for (const size of sizes) {
   const ratio = (a: VariantStats | undefined, b: VariantStats | undefined) =>
     a === undefined || b === undefined || a.runs === 0 || b.runs === 0 ? null : round(a.median_ms / b.median_ms, 2)
   const entry: Entry = {
-    size, rows: data.rows, customers: data.customers, format, date: new Date().toISOString(), runs, threads, memory_limit: memoryLimit ?? null,
+    size,
+    rows: data.rows,
+    customers: data.customers,
+    format,
+    date: new Date().toISOString(),
+    runs,
+    threads,
+    memory_limit: memoryLimit ?? null,
     duckdb_settings: floorSettings,
     versions: { node: machine.node, duckdb: machine.duckdb, polars: machine.polars },
     load_average: { before: loadBefore, after: loadavg().map((x) => round(x, 2)) },
-    dataset: { generator: GENERATOR_VERSION, orders_csv_mib: round(data.bytes.ordersCsv / 2 ** 20, 0), orders_parquet_mib: round(data.bytes.ordersParquet / 2 ** 20, 0), generated_seconds: round(data.generatedSeconds) },
+    dataset: {
+      generator: GENERATOR_VERSION,
+      orders_csv_mib: round(data.bytes.ordersCsv / 2 ** 20, 0),
+      orders_parquet_mib: round(data.bytes.ordersParquet / 2 ** 20, 0),
+      generated_seconds: round(data.generatedSeconds)
+    },
     variants: stats,
     ratios: { medallion_over_duckdb: ratio(stats.medallion, stats.duckdb), polars_over_duckdb: ratio(stats.polars, stats.duckdb) },
     gold_check: { equal: checks === 0 ? null : mismatches.length === 0, gold_rows: goldRows, checks, mismatches },
@@ -364,31 +412,40 @@ for (const size of sizes) {
     layer_counts_equal: countsEqual
   }
   entries.push(entry)
-  log(`${size}: medallion / duckdb = ${entry.ratios.medallion_over_duckdb ?? "n/a"}, polars / duckdb = ${entry.ratios.polars_over_duckdb ?? "n/a"}; gold ${entry.gold_check.equal === null ? "not compared (fewer than two variants finished)" : entry.gold_check.equal ? "identical" : "DIFFERENT"} (${checks} comparisons, ${goldRows} rows); load average after ${entry.load_average.after.join(", ")}`)
+  log(
+    `${size}: medallion / duckdb = ${entry.ratios.medallion_over_duckdb ?? "n/a"}, polars / duckdb = ${entry.ratios.polars_over_duckdb ?? "n/a"}; gold ${entry.gold_check.equal === null ? "not compared (fewer than two variants finished)" : entry.gold_check.equal ? "identical" : "DIFFERENT"} (${checks} comparisons, ${goldRows} rows); load average after ${entry.load_average.after.join(", ")}`
+  )
 }
 
 // Merge into the results file: an entry per (rows, format), the newest wins.
 const resultsDir = join(repo, "bench", "results")
 mkdirSync(resultsDir, { recursive: true })
 const resultsFile = join(resultsDir, `${resultsName}.json`)
-const previous = existsSync(resultsFile) ? (JSON.parse(readFileSync(resultsFile, "utf8")) as { entries?: Array<Entry> }).entries ?? [] : []
-const merged = [...previous.filter((p) => !entries.some((e) => e.rows === p.rows && e.format === p.format)), ...entries]
-  .sort((a, b) => a.format.localeCompare(b.format) || a.rows - b.rows)
+const previous = existsSync(resultsFile) ? ((JSON.parse(readFileSync(resultsFile, "utf8")) as { entries?: Array<Entry> }).entries ?? []) : []
+const merged = [...previous.filter((p) => !entries.some((e) => e.rows === p.rows && e.format === p.format)), ...entries].sort(
+  (a, b) => a.format.localeCompare(b.format) || a.rows - b.rows
+)
 writeFileSync(resultsFile, `${JSON.stringify({ suite: "bench/perf", updated: new Date().toISOString(), machine, entries: merged }, null, 2)}\n`)
 
 const limits = [...new Set(merged.filter((e) => e.memory_limit !== null).map((e) => `${e.rows / 1e6}M rows with memory_limit ${e.memory_limit}`))]
 const svg = lineChart(
   "bronze -> silver -> gold: median wall time",
   `${machine.cpus} CPUs, ${machine.memory_gib} GiB; a fresh process per run${limits.length > 0 ? `; ${limits.join(", ")}` : ""}`,
-  (["csv", "parquet"] as const).flatMap((f) => allVariants.map((v) => ({
-    name: `${labels[v]}${f === "csv" ? "" : " (Parquet in)"}`,
-    color: colors[v],
-    dashed: f === "parquet",
-    points: merged.filter((e) => e.format === f).flatMap((e) => {
-      const s = e.variants[v]
-      return s !== undefined && s.runs > 0 ? [[e.rows, s.median_ms / 1000] as const] : []
-    })
-  }))).filter((s) => s.points.length > 0)
+  (["csv", "parquet"] as const)
+    .flatMap((f) =>
+      allVariants.map((v) => ({
+        name: `${labels[v]}${f === "csv" ? "" : " (Parquet in)"}`,
+        color: colors[v],
+        dashed: f === "parquet",
+        points: merged
+          .filter((e) => e.format === f)
+          .flatMap((e) => {
+            const s = e.variants[v]
+            return s !== undefined && s.runs > 0 ? [[e.rows, s.median_ms / 1000] as const] : []
+          })
+      }))
+    )
+    .filter((s) => s.points.length > 0)
 )
 writeFileSync(join(resultsDir, `${resultsName}.svg`), svg)
 
@@ -405,14 +462,22 @@ for (const e of entries) {
     const s = e.variants[v]
     if (s === undefined) continue
     const vsDuckdb = v === "medallion" ? e.ratios.medallion_over_duckdb : v === "polars" ? e.ratios.polars_over_duckdb : 1
-    lines.push(s.runs === 0
-      ? `| ${fmt(e.rows)} | ${s.label} | 0 | failed: ${s.failures[0] ?? "?"} | | | | ${fmt(Math.round(s.max_rss_mib))} | |`
-      : `| ${fmt(e.rows)} | ${s.label} | ${s.runs} | ${(s.median_ms / 1000).toFixed(2)} | ${(s.min_ms / 1000).toFixed(2)} | ${(s.max_ms / 1000).toFixed(2)} | ${fmt(s.rows_per_second)} | ${fmt(Math.round(s.median_rss_mib))} / ${fmt(Math.round(s.max_rss_mib))} | ${vsDuckdb === null ? "" : `${vsDuckdb.toFixed(2)}x`} |`)
+    lines.push(
+      s.runs === 0
+        ? `| ${fmt(e.rows)} | ${s.label} | 0 | failed: ${s.failures[0] ?? "?"} | | | | ${fmt(Math.round(s.max_rss_mib))} | |`
+        : `| ${fmt(e.rows)} | ${s.label} | ${s.runs} | ${(s.median_ms / 1000).toFixed(2)} | ${(s.min_ms / 1000).toFixed(2)} | ${(s.max_ms / 1000).toFixed(2)} | ${fmt(s.rows_per_second)} | ${fmt(Math.round(s.median_rss_mib))} / ${fmt(Math.round(s.max_rss_mib))} | ${vsDuckdb === null ? "" : `${vsDuckdb.toFixed(2)}x`} |`
+    )
   }
 }
 lines.push("")
 for (const e of entries) {
-  lines.push(`${fmt(e.rows)} rows (${e.format}${e.memory_limit === null ? "" : `, memory_limit ${e.memory_limit}`}, ${e.threads} threads${e.duckdb_settings.length === 0 ? "" : `, hand-written SET ${e.duckdb_settings.join(", ")}`}; load average ${e.load_average.before.join(" ")} before, ${e.load_average.after.join(" ")} after): gold ${e.gold_check.equal === null ? "not compared (fewer than two variants finished)" : e.gold_check.equal ? `identical in every run (${e.gold_check.checks} comparisons of ${fmt(e.gold_check.gold_rows)} rows)` : "DIFFERENT"}; layer row counts ${e.layer_counts_equal ? "equal" : "DIFFERENT"}: ${Object.entries(e.layer_counts).map(([t, n]) => `${t} ${fmt(n)}`).join(", ")}`)
+  lines.push(
+    `${fmt(e.rows)} rows (${e.format}${e.memory_limit === null ? "" : `, memory_limit ${e.memory_limit}`}, ${e.threads} threads${e.duckdb_settings.length === 0 ? "" : `, hand-written SET ${e.duckdb_settings.join(", ")}`}; load average ${e.load_average.before.join(" ")} before, ${e.load_average.after.join(" ")} after): gold ${e.gold_check.equal === null ? "not compared (fewer than two variants finished)" : e.gold_check.equal ? `identical in every run (${e.gold_check.checks} comparisons of ${fmt(e.gold_check.gold_rows)} rows)` : "DIFFERENT"}; layer row counts ${e.layer_counts_equal ? "equal" : "DIFFERENT"}: ${Object.entries(
+      e.layer_counts
+    )
+      .map(([t, n]) => `${t} ${fmt(n)}`)
+      .join(", ")}`
+  )
 }
 lines.push(`wrote bench/results/${resultsName}.json and bench/results/${resultsName}.svg`)
 console.log(lines.join("\n"))

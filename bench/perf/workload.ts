@@ -94,27 +94,34 @@ export interface Statement {
  * table (plus a staging table so that silver and its quarantine come from one pass), no counts,
  * no bookkeeping. `lineage: false` leaves out _source_file and _ingested_at (for the profile).
  */
-export const handWrittenSql = (input: { readonly orders: string; readonly customers: string; readonly format: "csv" | "parquet"; readonly exportFile: string; readonly lineage?: boolean }): ReadonlyArray<Statement> => {
+export const handWrittenSql = (input: {
+  readonly orders: string
+  readonly customers: string
+  readonly format: "csv" | "parquet"
+  readonly exportFile: string
+  readonly lineage?: boolean
+}): ReadonlyArray<Statement> => {
   const lineage = input.lineage ?? true
   const read = (file: string, rejects?: string) =>
     input.format === "parquet"
       ? `read_parquet([${literal(file)}]${lineage ? ", filename = '_source_file'" : ""})`
       : `read_csv([${literal(file)}], header = true, all_varchar = true${lineage ? ", filename = '_source_file'" : ""}${rejects === undefined ? "" : `, store_rejects = true, rejects_table = '${rejects}_errors', rejects_scan = '${rejects}_scans'`})`
   const ingested = lineage ? ", current_timestamp AS _ingested_at" : ""
-  const castFailed = (column: string, type: string) =>
-    `CASE WHEN ${column} IS NOT NULL AND TRY_CAST(${column} AS ${type}) IS NULL THEN 'cast(${column})' END`
+  const castFailed = (column: string, type: string) => `CASE WHEN ${column} IS NOT NULL AND TRY_CAST(${column} AS ${type}) IS NULL THEN 'cast(${column})' END`
   const casts = { order_id: "BIGINT", customer_id: "BIGINT", amount: "DECIMAL(12,2)", ordered_at: "TIMESTAMP", updated_at: "TIMESTAMP" } as const
   return [
     ...["bronze", "silver", "gold"].map((schema) => ({ step: "schemas", sql: `CREATE SCHEMA IF NOT EXISTS ${schema}` })),
     { step: "bronze.orders", sql: `CREATE OR REPLACE TABLE bronze.orders AS SELECT *${ingested} FROM ${read(input.orders, input.format === "csv" ? "orders" : undefined)}` },
     ...(input.format === "csv"
-      ? [{
-        step: "bronze.orders__rejects",
-        // The reader reports a line once per error it found in it: one row per line here.
-        sql: `CREATE OR REPLACE TABLE bronze.orders__rejects AS
+      ? [
+          {
+            step: "bronze.orders__rejects",
+            // The reader reports a line once per error it found in it: one row per line here.
+            sql: `CREATE OR REPLACE TABLE bronze.orders__rejects AS
   SELECT s.file_path AS source_file, e.line, string_agg(DISTINCT e.error_type, ', ') AS error_type, any_value(e.csv_line) AS raw_line
   FROM orders_errors e JOIN orders_scans s USING (scan_id, file_id) GROUP BY 1, 2`
-      }]
+          }
+        ]
       : []),
     { step: "bronze.customers", sql: `CREATE OR REPLACE TABLE bronze.customers AS SELECT *${ingested} FROM ${read(input.customers)}` },
     {
@@ -129,10 +136,14 @@ export const handWrittenSql = (input: { readonly orders: string; readonly custom
   WITH latest AS (
     SELECT * FROM bronze.orders QUALIFY row_number() OVER (PARTITION BY order_id ORDER BY updated_at DESC) = 1
   ), typed AS (
-    SELECT * REPLACE (${Object.entries(casts).map(([c, t]) => `TRY_CAST(${c} AS ${t}) AS ${c}`).join(", ")},
+    SELECT * REPLACE (${Object.entries(casts)
+      .map(([c, t]) => `TRY_CAST(${c} AS ${t}) AS ${c}`)
+      .join(", ")},
         lower(status) AS status, coalesce(currency, 'USD') AS currency, coalesce(channel, 'web') AS channel),
       CAST(TRY_CAST(ordered_at AS TIMESTAMP) AS DATE) AS order_date,
-      list_filter([${Object.entries(casts).map(([c, t]) => castFailed(c, t)).join(", ")}], x -> x IS NOT NULL) AS cast_errors
+      list_filter([${Object.entries(casts)
+        .map(([c, t]) => castFailed(c, t))
+        .join(", ")}], x -> x IS NOT NULL) AS cast_errors
     FROM latest
   )
   SELECT * EXCLUDE (cast_errors),
@@ -140,8 +151,14 @@ export const handWrittenSql = (input: { readonly orders: string; readonly custom
       CASE WHEN ordered_at IS NULL THEN 'not_null(ordered_at)' END], x -> x IS NOT NULL), cast_errors) AS _expectations
   FROM typed`
     },
-    { step: "silver.orders", sql: "CREATE OR REPLACE TABLE silver.orders AS SELECT * EXCLUDE (_expectations) FROM orders_checked WHERE len(_expectations) = 0 AND customer_id IS NOT NULL" },
-    { step: "silver.orders__quarantine", sql: "CREATE OR REPLACE TABLE silver.orders__quarantine AS SELECT *, current_timestamp AS _quarantined_at FROM orders_checked WHERE len(_expectations) > 0" },
+    {
+      step: "silver.orders",
+      sql: "CREATE OR REPLACE TABLE silver.orders AS SELECT * EXCLUDE (_expectations) FROM orders_checked WHERE len(_expectations) = 0 AND customer_id IS NOT NULL"
+    },
+    {
+      step: "silver.orders__quarantine",
+      sql: "CREATE OR REPLACE TABLE silver.orders__quarantine AS SELECT *, current_timestamp AS _quarantined_at FROM orders_checked WHERE len(_expectations) > 0"
+    },
     { step: "drop stage", sql: "DROP TABLE orders_checked" },
     {
       step: `gold.${GOLD_TABLE}`,

@@ -31,11 +31,14 @@ import {
 export type Scope = "read" | "run"
 
 /** Who made the request, once authenticated; everyone (all scopes) when auth is off. */
-export class Caller extends Context.Service<Caller, {
-  readonly subject: string
-  readonly method: "jwt" | "api-key" | "none"
-  readonly scopes: ReadonlySet<string>
-}>()("medallion/api/Caller") {}
+export class Caller extends Context.Service<
+  Caller,
+  {
+    readonly subject: string
+    readonly method: "jwt" | "api-key" | "none"
+    readonly scopes: ReadonlySet<string>
+  }
+>()("medallion/api/Caller") {}
 
 /** The scope an endpoint needs (an endpoint annotation; `read` unless set). */
 export const RequiredScope = Context.Reference<Scope>("medallion/api/RequiredScope", { defaultValue: () => "read" })
@@ -68,12 +71,14 @@ const Timestamp = Schema.String.annotate({ description: "ISO 8601, UTC" })
 /** A page size or offset in a query string: digits only. */
 const QueryInt = (maximum: number, description: string) =>
   // Described on the encoded side: the text is what the OpenAPI document shows.
-  Schema.String.check(Schema.isPattern(/^\d{1,9}$/, { message: "expected a whole number" })).annotate({ description }).pipe(
-    Schema.decodeTo(
-      Schema.Int.check(Schema.isBetween({ minimum: 0, maximum })),
-      SchemaTransformation.transform({ decode: (s: string) => Number(s), encode: (n: number) => String(n) })
+  Schema.String.check(Schema.isPattern(/^\d{1,9}$/, { message: "expected a whole number" }))
+    .annotate({ description })
+    .pipe(
+      Schema.decodeTo(
+        Schema.Int.check(Schema.isBetween({ minimum: 0, maximum })),
+        SchemaTransformation.transform({ decode: (s: string) => Number(s), encode: (n: number) => String(n) })
+      )
     )
-  )
 
 const BatchId = Schema.String.annotate({ description: "A run's batch id: its start time in UTC and 32 random bits, e.g. 20261126T160455123Z-9f3a01c2" })
 
@@ -126,14 +131,24 @@ const maxCursorLength = 8192
 
 const GoldQuery = {
   // Checked against api.max_limit by the handler, so that the problem names the configured maximum.
-  limit: Schema.optionalKey(QueryInt(999_999_999, "Rows per page: default 100 (or the cursor's), at most the server's api.max_limit (1000 unless configured); a larger limit is a 400 invalid-request that names the maximum, never silently lowered")),
+  limit: Schema.optionalKey(
+    QueryInt(
+      999_999_999,
+      "Rows per page: default 100 (or the cursor's), at most the server's api.max_limit (1000 unless configured); a larger limit is a 400 invalid-request that names the maximum, never silently lowered"
+    )
+  ),
   offset: Schema.optionalKey(QueryInt(maxOffset, "Rows to skip; not with cursor")),
-  cursor: Schema.optionalKey(Text.check(Schema.isMaxLength(maxCursorLength)).annotate({
-    description: "next_cursor of the previous page; not with offset. It carries the filters, order_by and limit it was issued for, so `?cursor=` alone continues the same listing; filters or order_by sent with it must be the same ones (else 400), and limit may change the page size"
-  })),
-  order_by: Schema.optionalKey(Text.check(Schema.isMaxLength(1024)).annotate({
-    description: "Comma-separated columns, each optionally .asc or .desc (or prefixed with -), e.g. revenue.desc,country"
-  }))
+  cursor: Schema.optionalKey(
+    Text.check(Schema.isMaxLength(maxCursorLength)).annotate({
+      description:
+        "next_cursor of the previous page; not with offset. It carries the filters, order_by and limit it was issued for, so `?cursor=` alone continues the same listing; filters or order_by sent with it must be the same ones (else 400), and limit may change the page size"
+    })
+  ),
+  order_by: Schema.optionalKey(
+    Text.check(Schema.isMaxLength(1024)).annotate({
+      description: "Comma-separated columns, each optionally .asc or .desc (or prefixed with -), e.g. revenue.desc,country"
+    })
+  )
 }
 
 const GoldRows = Schema.Struct({
@@ -242,50 +257,61 @@ class SystemGroup extends HttpApiGroup.make("system").add(
   )
 ) {}
 
-class MetricsGroup extends HttpApiGroup.make("metrics").add(
-  HttpApiEndpoint.get("metrics", "/metrics", {
-    success: [MetricsView, Schema.String.pipe(HttpApiSchema.asText({ contentType: "text/plain; version=0.0.4" }))],
-    error: Unavailable
-  }).annotate(
-    OpenApi.Description,
-    "Per pipeline, the metrics of its latest run (the seed's PipelineMetrics) and its totals, as JSON. With `Accept: text/plain` or `application/openmetrics-text` (what Prometheus sends), the runtime's metrics in Prometheus text format instead; also always at /metrics/prometheus."
-  ),
-  HttpApiEndpoint.get("prometheus", "/metrics/prometheus", {
-    success: Schema.String.pipe(HttpApiSchema.asText({ contentType: "text/plain; version=0.0.4" }))
-  }).annotate(OpenApi.Description, "The runtime's metrics (rows processed, quarantined and dropped, table and run durations, runs, scheduled firings) in Prometheus text format")
-).middleware(Authentication) {}
-
-class GoldGroup extends HttpApiGroup.make("gold").add(
-  HttpApiEndpoint.get("tables", "/gold", { success: GoldTables, error: Unavailable }).annotate(
-    OpenApi.Description,
-    "The gold tables of the served pipelines that exist in the warehouse: columns and types, row counts and the last run that refreshed each"
-  ),
-  HttpApiEndpoint.get("rows", "/gold/:table", {
-    params: { table: Text },
-    query: GoldQuery,
-    success: GoldRows,
-    error: [TableNotFound, InvalidRequest, CursorExpired, Unavailable]
-  }).annotate(OpenApi.Description, `Rows of a gold table, a page at a time. ${goldFilterHelp}`)
-).middleware(Authentication) {}
-
-class PipelinesGroup extends HttpApiGroup.make("pipelines").add(
-  HttpApiEndpoint.get("list", "/pipelines", { success: Pipelines, error: Unavailable }).annotate(
-    OpenApi.Description,
-    "The served pipelines, with their schedule, next run time, active run and latest run"
-  ),
-  HttpApiEndpoint.get("get", "/pipelines/:name", { params: { name: PipelineName }, success: PipelineDetail, error: [PipelineNotFound, Unavailable] })
-    .annotate(OpenApi.Description, "One pipeline: its DAG of tables, schedule (with recent firings and skips), active run and latest run"),
-  HttpApiEndpoint.post("trigger", "/pipelines/:name/runs", {
-    params: { name: PipelineName },
-    // Null as its own member: an empty body then decodes as null (no options).
-    payload: [RunTriggerRequest, Schema.Null],
-    success: RunAccepted,
-    error: [PipelineNotFound, RunInProgress, Unavailable]
-  }).annotate(RequiredScope, "run").annotate(HttpApi.PayloadParseOptions, { onExcessProperty: "error" }).annotate(
-    OpenApi.Description,
-    "Start a run of the pipeline's tables (scope `run`). Answers 202 at once with the run's batch id; 409 when the pipeline is already queued or running. Runs go one at a time, in order."
+class MetricsGroup extends HttpApiGroup.make("metrics")
+  .add(
+    HttpApiEndpoint.get("metrics", "/metrics", {
+      success: [MetricsView, Schema.String.pipe(HttpApiSchema.asText({ contentType: "text/plain; version=0.0.4" }))],
+      error: Unavailable
+    }).annotate(
+      OpenApi.Description,
+      "Per pipeline, the metrics of its latest run (the seed's PipelineMetrics) and its totals, as JSON. With `Accept: text/plain` or `application/openmetrics-text` (what Prometheus sends), the runtime's metrics in Prometheus text format instead; also always at /metrics/prometheus."
+    ),
+    HttpApiEndpoint.get("prometheus", "/metrics/prometheus", {
+      success: Schema.String.pipe(HttpApiSchema.asText({ contentType: "text/plain; version=0.0.4" }))
+    }).annotate(OpenApi.Description, "The runtime's metrics (rows processed, quarantined and dropped, table and run durations, runs, scheduled firings) in Prometheus text format")
   )
-).middleware(Authentication) {}
+  .middleware(Authentication) {}
+
+class GoldGroup extends HttpApiGroup.make("gold")
+  .add(
+    HttpApiEndpoint.get("tables", "/gold", { success: GoldTables, error: Unavailable }).annotate(
+      OpenApi.Description,
+      "The gold tables of the served pipelines that exist in the warehouse: columns and types, row counts and the last run that refreshed each"
+    ),
+    HttpApiEndpoint.get("rows", "/gold/:table", {
+      params: { table: Text },
+      query: GoldQuery,
+      success: GoldRows,
+      error: [TableNotFound, InvalidRequest, CursorExpired, Unavailable]
+    }).annotate(OpenApi.Description, `Rows of a gold table, a page at a time. ${goldFilterHelp}`)
+  )
+  .middleware(Authentication) {}
+
+class PipelinesGroup extends HttpApiGroup.make("pipelines")
+  .add(
+    HttpApiEndpoint.get("list", "/pipelines", { success: Pipelines, error: Unavailable }).annotate(
+      OpenApi.Description,
+      "The served pipelines, with their schedule, next run time, active run and latest run"
+    ),
+    HttpApiEndpoint.get("get", "/pipelines/:name", { params: { name: PipelineName }, success: PipelineDetail, error: [PipelineNotFound, Unavailable] }).annotate(
+      OpenApi.Description,
+      "One pipeline: its DAG of tables, schedule (with recent firings and skips), active run and latest run"
+    ),
+    HttpApiEndpoint.post("trigger", "/pipelines/:name/runs", {
+      params: { name: PipelineName },
+      // Null as its own member: an empty body then decodes as null (no options).
+      payload: [RunTriggerRequest, Schema.Null],
+      success: RunAccepted,
+      error: [PipelineNotFound, RunInProgress, Unavailable]
+    })
+      .annotate(RequiredScope, "run")
+      .annotate(HttpApi.PayloadParseOptions, { onExcessProperty: "error" })
+      .annotate(
+        OpenApi.Description,
+        "Start a run of the pipeline's tables (scope `run`). Answers 202 at once with the run's batch id; 409 when the pipeline is already queued or running. Runs go one at a time, in order."
+      )
+  )
+  .middleware(Authentication) {}
 
 export const maxRunsLimit = 1000
 
@@ -296,31 +322,38 @@ const RunsQuery = {
   before: Schema.optionalKey(Text.check(Schema.isMaxLength(64)).annotate({ description: "next_before of the previous page" }))
 }
 
-class RunsGroup extends HttpApiGroup.make("runs").add(
-  HttpApiEndpoint.get("list", "/runs", { query: RunsQuery, success: Runs, error: [InvalidRequest, Unavailable] }).annotate(
-    OpenApi.Description,
-    "Runs, newest first; filter by pipeline and status. Queued and running runs of this server come first."
-  ),
-  HttpApiEndpoint.get("get", "/runs/:batch_id", { params: { batch_id: Text.check(Schema.isMaxLength(64)) }, success: RunDetail, error: [RunNotFound, Unavailable] })
-    .annotate(OpenApi.Description, "One run: its metrics, per-table counts and expectation results")
-).middleware(Authentication) {}
+class RunsGroup extends HttpApiGroup.make("runs")
+  .add(
+    HttpApiEndpoint.get("list", "/runs", { query: RunsQuery, success: Runs, error: [InvalidRequest, Unavailable] }).annotate(
+      OpenApi.Description,
+      "Runs, newest first; filter by pipeline and status. Queued and running runs of this server come first."
+    ),
+    HttpApiEndpoint.get("get", "/runs/:batch_id", { params: { batch_id: Text.check(Schema.isMaxLength(64)) }, success: RunDetail, error: [RunNotFound, Unavailable] }).annotate(
+      OpenApi.Description,
+      "One run: its metrics, per-table counts and expectation results"
+    )
+  )
+  .middleware(Authentication) {}
 
 /** The version of this contract, in the OpenAPI document's info.version; changes are listed in its description. */
 const apiVersion = "2"
 
-export class Api extends HttpApi.make("medallion").add(SystemGroup, MetricsGroup, GoldGroup, PipelinesGroup, RunsGroup)
+export class Api extends HttpApi.make("medallion")
+  .add(SystemGroup, MetricsGroup, GoldGroup, PipelinesGroup, RunsGroup)
   .middleware(RequestValidation)
-  .annotateMerge(OpenApi.annotations({
-    title: "medallion",
-    version: apiVersion,
-    description: [
-      "Gold tables, run history and runs of medallion pipelines. Errors are RFC 9457 problem details (application/problem+json) with a stable `type` per kind of error.",
-      "",
-      "Changes in version 2 (from 1):",
-      "- Gold rows: integers are JSON numbers within ±(2^53 - 1) and strings only beyond it (they were all strings for BIGINT and HUGEINT); DECIMAL values are numbers up to 15 significant digits; timestamps are ISO 8601 (`2024-05-02T00:00:00`; `Z` for TIMESTAMP WITH TIME ZONE) instead of `2024-05-02 00:00:00`. See the `rows` schema of GET /gold/{table}.",
-      "- Cursors carry their filters, order_by and limit: `?cursor=` alone continues the listing. Filters or order_by other than the cursor's are a 400; cursors issued by version 1 are a 409 cursor-expired.",
-      "- A `limit` above the maximum (api.max_limit for gold, 1000 for runs) is a 400 invalid-request naming the maximum; gold used to lower it silently. `limit=0` is a 400 on /runs too (it gave one run).",
-      "- `success_rate` (runs and metrics) is null for a run with no rows in; it was 1.",
-      "- /health names the part that failed without the engine's message (which goes to the server log)."
-    ].join("\n")
-  })) {}
+  .annotateMerge(
+    OpenApi.annotations({
+      title: "medallion",
+      version: apiVersion,
+      description: [
+        "Gold tables, run history and runs of medallion pipelines. Errors are RFC 9457 problem details (application/problem+json) with a stable `type` per kind of error.",
+        "",
+        "Changes in version 2 (from 1):",
+        "- Gold rows: integers are JSON numbers within ±(2^53 - 1) and strings only beyond it (they were all strings for BIGINT and HUGEINT); DECIMAL values are numbers up to 15 significant digits; timestamps are ISO 8601 (`2024-05-02T00:00:00`; `Z` for TIMESTAMP WITH TIME ZONE) instead of `2024-05-02 00:00:00`. See the `rows` schema of GET /gold/{table}.",
+        "- Cursors carry their filters, order_by and limit: `?cursor=` alone continues the listing. Filters or order_by other than the cursor's are a 400; cursors issued by version 1 are a 409 cursor-expired.",
+        "- A `limit` above the maximum (api.max_limit for gold, 1000 for runs) is a 400 invalid-request naming the maximum; gold used to lower it silently. `limit=0` is a 400 on /runs too (it gave one run).",
+        "- `success_rate` (runs and metrics) is null for a run with no rows in; it was 1.",
+        "- /health names the part that failed without the engine's message (which goes to the server log)."
+      ].join("\n")
+    })
+  ) {}

@@ -109,7 +109,7 @@ interface VerificationKey {
 }
 
 const importJwks = (body: unknown) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const set = Schema.decodeUnknownResult(Jwks)(body)
     if (Result.isFailure(set)) return yield* Effect.fail("the JWKS document has no keys array")
     const keys: Array<VerificationKey> = []
@@ -140,13 +140,14 @@ const scopesOf = (scope: string | undefined): ReadonlySet<string> => new Set((sc
  * Builds the authenticator. With a JWKS URL it needs an HttpClient; keys are fetched on first use,
  * kept for 10 minutes, and fetched again (at most every 30 s) when a token names an unknown kid.
  */
-export const make = Effect.fnUntraced(function*(config: AuthConfig) {
+export const make = Effect.fnUntraced(function* (config: AuthConfig) {
   const client = config.jwksUrl === undefined ? undefined : yield* HttpClient.HttpClient
   const secret = config.jwtSecret === undefined || Redacted.value(config.jwtSecret) === "" ? undefined : config.jwtSecret
   Secrets.register(secret, ...(config.apiKeys ?? []).map((k) => k.key))
-  const hmacKey = secret === undefined
-    ? undefined
-    : yield* Effect.promise(() => subtle().importKey("raw", encoder.encode(Redacted.value(secret)), { name: "HMAC", hash: "SHA-256" }, false, ["verify"]))
+  const hmacKey =
+    secret === undefined
+      ? undefined
+      : yield* Effect.promise(() => subtle().importKey("raw", encoder.encode(Redacted.value(secret)), { name: "HMAC", hash: "SHA-256" }, false, ["verify"]))
   const apiKeys = yield* Effect.forEach(config.apiKeys ?? [], (k) => Effect.map(sha256(Redacted.value(k.key)), (digest) => ({ ...k, digest })))
   const leeway = config.leewaySeconds ?? 30
   const methods = [
@@ -167,21 +168,23 @@ export const make = Effect.fnUntraced(function*(config: AuthConfig) {
       Effect.flatMap(importJwks)
     )
   const keysFor = (kid: string | undefined) =>
-    lock.withPermits(1)(Effect.gen(function*() {
-      if (config.jwksUrl === undefined || client === undefined) return []
-      const now = yield* Clock.currentTimeMillis
-      const known = jwks?.keys.some((k) => kid === undefined || k.kid === kid)
-      const age = jwks === undefined ? Infinity : now - jwks.fetchedAt
-      if (age > 600_000 || (!known && age > 30_000)) {
-        const fetched = yield* Effect.result(fetchJwks(config.jwksUrl, client))
-        if (Result.isSuccess(fetched)) jwks = { keys: fetched.success, fetchedAt: now }
-        else yield* Effect.logWarning(fetched.failure)
-      }
-      return (jwks?.keys ?? []).filter((k) => kid === undefined || k.kid === kid)
-    }))
+    lock.withPermits(1)(
+      Effect.gen(function* () {
+        if (config.jwksUrl === undefined || client === undefined) return []
+        const now = yield* Clock.currentTimeMillis
+        const known = jwks?.keys.some((k) => kid === undefined || k.kid === kid)
+        const age = jwks === undefined ? Infinity : now - jwks.fetchedAt
+        if (age > 600_000 || (!known && age > 30_000)) {
+          const fetched = yield* Effect.result(fetchJwks(config.jwksUrl, client))
+          if (Result.isSuccess(fetched)) jwks = { keys: fetched.success, fetchedAt: now }
+          else yield* Effect.logWarning(fetched.failure)
+        }
+        return (jwks?.keys ?? []).filter((k) => kid === undefined || k.kid === kid)
+      })
+    )
 
   const verifyJwt = (token: string) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const parts = token.split(".")
       if (parts.length !== 3 || parts.some((p) => p === "")) return yield* fail("the bearer token is not a JWT (header.payload.signature)")
       const [headerPart, payloadPart, signaturePart] = parts as [string, string, string]
@@ -196,7 +199,9 @@ export const make = Effect.fnUntraced(function*(config: AuthConfig) {
       // parameters it does not understand; this one understands no extensions.
       if ("crit" in header.success) {
         const names = Array.isArray(header.success.crit) ? header.success.crit.filter((n): n is string => typeof n === "string") : []
-        return yield* fail(`the token header marks parameters as critical (crit${names.length === 0 ? "" : `: ${names.join(", ").slice(0, 80)}`}) that this server does not understand`)
+        return yield* fail(
+          `the token header marks parameters as critical (crit${names.length === 0 ? "" : `: ${names.join(", ").slice(0, 80)}`}) that this server does not understand`
+        )
       }
       if (Result.isFailure(claims)) return yield* fail("the token claims are malformed (exp, nbf must be numbers; scope a string)")
       const signed = encoder.encode(`${headerPart}.${payloadPart}`)
@@ -208,7 +213,11 @@ export const make = Effect.fnUntraced(function*(config: AuthConfig) {
       } else if (alg === "RS256" || alg === "ES256") {
         const candidates = (yield* keysFor(header.success.kid)).filter((k) => k.alg === alg)
         if (candidates.length === 0) {
-          return yield* fail(config.jwksUrl === undefined ? `${alg} tokens are not accepted here (no api.auth.jwks_url is configured)` : `no ${alg} key${header.success.kid === undefined ? "" : ` with kid ${header.success.kid}`} in the JWKS`)
+          return yield* fail(
+            config.jwksUrl === undefined
+              ? `${alg} tokens are not accepted here (no api.auth.jwks_url is configured)`
+              : `no ${alg} key${header.success.kid === undefined ? "" : ` with kid ${header.success.kid}`} in the JWKS`
+          )
         }
         for (const candidate of candidates) {
           if (valid) break
@@ -234,7 +243,7 @@ export const make = Effect.fnUntraced(function*(config: AuthConfig) {
     })
 
   const verifyApiKey = (key: string) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const digest = yield* sha256(key)
       // Compare against every key, so the time taken does not tell which one matched.
       let found: (typeof apiKeys)[number] | undefined
@@ -254,10 +263,13 @@ export const make = Effect.fnUntraced(function*(config: AuthConfig) {
       if (apiKeys.length === 0) return fail("API keys are not accepted here; use a bearer token")
       return verifyApiKey(credentials.apiKey)
     }
-    return fail(`credentials are required: ${[
-      ...(secret !== undefined || config.jwksUrl !== undefined ? ["Authorization: Bearer <JWT>"] : []),
-      ...(apiKeys.length > 0 ? ["X-API-Key: <key>"] : [])
-    ].join(" or ")}`, false)
+    return fail(
+      `credentials are required: ${[
+        ...(secret !== undefined || config.jwksUrl !== undefined ? ["Authorization: Bearer <JWT>"] : []),
+        ...(apiKeys.length > 0 ? ["X-API-Key: <key>"] : [])
+      ].join(" or ")}`,
+      false
+    )
   }
 
   return { enabled, methods, authenticate } satisfies Authenticator

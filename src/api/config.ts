@@ -24,7 +24,19 @@ export interface ApiConfig {
   readonly auth: AuthConfig
 }
 
-const graceUnits: Record<string, number> = { ms: 1, millis: 1, s: 1000, second: 1000, seconds: 1000, m: 60_000, minute: 60_000, minutes: 60_000, h: 3_600_000, hour: 3_600_000, hours: 3_600_000 }
+const graceUnits: Record<string, number> = {
+  ms: 1,
+  millis: 1,
+  s: 1000,
+  second: 1000,
+  seconds: 1000,
+  m: 60_000,
+  minute: 60_000,
+  minutes: 60_000,
+  h: 3_600_000,
+  hour: 3_600_000,
+  hours: 3_600_000
+}
 
 const grace = (text: string | undefined): Duration.Duration => {
   const m = /^(\d+(?:\.\d+)?)\s*([a-z]+)$/.exec(text ?? "")

@@ -24,7 +24,7 @@ export interface CatalogTable {
 }
 
 /** Gold tables and their columns as the warehouse has them, in name order. */
-export const catalog: Effect.Effect<ReadonlyArray<CatalogTable>, ExecutorError, Executor> = Effect.gen(function*() {
+export const catalog: Effect.Effect<ReadonlyArray<CatalogTable>, ExecutorError, Executor> = Effect.gen(function* () {
   const executor = yield* Executor
   const rows = yield* executor.withSession((s) =>
     s.query(`SELECT table_name, column_name, data_type, is_nullable FROM information_schema.columns
@@ -74,7 +74,7 @@ const kindOf = (type: string): { readonly kind: Kind; readonly cast: string } | 
 }
 
 const operators = ["eq", "ne", "gt", "gte", "lt", "lte", "in", "is_null"] as const
-type Operator = typeof operators[number]
+type Operator = (typeof operators)[number]
 const comparison: Record<Exclude<Operator, "in" | "is_null">, string> = { eq: "=", ne: "<>", gt: ">", gte: ">=", lt: "<", lte: "<=" }
 const ordered = new Set<Kind>(["integer", "number", "text", "date", "timestamp", "timestamptz", "time"])
 
@@ -99,8 +99,7 @@ const uuidPattern = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 
 /** A value for a column of `kind`, as the text to bind; a failure says what was expected. */
 const valueSchema = (kind: Kind, cast: string): Schema.Codec<string, string> => {
-  const expect = (message: string, ok: (s: string) => boolean) =>
-    Schema.String.check(Schema.makeFilter((s: string) => ok(s) ? undefined : message))
+  const expect = (message: string, ok: (s: string) => boolean) => Schema.String.check(Schema.makeFilter((s: string) => (ok(s) ? undefined : message)))
   switch (kind) {
     case "integer": {
       const [min, max] = integerRanges[cast]!
@@ -125,7 +124,9 @@ const valueSchema = (kind: Kind, cast: string): Schema.Codec<string, string> => 
     case "timestamp":
     case "timestamptz":
       return expect(
-        kind === "timestamp" ? "expected a timestamp YYYY-MM-DD[THH:MM[:SS[.ffffff]]] (no offset: this column has no time zone)" : "expected a timestamp YYYY-MM-DD[THH:MM[:SS[.ffffff]]][Z|+HH:MM] (UTC without an offset)",
+        kind === "timestamp"
+          ? "expected a timestamp YYYY-MM-DD[THH:MM[:SS[.ffffff]]] (no offset: this column has no time zone)"
+          : "expected a timestamp YYYY-MM-DD[THH:MM[:SS[.ffffff]]][Z|+HH:MM] (UTC without an offset)",
         (s) => {
           const m = timestampPattern.exec(s)
           if (m === null || !validDate(Number(m[1]), Number(m[2]), Number(m[3])) || !validTime(Number(m[4] ?? 0), Number(m[5] ?? 0), Number(m[6] ?? 0))) return false
@@ -240,7 +241,8 @@ export const parseOrderBy = (table: CatalogTable, text: string | undefined): Res
     const descending = term.startsWith("-") || term.endsWith(".desc")
     const name = term.replace(/^-/, "").replace(/\.(asc|desc)$/, "")
     const column = columns.get(name)
-    if (column === undefined) return Result.fail([{ parameter: "order_by", message: `no column ${short(name)} in gold.${table.name} (columns: ${table.columns.map((c) => c.name).join(", ")})` }])
+    if (column === undefined)
+      return Result.fail([{ parameter: "order_by", message: `no column ${short(name)} in gold.${table.name} (columns: ${table.columns.map((c) => c.name).join(", ")})` }])
     if (kindOf(column.type) === undefined) return Result.fail([{ parameter: "order_by", message: `column ${column.name} has type ${column.type}, which cannot be ordered by` }])
     if (out.some((o) => o.column === name)) return Result.fail([{ parameter: "order_by", message: `column ${column.name} is named twice` }])
     out.push({ column: name, descending })
@@ -273,14 +275,16 @@ const selectStatement = (dialect: Dialect, request: GoldRequest): { readonly sql
     conditions.length === 0 ? "" : `WHERE ${conditions.join(" AND ")}`,
     order.length === 0 ? "" : `ORDER BY ${order.join(", ")}`,
     `LIMIT CAST(${bind(String(request.limit + 1))} AS BIGINT) OFFSET CAST(${bind(String(request.offset))} AS BIGINT)`
-  ].filter((s) => s !== "").join(" ")
+  ]
+    .filter((s) => s !== "")
+    .join(" ")
   return { sql, params }
 }
 
 /** What makes two requests the same listing: their filters and order, parsed (so `country=US` is `country[eq]=US`). */
 export const canonicalQuery = (request: Pick<GoldRequest, "filters" | "orderBy">) =>
   JSON.stringify([
-    [...request.filters].map((f) => [f.column, f.op, f.values, f.isNull ?? null]).sort((a, b) => JSON.stringify(a) < JSON.stringify(b) ? -1 : 1),
+    [...request.filters].map((f) => [f.column, f.op, f.values, f.isNull ?? null]).sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1)),
     request.orderBy.map((o) => [o.column, o.descending])
   ])
 
@@ -296,10 +300,12 @@ export interface Listing {
 
 /** The listing of a query string (filters given more than once are left for parseFilters to refuse). */
 export const listingOf = (query: Readonly<Record<string, string | ReadonlyArray<string>>>, orderBy: string | undefined): Listing => ({
-  filters: Object.keys(query).filter((k) => !reserved.has(k)).flatMap((k) => {
-    const v = query[k]!
-    return typeof v === "string" ? [[k, v] as const] : []
-  }),
+  filters: Object.keys(query)
+    .filter((k) => !reserved.has(k))
+    .flatMap((k) => {
+      const v = query[k]!
+      return typeof v === "string" ? [[k, v] as const] : []
+    }),
   orderBy: orderBy ?? ""
 })
 
@@ -349,7 +355,7 @@ export const decodeCursor = (text: string): Cursor | "old" | undefined => {
 
 /** Reads one page: up to `limit` rows, and whether there are more. */
 export const readPage = (request: GoldRequest) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const executor = yield* Executor
     const { sql, params } = selectStatement(executor.dialect, request)
     const rows = yield* executor.withSession((s) =>
@@ -360,7 +366,7 @@ export const readPage = (request: GoldRequest) =>
 
 /** Rows in a gold table (exact). */
 export const rowCount = (table: string) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const executor = yield* Executor
     const rows = yield* executor.withSession((s) => s.query(`SELECT count(*) AS n FROM ${executor.dialect.table("gold", table)}`))
     return Number(rows[0]?.["n"] ?? 0)

@@ -16,18 +16,7 @@ import { namePattern } from "../spec/Pipeline.ts"
 import { Api, Caller, maxRunsLimit } from "./Api.ts"
 import type { ApiConfig } from "./config.ts"
 import * as Gold from "./gold.ts"
-import {
-  CursorExpired,
-  type HealthCheck,
-  Internal,
-  InvalidRequest,
-  PipelineNotFound,
-  RunInProgress,
-  RunNotFound,
-  TableNotFound,
-  Unavailable,
-  Unhealthy
-} from "./problems.ts"
+import { CursorExpired, type HealthCheck, Internal, InvalidRequest, PipelineNotFound, RunInProgress, RunNotFound, TableNotFound, Unavailable, Unhealthy } from "./problems.ts"
 import * as Prometheus from "./prometheus.ts"
 import * as Values from "./values.ts"
 
@@ -49,40 +38,65 @@ const steady = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.uninterruptib
 /** An engine failure as a problem: transient ones are 503, others 500 (the statement is logged, never returned). */
 const engineProblem = (error: ExecutorError) =>
   Effect.logError("api: engine error", error).pipe(
-    Effect.andThen(Effect.fail(error.isRetryable || error.reason._tag === "CircuitOpen"
-      ? new Unavailable({ detail: `the ${error.reason._tag === "CircuitOpen" ? "engine is failing; the circuit breaker is open" : "engine is busy or unreachable"}; try again` })
-      : new Internal({ detail: "the engine rejected a query; see the server log" })))
+    Effect.andThen(
+      Effect.fail(
+        error.isRetryable || error.reason._tag === "CircuitOpen"
+          ? new Unavailable({
+              detail: `the ${error.reason._tag === "CircuitOpen" ? "engine is failing; the circuit breaker is open" : "engine is busy or unreachable"}; try again`
+            })
+          : new Internal({ detail: "the engine rejected a query; see the server log" })
+      )
+    )
   )
 
 const isExecutorError = (e: unknown): e is ExecutorError => typeof e === "object" && e !== null && (e as { _tag?: unknown })._tag === "ExecutorError"
 
 const orProblem = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, Exclude<E, ExecutorError> | Unavailable | Internal, R> =>
-  Effect.catch(effect, (e): Effect.Effect<never, Exclude<E, ExecutorError> | Unavailable | Internal> =>
-    isExecutorError(e) ? engineProblem(e) : Effect.fail(e as Exclude<E, ExecutorError>))
+  Effect.catch(
+    effect,
+    (e): Effect.Effect<never, Exclude<E, ExecutorError> | Unavailable | Internal> => (isExecutorError(e) ? engineProblem(e) : Effect.fail(e as Exclude<E, ExecutorError>))
+  )
 
-const gold = (plan: Plan): ReadonlyMap<string, PlanNode> =>
-  new Map([...plan.nodes.values()].filter((n) => n.layer === "gold").map((n) => [n.name, n]))
+const gold = (plan: Plan): ReadonlyMap<string, PlanNode> => new Map([...plan.nodes.values()].filter((n) => n.layer === "gold").map((n) => [n.name, n]))
 
 export const tablesOf = (plan: Plan, pipeline: string): ReadonlyArray<TableId> => plan.order.filter((id) => plan.nodes.get(id)!.pipeline === pipeline)
 
 const scheduleView = (info: ScheduleInfo | undefined) =>
-  info === undefined ? null : {
-    cron: info.cron,
-    timezone: info.timezone,
-    catch_up: info.catchUp,
-    next_run: info.nextRun,
-    recent: info.recent.map((e) => ({
-      at: e.at, scheduled_for: e.scheduledFor, trigger: e.trigger, outcome: e.outcome, batch_id: e.batchId ?? null, reason: e.reason ?? null
-    }))
-  }
+  info === undefined
+    ? null
+    : {
+        cron: info.cron,
+        timezone: info.timezone,
+        catch_up: info.catchUp,
+        next_run: info.nextRun,
+        recent: info.recent.map((e) => ({
+          at: e.at,
+          scheduled_for: e.scheduledFor,
+          trigger: e.trigger,
+          outcome: e.outcome,
+          batch_id: e.batchId ?? null,
+          reason: e.reason ?? null
+        }))
+      }
 
 const activeView = (run: ActiveRun | undefined) =>
   run === undefined ? null : { batch_id: run.batchId, state: run.state, trigger: run.trigger, submitted_at: run.submittedAt, started_at: run.startedAt ?? null }
 
 const runView = (run: RunRecord) => ({ ...run })
 const pendingView = (run: ActiveRun, env: string, engine: string) => ({
-  batch_id: run.batchId, pipelines: [run.pipeline], env, engine, started_at: run.startedAt ?? null, finished_at: null,
-  status: run.state, records_in: 0, records_out: 0, duration_seconds: 0, errors: 0, success_rate: null, throughput: 0,
+  batch_id: run.batchId,
+  pipelines: [run.pipeline],
+  env,
+  engine,
+  started_at: run.startedAt ?? null,
+  finished_at: null,
+  status: run.state,
+  records_in: 0,
+  records_out: 0,
+  duration_seconds: 0,
+  errors: 0,
+  success_rate: null,
+  throughput: 0,
   unchanged_tables: []
 })
 
@@ -117,7 +131,7 @@ export const makeGoldCache = (plan: Plan): GoldCache => {
   const goldNodes = gold(plan)
   let cached: { readonly tables: ReadonlyArray<Gold.CatalogTable>; readonly versions: ReadonlyMap<string, string> } | undefined
   let generation = 0
-  const load = Effect.gen(function*() {
+  const load = Effect.gen(function* () {
     const started = generation
     const store = yield* MetadataStore
     const tables = (yield* Gold.catalog).filter((t) => goldNodes.has(t.name))
@@ -151,7 +165,7 @@ export const layer = (options: HandlersOptions, cache: GoldCache) => {
   const servedTables = Effect.map(cache.get, (c) => c.tables)
 
   const System = HttpApiBuilder.group(Api, "system", (handlers) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const executor = yield* Executor
       const history = yield* RunHistory
       /**
@@ -159,7 +173,7 @@ export const layer = (options: HandlersOptions, cache: GoldCache) => {
        * only: the engine's message (paths, file names) goes to the server log.
        */
       const check = (part: string, effect: Effect.Effect<unknown, unknown>) =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const started = yield* Clock.currentTimeMillis
           // Detached and uninterruptible: on timeout the statement finishes on its own (see `steady`).
           const fiber = yield* Effect.forkDetach(Effect.uninterruptible(Effect.exit(effect)))
@@ -178,22 +192,26 @@ export const layer = (options: HandlersOptions, cache: GoldCache) => {
           return { status: "failed", detail, duration_ms } satisfies HealthCheck
         })
       return handlers.handle("health", () =>
-        Effect.gen(function*() {
-          const [executorCheck, metadataCheck] = yield* Effect.all([check("executor", executor.healthCheck), check("metadata store", history.runs({ limit: 1 }))], { concurrency: 2 })
+        Effect.gen(function* () {
+          const [executorCheck, metadataCheck] = yield* Effect.all([check("executor", executor.healthCheck), check("metadata store", history.runs({ limit: 1 }))], {
+            concurrency: 2
+          })
           const checks = { executor: executorCheck, metadata: metadataCheck }
           const failed = Object.entries(checks).filter(([, c]) => c.status === "failed")
           if (failed.length > 0) return yield* new Unhealthy({ checks, detail: failed.map(([name, c]) => `${name} failed: ${c.detail}`).join("; ") })
           return { status: "ok" as const, checks }
-        }).pipe(steady))
-    }))
+        }).pipe(steady)
+      )
+    })
+  )
 
   const Metrics = HttpApiBuilder.group(Api, "metrics", (handlers) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const history = yield* RunHistory
       const prometheus = Effect.map(Metric.snapshot, (s) => Prometheus.render(s))
       return handlers
         .handle("metrics", ({ request }) =>
-          Effect.gen(function*() {
+          Effect.gen(function* () {
             if (wantsPrometheus(request.headers["accept"])) {
               return HttpServerResponse.text(yield* prometheus, { contentType: Prometheus.contentType })
             }
@@ -207,16 +225,18 @@ export const layer = (options: HandlersOptions, cache: GoldCache) => {
               }),
               prometheus: "/metrics/prometheus"
             }
-          }).pipe(orProblem, steady))
+          }).pipe(orProblem, steady)
+        )
         .handle("prometheus", () => steady(prometheus))
-    }))
+    })
+  )
 
   const GoldLive = HttpApiBuilder.group(Api, "gold", (handlers) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const history = yield* RunHistory
       return handlers
         .handle("tables", () =>
-          Effect.gen(function*() {
+          Effect.gen(function* () {
             const tables = yield* servedTables
             const refreshed = yield* history.lastRefreshed(tables.map((t) => `gold.${t.name}`))
             const counts = yield* Effect.forEach(tables, (t) => Gold.rowCount(t.name), { concurrency: 4 })
@@ -225,24 +245,39 @@ export const layer = (options: HandlersOptions, cache: GoldCache) => {
                 const node = goldNodes.get(t.name)!
                 const description = node._tag === "Model" ? node.table.description : node.table.description
                 return {
-                  name: t.name, id: `gold.${t.name}`, pipeline: node.pipeline, description: description ?? null, mode: node.mode,
-                  columns: t.columns, row_count: counts[i]!, last_refresh: refreshed.get(`gold.${t.name}`) ?? null
+                  name: t.name,
+                  id: `gold.${t.name}`,
+                  pipeline: node.pipeline,
+                  description: description ?? null,
+                  mode: node.mode,
+                  columns: t.columns,
+                  row_count: counts[i]!,
+                  last_refresh: refreshed.get(`gold.${t.name}`) ?? null
                 }
               })
             }
-          }).pipe(orProblem, steady))
+          }).pipe(orProblem, steady)
+        )
         .handle("rows", ({ params, query, request }) =>
-          Effect.gen(function*() {
+          Effect.gen(function* () {
             const table = (yield* servedTables).find((t) => t.name === params.table)
             if (table === undefined) {
               const declared = goldNodes.has(params.table)
               return yield* new TableNotFound({
                 table: params.table.slice(0, 200),
-                detail: declared ? `gold.${params.table} has not been built yet; run its pipeline` : `no gold table ${JSON.stringify(params.table.slice(0, 200))}; GET /gold lists them`
+                detail: declared
+                  ? `gold.${params.table} has not been built yet; run its pipeline`
+                  : `no gold table ${JSON.stringify(params.table.slice(0, 200))}; GET /gold lists them`
               })
             }
             const invalid = (errors: ReadonlyArray<{ readonly parameter: string; readonly message: string }>) =>
-              new InvalidRequest({ detail: errors.map((e) => `${e.parameter}: ${e.message}`).join("; ").slice(0, 2000), errors })
+              new InvalidRequest({
+                detail: errors
+                  .map((e) => `${e.parameter}: ${e.message}`)
+                  .join("; ")
+                  .slice(0, 2000),
+                errors
+              })
             const tooMany = (limit: number) => limit > config.maxLimit
             const limitIssue = { parameter: "limit", message: `at most ${config.maxLimit} rows per page (the server's api.max_limit); follow next_cursor for more` }
             if (query.cursor !== undefined && query.offset !== undefined) {
@@ -276,7 +311,8 @@ export const layer = (options: HandlersOptions, cache: GoldCache) => {
               if (cursor.table !== table.name) {
                 return yield* invalid([{ parameter: "cursor", message: `the cursor pages through gold.${cursor.table.slice(0, 200)}, not gold.${table.name}` }])
               }
-              if (cursor.version !== version) return yield* new CursorExpired({ table: table.name, detail: `gold.${table.name} was refreshed since this cursor was issued; start again without cursor` })
+              if (cursor.version !== version)
+                return yield* new CursorExpired({ table: table.name, detail: `gold.${table.name} was refreshed since this cursor was issued; start again without cursor` })
               const theirs: Gold.Listing = { filters: cursor.filters, orderBy: cursor.order_by }
               // Checked again like a request's: a cursor is only base64url JSON.
               const carried = parse(Gold.listingQuery(theirs), theirs.orderBy)
@@ -284,10 +320,12 @@ export const layer = (options: HandlersOptions, cache: GoldCache) => {
               // The cursor carries its listing; a request that names filters or an order must name the same.
               const named = asked.filters.length > 0 || asked.orderBy !== ""
               if (named && Gold.canonicalQuery(own.success) !== Gold.canonicalQuery(carried.success)) {
-                return yield* invalid([{
-                  parameter: "cursor",
-                  message: `the cursor continues the listing ${Gold.describeListing(theirs)}, and this request asks for ${Gold.describeListing(asked)}; send the cursor alone (it carries its filters and order_by), or start again without it`
-                }])
+                return yield* invalid([
+                  {
+                    parameter: "cursor",
+                    message: `the cursor continues the listing ${Gold.describeListing(theirs)}, and this request asks for ${Gold.describeListing(asked)}; send the cursor alone (it carries its filters and order_by), or start again without it`
+                  }
+                ])
               }
               listing = theirs
               parsed = carried.success
@@ -310,16 +348,18 @@ export const layer = (options: HandlersOptions, cache: GoldCache) => {
                 ? Gold.encodeCursor({ table: table.name, offset: offset + size, limit: size, filters: listing.filters, order_by: listing.orderBy, version })
                 : null
             }
-          }).pipe(orProblem, steady))
-    }))
+          }).pipe(orProblem, steady)
+        )
+    })
+  )
 
   const Pipelines = HttpApiBuilder.group(Api, "pipelines", (handlers) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const history = yield* RunHistory
       const coordinator = yield* RunCoordinator
       const scheduler = yield* Scheduler
       const summary = (name: string, latest: ReadonlyMap<string, PipelineRunMetrics>, active: ReadonlyArray<ActiveRun>) =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const pipeline = plan.pipelines.find((p) => p.pipeline === name)!
           return {
             name,
@@ -333,15 +373,19 @@ export const layer = (options: HandlersOptions, cache: GoldCache) => {
         })
       return handlers
         .handle("list", () =>
-          Effect.gen(function*() {
+          Effect.gen(function* () {
             const latest = yield* history.latest
             const active = yield* coordinator.active
             return { pipelines: yield* Effect.forEach(plan.pipelines, (p) => summary(p.pipeline, latest, active)) }
-          }).pipe(orProblem, steady))
+          }).pipe(orProblem, steady)
+        )
         .handle("get", ({ params }) =>
-          Effect.gen(function*() {
+          Effect.gen(function* () {
             if (!pipelineNames.has(params.name)) {
-              return yield* new PipelineNotFound({ pipeline: params.name.slice(0, 200), detail: `no pipeline ${JSON.stringify(params.name.slice(0, 200))}; GET /pipelines lists them` })
+              return yield* new PipelineNotFound({
+                pipeline: params.name.slice(0, 200),
+                detail: `no pipeline ${JSON.stringify(params.name.slice(0, 200))}; GET /pipelines lists them`
+              })
             }
             const base = yield* summary(params.name, yield* history.latest, yield* coordinator.active)
             const ids = tablesOf(plan, params.name)
@@ -353,41 +397,52 @@ export const layer = (options: HandlersOptions, cache: GoldCache) => {
                 edges: nodes.flatMap((n) => n.dependsOn.map((from) => ({ from, to: n.id })))
               }
             }
-          }).pipe(orProblem, steady))
+          }).pipe(orProblem, steady)
+        )
         .handle("trigger", ({ params, payload }) =>
-          Effect.gen(function*() {
+          Effect.gen(function* () {
             if (!pipelineNames.has(params.name)) {
-              return yield* new PipelineNotFound({ pipeline: params.name.slice(0, 200), detail: `no pipeline ${JSON.stringify(params.name.slice(0, 200))}; GET /pipelines lists them` })
+              return yield* new PipelineNotFound({
+                pipeline: params.name.slice(0, 200),
+                detail: `no pipeline ${JSON.stringify(params.name.slice(0, 200))}; GET /pipelines lists them`
+              })
             }
             const parent = yield* Effect.option(Effect.currentParentSpan)
             const caller = yield* Caller
-            const run = yield* coordinator.submit({
-              pipeline: params.name,
-              trigger: "api",
-              fullRefresh: payload?.full_refresh === true,
-              parent: Option.getOrUndefined(parent)
-            }).pipe(
-              Effect.catchTags({
-                RunInProgress: (e) => Effect.fail(new RunInProgress({ pipeline: e.pipeline, batch_id: e.batchId, state: e.state, detail: e.message })),
-                ShuttingDown: (e) => Effect.fail(new Unavailable({ detail: e.message }))
+            const run = yield* coordinator
+              .submit({
+                pipeline: params.name,
+                trigger: "api",
+                fullRefresh: payload?.full_refresh === true,
+                parent: Option.getOrUndefined(parent)
               })
-            )
+              .pipe(
+                Effect.catchTags({
+                  RunInProgress: (e) => Effect.fail(new RunInProgress({ pipeline: e.pipeline, batch_id: e.batchId, state: e.state, detail: e.message })),
+                  ShuttingDown: (e) => Effect.fail(new Unavailable({ detail: e.message }))
+                })
+              )
             yield* Effect.logInfo(`api: ${caller.subject} started run ${run.batchId} of ${params.name}`)
             return { batch_id: run.batchId, pipeline: run.pipeline, state: run.state, trigger: "api" as const, submitted_at: run.submittedAt, run: `/runs/${run.batchId}` }
-          }))
-    }))
+          })
+        )
+    })
+  )
 
   const Runs = HttpApiBuilder.group(Api, "runs", (handlers) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const history = yield* RunHistory
       const store = yield* MetadataStore
       const coordinator = yield* RunCoordinator
       const executor = yield* Executor
       return handlers
         .handle("list", ({ query }) =>
-          Effect.gen(function*() {
+          Effect.gen(function* () {
             if (query.pipeline !== undefined && !namePattern.test(query.pipeline)) {
-              return yield* new InvalidRequest({ detail: "pipeline: not a pipeline name", errors: [{ parameter: "pipeline", message: "expected a pipeline name (letters, digits and _)" }] })
+              return yield* new InvalidRequest({
+                detail: "pipeline: not a pipeline name",
+                errors: [{ parameter: "pipeline", message: "expected a pipeline name (letters, digits and _)" }]
+              })
             }
             if (query.before !== undefined && !/^\d{8}T\d{9}Z-[0-9a-f]{8}$/.test(query.before)) {
               return yield* new InvalidRequest({ detail: "before: not a batch id", errors: [{ parameter: "before", message: "expected next_before of a previous page" }] })
@@ -401,15 +456,20 @@ export const layer = (options: HandlersOptions, cache: GoldCache) => {
             const status = query.status
             const stored = status === "queued" ? [] : yield* history.runs({ pipeline: query.pipeline, status, before: query.before, limit })
             const storedIds = new Set(stored.map((r) => r.batch_id))
-            const pending = query.before !== undefined ? [] : (yield* coordinator.active).filter((r) =>
-              !storedIds.has(r.batchId) && (query.pipeline === undefined || r.pipeline === query.pipeline) && (status === undefined || status === r.state))
+            const pending =
+              query.before !== undefined
+                ? []
+                : (yield* coordinator.active).filter(
+                    (r) => !storedIds.has(r.batchId) && (query.pipeline === undefined || r.pipeline === query.pipeline) && (status === undefined || status === r.state)
+                  )
             return {
               runs: [...pending.map((r) => pendingView(r, options.env, executor.engine)), ...stored.map(runView)],
               next_before: stored.length === limit ? stored[stored.length - 1]!.batch_id : null
             }
-          }).pipe(orProblem, steady))
+          }).pipe(orProblem, steady)
+        )
         .handle("get", ({ params }) =>
-          Effect.gen(function*() {
+          Effect.gen(function* () {
             const run = yield* history.run(params.batch_id)
             if (run === undefined) {
               const pending = (yield* coordinator.active).find((r) => r.batchId === params.batch_id)
@@ -422,8 +482,10 @@ export const layer = (options: HandlersOptions, cache: GoldCache) => {
               tables,
               expectations: tables.flatMap((t) => t.expectations.map((e) => ({ table: t.table, ...e })))
             }
-          }).pipe(orProblem, steady))
-    }))
+          }).pipe(orProblem, steady)
+        )
+    })
+  )
 
   return Layer.mergeAll(System, Metrics, GoldLive, Pipelines, Runs)
 }

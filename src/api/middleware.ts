@@ -20,34 +20,40 @@ export class Authenticator extends Context.Service<Authenticator, Auth.Authentic
 const issuesOf = (cause: SchemaIssue.Issue, slot: string) =>
   SchemaIssue.makeFormatterStandardSchemaV1()(cause).issues.map((issue) => {
     const path = (issue.path ?? []).map((p) => String(typeof p === "object" ? p.key : p))
-    return { parameter: slot === "query" || slot === "params" ? path[0] ?? slot : slot === "payload" ? ["body", ...path].join(".") : slot, message: issue.message }
+    return { parameter: slot === "query" || slot === "params" ? (path[0] ?? slot) : slot === "payload" ? ["body", ...path].join(".") : slot, message: issue.message }
   })
 
-export const AuthenticationLive = Layer.effect(Authentication, Effect.gen(function*() {
-  const authenticator = yield* Authenticator
-  const authorize = <E>(httpEffect: Effect.Effect<HttpServerResponse.HttpServerResponse, E, Caller>, endpoint: { readonly annotations: Context.Context<never> }) =>
-    Effect.gen(function*() {
-      const request = yield* HttpServerRequest.HttpServerRequest
-      const authorization = request.headers["authorization"]
-      const bearer = authorization === undefined ? undefined : /^bearer(?:\s+(.*))?$/i.exec(authorization)?.[1]?.trim() ?? (/^bearer\s*$/i.test(authorization) ? "" : undefined)
-      const principal = yield* authenticator.authenticate({ bearer, apiKey: request.headers["x-api-key"] }).pipe(
-        Effect.mapError((e) => new Unauthorized({ detail: e.detail }))
-      )
-      const required = Context.get(endpoint.annotations, RequiredScope)
-      if (!principal.scopes.has(required)) {
-        return yield* new Forbidden({ required_scope: required, detail: `this request needs the scope ${required}; the credentials have ${principal.scopes.size === 0 ? "none" : [...principal.scopes].join(" ")}` })
-      }
-      return yield* Effect.provideService(httpEffect, Caller, principal)
+export const AuthenticationLive = Layer.effect(
+  Authentication,
+  Effect.gen(function* () {
+    const authenticator = yield* Authenticator
+    const authorize = <E>(httpEffect: Effect.Effect<HttpServerResponse.HttpServerResponse, E, Caller>, endpoint: { readonly annotations: Context.Context<never> }) =>
+      Effect.gen(function* () {
+        const request = yield* HttpServerRequest.HttpServerRequest
+        const authorization = request.headers["authorization"]
+        const bearer = authorization === undefined ? undefined : (/^bearer(?:\s+(.*))?$/i.exec(authorization)?.[1]?.trim() ?? (/^bearer\s*$/i.test(authorization) ? "" : undefined))
+        const principal = yield* authenticator.authenticate({ bearer, apiKey: request.headers["x-api-key"] }).pipe(Effect.mapError((e) => new Unauthorized({ detail: e.detail })))
+        const required = Context.get(endpoint.annotations, RequiredScope)
+        if (!principal.scopes.has(required)) {
+          return yield* new Forbidden({
+            required_scope: required,
+            detail: `this request needs the scope ${required}; the credentials have ${principal.scopes.size === 0 ? "none" : [...principal.scopes].join(" ")}`
+          })
+        }
+        return yield* Effect.provideService(httpEffect, Caller, principal)
+      })
+    return Authentication.of({
+      bearer: (httpEffect, { endpoint }) => authorize(httpEffect, endpoint),
+      apiKey: (httpEffect, { endpoint }) => authorize(httpEffect, endpoint)
     })
-  return Authentication.of({
-    bearer: (httpEffect, { endpoint }) => authorize(httpEffect, endpoint),
-    apiKey: (httpEffect, { endpoint }) => authorize(httpEffect, endpoint)
   })
-}))
+)
 
 export const RequestValidationLive = HttpApiMiddleware.layerSchemaErrorTransform(RequestValidation, (error) => {
   if (error.kind === "Body" || error.kind === "ResponseHeaders") {
-    return Effect.logError("api: a response did not match its schema", error.cause).pipe(Effect.andThen(Effect.fail(new Internal({ detail: "the response did not match its schema; see the server log" }))))
+    return Effect.logError("api: a response did not match its schema", error.cause).pipe(
+      Effect.andThen(Effect.fail(new Internal({ detail: "the response did not match its schema; see the server log" })))
+    )
   }
   const slot = error.kind.toLowerCase()
   return Effect.fail(new InvalidRequest({ detail: `invalid ${slot === "payload" ? "body" : slot}`, errors: issuesOf(error.cause.issue, slot) }))
@@ -67,7 +73,10 @@ interface Route {
 
 /** Every route of the Api and the docs, with its template as OpenAPI writes it: /pipelines/{name}/runs. */
 const routes: ReadonlyArray<Route> = (() => {
-  const found: Array<{ readonly method: string; readonly path: string }> = [{ method: "GET", path: "/openapi.json" }, { method: "GET", path: "/docs" }]
+  const found: Array<{ readonly method: string; readonly path: string }> = [
+    { method: "GET", path: "/openapi.json" },
+    { method: "GET", path: "/docs" }
+  ]
   HttpApi.reflect(Api, { onGroup: () => {}, onEndpoint: ({ endpoint }) => found.push({ method: endpoint.method, path: endpoint.path }) })
   return found.map(({ method, path }) => {
     const parts = path.split("/").slice(1)
@@ -132,41 +141,44 @@ const scrubbed = (response: HttpServerResponse.HttpServerResponse): HttpServerRe
  * credentials for the docs when they are not public, and no secret in an error response.
  */
 export const edgeMiddleware = (config: ApiConfig) =>
-  HttpRouter.middleware(Effect.gen(function*() {
-    const authenticator = yield* Authenticator
-    return (effect: Effect.Effect<HttpServerResponse.HttpServerResponse, unknown, HttpServerRequest.HttpServerRequest>) =>
-      Effect.gen(function*() {
-        const request = yield* HttpServerRequest.HttpServerRequest
-        if (request.url.length > config.maxUrlLength) {
-          return problemResponse(414, "uri-too-long", "The request target is too long", `at most ${config.maxUrlLength} characters of path and query`)
-        }
-        const length = Number(request.headers["content-length"] ?? "0")
-        if (!Number.isFinite(length) || length > config.maxBodyBytes) {
-          return problemResponse(413, "payload-too-large", "The request body is too large", `at most ${config.maxBodyBytes} bytes`)
-        }
-        const path = request.url.split("?")[0]!
-        if (!config.publicDocs && authenticator.enabled && (path === "/openapi.json" || path === "/docs")) {
-          const authorization = request.headers["authorization"]
-          const bearer = authorization === undefined ? undefined : /^bearer\s+(.*)$/i.exec(authorization)?.[1]
-          const denied = yield* authenticator.authenticate({ bearer, apiKey: request.headers["x-api-key"] }).pipe(Effect.flip, Effect.option)
-          if (Option.isSome(denied)) return problemResponse(401, "unauthorized", "Authentication required", denied.value.detail)
-        }
-        const response = yield* effect.pipe(
-          Effect.catchIf(
-            (e): e is HttpServerError.HttpServerError => HttpServerError.isHttpServerError(e) && e.reason._tag === "RouteNotFound",
-            () => Effect.succeed(problemResponse(404, "not-found", "No such route", `no route for ${request.method} ${path}; see /openapi.json`))
+  HttpRouter.middleware(
+    Effect.gen(function* () {
+      const authenticator = yield* Authenticator
+      return (effect: Effect.Effect<HttpServerResponse.HttpServerResponse, unknown, HttpServerRequest.HttpServerRequest>) =>
+        Effect.gen(function* () {
+          const request = yield* HttpServerRequest.HttpServerRequest
+          if (request.url.length > config.maxUrlLength) {
+            return problemResponse(414, "uri-too-long", "The request target is too long", `at most ${config.maxUrlLength} characters of path and query`)
+          }
+          const length = Number(request.headers["content-length"] ?? "0")
+          if (!Number.isFinite(length) || length > config.maxBodyBytes) {
+            return problemResponse(413, "payload-too-large", "The request body is too large", `at most ${config.maxBodyBytes} bytes`)
+          }
+          const path = request.url.split("?")[0]!
+          if (!config.publicDocs && authenticator.enabled && (path === "/openapi.json" || path === "/docs")) {
+            const authorization = request.headers["authorization"]
+            const bearer = authorization === undefined ? undefined : /^bearer\s+(.*)$/i.exec(authorization)?.[1]
+            const denied = yield* authenticator.authenticate({ bearer, apiKey: request.headers["x-api-key"] }).pipe(Effect.flip, Effect.option)
+            if (Option.isSome(denied)) return problemResponse(401, "unauthorized", "Authentication required", denied.value.detail)
+          }
+          const response = yield* effect.pipe(
+            Effect.catchIf(
+              (e): e is HttpServerError.HttpServerError => HttpServerError.isHttpServerError(e) && e.reason._tag === "RouteNotFound",
+              () => Effect.succeed(problemResponse(404, "not-found", "No such route", `no route for ${request.method} ${path}; see /openapi.json`))
+            )
           )
-        )
-        // The router records the route as it spells it (/pipelines/:name/runs); the span's name spells it as OpenAPI does.
-        const route = routeTemplate(request.method, request.url)
-        const span = yield* Effect.option(Effect.currentSpan)
-        if (route !== undefined && Option.isSome(span) && span.value.kind === "server") span.value.attribute("http.route", route)
-        if (response.status === 415) return problemResponse(415, "unsupported-media-type", "Unsupported content type", "send the body as application/json")
-        if (response.status === 413) return problemResponse(413, "payload-too-large", "The request body is too large", `at most ${config.maxBodyBytes} bytes`)
-        if (response.status === 401 && response.headers["www-authenticate"] === undefined) {
-          const challenge = request.headers["authorization"] === undefined ? `Bearer realm="medallion"` : `Bearer realm="medallion", error="invalid_token"`
-          return HttpServerResponse.setHeader(response, "www-authenticate", challenge)
-        }
-        return response
-      }).pipe(Effect.map(scrubbed), Effect.provideService(HttpServerRequest.MaxBodySize, ByteSize.bytes(config.maxBodyBytes)))
-  }), { global: true })
+          // The router records the route as it spells it (/pipelines/:name/runs); the span's name spells it as OpenAPI does.
+          const route = routeTemplate(request.method, request.url)
+          const span = yield* Effect.option(Effect.currentSpan)
+          if (route !== undefined && Option.isSome(span) && span.value.kind === "server") span.value.attribute("http.route", route)
+          if (response.status === 415) return problemResponse(415, "unsupported-media-type", "Unsupported content type", "send the body as application/json")
+          if (response.status === 413) return problemResponse(413, "payload-too-large", "The request body is too large", `at most ${config.maxBodyBytes} bytes`)
+          if (response.status === 401 && response.headers["www-authenticate"] === undefined) {
+            const challenge = request.headers["authorization"] === undefined ? `Bearer realm="medallion"` : `Bearer realm="medallion", error="invalid_token"`
+            return HttpServerResponse.setHeader(response, "www-authenticate", challenge)
+          }
+          return response
+        }).pipe(Effect.map(scrubbed), Effect.provideService(HttpServerRequest.MaxBodySize, ByteSize.bytes(config.maxBodyBytes)))
+    }),
+    { global: true }
+  )

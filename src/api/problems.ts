@@ -16,13 +16,17 @@ export const ProblemIssue = Schema.Struct({
 })
 export type ProblemIssue = typeof ProblemIssue.Type
 
-export class InvalidRequest extends HttpApiError.Problem<InvalidRequest>()("InvalidRequest", {
-  type: problemType("invalid-request"),
-  status: 400,
-  title: "The request is not valid"
-}, {
-  errors: Schema.Array(ProblemIssue)
-}) {}
+export class InvalidRequest extends HttpApiError.Problem<InvalidRequest>()(
+  "InvalidRequest",
+  {
+    type: problemType("invalid-request"),
+    status: 400,
+    title: "The request is not valid"
+  },
+  {
+    errors: Schema.Array(ProblemIssue)
+  }
+) {}
 
 export class Unauthorized extends HttpApiError.Problem<Unauthorized>()("Unauthorized", {
   type: problemType("unauthorized"),
@@ -30,55 +34,79 @@ export class Unauthorized extends HttpApiError.Problem<Unauthorized>()("Unauthor
   title: "Authentication required"
 }) {}
 
-export class Forbidden extends HttpApiError.Problem<Forbidden>()("Forbidden", {
-  type: problemType("forbidden"),
-  status: 403,
-  title: "The credentials lack the scope this request needs"
-}, {
-  required_scope: Schema.Literals(["read", "run"])
-}) {}
+export class Forbidden extends HttpApiError.Problem<Forbidden>()(
+  "Forbidden",
+  {
+    type: problemType("forbidden"),
+    status: 403,
+    title: "The credentials lack the scope this request needs"
+  },
+  {
+    required_scope: Schema.Literals(["read", "run"])
+  }
+) {}
 
-export class TableNotFound extends HttpApiError.Problem<TableNotFound>()("TableNotFound", {
-  type: problemType("table-not-found"),
-  status: 404,
-  title: "No such gold table"
-}, {
-  table: Schema.String
-}) {}
+export class TableNotFound extends HttpApiError.Problem<TableNotFound>()(
+  "TableNotFound",
+  {
+    type: problemType("table-not-found"),
+    status: 404,
+    title: "No such gold table"
+  },
+  {
+    table: Schema.String
+  }
+) {}
 
-export class PipelineNotFound extends HttpApiError.Problem<PipelineNotFound>()("PipelineNotFound", {
-  type: problemType("pipeline-not-found"),
-  status: 404,
-  title: "No such pipeline"
-}, {
-  pipeline: Schema.String
-}) {}
+export class PipelineNotFound extends HttpApiError.Problem<PipelineNotFound>()(
+  "PipelineNotFound",
+  {
+    type: problemType("pipeline-not-found"),
+    status: 404,
+    title: "No such pipeline"
+  },
+  {
+    pipeline: Schema.String
+  }
+) {}
 
-export class RunNotFound extends HttpApiError.Problem<RunNotFound>()("RunNotFound", {
-  type: problemType("run-not-found"),
-  status: 404,
-  title: "No such run"
-}, {
-  batch_id: Schema.String
-}) {}
+export class RunNotFound extends HttpApiError.Problem<RunNotFound>()(
+  "RunNotFound",
+  {
+    type: problemType("run-not-found"),
+    status: 404,
+    title: "No such run"
+  },
+  {
+    batch_id: Schema.String
+  }
+) {}
 
-export class RunInProgress extends HttpApiError.Problem<RunInProgress>()("RunInProgress", {
-  type: problemType("run-in-progress"),
-  status: 409,
-  title: "The pipeline is already queued or running"
-}, {
-  pipeline: Schema.String,
-  batch_id: Schema.String,
-  state: Schema.Literals(["queued", "running"])
-}) {}
+export class RunInProgress extends HttpApiError.Problem<RunInProgress>()(
+  "RunInProgress",
+  {
+    type: problemType("run-in-progress"),
+    status: 409,
+    title: "The pipeline is already queued or running"
+  },
+  {
+    pipeline: Schema.String,
+    batch_id: Schema.String,
+    state: Schema.Literals(["queued", "running"])
+  }
+) {}
 
-export class CursorExpired extends HttpApiError.Problem<CursorExpired>()("CursorExpired", {
-  type: problemType("cursor-expired"),
-  status: 409,
-  title: "The table was refreshed since this cursor was issued"
-}, {
-  table: Schema.String
-}) {}
+export class CursorExpired extends HttpApiError.Problem<CursorExpired>()(
+  "CursorExpired",
+  {
+    type: problemType("cursor-expired"),
+    status: 409,
+    title: "The table was refreshed since this cursor was issued"
+  },
+  {
+    table: Schema.String
+  }
+) {}
 
 export const HealthCheck = Schema.Struct({
   status: Schema.Literals(["ok", "failed"]),
@@ -90,13 +118,17 @@ export type HealthCheck = typeof HealthCheck.Type
 export const HealthChecks = Schema.Struct({ executor: HealthCheck, metadata: HealthCheck })
 export type HealthChecks = typeof HealthChecks.Type
 
-export class Unhealthy extends HttpApiError.Problem<Unhealthy>()("Unhealthy", {
-  type: problemType("unhealthy"),
-  status: 503,
-  title: "A part of the service is not working"
-}, {
-  checks: HealthChecks
-}) {}
+export class Unhealthy extends HttpApiError.Problem<Unhealthy>()(
+  "Unhealthy",
+  {
+    type: problemType("unhealthy"),
+    status: 503,
+    title: "A part of the service is not working"
+  },
+  {
+    checks: HealthChecks
+  }
+) {}
 
 export class Unavailable extends HttpApiError.Problem<Unavailable>()("Unavailable", {
   type: problemType("unavailable"),

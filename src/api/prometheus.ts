@@ -16,10 +16,9 @@ const labelName = (key: string) => {
   const name = key.replace(/[^a-zA-Z0-9_]/g, "_")
   return /^[a-zA-Z_]/.test(name) ? name : `_${name}`
 }
-const escapeLabel = (value: string) => value.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, "\\\"")
+const escapeLabel = (value: string) => value.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"')
 const escapeHelp = (value: string) => value.replace(/\\/g, "\\\\").replace(/\n/g, "\\n")
-const number = (n: number | bigint) =>
-  typeof n === "bigint" ? n.toString() : Number.isNaN(n) ? "NaN" : n === Infinity ? "+Inf" : n === -Infinity ? "-Inf" : String(n)
+const number = (n: number | bigint) => (typeof n === "bigint" ? n.toString() : Number.isNaN(n) ? "NaN" : n === Infinity ? "+Inf" : n === -Infinity ? "-Inf" : String(n))
 
 const labels = (attributes: Readonly<Record<string, unknown>> | undefined, extra: ReadonlyArray<readonly [string, string]> = []) => {
   const pairs = [...Object.entries(attributes ?? {}).map(([k, v]) => [labelName(k), String(v)] as const), ...extra]

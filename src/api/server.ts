@@ -68,10 +68,12 @@ export const layer = (options: ServeOptions) => {
   )
   const cache = makeGoldCache(options.plan)
   const coordinator = Coordinator.layer({ run: runPipeline(options, cache), grace: config.shutdownGrace })
-  const scheduler = Layer.unwrap(Effect.gen(function*() {
-    const history = yield* RunHistory
-    return SchedulerLive.layer({ schedules, lastStarted: history.lastStarted })
-  }))
+  const scheduler = Layer.unwrap(
+    Effect.gen(function* () {
+      const history = yield* RunHistory
+      return SchedulerLive.layer({ schedules, lastStarted: history.lastStarted })
+    })
+  )
   const authenticator = Layer.effect(Authenticator, Auth.make(config.auth)).pipe(Layer.provide(FetchHttpClient.layer))
 
   const routes = HttpApiBuilder.layer(Api, { openapiPath: "/openapi.json" }).pipe(
@@ -82,29 +84,28 @@ export const layer = (options: ServeOptions) => {
     routes,
     HttpApiSwagger.layer(Api, { path: "/docs" }),
     edgeMiddleware(config),
-    config.cors === undefined ? Layer.empty : HttpRouter.cors({
-      allowedOrigins: config.cors.origins,
-      credentials: config.cors.credentials,
-      allowedHeaders: ["authorization", "content-type", "x-api-key", "traceparent", "tracestate"],
-      allowedMethods: ["GET", "POST", "OPTIONS"],
-      maxAge: 600
-    })
+    config.cors === undefined
+      ? Layer.empty
+      : HttpRouter.cors({
+          allowedOrigins: config.cors.origins,
+          credentials: config.cors.credentials,
+          allowedHeaders: ["authorization", "content-type", "x-api-key", "traceparent", "tracestate"],
+          allowedMethods: ["GET", "POST", "OPTIONS"],
+          maxAge: 600
+        })
   )
   const http = HttpRouter.serve(app, { disableLogger: !config.accessLog, disableListenLog: true }).pipe(
     // Server spans named `{method} {route}` (POST /pipelines/{name}/runs), not by the method alone.
     Layer.provide(Layer.succeed(HttpMiddleware.SpanNameGenerator, serverSpanName)),
-    Layer.provideMerge(NodeHttpServer.layer(() => createServer({ requestTimeout: 60_000, headersTimeout: 20_000 }), {
-      port: config.port,
-      host: config.host,
-      gracefulShutdownTimeout: "10 seconds"
-    }))
+    Layer.provideMerge(
+      NodeHttpServer.layer(() => createServer({ requestTimeout: 60_000, headersTimeout: 20_000 }), {
+        port: config.port,
+        host: config.host,
+        gracefulShutdownTimeout: "10 seconds"
+      })
+    )
   )
-  return http.pipe(
-    Layer.provideMerge(scheduler),
-    Layer.provideMerge(coordinator),
-    Layer.provideMerge(authenticator),
-    Layer.provideMerge(RunHistoryLive.layer)
-  )
+  return http.pipe(Layer.provideMerge(scheduler), Layer.provideMerge(coordinator), Layer.provideMerge(authenticator), Layer.provideMerge(RunHistoryLive.layer))
 }
 
 /** The address the server listens on, e.g. http://127.0.0.1:8080. */

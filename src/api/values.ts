@@ -25,13 +25,13 @@ export type ValueType =
  */
 export const valueShapesDescription = [
   "Rows as objects, one key per column. Values by column type:",
-  "integers (TINYINT to HUGEINT, signed and unsigned) are JSON numbers when they lie within ±9007199254740991 (2^53 - 1, what a double holds exactly) and decimal strings beyond it, e.g. \"9007199254740993\", so one column may hold both;",
+  'integers (TINYINT to HUGEINT, signed and unsigned) are JSON numbers when they lie within ±9007199254740991 (2^53 - 1, what a double holds exactly) and decimal strings beyond it, e.g. "9007199254740993", so one column may hold both;',
   "DECIMAL values are numbers when they have at most 15 significant digits (always so for DECIMAL(p,s) with p <= 15) and strings of their exact digits otherwise;",
-  "FLOAT and DOUBLE are numbers, with \"NaN\", \"Infinity\" and \"-Infinity\" as strings;",
+  'FLOAT and DOUBLE are numbers, with "NaN", "Infinity" and "-Infinity" as strings;',
   "DATE is YYYY-MM-DD;",
   "TIMESTAMP WITH TIME ZONE is ISO 8601 in UTC with Z, e.g. 2024-05-02T07:30:00Z;",
   "TIMESTAMP (no time zone) is ISO 8601 without an offset, e.g. 2024-05-02T07:30:00: the date and time as stored, in whatever zone the pipeline wrote them (a filter takes the same form);",
-  "fractional seconds are kept (up to 6 digits, 9 for TIMESTAMP_NS); years before 0000 or after 9999 are written ±YYYYYY as in JavaScript, and infinite timestamps as \"infinity\" and \"-infinity\";",
+  'fractional seconds are kept (up to 6 digits, 9 for TIMESTAMP_NS); years before 0000 or after 9999 are written ±YYYYYY as in JavaScript, and infinite timestamps as "infinity" and "-infinity";',
   "lists, structs and maps (maps as [{key, value}]) hold their elements shaped the same way;",
   "BOOLEAN is true or false, and other types (VARCHAR, UUID, TIME, ...) are strings as the engine writes them. NULL is null."
 ].join(" ")
@@ -39,7 +39,24 @@ export const valueShapesDescription = [
 // ---------------------------------------------------------------------------------------------
 // Types
 
-const integers = new Set(["TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT", "INT", "INT1", "INT2", "INT4", "INT8", "LONG"])
+const integers = new Set([
+  "TINYINT",
+  "SMALLINT",
+  "INTEGER",
+  "BIGINT",
+  "HUGEINT",
+  "UTINYINT",
+  "USMALLINT",
+  "UINTEGER",
+  "UBIGINT",
+  "UHUGEINT",
+  "INT",
+  "INT1",
+  "INT2",
+  "INT4",
+  "INT8",
+  "LONG"
+])
 const floats = new Set(["FLOAT", "DOUBLE", "REAL", "FLOAT4", "FLOAT8", "DOUBLE PRECISION"])
 const timestamps = new Set(["TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS", "TIMESTAMP_US", "DATETIME"])
 const zonedTimestamps = new Set(["TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ"])
@@ -68,7 +85,7 @@ export const parseType = (text: string): ValueType => {
     do {
       const c = text[i]
       if (c === undefined) throw new Unparsable()
-      if (c === "'" || c === "\"") {
+      if (c === "'" || c === '"') {
         const end = text.indexOf(c, i + 1)
         if (end < 0) throw new Unparsable()
         i = end + 1
@@ -81,16 +98,16 @@ export const parseType = (text: string): ValueType => {
   }
   const fieldName = (): string => {
     space()
-    if (text[i] === "\"") {
+    if (text[i] === '"') {
       let name = ""
       i++
       for (;;) {
-        const end = text.indexOf("\"", i)
+        const end = text.indexOf('"', i)
         if (end < 0) throw new Unparsable()
         name += text.slice(i, end)
         i = end + 1
-        if (text[i] !== "\"") return name
-        name += "\""
+        if (text[i] !== '"') return name
+        name += '"'
         i++
       }
     }
@@ -131,14 +148,21 @@ export const parseType = (text: string): ValueType => {
       base = { _tag: "Map", key, value }
     } else {
       if (text[i] === "(") skipArguments()
-      base = integers.has(name) ? { _tag: "Integer" }
-        : name === "DECIMAL" || name === "NUMERIC" ? { _tag: "Decimal" }
-        : floats.has(name) ? { _tag: "Float" }
-        : name === "DATE" ? { _tag: "Date" }
-        : timestamps.has(name) ? { _tag: "Timestamp", zoned: false }
-        : zonedTimestamps.has(name) ? { _tag: "Timestamp", zoned: true }
-        : name === "INTERVAL" ? { _tag: "Interval" }
-        : asIs
+      base = integers.has(name)
+        ? { _tag: "Integer" }
+        : name === "DECIMAL" || name === "NUMERIC"
+          ? { _tag: "Decimal" }
+          : floats.has(name)
+            ? { _tag: "Float" }
+            : name === "DATE"
+              ? { _tag: "Date" }
+              : timestamps.has(name)
+                ? { _tag: "Timestamp", zoned: false }
+                : zonedTimestamps.has(name)
+                  ? { _tag: "Timestamp", zoned: true }
+                  : name === "INTERVAL"
+                    ? { _tag: "Interval" }
+                    : asIs
     }
     for (;;) {
       space()
@@ -201,27 +225,29 @@ export const dateValue = (value: unknown): unknown => {
   return m === null ? value : `${isoYear(astronomical(m[1]!, m[4]))}-${m[2]}-${m[3]}`
 }
 
-export const timestampValue = (zoned: boolean) => (value: unknown): unknown => {
-  if (typeof value !== "string") return value
-  const m = timestampPattern.exec(value)
-  if (m === null) return value
-  const fraction = m[8] ?? ""
-  const year = astronomical(m[1]!, m[4])
-  if (!zoned) return `${isoYear(year)}-${m[2]}-${m[3]}T${m[5]}:${m[6]}:${m[7]}${fraction}`
-  const offset = m[10] === undefined ? 0 : (m[10] === "-" ? -1 : 1) * (Number(m[11]) * 3600 + Number(m[12] ?? 0) * 60 + Number(m[13] ?? 0))
-  if (offset === 0) return `${isoYear(year)}-${m[2]}-${m[3]}T${m[5]}:${m[6]}:${m[7]}${fraction}Z`
-  // To UTC: whole seconds through Date (which keeps the calendar), the fraction unchanged.
-  const d = new Date(0)
-  d.setUTCFullYear(year, Number(m[2]) - 1, Number(m[3]))
-  d.setUTCHours(Number(m[5]), Number(m[6]), Number(m[7]) - offset, 0)
-  if (Number.isNaN(d.getTime())) return value
-  return `${isoYear(d.getUTCFullYear())}-${pad(d.getUTCMonth() + 1, 2)}-${pad(d.getUTCDate(), 2)}T${pad(d.getUTCHours(), 2)}:${pad(d.getUTCMinutes(), 2)}:${pad(d.getUTCSeconds(), 2)}${fraction}Z`
-}
+export const timestampValue =
+  (zoned: boolean) =>
+  (value: unknown): unknown => {
+    if (typeof value !== "string") return value
+    const m = timestampPattern.exec(value)
+    if (m === null) return value
+    const fraction = m[8] ?? ""
+    const year = astronomical(m[1]!, m[4])
+    if (!zoned) return `${isoYear(year)}-${m[2]}-${m[3]}T${m[5]}:${m[6]}:${m[7]}${fraction}`
+    const offset = m[10] === undefined ? 0 : (m[10] === "-" ? -1 : 1) * (Number(m[11]) * 3600 + Number(m[12] ?? 0) * 60 + Number(m[13] ?? 0))
+    if (offset === 0) return `${isoYear(year)}-${m[2]}-${m[3]}T${m[5]}:${m[6]}:${m[7]}${fraction}Z`
+    // To UTC: whole seconds through Date (which keeps the calendar), the fraction unchanged.
+    const d = new Date(0)
+    d.setUTCFullYear(year, Number(m[2]) - 1, Number(m[3]))
+    d.setUTCHours(Number(m[5]), Number(m[6]), Number(m[7]) - offset, 0)
+    if (Number.isNaN(d.getTime())) return value
+    return `${isoYear(d.getUTCFullYear())}-${pad(d.getUTCMonth() + 1, 2)}-${pad(d.getUTCDate(), 2)}T${pad(d.getUTCHours(), 2)}:${pad(d.getUTCMinutes(), 2)}:${pad(d.getUTCSeconds(), 2)}${fraction}Z`
+  }
 
 const isRecord = (value: unknown): value is Readonly<Record<string, unknown>> => typeof value === "object" && value !== null && !Array.isArray(value)
 
 /** The function that writes values of `type` as JSON. */
-const shaper = (type: ValueType): (value: unknown) => unknown => {
+const shaper = (type: ValueType): ((value: unknown) => unknown) => {
   switch (type._tag) {
     case "Integer":
       return integerValue
@@ -234,10 +260,10 @@ const shaper = (type: ValueType): (value: unknown) => unknown => {
     case "Timestamp":
       return timestampValue(type.zoned)
     case "Interval":
-      return (value) => isRecord(value) ? { ...value, micros: integerValue(value["micros"]) } : value
+      return (value) => (isRecord(value) ? { ...value, micros: integerValue(value["micros"]) } : value)
     case "List": {
       const element = shaper(type.element)
-      return (value) => Array.isArray(value) ? value.map((v) => v === null ? null : element(v)) : value
+      return (value) => (Array.isArray(value) ? value.map((v) => (v === null ? null : element(v))) : value)
     }
     case "Struct": {
       const fields = new Map([...type.fields].map(([name, t]) => [name, shaper(t)]))
@@ -252,9 +278,7 @@ const shaper = (type: ValueType): (value: unknown) => unknown => {
       const key = shaper(type.key)
       const val = shaper(type.value)
       return (value) =>
-        Array.isArray(value)
-          ? value.map((e) => isRecord(e) ? { key: e["key"] === null ? null : key(e["key"]), value: e["value"] === null ? null : val(e["value"]) } : e)
-          : value
+        Array.isArray(value) ? value.map((e) => (isRecord(e) ? { key: e["key"] === null ? null : key(e["key"]), value: e["value"] === null ? null : val(e["value"]) } : e)) : value
     }
     case "AsIs":
       return (value) => value

@@ -30,45 +30,49 @@ export class UsageError extends Schema.TaggedError<UsageError>()("UsageError", {
   }
 }
 
-export const envFlag = Flag.String("env").pipe(
-  Flag.withDescription("Environment: overlays config/<env>.yaml on config/default.yaml (default: MEDALLION_ENV)"),
-  Flag.optional
-)
+export const envFlag = Flag.String("env").pipe(Flag.withDescription("Environment: overlays config/<env>.yaml on config/default.yaml (default: MEDALLION_ENV)"), Flag.optional)
 /** `--limit N`: how many runs or rows to show, a whole number from 1. */
 export const limitFlag = (what: string) =>
   Flag.Int("limit").pipe(
     Flag.withDescription(`How many ${what} (a whole number from 1; default 20)`),
-    Flag.filter((n) => n >= 1, () => `how many ${what} to show, a whole number from 1 up`),
+    Flag.filter(
+      (n) => n >= 1,
+      () => `how many ${what} to show, a whole number from 1 up`
+    ),
     Flag.withDefault(20)
   )
 export const jsonFlag = Flag.Boolean("json").pipe(Flag.withDescription("Print one JSON document for scripts"), Flag.withDefault(false))
 
 const environment = (): Readonly<Record<string, string | undefined>> => globalThis.process?.env ?? {}
 
-export const projectDir = Effect.gen(function*() {
+export const projectDir = Effect.gen(function* () {
   const path = yield* Path.Path
   return path.resolve(".")
 })
 
 export const settingsFor = (env: string | undefined) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     return yield* loadSettings({ projectDir: yield* projectDir, env, environment: environment() })
   })
 
 /** The files to work on: those given (globs expanded here too, for shells that do not), or pipelines/*.yaml. */
 const pipelineFiles = (files: ReadonlyArray<string>) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
     const root = yield* projectDir
-    const expand = (pattern: string) => fs.glob(pattern, { root }).pipe(Effect.map((found) => found.toSorted()), Effect.orElseSucceed(() => []))
+    const expand = (pattern: string) =>
+      fs.glob(pattern, { root }).pipe(
+        Effect.map((found) => found.toSorted()),
+        Effect.orElseSucceed(() => [])
+      )
     if (files.length === 0) return yield* expand("pipelines/*.{yaml,yml}")
-    const expanded = yield* Effect.forEach(files, (file) => hasGlobSyntax(file) ? expand(file) : Effect.succeed([file]))
+    const expanded = yield* Effect.forEach(files, (file) => (hasGlobSyntax(file) ? expand(file) : Effect.succeed([file])))
     return expanded.flat()
   })
 
 /** The given files, parsed, and their plan; with `cache`, files unchanged since the last run are not parsed again. */
 export const loadPlan = (files: ReadonlyArray<string>, cache?: SpecCache) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const parsed = yield* loadPipelines(yield* pipelineFiles(files), cache, environment())
     const plan = buildPlan(parsed)
     return { parsed, plan: Result.isFailure(plan) ? yield* plan.failure : plan.success }
@@ -92,16 +96,16 @@ export const databricksOptions = (settings: Settings): Result.Result<DatabricksO
       : [])
   ]
   if (d.host === undefined || d.warehouseId === undefined || missing.length > 0) {
-    return Result.fail(new SpecError({
-      problems: [{ file, line: 1, column: 1, message: `engine: databricks needs ${missing.join("; ")}` }]
-    }))
+    return Result.fail(
+      new SpecError({
+        problems: [{ file, line: 1, column: 1, message: `engine: databricks needs ${missing.join("; ")}` }]
+      })
+    )
   }
   return Result.succeed({
     host: d.host,
     warehouseId: d.warehouseId,
-    auth: d.token !== undefined
-      ? { _tag: "Token", token: d.token }
-      : { _tag: "OAuth", clientId: d.clientId!, clientSecret: d.clientSecret! },
+    auth: d.token !== undefined ? { _tag: "Token", token: d.token } : { _tag: "OAuth", clientId: d.clientId!, clientSecret: d.clientSecret! },
     catalog: d.catalog,
     schemaPrefix: d.schemaPrefix,
     waitTimeout: Duration.seconds(Number.parseInt(d.waitTimeout, 10))
@@ -109,8 +113,7 @@ export const databricksOptions = (settings: Settings): Result.Result<DatabricksO
 }
 
 /** Where a built CLI keeps decoded pipeline files between runs (none when running the sources). */
-export const specCache = (settings: Settings): SpecCache | undefined =>
-  currentBuild === undefined ? undefined : { dir: `${settings.storage}/cache`, build: currentBuild }
+export const specCache = (settings: Settings): SpecCache | undefined => (currentBuild === undefined ? undefined : { dir: `${settings.storage}/cache`, build: currentBuild })
 
 /**
  * The engine and the metadata store. `deferNoOpRuns` (apply): a run that finds every table
@@ -119,29 +122,29 @@ export const specCache = (settings: Settings): SpecCache | undefined =>
  * (ReadEndpoint.ts) while it is open.
  */
 export const engineLayer = (settings: Settings, options: { readonly deferNoOpRuns?: boolean; readonly serveReads?: boolean } = {}) =>
-  Layer.unwrap(Effect.gen(function*() {
-    if (settings.engine === "databricks") {
-      const options = databricksOptions(settings)
-      if (Result.isFailure(options)) return yield* options.failure
-      // Loaded only when used, like tracing: DuckDB runs never load the HTTP client.
-      const DatabricksExecutor = yield* Effect.promise(() => import("../executor/DatabricksExecutor.ts"))
+  Layer.unwrap(
+    Effect.gen(function* () {
+      if (settings.engine === "databricks") {
+        const options = databricksOptions(settings)
+        if (Result.isFailure(options)) return yield* options.failure
+        // Loaded only when used, like tracing: DuckDB runs never load the HTTP client.
+        const DatabricksExecutor = yield* Effect.promise(() => import("../executor/DatabricksExecutor.ts"))
+        const executor = CircuitBreaker.layer({ failureThreshold: 5, cooldown: "30 seconds" }).pipe(Layer.provide(DatabricksExecutor.layerFetch(options.success)))
+        return Layer.provideMerge(SqlMetadataStore.layer, executor)
+      }
+      // After 5 transient failures in a row the engine is likely down: fail the rest fast, try again in 30 s.
       const executor = CircuitBreaker.layer({ failureThreshold: 5, cooldown: "30 seconds" }).pipe(
-        Layer.provide(DatabricksExecutor.layerFetch(options.success))
+        Layer.provide(DuckDbExecutor.layer({ path: settings.duckdb.path, threads: settings.duckdb.threads, memoryLimit: settings.duckdb.memoryLimit }))
       )
-      return Layer.provideMerge(SqlMetadataStore.layer, executor)
-    }
-    // After 5 transient failures in a row the engine is likely down: fail the rest fast, try again in 30 s.
-    const executor = CircuitBreaker.layer({ failureThreshold: 5, cooldown: "30 seconds" }).pipe(
-      Layer.provide(DuckDbExecutor.layer({ path: settings.duckdb.path, threads: settings.duckdb.threads, memoryLimit: settings.duckdb.memoryLimit }))
-    )
-    const path = settings.duckdb.path
-    const pendingRuns = path === ":memory:" ? undefined : yield* PendingRuns.make(path)
-    const engine = Layer.provideMerge(SqlMetadataStore.layerWith({ migrate: true, pendingRuns, deferNoOpRuns: options.deferNoOpRuns }), executor)
-    if (options.serveReads !== true || path === ":memory:") return engine
-    // Loaded only by the commands that hold the warehouse: node:http stays out of the others' start-up.
-    const ReadEndpoint = yield* Effect.promise(() => import("../executor/ReadEndpoint.ts"))
-    return Layer.provideMerge(ReadEndpoint.layer(path), engine)
-  }))
+      const path = settings.duckdb.path
+      const pendingRuns = path === ":memory:" ? undefined : yield* PendingRuns.make(path)
+      const engine = Layer.provideMerge(SqlMetadataStore.layerWith({ migrate: true, pendingRuns, deferNoOpRuns: options.deferNoOpRuns }), executor)
+      if (options.serveReads !== true || path === ":memory:") return engine
+      // Loaded only by the commands that hold the warehouse: node:http stays out of the others' start-up.
+      const ReadEndpoint = yield* Effect.promise(() => import("../executor/ReadEndpoint.ts"))
+      return Layer.provideMerge(ReadEndpoint.layer(path), engine)
+    })
+  )
 
 /**
  * Gives a command that only reads (runs, show, plan) the warehouse: `local` opens it when no other
@@ -149,23 +152,31 @@ export const engineLayer = (settings: Settings, options: { readonly deferNoOpRun
  * reader is never locked out by an apply or a server. A holder that serves no reads (one that
  * crashed, or an older version) is named, as the lock file says.
  */
-export const readingWarehouse = <E1, R1>(settings: Settings, local: Layer.Layer<Executor | MetadataStore, E1, R1>) =>
-<A, E, R>(body: Effect.Effect<A, E, R>) =>
-  body.pipe(
-    Effect.provide(local),
-    Effect.catchIf(isBusy, () =>
-      Effect.gen(function*() {
-        const database = settings.duckdb.path
-        const held = yield* heldBy(database)
-        const endpoint = yield* RemoteExecutor.find(database)
-        if (endpoint._tag === "None" || (held.holder !== undefined && held.holder.pid !== endpoint.value.pid)) return yield* held
-        const pendingRuns = yield* PendingRuns.make(database)
-        const remote = Layer.provideMerge(SqlMetadataStore.layerWith({ migrate: false, pendingRuns, deferNoOpRuns: true }), RemoteExecutor.layer(endpoint.value))
-        // The holder may have ended meanwhile: then the file is free again.
-        return yield* body.pipe(
-          Effect.provide(remote),
-          Effect.catchIf((e) => e instanceof Error && "isRetryable" in e && e.isRetryable === true && /did not answer/.test(e.message), () =>
-            body.pipe(Effect.provide(local), Effect.catchIf(isBusy, () => Effect.fail(held))))
-        )
-      }))
-  )
+export const readingWarehouse =
+  <E1, R1>(settings: Settings, local: Layer.Layer<Executor | MetadataStore, E1, R1>) =>
+  <A, E, R>(body: Effect.Effect<A, E, R>) =>
+    body.pipe(
+      Effect.provide(local),
+      Effect.catchIf(isBusy, () =>
+        Effect.gen(function* () {
+          const database = settings.duckdb.path
+          const held = yield* heldBy(database)
+          const endpoint = yield* RemoteExecutor.find(database)
+          if (endpoint._tag === "None" || (held.holder !== undefined && held.holder.pid !== endpoint.value.pid)) return yield* held
+          const pendingRuns = yield* PendingRuns.make(database)
+          const remote = Layer.provideMerge(SqlMetadataStore.layerWith({ migrate: false, pendingRuns, deferNoOpRuns: true }), RemoteExecutor.layer(endpoint.value))
+          // The holder may have ended meanwhile: then the file is free again.
+          return yield* body.pipe(
+            Effect.provide(remote),
+            Effect.catchIf(
+              (e) => e instanceof Error && "isRetryable" in e && e.isRetryable === true && /did not answer/.test(e.message),
+              () =>
+                body.pipe(
+                  Effect.provide(local),
+                  Effect.catchIf(isBusy, () => Effect.fail(held))
+                )
+            )
+          )
+        })
+      )
+    )

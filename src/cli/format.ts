@@ -33,8 +33,10 @@ export const tableLine = (t: TableRecord, verbose = false): string => {
 
 export const runSummary = (run: RunRecord, tables: ReadonlyArray<TableRecord>): string => {
   const count = (s: TableRecord["status"]) => tables.filter((t) => t.status === s).length
-  return `run ${run.status}: ${count("succeeded")} succeeded, ${count("unchanged")} unchanged, ${count("failed")} failed, ${count("skipped")} skipped; ` +
+  return (
+    `run ${run.status}: ${count("succeeded")} succeeded, ${count("unchanged")} unchanged, ${count("failed")} failed, ${count("skipped")} skipped; ` +
     `${n(run.records_in)} rows in, ${n(run.records_out)} out in ${run.duration_seconds.toFixed(2)}s (batch ${run.batch_id})`
+  )
 }
 
 export const runLine = (r: RunRecord): string =>

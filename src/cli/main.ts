@@ -37,11 +37,9 @@ const usageTags = new Set(["SpecError", "SelectionError", "UsageError"])
 const reportUnexpected = (cause: Cause.Cause<unknown>): Effect.Effect<number> => {
   const first = Cause.squash(cause)
   const message = first instanceof Error ? first.message || first.name : String(first)
-  return Console.error([
-    `error: unexpected failure: ${message}`,
-    Cause.pretty(cause),
-    "This is a bug in medallion: please report it with the command you ran and the output above."
-  ].join("\n")).pipe(Effect.as(Cause.hasInterrupts(cause) ? 130 : 1))
+  return Console.error(
+    [`error: unexpected failure: ${message}`, Cause.pretty(cause), "This is a bug in medallion: please report it with the command you ran and the output above."].join("\n")
+  ).pipe(Effect.as(Cause.hasInterrupts(cause) ? 130 : 1))
 }
 
 /** The exit code for a failure, after telling the user what went wrong. */
@@ -61,6 +59,6 @@ export const runCli = (args: ReadonlyArray<string>) =>
     Effect.as(0),
     Effect.catch(reportFailure),
     // An interruption alone stays one (exit code 130); anything else left is unexpected.
-    Effect.catchCause((cause) => Cause.hasInterruptsOnly(cause) ? Effect.failCause(cause) : reportUnexpected(cause)),
+    Effect.catchCause((cause) => (Cause.hasInterruptsOnly(cause) ? Effect.failCause(cause) : reportUnexpected(cause))),
     Effect.provideService(Console.Console, Secrets.scrubbingConsole(globalThis.console))
   )

@@ -21,14 +21,15 @@ export const LogFormat = GlobalFlag.Setting("log-format")({
 const levels: Record<Settings["logLevel"], LogLevel.LogLevel> = { debug: "Debug", info: "Info", warn: "Warn", error: "Error" }
 
 /** Runs `work` as the root span `name`, with telemetry and the log format and level of these settings. */
-export const observed = (settings: Settings, name: string, attributes: Readonly<Record<string, unknown>>) =>
-<A, E, R>(work: Effect.Effect<A, E, R>) =>
-  Effect.gen(function*() {
-    const format = yield* LogFormat
-    return yield* work.pipe(
-      Effect.withSpan(name, { attributes: { "medallion.env": settings.env, "medallion.engine": settings.engine, ...attributes }, root: true }),
-      // Inner: built under the log format's loggers, so the OTLP logger is added to them, not replaced.
-      Effect.provide(Telemetry.layer({ serviceVersion: version, mode: settings.telemetry, metricUnits: units })),
-      Effect.provide(Telemetry.logLayer(format, levels[settings.logLevel], (annotations) => annotations[shownInOutput] === true))
-    )
-  })
+export const observed =
+  (settings: Settings, name: string, attributes: Readonly<Record<string, unknown>>) =>
+  <A, E, R>(work: Effect.Effect<A, E, R>) =>
+    Effect.gen(function* () {
+      const format = yield* LogFormat
+      return yield* work.pipe(
+        Effect.withSpan(name, { attributes: { "medallion.env": settings.env, "medallion.engine": settings.engine, ...attributes }, root: true }),
+        // Inner: built under the log format's loggers, so the OTLP logger is added to them, not replaced.
+        Effect.provide(Telemetry.layer({ serviceVersion: version, mode: settings.telemetry, metricUnits: units })),
+        Effect.provide(Telemetry.logLayer(format, levels[settings.logLevel], (annotations) => annotations[shownInOutput] === true))
+      )
+    })

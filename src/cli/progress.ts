@@ -83,9 +83,7 @@ export const makeProgress = (options: { readonly json: boolean; readonly activit
   })
   const printed = new Map<string, number>()
   const beat = Effect.suspend(() => Effect.forEach(heartbeats(seen(), Date.now(), printed), Console.error, { discard: true }))
-  const ticker = options.json ? Effect.never : tty
-    ? Effect.repeat(draw, Schedule.spaced("250 millis"))
-    : Effect.repeat(beat, Schedule.spaced("1 second"))
+  const ticker = options.json ? Effect.never : tty ? Effect.repeat(draw, Schedule.spaced("250 millis")) : Effect.repeat(beat, Schedule.spaced("1 second"))
   const onSignal = (signal: string) => () => {
     if (options.json) return
     clear()
@@ -95,24 +93,30 @@ export const makeProgress = (options: { readonly json: boolean; readonly activit
   return {
     onTableStart: (table: string) => Effect.sync(() => void tables.set(table, Date.now())),
     onTable: (line: string, table: string) =>
-      Effect.andThen(Effect.sync(() => {
-        tables.delete(table)
-        clear()
-      }), options.json ? Effect.void : Console.log(line)),
+      Effect.andThen(
+        Effect.sync(() => {
+          tables.delete(table)
+          clear()
+        }),
+        options.json ? Effect.void : Console.log(line)
+      ),
     around: <A, E, R>(run: Effect.Effect<A, E, R>) =>
-      Effect.scoped(Effect.gen(function*() {
-        // Ahead of the runtime's own listener, which interrupts the run: what runs is seen before it stops.
-        yield* Effect.acquireRelease(
-          Effect.sync(() => {
-            for (const [signal, listener] of listeners) globalThis.process.prependListener(signal, listener)
-          }),
-          () => Effect.sync(() => {
-            for (const [signal, listener] of listeners) globalThis.process.removeListener(signal, listener)
-            clear()
-          })
-        )
-        yield* Effect.forkScoped(ticker)
-        return yield* run
-      }))
+      Effect.scoped(
+        Effect.gen(function* () {
+          // Ahead of the runtime's own listener, which interrupts the run: what runs is seen before it stops.
+          yield* Effect.acquireRelease(
+            Effect.sync(() => {
+              for (const [signal, listener] of listeners) globalThis.process.prependListener(signal, listener)
+            }),
+            () =>
+              Effect.sync(() => {
+                for (const [signal, listener] of listeners) globalThis.process.removeListener(signal, listener)
+                clear()
+              })
+          )
+          yield* Effect.forkScoped(ticker)
+          return yield* run
+        })
+      )
   }
 }

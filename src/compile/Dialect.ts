@@ -68,12 +68,15 @@ export interface Dialect {
    * exactly n (fewer when there are fewer), rows tied in `orderBy` ordered by their whole row, so
    * the choice is the same on every run; or, `withTies`, every row that ranks n or better.
    */
-  readonly firstRows: (query: string, options: {
-    readonly partition: ReadonlyArray<string>
-    readonly orderBy: ReadonlyArray<string>
-    readonly n: number
-    readonly withTies: boolean
-  }) => string
+  readonly firstRows: (
+    query: string,
+    options: {
+      readonly partition: ReadonlyArray<string>
+      readonly orderBy: ReadonlyArray<string>
+      readonly n: number
+      readonly withTies: boolean
+    }
+  ) => string
   readonly cast: (expression: string, type: string) => string
   /** A cast that gives NULL instead of failing. */
   readonly tryCast: (expression: string, type: string) => string

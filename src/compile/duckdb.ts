@@ -1,9 +1,8 @@
 /** The DuckDB dialect. Every DuckDB-specific spelling lives here. */
 import type { Dialect, Literal, ReadOptions } from "./Dialect.ts"
 
-const quote = (identifier: string) => `"${identifier.replaceAll("\"", "\"\"")}"`
-const literal = (value: Literal): string =>
-  value === null ? "NULL" : typeof value === "string" ? `'${value.replaceAll("'", "''")}'` : String(value)
+const quote = (identifier: string) => `"${identifier.replaceAll('"', '""')}"`
+const literal = (value: Literal): string => (value === null ? "NULL" : typeof value === "string" ? `'${value.replaceAll("'", "''")}'` : String(value))
 const list = (items: ReadonlyArray<string>) => `[${items.join(", ")}]`
 
 // Only what the user set: DuckDB's sniffer detects the dialect more robustly than fixed defaults,
@@ -75,7 +74,10 @@ export const duckdb: Dialect = {
     const filename = `filename = ${literal(filenameColumn)}`
     switch (format) {
       case "csv":
-        return `SELECT * FROM read_csv(${[paths, ...csvOptions(options), filename,
+        return `SELECT * FROM read_csv(${[
+          paths,
+          ...csvOptions(options),
+          filename,
           ...(rejects ? [`store_rejects = true`, `rejects_table = ${literal(rejects.table)}`, `rejects_scan = ${literal(rejects.scan)}`] : [])
         ].join(", ")})`
       case "json":
@@ -123,7 +125,8 @@ export const duckdb: Dialect = {
   createSchema: (schema) => `CREATE SCHEMA IF NOT EXISTS ${quote(schema)}`,
   exportFile: (query, path, format, partitionBy) =>
     `COPY (${query}) TO ${literal(path)} (FORMAT ${format}${format === "csv" ? ", HEADER true" : ""}${
-      partitionBy.length > 0 ? `, PARTITION_BY (${partitionBy.map(quote).join(", ")}), OVERWRITE true` : ""})`,
+      partitionBy.length > 0 ? `, PARTITION_BY (${partitionBy.map(quote).join(", ")}), OVERWRITE true` : ""
+    })`,
   begin: "BEGIN TRANSACTION",
   commit: "COMMIT",
   rollback: "ROLLBACK"

@@ -13,9 +13,8 @@ const compilerVersion = "2"
 
 const stable = (value: unknown): string =>
   JSON.stringify(value, (_, v: unknown) =>
-    v !== null && typeof v === "object" && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b)))
-      : v) ?? "null"
+    v !== null && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b))) : v
+  ) ?? "null"
 
 const placeholders = { batchId: "", startedAt: "1970-01-01T00:00:00.000Z" }
 
@@ -26,13 +25,15 @@ export const definitionOf = (node: PlanNode): Readonly<Record<string, unknown>> 
     return JSON.parse(stable({ source, mode: node.mode })) as Record<string, unknown>
   }
   const t = node.table
-  return JSON.parse(stable({
-    input: { from: t.from, sql: t.sql },
-    transforms: t.transforms ?? [],
-    expect: t.expect ?? [],
-    mode: { mode: node.mode, key: t.key, sequence_by: t.sequence_by },
-    targets: t.targets ?? []
-  })) as Record<string, unknown>
+  return JSON.parse(
+    stable({
+      input: { from: t.from, sql: t.sql },
+      transforms: t.transforms ?? [],
+      expect: t.expect ?? [],
+      mode: { mode: node.mode, key: t.key, sequence_by: t.sequence_by },
+      targets: t.targets ?? []
+    })
+  ) as Record<string, unknown>
 }
 
 /** The parts of a table's definition, each hashed, so a change can be named ("spec changed: transforms"). */

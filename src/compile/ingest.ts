@@ -75,10 +75,20 @@ export interface LineStatements {
 /** The query reading one source file as it is, with the file in `_source_file`. */
 export const readSource = (d: Dialect, node: IngestNode, file: string, rejects?: RejectsTables) => {
   const options = node.source.options ?? {}
-  return d.readFiles(node.source.format, [file], {
-    delimiter: options.delimiter, header: options.header, quote: options.quote, escape: options.escape, inferTypes: options.infer_types,
-    maxLineBytes: options.max_line_bytes
-  }, "_source_file", rejects)
+  return d.readFiles(
+    node.source.format,
+    [file],
+    {
+      delimiter: options.delimiter,
+      header: options.header,
+      quote: options.quote,
+      escape: options.escape,
+      inferTypes: options.infer_types,
+      maxLineBytes: options.max_line_bytes
+    },
+    "_source_file",
+    rejects
+  )
 }
 
 /** The longest line a CSV source takes, in bytes. */
@@ -88,14 +98,16 @@ export const compileIngest = (d: Dialect, node: IngestNode, inputs: IngestInputs
   const q = d.quote
   const stage = `__stage_bronze_${node.name}`
   // One pair of rejects tables for every read of the run: the reader adds each scan's lines to them.
-  const rejects = node.source.format === "csv" && d.rejects !== undefined
-    ? { table: `__rejects_bronze_${node.name}`, scan: `__rejects_scan_bronze_${node.name}` }
-    : undefined
+  const rejects = node.source.format === "csv" && d.rejects !== undefined ? { table: `__rejects_bronze_${node.name}`, scan: `__rejects_scan_bronze_${node.name}` } : undefined
   const reads = inputs.files.map((file) => {
     // The reader names the path it read (a copy's, an absolute one): rows name the file as the project does.
     const columns = d.starReplace([["_source_file", d.literal(file.name)]])
-    return `SELECT ${columns}, ${d.rowPosition} AS ${q("_source_row")}, ${d.literal(file.batchId)} AS ${q("_batch_id")}, ${d.timestamp(file.ingestedAt)} AS ${q("_ingested_at")} FROM (${
-      readSource(d, node, file.copy?.path ?? file.path, rejects)}) AS file`
+    return `SELECT ${columns}, ${d.rowPosition} AS ${q("_source_row")}, ${d.literal(file.batchId)} AS ${q("_batch_id")}, ${d.timestamp(file.ingestedAt)} AS ${q("_ingested_at")} FROM (${readSource(
+      d,
+      node,
+      file.copy?.path ?? file.path,
+      rejects
+    )}) AS file`
   })
   const lines = rejects === undefined || d.rejects === undefined ? undefined : lineStatements(d, d.rejects, node, rejects, inputs)
   return {
@@ -125,7 +137,8 @@ const lineStatements = (d: Dialect, sql: RejectsSql, node: IngestNode, rejects: 
   const fileRead = (column: string) =>
     `CASE ${column} ${inputs.files.map((f) => `WHEN ${d.literal(f.copy?.path ?? f.path)} THEN ${d.literal(f.name)}`).join(" ")} ELSE ${column} END`
   const lineRead = (file: string, line: string) =>
-    copies.length === 0 ? line
+    copies.length === 0
+      ? line
       : `CASE ${file} ${copies.map((f) => `WHEN ${d.literal(f.copy!.path)} THEN ${sql.lineInOriginal(line, f.copy!.removedLines)}`).join(" ")} ELSE ${line} END`
   const rejected = `SELECT ${fileRead("r.source_file")} AS source_file, ${lineRead("r.source_file", "r.line")} AS line, r.error_type, r.error_message, r.raw_line, b.raw_bytes
     FROM (${sql.rejectedLines(rejects)}) AS r LEFT JOIN ${d.tempTable(rawBytes)} AS b ON b.source_file = r.source_file AND b.line = r.line
@@ -141,8 +154,7 @@ const lineStatements = (d: Dialect, sql: RejectsSql, node: IngestNode, rejects: 
       setAside: (l) =>
         `INSERT INTO ${d.tempTable(setAside)} SELECT ${d.literal(l.file)}, ${l.line}, ${d.literal(l.errorType)}, ${d.literal(l.message)}, NULL, content FROM (${sql.fileBytes(l.bytesFile)}) AS f`,
       encodingErrors: `SELECT source_file, line, byte_position FROM (${sql.rejectedLines(rejects)}) AS r WHERE error_type LIKE '%INVALID ENCODING%' ORDER BY source_file, byte_position`,
-      addBytes: (path, hexFile) =>
-        `INSERT INTO ${d.tempTable(rawBytes)} SELECT ${d.literal(path)}, line, content FROM (${sql.hexLines(hexFile, maxLineBytes(node))}) AS h`
+      addBytes: (path, hexFile) => `INSERT INTO ${d.tempTable(rawBytes)} SELECT ${d.literal(path)}, line, content FROM (${sql.hexLines(hexFile, maxLineBytes(node))}) AS h`
     } satisfies LineStatements
   }
 }

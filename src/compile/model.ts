@@ -107,29 +107,33 @@ const expectationKind = (e: Expectation): ExpectationKind =>
 const parseDuration = (every: string): string => {
   const m = /^(\d+)\s*([a-z]+)$/.exec(every.trim())!
   const unit = m[2]!
-  const name = unit.startsWith("ms") || unit.startsWith("milli") ? "millisecond"
-    : unit === "s" || unit.startsWith("sec") ? "second"
-    : unit === "m" || unit.startsWith("min") ? "minute"
-    : unit === "h" || unit.startsWith("hour") ? "hour" : "day"
+  const name =
+    unit.startsWith("ms") || unit.startsWith("milli")
+      ? "millisecond"
+      : unit === "s" || unit.startsWith("sec")
+        ? "second"
+        : unit === "m" || unit.startsWith("min")
+          ? "minute"
+          : unit === "h" || unit.startsWith("hour")
+            ? "hour"
+            : "day"
   return `${m[1]} ${name}${m[1] === "1" ? "" : "s"}`
 }
 
 /** What a join's unmatched rows are quarantined under (in `_expectations`). */
-const joinReason = (join: JoinStep): string =>
-  join.name ?? `join(${join.to} on ${typeof join.on === "string" ? join.on : join.on.join(", ")})`
+const joinReason = (join: JoinStep): string => join.name ?? `join(${join.to} on ${typeof join.on === "string" ? join.on : join.on.join(", ")})`
 
 /** What a join's unmatched rows are counted under when dropped: `join_unmatched` as ever, with the join's name when it has one. */
-const joinDropReason = (join: JoinStep): string => join.name === undefined ? "join_unmatched" : `join_unmatched:${join.name}`
+const joinDropReason = (join: JoinStep): string => (join.name === undefined ? "join_unmatched" : `join_unmatched:${join.name}`)
 
 /** The quarantine reason of a value of `column` that did not cast. */
 const castReason = (column: string) => `cast(${column})`
 
 /** The columns of a cast step, as { column: type }. */
 const castColumns = (step: Extract<Step, { cast: unknown }>): Readonly<Record<string, string>> =>
-  "columns" in step.cast && typeof step.cast.columns === "object" ? step.cast.columns as Record<string, string> : step.cast as Record<string, string>
+  "columns" in step.cast && typeof step.cast.columns === "object" ? (step.cast.columns as Record<string, string>) : (step.cast as Record<string, string>)
 
-const castOnError = (step: Extract<Step, { cast: unknown }>) =>
-  "columns" in step.cast && typeof step.cast.columns === "object" ? (step.cast.on_error ?? "fail") : "fail"
+const castOnError = (step: Extract<Step, { cast: unknown }>) => ("columns" in step.cast && typeof step.cast.columns === "object" ? (step.cast.on_error ?? "fail") : "fail")
 
 interface ChainContext {
   readonly d: Dialect
@@ -177,8 +181,7 @@ const compileStep = (ctx: ChainContext, step: Step, index: number, prev: string,
   const { d } = ctx
   const q = d.quote
   const alive = `${q(REMOVED)} IS NULL`
-  const remove = (reason: string, failing: string) =>
-    `CASE WHEN ${alive} AND (${failing}) THEN ${d.literal(reason)} ELSE ${q(REMOVED)} END`
+  const remove = (reason: string, failing: string) => `CASE WHEN ${alive} AND (${failing}) THEN ${d.literal(reason)} ELSE ${q(REMOVED)} END`
   // A bare name is quoted (so a column called `at` or `order` works); anything else is an expression.
   if ("select" in step) return `SELECT ${[...step.select.map((c) => (/^[A-Za-z_][A-Za-z0-9_]*$/.test(c) ? q(c) : c)), ...markers.map(q)].join(", ")} FROM ${prev}`
   if ("drop" in step) return `SELECT ${d.starExcept(step.drop)} FROM ${prev}`
@@ -200,35 +203,37 @@ const compileStep = (ctx: ChainContext, step: Step, index: number, prev: string,
   if ("dedupe" in step) {
     // Removed rows are not duplicates of kept ones; when no earlier step removes rows, all are kept so far.
     const { partition, window } = dedupeWindow(d, step, someRemoved ? [alive] : [], ctx.arrival[index] ?? [])
-    const duplicate = step.dedupe.keep === "last"
-      ? `row_number() OVER (${window}) < count(*) OVER (PARTITION BY ${partition})`
-      : `row_number() OVER (${window}) > 1`
+    const duplicate = step.dedupe.keep === "last" ? `row_number() OVER (${window}) < count(*) OVER (PARTITION BY ${partition})` : `row_number() OVER (${window}) > 1`
     return `SELECT ${d.starReplace([[REMOVED, remove("duplicate", duplicate)]])} FROM ${prev}`
   }
   if ("derive" in step) {
     // One CTE per column would also work; nesting keeps later columns able to use earlier ones.
-    return Object.entries(step.derive).reduce((from, [column, expression]) =>
-      d.withColumn(`(${from})`, column, expression), `SELECT * FROM ${prev}`)
+    return Object.entries(step.derive).reduce((from, [column, expression]) => d.withColumn(`(${from})`, column, expression), `SELECT * FROM ${prev}`)
   }
   if ("window" in step) {
     return d.withColumn(prev, step.window.as, d.timeBucket(parseDuration(step.window.every), q(step.window.column)))
   }
   if ("mask" in step) {
-    // biome-ignore lint/suspicious/useIterableCallbackReturn: the switch below covers every mask kind (tsc checks it)
-    return `SELECT ${d.starReplace(Object.entries(step.mask).map(([c, how]) => {
-      const col = q(c)
-      const text = d.cast(col, "VARCHAR")
-      switch (how) {
-        case "hash":
-          return [c, `CASE WHEN ${col} IS NULL THEN NULL ELSE ${d.sha256(col)} END`]
-        case "redact":
-          return [c, `CASE WHEN ${col} IS NULL THEN NULL ELSE '[REDACTED]' END`]
-        case "partial":
-          return [c, `CASE WHEN ${col} IS NULL THEN NULL WHEN length(${text}) <= 4 THEN repeat('*', length(${text})) ELSE repeat('*', length(${text}) - 4) || right(${text}, 4) END`]
-        case "null":
-          return [c, `CASE WHEN false THEN ${col} END`]
-      }
-    }))} FROM ${prev}`
+    return `SELECT ${d.starReplace(
+      // biome-ignore lint/suspicious/useIterableCallbackReturn: the switch below covers every mask kind (tsc checks it)
+      Object.entries(step.mask).map(([c, how]) => {
+        const col = q(c)
+        const text = d.cast(col, "VARCHAR")
+        switch (how) {
+          case "hash":
+            return [c, `CASE WHEN ${col} IS NULL THEN NULL ELSE ${d.sha256(col)} END`]
+          case "redact":
+            return [c, `CASE WHEN ${col} IS NULL THEN NULL ELSE '[REDACTED]' END`]
+          case "partial":
+            return [
+              c,
+              `CASE WHEN ${col} IS NULL THEN NULL WHEN length(${text}) <= 4 THEN repeat('*', length(${text})) ELSE repeat('*', length(${text}) - 4) || right(${text}, 4) END`
+            ]
+          case "null":
+            return [c, `CASE WHEN false THEN ${col} END`]
+        }
+      })
+    )} FROM ${prev}`
   }
   if ("cast" in step) {
     const columns = castColumns(step)
@@ -243,9 +248,15 @@ const compileStep = (ctx: ChainContext, step: Step, index: number, prev: string,
     // One entry per column that did not cast, with the value as it arrived (quarantine: named
     // `cast(col)`, its reason), appended in one step (linear in the number of columns); the marker
     // stays NULL while empty.
-    const failed = `nullif(${d.concatArrays(`coalesce(${q(marker)}, ${d.emptyTextArray})`, d.textArray(entries.map(([c, t]) =>
-      `CASE WHEN ${alive} AND ${q(c)} IS NOT NULL AND ${d.tryCast(q(c), t)} IS NULL THEN ${
-        d.castFailureEntry(onError === "quarantine" ? castReason(c) : c, q(c))} END`)))}, ${d.emptyTextArray})`
+    const failed = `nullif(${d.concatArrays(
+      `coalesce(${q(marker)}, ${d.emptyTextArray})`,
+      d.textArray(
+        entries.map(
+          ([c, t]) =>
+            `CASE WHEN ${alive} AND ${q(c)} IS NOT NULL AND ${d.tryCast(q(c), t)} IS NULL THEN ${d.castFailureEntry(onError === "quarantine" ? castReason(c) : c, q(c))} END`
+        )
+      )
+    )}, ${d.emptyTextArray})`
     return `SELECT ${d.starReplace([...replaced, [marker, failed]])} FROM ${prev}`
   }
   if ("join" in step) {
@@ -254,19 +265,24 @@ const compileStep = (ctx: ChainContext, step: Step, index: number, prev: string,
     const [layer, name] = to.split(".") as ["silver", string]
     const match = "__medallion_match"
     const condition = typeof on === "string" ? on : on.map((c) => `l.${q(c)} = r.${q(c)}`).join(" AND ")
-    const right = columns === undefined
-      ? [`r.${d.starExcept([...(typeof on === "string" ? [] : on), match])}`]
-      : Array.isArray(columns)
-      ? columns.map((c) => `r.${q(c)}`)
-      : Object.entries(columns).map(([as, c]) => `r.${q(c)} AS ${q(as)}`)
+    const right =
+      columns === undefined
+        ? [`r.${d.starExcept([...(typeof on === "string" ? [] : on), match])}`]
+        : Array.isArray(columns)
+          ? columns.map((c) => `r.${q(c)}`)
+          : Object.entries(columns).map(([as, c]) => `r.${q(c)} AS ${q(as)}`)
     const filters = unmatched === "drop" && beforeReshape
     const missed = `l.${q(REMOVED)} IS NULL AND r.${q(match)} IS NULL`
     // The marker this join sets on a row without a match (REMOVED as it was when it sets none).
-    const [marker, marked] = unmatched === "quarantine"
-      ? [CAST_QUARANTINE, `CASE WHEN ${missed} THEN ${d.concatArrays(`coalesce(l.${q(CAST_QUARANTINE)}, ${d.emptyTextArray})`, d.textArray([d.literal(joinReason(step.join))]))} ELSE l.${q(CAST_QUARANTINE)} END`]
-      : unmatched === "drop" && !filters
-      ? [REMOVED, `CASE WHEN ${missed} THEN ${d.literal(joinDropReason(step.join))} ELSE l.${q(REMOVED)} END`]
-      : [REMOVED, `l.${q(REMOVED)}`]
+    const [marker, marked] =
+      unmatched === "quarantine"
+        ? [
+            CAST_QUARANTINE,
+            `CASE WHEN ${missed} THEN ${d.concatArrays(`coalesce(l.${q(CAST_QUARANTINE)}, ${d.emptyTextArray})`, d.textArray([d.literal(joinReason(step.join))]))} ELSE l.${q(CAST_QUARANTINE)} END`
+          ]
+        : unmatched === "drop" && !filters
+          ? [REMOVED, `CASE WHEN ${missed} THEN ${d.literal(joinDropReason(step.join))} ELSE l.${q(REMOVED)} END`]
+          : [REMOVED, `l.${q(REMOVED)}`]
     // The right side never brings its lineage columns: the row's lineage is the left side's.
     const rightRows = d.columnsExcept(d.table(layer, name), lineageColumns, `true AS ${q(match)}`)
     return `SELECT ${[`l.${d.starExcept([marker])}`, ...right, `${marked} AS ${q(marker)}`].join(", ")} FROM ${prev} l ${filters ? "INNER" : "LEFT"} JOIN (${rightRows}) r ON ${condition}`
@@ -299,8 +315,7 @@ const dedupeWindow = (d: Dialect, step: Extract<Step, { dedupe: unknown }>, part
 
 /** Whether a step can mark a row as removed, cast-failed or quarantined. */
 const marksRows = (step: Step): boolean =>
-  "filter" in step || "drop_nulls" in step || "dedupe" in step || ("join" in step && unmatchedRows(step.join) !== "keep") ||
-  ("cast" in step && castOnError(step) === "quarantine")
+  "filter" in step || "drop_nulls" in step || "dedupe" in step || ("join" in step && unmatchedRows(step.join) !== "keep") || ("cast" in step && castOnError(step) === "quarantine")
 
 /** The chain's first step, when it is a dedupe that keeps the first row of each key (see the top of the file). */
 const leadingDedupe = (steps: ReadonlyArray<Step>) => {
@@ -315,8 +330,10 @@ const startMarkers = (d: Dialect) =>
 const inputRows = (d: Dialect, node: ModelNode, inputs: ModelInputs): string => {
   const table = node.table
   if (table.from === undefined) return `(${resolveReferences(d, table.sql!, {})}) AS q`
-  const batchFilter = inputs.newInputBatches === undefined ? ""
-    : ` WHERE ${d.quote("_batch_id")} IN (${inputs.newInputBatches.length === 0 ? "NULL" : inputs.newInputBatches.map(d.literal).join(", ")})`
+  const batchFilter =
+    inputs.newInputBatches === undefined
+      ? ""
+      : ` WHERE ${d.quote("_batch_id")} IN (${inputs.newInputBatches.length === 0 ? "NULL" : inputs.newInputBatches.map(d.literal).join(", ")})`
   return `${d.table(...(table.from.split(".") as ["silver", string]))}${batchFilter}`
 }
 
@@ -359,13 +376,19 @@ const expectationFailing = (d: Dialect, node: ModelNode, inputs: ModelInputs, e:
   if ("not_null" in e) return e.not_null.map((c) => `s.${q(c)} IS NULL`).join(" OR ")
   if ("unique" in e) {
     // A merge keeps one row per key: unique over columns that include the key always holds (validate refuses others).
-    const key = node.mode === "merge" ? node.table.key ?? [] : []
+    const key = node.mode === "merge" ? (node.table.key ?? []) : []
     if (key.length > 0 && key.every((k) => e.unique.includes(k))) return "false"
     const cols = e.unique.map((c) => `s.${q(c)}`)
     const counted = `s.${q(REMOVED)} IS NULL AND NOT (${setAside})`
     const repeated = `count(*) OVER (PARTITION BY ${counted}, ${cols.join(", ")}) > 1`
     // An append is checked against the whole table: the key must not be there yet.
-    const published = inputs.appendingTo === undefined ? "" : ` OR ${d.presentIn(inputs.appendingTo, e.unique.map((c) => [c, `s.${q(c)}`] as const))}`
+    const published =
+      inputs.appendingTo === undefined
+        ? ""
+        : ` OR ${d.presentIn(
+            inputs.appendingTo,
+            e.unique.map((c) => [c, `s.${q(c)}`] as const)
+          )}`
     return `NOT (${setAside}) AND (${cols.map((c) => `${c} IS NOT NULL`).join(" AND ")}) AND (${repeated}${published})`
   }
   if ("accepted_values" in e) {
@@ -392,20 +415,22 @@ export const compileModel = (d: Dialect, node: ModelNode, inputs: ModelInputs): 
   // row is one input row: a later change of grain restarts the count (the dedupe is then not
   // counted at all), and a join can make several rows of one (the dedupe then marks instead).
   const reshaped = allSteps.some(reshapes)
-  const filtersDuplicates = node.mode !== "view" && node.table.from !== undefined && leadingDedupe(allSteps) !== undefined &&
-    (reshaped || !allSteps.some((s) => "join" in s))
+  const filtersDuplicates = node.mode !== "view" && node.table.from !== undefined && leadingDedupe(allSteps) !== undefined && (reshaped || !allSteps.some((s) => "join" in s))
   const countsFilteredDuplicates = filtersDuplicates && !reshaped
   const ctes = compileChain({ d, node, strictCasts: false, arrival }, inputs, filtersDuplicates)
   const strictCtes = compileChain({ d, node, strictCasts: true, arrival }, inputs, true)
   const expectations: ReadonlyArray<ExpectationPlan> = (node.table.expect ?? []).map((e, i) => ({
-    name: expectationName(e), kind: expectationKind(e), onFail: e.on_fail ?? "warn", flag: `__medallion_e${i}`
+    name: expectationName(e),
+    kind: expectationKind(e),
+    onFail: e.on_fail ?? "warn",
+    flag: `__medallion_e${i}`
   }))
   // Row-local expectations first; `unique` then counts only the rows none of them sets aside.
   const declared = (node.table.expect ?? []).map((e, i) => ({ e, flag: expectations[i]!.flag, onFail: expectations[i]!.onFail }))
   const rowLocal = declared.filter(({ e }) => !("unique" in e))
   const unique = declared.filter(({ e }) => "unique" in e)
   const setAside = [`s.${q(CAST_QUARANTINE)} IS NOT NULL`, ...rowLocal.filter((x) => x.onFail === "quarantine" || x.onFail === "drop").map((x) => `s.${q(x.flag)}`)].join(" OR ")
-  const flag = (x: typeof declared[number]) => `, (s.${q(REMOVED)} IS NULL AND coalesce(${expectationFailing(d, node, inputs, x.e, setAside)}, false)) AS ${q(x.flag)}`
+  const flag = (x: (typeof declared)[number]) => `, (s.${q(REMOVED)} IS NULL AND coalesce(${expectationFailing(d, node, inputs, x.e, setAside)}, false)) AS ${q(x.flag)}`
   const rowFlagged = `SELECT s.*${rowLocal.map(flag).join("")} FROM final s`
   const flagged = unique.length === 0 ? rowFlagged : `SELECT s.*${unique.map(flag).join("")} FROM (${rowFlagged}) s`
   const withCtes = (chain: typeof ctes) => (tail: string) => `WITH ${chain.map(([name, sql]) => `${name} AS (${sql})`).join(",\n")}\n${tail}`
@@ -420,30 +445,48 @@ export const compileModel = (d: Dialect, node: ModelNode, inputs: ModelInputs): 
   // A merge keeps, per key, the newest of the rows that pass (by sequence_by, then arrival); the
   // others are duplicates. After the expectations, so that a quarantined or dropped row never
   // replaces a stored one, in an incremental run or a rebuild alike.
-  const key = node.mode === "merge" ? node.table.key ?? [] : []
+  const key = node.mode === "merge" ? (node.table.key ?? []) : []
   const newestFirst = withArrival(d, node.table.sequence_by === undefined ? [] : [`${q(node.table.sequence_by)} DESC`], arrival.at(-1) ?? [])
-  const staged = key.length === 0 ? flagged : `SELECT ${d.starReplace([[REMOVED,
-    `CASE WHEN (${keep}) AND row_number() OVER (PARTITION BY (${keep}), ${key.map(q).join(", ")}${newestFirst.length > 0 ? ` ORDER BY ${newestFirst.join(", ")}` : ""}) > 1 THEN ${d.literal("duplicate")} ELSE ${q(REMOVED)} END`
-  ]])} FROM (${flagged}) AS flagged`
+  const staged =
+    key.length === 0
+      ? flagged
+      : `SELECT ${d.starReplace([
+          [
+            REMOVED,
+            `CASE WHEN (${keep}) AND row_number() OVER (PARTITION BY (${keep}), ${key.map(q).join(", ")}${newestFirst.length > 0 ? ` ORDER BY ${newestFirst.join(", ")}` : ""}) > 1 THEN ${d.literal("duplicate")} ELSE ${q(REMOVED)} END`
+          ]
+        ])} FROM (${flagged}) AS flagged`
   const quarantineCasts = allSteps.filter((s): s is Extract<Step, { cast: unknown }> => "cast" in s && castOnError(s) === "quarantine")
   const canQuarantine = quarantinesRows(node.table)
   const quarantining = expectations.filter((e) => e.onFail === "quarantine")
-  const reasons = d.concatArrays(d.textArray(quarantining.map((e) => `CASE WHEN ${q(e.flag)} THEN ${d.literal(e.name)} END`)),
-    `coalesce(${d.castFailureColumns(q(CAST_QUARANTINE))}, ${d.emptyTextArray})`)
+  const reasons = d.concatArrays(
+    d.textArray(quarantining.map((e) => `CASE WHEN ${q(e.flag)} THEN ${d.literal(e.name)} END`)),
+    `coalesce(${d.castFailureColumns(q(CAST_QUARANTINE))}, ${d.emptyTextArray})`
+  )
   // The first reason in the order the table applies them: its steps' casts, then its expectations as declared.
-  const firstReason = quarantining.length === 0 ? d.firstCastFailure(q(CAST_QUARANTINE))
-    : `coalesce(${d.firstCastFailure(q(CAST_QUARANTINE))}, CASE ${quarantining.map((e) => `WHEN ${q(e.flag)} THEN ${d.literal(e.name)}`).join(" ")} END)`
+  const firstReason =
+    quarantining.length === 0
+      ? d.firstCastFailure(q(CAST_QUARANTINE))
+      : `coalesce(${d.firstCastFailure(q(CAST_QUARANTINE))}, CASE ${quarantining.map((e) => `WHEN ${q(e.flag)} THEN ${d.literal(e.name)}`).join(" ")} END)`
   // A value that did not cast is kept as it arrived, in `_raw_<column>`: the typed column holds NULL.
   const rawValues = [...new Set(quarantineCasts.flatMap((s) => Object.keys(castColumns(s))))]
-    .map((c) => `, ${d.castFailureValue(q(CAST_QUARANTINE), castReason(c))} AS ${q(`_raw_${c}`)}`).join("")
+    .map((c) => `, ${d.castFailureValue(q(CAST_QUARANTINE), castReason(c))} AS ${q(`_raw_${c}`)}`)
+    .join("")
   // Cast failures are grouped by column, not by value, so the grouping stays small.
   // Quarantine by cast only needs yes or no here (the reasons go to the quarantine table).
-  const classifyColumns = [q(REMOVED), `${q(CAST_QUARANTINE)} IS NOT NULL AS ${q(CAST_QUARANTINE)}`, `${d.castFailureColumns(q(CAST_FAIL))} AS ${q(CAST_FAIL)}`, ...expectations.map((e) => q(e.flag))]
-  const classify = (from: string) =>
-    `SELECT ${classifyColumns.join(", ")}, count(*) AS n FROM ${from} GROUP BY ${classifyColumns.map((_, i) => i + 1).join(", ")}`
+  const classifyColumns = [
+    q(REMOVED),
+    `${q(CAST_QUARANTINE)} IS NOT NULL AS ${q(CAST_QUARANTINE)}`,
+    `${d.castFailureColumns(q(CAST_FAIL))} AS ${q(CAST_FAIL)}`,
+    ...expectations.map((e) => q(e.flag))
+  ]
+  const classify = (from: string) => `SELECT ${classifyColumns.join(", ")}, count(*) AS n FROM ${from} GROUP BY ${classifyColumns.map((_, i) => i + 1).join(", ")}`
   // Counting a table's rows reads its metadata, not its data (except the batch filter of an append).
   const duplicatesRemoved = (from: string) =>
-    ` UNION ALL SELECT ${d.literal("duplicate")}, ${classifyColumns.slice(1).map(() => "NULL").join(", ")}, (SELECT count(*) FROM ${inputRows(d, node, inputs)}) - (SELECT count(*) FROM ${from}) AS n`
+    ` UNION ALL SELECT ${d.literal("duplicate")}, ${classifyColumns
+      .slice(1)
+      .map(() => "NULL")
+      .join(", ")}, (SELECT count(*) FROM ${inputRows(d, node, inputs)}) - (SELECT count(*) FROM ${from}) AS n`
   return {
     stage,
     buildStage: d.createTempTable(stage, withChain(staged)),
@@ -468,7 +511,10 @@ const probesOf = (d: Dialect, node: ModelNode, ctes: ReadonlyArray<readonly [str
   const q = d.quote
   const upTo = (name: string, select: string) => {
     const end = ctes.findIndex(([n]) => n === name)
-    return `WITH ${ctes.slice(0, end + 1).map(([n, sql]) => `${n} AS (${sql})`).join(",\n")}\n${select} FROM ${name} s LIMIT 0`
+    return `WITH ${ctes
+      .slice(0, end + 1)
+      .map(([n, sql]) => `${n} AS (${sql})`)
+      .join(",\n")}\n${select} FROM ${name} s LIMIT 0`
   }
   const columns = (cols: ReadonlyArray<string>) => cols.map((c) => `s.${q(c)}`).join(", ")
   const table = node.table
@@ -477,13 +523,20 @@ const probesOf = (d: Dialect, node: ModelNode, ctes: ReadonlyArray<readonly [str
     ...(table.transforms ?? []).map((_, i) => ({ path: ["transforms", i], query: upTo(`step_${i + 1}`, "SELECT *") })),
     ...(table.expect ?? []).map((e, i) => ({
       path: ["expect", i],
-      query: upTo("final", `SELECT ${
-        "check" in e ? `NOT coalesce(${e.check}, false)`
-        : "not_null" in e ? columns(e.not_null)
-        : "unique" in e ? columns(e.unique)
-        : "accepted_values" in e ? columns([e.accepted_values.column])
-        : columns([e.relationships.column])
-      }`)
+      query: upTo(
+        "final",
+        `SELECT ${
+          "check" in e
+            ? `NOT coalesce(${e.check}, false)`
+            : "not_null" in e
+              ? columns(e.not_null)
+              : "unique" in e
+                ? columns(e.unique)
+                : "accepted_values" in e
+                  ? columns([e.accepted_values.column])
+                  : columns([e.relationships.column])
+        }`
+      )
     })),
     ...(table.key === undefined ? [] : [{ path: ["key"], query: upTo("final", `SELECT ${columns(table.key)}`) }]),
     ...(table.sequence_by === undefined ? [] : [{ path: ["sequence_by"], query: upTo("final", `SELECT ${columns([table.sequence_by])}`) }])

@@ -25,10 +25,11 @@ export const nextName = (name: string) => `${name}__next`
 
 export const replaceStatements = (d: Dialect, publications: ReadonlyArray<Publication>): ReplaceStatements => ({
   build: publications.map((p) => d.createTable(d.table(p.layer, nextName(p.name)), p.query)),
-  swap: (existingViews) => publications.flatMap((p) => [
-    existingViews.has(p.name) ? d.dropView(d.table(p.layer, p.name)) : d.dropTable(d.table(p.layer, p.name)),
-    d.renameTable(d.table(p.layer, nextName(p.name)), p.name)
-  ]),
+  swap: (existingViews) =>
+    publications.flatMap((p) => [
+      existingViews.has(p.name) ? d.dropView(d.table(p.layer, p.name)) : d.dropTable(d.table(p.layer, p.name)),
+      d.renameTable(d.table(p.layer, nextName(p.name)), p.name)
+    ]),
   cleanup: publications.map((p) => d.dropTable(d.table(p.layer, nextName(p.name))))
 })
 

@@ -37,7 +37,7 @@ export const literalSpark = (value: Literal): string =>
   value === null ? "NULL" : typeof value === "string" ? `'${value.replaceAll("\\", "\\\\").replaceAll("'", "\\'")}'` : String(value)
 
 /** Spark has no VARCHAR without a length; text is STRING. */
-const sparkType = (type: string) => /^\s*(varchar|text)\s*$/i.test(type) ? "STRING" : type
+const sparkType = (type: string) => (/^\s*(varchar|text)\s*$/i.test(type) ? "STRING" : type)
 
 // time_bucket's origin in DuckDB for intervals without months: Monday 2000-01-03 00:00:00 UTC.
 const bucketOrigin = 946_857_600_000_000
@@ -61,8 +61,9 @@ const KEY = "__medallion_k"
 /** `from` with each of `columns` present exactly once: its own value, or NULL when it had none. */
 const ensureColumns = (from: string, columns: ReadonlyArray<string>) => {
   const q = quoteSpark
-  return `(SELECT * FROM (SELECT *, 0 AS ${q(KEY)} FROM ${from}) AS ${q("__medallion_have")} NATURAL LEFT JOIN (SELECT ${
-    [KEY, ...columns].map((c) => `NULL AS ${q(c)}`).join(", ")}) AS ${q("__medallion_absent")})`
+  return `(SELECT * FROM (SELECT *, 0 AS ${q(KEY)} FROM ${from}) AS ${q("__medallion_have")} NATURAL LEFT JOIN (SELECT ${[KEY, ...columns]
+    .map((c) => `NULL AS ${q(c)}`)
+    .join(", ")}) AS ${q("__medallion_absent")})`
 }
 
 const readOptions = (format: SourceFormat, o: ReadOptions): ReadonlyArray<readonly [string, Literal]> => {
@@ -78,7 +79,10 @@ const readOptions = (format: SourceFormat, o: ReadOptions): ReadonlyArray<readon
         ["mode", "DROPMALFORMED"]
       ]
     case "json":
-      return [["format", "json"], ["multiLine", true]]
+      return [
+        ["format", "json"],
+        ["multiLine", true]
+      ]
     case "ndjson":
       return [["format", "json"]]
     case "parquet":
@@ -123,10 +127,8 @@ export const spark = (options: SparkOptions): Dialect => {
     literal,
     starExcept,
     columnsExcept: (from, columns, extra) => `SELECT ${starExcept([KEY, ...columns])}, ${extra} FROM ${ensureColumns(from, columns)}`,
-    starReplace: (replacements) =>
-      `${starExcept(replacements.map(([c]) => c))}, ${replacements.map(([c, e]) => `${e} AS ${q(c)}`).join(", ")}`,
-    starRename: (renames) =>
-      `${starExcept(renames.map(([from]) => from))}, ${renames.map(([from, to]) => `${q(from)} AS ${q(to)}`).join(", ")}`,
+    starReplace: (replacements) => `${starExcept(replacements.map(([c]) => c))}, ${replacements.map(([c, e]) => `${e} AS ${q(c)}`).join(", ")}`,
+    starRename: (renames) => `${starExcept(renames.map(([from]) => from))}, ${renames.map(([from, to]) => `${q(from)} AS ${q(to)}`).join(", ")}`,
     firstPerKey: (query, window) =>
       `SELECT ${starExcept(["__medallion_rn"])} FROM (SELECT *, row_number() OVER (${window}) AS ${q("__medallion_rn")} FROM (${query}) AS r) AS n WHERE ${q("__medallion_rn")} = 1`,
     // struct(*) is the whole row (structs compare field by field): the last tie-break. Without a
@@ -144,8 +146,7 @@ export const spark = (options: SparkOptions): Dialect => {
       }
       return `SELECT ${starExcept([row, rank])} FROM (SELECT *, row_number() OVER (${over([...orderBy, q(row)])}) AS ${q(rank)} FROM (${withRow}) AS w) AS ranked WHERE ${q(rank)} <= ${n}`
     },
-    withColumn: (from, column, expression) =>
-      `SELECT ${starExcept([KEY, column])}, ${expression} AS ${q(column)} FROM ${ensureColumns(from, [column])}`,
+    withColumn: (from, column, expression) => `SELECT ${starExcept([KEY, column])}, ${expression} AS ${q(column)} FROM ${ensureColumns(from, [column])}`,
     cast,
     tryCast: (expression, type) => `TRY_CAST(${expression} AS ${sparkType(type)})`,
     sha256: (expression) => `sha2(CAST(${expression} AS STRING), 256)`,
@@ -153,7 +154,7 @@ export const spark = (options: SparkOptions): Dialect => {
       const width = micros(every)
       return `timestamp_micros(CAST(floor((unix_micros(CAST(${expression} AS TIMESTAMP)) - ${bucketOrigin}) / ${width}) AS BIGINT) * ${width} + ${bucketOrigin})`
     },
-    textArray: (expressions) => expressions.length === 0 ? emptyTextArray : `filter(array(${expressions.join(", ")}), x -> x IS NOT NULL)`,
+    textArray: (expressions) => (expressions.length === 0 ? emptyTextArray : `filter(array(${expressions.join(", ")}), x -> x IS NOT NULL)`),
     emptyTextArray,
     noTextArray: "CAST(NULL AS ARRAY<STRING>)",
     concatArrays: (a, b) => `concat(${a}, ${b})`,
@@ -161,8 +162,7 @@ export const spark = (options: SparkOptions): Dialect => {
     castFailureColumns: (array) => `array_sort(array_distinct(transform(${array}, e -> split_part(e, chr(31), 1))))`,
     // try_element_at: NULL past the end also with ANSI mode on (element_at would raise).
     firstCastFailure: (array) => `split_part(try_element_at(${array}, 1), chr(31), 1)`,
-    castFailureValue: (array, name) =>
-      `nullif(array_join(transform(filter(${array}, e -> split_part(e, chr(31), 1) = ${literal(name)}), e -> split_part(e, chr(31), 2)), ''), '')`,
+    castFailureValue: (array, name) => `nullif(array_join(transform(filter(${array}, e -> split_part(e, chr(31), 1) = ${literal(name)}), e -> split_part(e, chr(31), 2)), ''), '')`,
     castFailureValues: (from, marker, column) =>
       `SELECT DISTINCT split_part(e, chr(31), 2) AS value FROM (SELECT explode(${marker}) AS e FROM ${from}) AS entries WHERE split_part(e, chr(31), 1) = ${literal(column)} ORDER BY 1 LIMIT 5`,
     timestamp: (iso) => `CAST(${literal(iso)} AS TIMESTAMP)`,
@@ -178,8 +178,9 @@ export const spark = (options: SparkOptions): Dialect => {
     missingIn: (from, field, value) => `(SELECT count(*) FROM ${from} r WHERE r.${q(field)} = ${value}) = 0`,
     listSchemas: `SELECT schema_name FROM ${infoSchema("schemata")}`,
     tablesIn: (layers) =>
-      `SELECT CASE table_schema ${layers.map((l) => `WHEN ${literal(schemaOf(l))} THEN ${literal(l)}`).join(" ")} END || '.' || table_name AS id FROM ${
-        infoSchema("tables")} WHERE table_schema IN (${layers.map((l) => literal(schemaOf(l))).join(", ")})`,
+      `SELECT CASE table_schema ${layers.map((l) => `WHEN ${literal(schemaOf(l))} THEN ${literal(l)}`).join(" ")} END || '.' || table_name AS id FROM ${infoSchema(
+        "tables"
+      )} WHERE table_schema IN (${layers.map((l) => literal(schemaOf(l))).join(", ")})`,
     viewsIn: (layer, names) =>
       `SELECT table_name FROM ${infoSchema("tables")} WHERE table_schema = ${literal(schemaOf(layer as Layer))} AND table_type = 'VIEW' AND table_name IN (${names.map(literal).join(", ")})`,
     columnsOf: (layer, name) =>

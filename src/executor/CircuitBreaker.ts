@@ -27,14 +27,12 @@ type CircuitState =
   | { readonly _tag: "Open"; readonly failures: number; readonly until: number }
   | { readonly _tag: "HalfOpen"; readonly failures: number; readonly trialRunning: boolean }
 
-type Admission =
-  | { readonly _tag: "Admit"; readonly trial: boolean }
-  | { readonly _tag: "Reject"; readonly failures: number; readonly wait: string }
+type Admission = { readonly _tag: "Admit"; readonly trial: boolean } | { readonly _tag: "Reject"; readonly failures: number; readonly wait: string }
 
 type Transition = readonly [event: string | undefined, next: CircuitState]
 
 const make = (inner: Executor["Service"], options: CircuitBreakerOptions) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const cooldown = Duration.fromInputUnsafe(options.cooldown)
     const cooldownMillis = Duration.toMillis(cooldown)
     const state = yield* Ref.make<CircuitState>({ _tag: "Closed", failures: 0 })
@@ -65,18 +63,17 @@ const make = (inner: Executor["Service"], options: CircuitBreakerOptions) =>
       if (Exit.isSuccess(exit)) return [undefined, s.failures === 0 ? s : { _tag: "Closed", failures: 0 }]
       if (!transient) return [undefined, s]
       const failures = s.failures + 1
-      return failures >= Math.max(1, options.failureThreshold)
-        ? ["opened", { _tag: "Open", failures, until: now + cooldownMillis }]
-        : [undefined, { _tag: "Closed", failures }]
+      return failures >= Math.max(1, options.failureThreshold) ? ["opened", { _tag: "Open", failures, until: now + cooldownMillis }] : [undefined, { _tag: "Closed", failures }]
     }
 
     const report = (event: string | undefined, s: CircuitState) => {
       if (event === undefined) return Effect.void
-      const text = event === "opened" || event === "re-opened"
-        ? `circuit ${event} after ${s.failures} transient failures in a row; statements fail fast for ${Duration.format(cooldown)}`
-        : event === "half-open"
-        ? "circuit half-open: letting one trial statement through"
-        : "circuit closed: the trial statement succeeded"
+      const text =
+        event === "opened" || event === "re-opened"
+          ? `circuit ${event} after ${s.failures} transient failures in a row; statements fail fast for ${Duration.format(cooldown)}`
+          : event === "half-open"
+            ? "circuit half-open: letting one trial statement through"
+            : "circuit closed: the trial statement succeeded"
       const log = event === "closed" ? Effect.logInfo(text) : Effect.logWarning(text)
       // Logs inside a span are recorded as span events by Effect's default tracer logger.
       return Effect.andThen(
@@ -87,7 +84,7 @@ const make = (inner: Executor["Service"], options: CircuitBreakerOptions) =>
 
     const guard = <A>(sql: string, statement: Effect.Effect<A, ExecutorError>): Effect.Effect<A, ExecutorError> =>
       Effect.uninterruptibleMask((restore) =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const now = yield* Clock.currentTimeMillis
           const [admission, next, event] = yield* Ref.modify(state, (s) => {
             const result = admit(s, now)

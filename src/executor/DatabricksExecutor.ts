@@ -72,10 +72,12 @@ const ColumnInfo = Schema.Struct({
 })
 const Manifest = Schema.Struct({
   format: Schema.optional(Schema.String),
-  schema: Schema.optional(Schema.Struct({
-    column_count: Schema.optional(Schema.Number),
-    columns: Schema.optional(Schema.Array(ColumnInfo))
-  })),
+  schema: Schema.optional(
+    Schema.Struct({
+      column_count: Schema.optional(Schema.Number),
+      columns: Schema.optional(Schema.Array(ColumnInfo))
+    })
+  ),
   total_chunk_count: Schema.optional(Schema.Number),
   total_row_count: Schema.optional(Schema.Number),
   truncated: Schema.optional(Schema.Boolean)
@@ -126,7 +128,7 @@ export const namedParameters = (
   let statement = ""
   for (let i = 0; i < sql.length; i++) {
     const c = sql[i]!
-    if (c === "'" || c === "\"" || c === "`") {
+    if (c === "'" || c === '"' || c === "`") {
       let j = i + 1
       while (j < sql.length && sql[j] !== c) j += sql[j] === "\\" && c !== "`" ? 2 : 1
       statement += sql.slice(i, j + 1)
@@ -142,18 +144,27 @@ export const namedParameters = (
       i += digits.length
     } else statement += c
   }
-  const parameters = params.map((value, i): StatementParameter => ({
-    name: `p${i + 1}`,
-    ...(value === null ? {} : { value: String(value) }),
-    type: typeof value === "number" ? (Number.isInteger(value) ? "BIGINT" : "DOUBLE") : typeof value === "boolean" ? "BOOLEAN" : "STRING"
-  }))
+  const parameters = params.map(
+    (value, i): StatementParameter => ({
+      name: `p${i + 1}`,
+      ...(value === null ? {} : { value: String(value) }),
+      type: typeof value === "number" ? (Number.isInteger(value) ? "BIGINT" : "DOUBLE") : typeof value === "boolean" ? "BOOLEAN" : "STRING"
+    })
+  )
   return { statement, parameters }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Classification
 
-const transientCodes = new Set(["TEMPORARILY_UNAVAILABLE", "RESOURCE_EXHAUSTED", "SERVICE_UNDER_MAINTENANCE", "WORKSPACE_TEMPORARILY_UNAVAILABLE", "REQUEST_LIMIT_EXCEEDED", "ABORTED"])
+const transientCodes = new Set([
+  "TEMPORARILY_UNAVAILABLE",
+  "RESOURCE_EXHAUSTED",
+  "SERVICE_UNDER_MAINTENANCE",
+  "WORKSPACE_TEMPORARILY_UNAVAILABLE",
+  "REQUEST_LIMIT_EXCEEDED",
+  "ABORTED"
+])
 // Delta's optimistic concurrency: another writer committed first; running the statement again is the fix.
 const conflict = /DELTA_CONCURRENT|Concurrent(Append|DeleteRead|DeleteDelete|Transaction)Exception|write-write conflict/i
 
@@ -206,9 +217,7 @@ const failed = (statement: string, transient: boolean, detail: string) =>
  */
 export const requestSpanName = (request: HttpClientRequest.HttpClientRequest): string => {
   const path = URL.canParse(request.url) ? new URL(request.url).pathname : request.url.split("?")[0]!
-  const template = path
-    .replace(/(\/sql\/statements\/)[^/]+/, "$1{statement_id}")
-    .replace(/(\/result\/chunks\/)[^/]+/, "$1{chunk_index}")
+  const template = path.replace(/(\/sql\/statements\/)[^/]+/, "$1{statement_id}").replace(/(\/result\/chunks\/)[^/]+/, "$1{chunk_index}")
   return `${request.method} ${template}`
 }
 
@@ -236,14 +245,17 @@ const runTags = Effect.map(Effect.option(Effect.currentSpan), (span) => {
 // The executor
 
 export const make = (options: DatabricksOptions) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const http = yield* HttpClient.HttpClient
     const client = { execute: (request: HttpClientRequest.HttpClientRequest) => Effect.provideService(http.execute(request), HttpClient.SpanNameGenerator, requestSpanName) }
     const base = (/^https?:\/\//.test(options.host) ? options.host : `https://${options.host}`).replace(/\/+$/, "")
     const dialect = spark({ catalog: options.catalog, schemaPrefix: options.schemaPrefix })
     const waitSeconds = Math.round(Duration.toSeconds(Duration.fromInputUnsafe(options.waitTimeout ?? "10 seconds")))
     if (waitSeconds !== 0 && (waitSeconds < 5 || waitSeconds > 50)) {
-      return yield* new ExecutorError({ statement: "(connect)", reason: new QueryFailed({ detail: `databricks wait_timeout must be 0s or between 5s and 50s, not ${waitSeconds}s` }) })
+      return yield* new ExecutorError({
+        statement: "(connect)",
+        reason: new QueryFailed({ detail: `databricks wait_timeout must be 0s or between 5s and 50s, not ${waitSeconds}s` })
+      })
     }
     const pollInitial = Duration.toMillis(Duration.fromInputUnsafe(options.pollInitial ?? "250 millis"))
     const pollMax = Duration.toMillis(Duration.fromInputUnsafe(options.pollMax ?? "5 seconds"))
@@ -269,20 +281,21 @@ export const make = (options: DatabricksOptions) =>
       )
 
     const fetchToken = (clientId: string, clientSecret: Redacted.Redacted<string>) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const request = HttpClientRequest.post(`${base}/oidc/v1/token`).pipe(
           HttpClientRequest.basicAuth(clientId, clientSecret),
           HttpClientRequest.acceptJson,
           HttpClientRequest.bodyUrlParams({ grant_type: "client_credentials", scope: "all-apis" })
         )
-        const response = yield* client.execute(request).pipe(
-          Effect.mapError((e) => failed("(oauth token)", true, `cannot reach ${where} for an OAuth token: ${e.reason._tag}`))
-        )
+        const response = yield* client.execute(request).pipe(Effect.mapError((e) => failed("(oauth token)", true, `cannot reach ${where} for an OAuth token: ${e.reason._tag}`)))
         if (response.status !== 200) {
           const text = yield* errorText(response)
           const transient = response.status === 429 || response.status === 503
-          return yield* failed("(oauth token)", transient,
-            `${where} refused the OAuth token request (HTTP ${response.status}${text === "" ? "" : ` ${text}`}); ${transient ? "try again later" : "check databricks.client_id and client_secret (or DATABRICKS_CLIENT_ID / DATABRICKS_CLIENT_SECRET) and that the service principal may use the workspace"}`)
+          return yield* failed(
+            "(oauth token)",
+            transient,
+            `${where} refused the OAuth token request (HTTP ${response.status}${text === "" ? "" : ` ${text}`}); ${transient ? "try again later" : "check databricks.client_id and client_secret (or DATABRICKS_CLIENT_ID / DATABRICKS_CLIENT_SECRET) and that the service principal may use the workspace"}`
+          )
         }
         const body = yield* response.json.pipe(
           Effect.flatMap(Schema.decodeUnknownEffect(TokenResponse)),
@@ -297,14 +310,16 @@ export const make = (options: DatabricksOptions) =>
 
     const token: Effect.Effect<Redacted.Redacted<string>, ExecutorError> = auth._tag === "Token"
       ? Effect.succeed(auth.token)
-      : tokenLock.withPermits(1)(Effect.gen(function*() {
-        const now = yield* Clock.currentTimeMillis
-        const current = yield* Ref.get(cached)
-        if (Option.isSome(current) && now < current.value.refreshAt) return current.value.token
-        const fresh = yield* fetchToken(auth.clientId, auth.clientSecret)
-        yield* Ref.set(cached, Option.some(fresh))
-        return fresh.token
-      }))
+      : tokenLock.withPermits(1)(
+          Effect.gen(function* () {
+            const now = yield* Clock.currentTimeMillis
+            const current = yield* Ref.get(cached)
+            if (Option.isSome(current) && now < current.value.refreshAt) return current.value.token
+            const fresh = yield* fetchToken(auth.clientId, auth.clientSecret)
+            yield* Ref.set(cached, Option.some(fresh))
+            return fresh.token
+          })
+        )
     const invalidateToken = Ref.set(cached, Option.none())
 
     // -- requests --------------------------------------------------------------------------------
@@ -323,7 +338,7 @@ export const make = (options: DatabricksOptions) =>
         readonly pause?: <A, E>(effect: Effect.Effect<A, E>) => Effect.Effect<A, E>
       }
     ): Effect.Effect<HttpClientResponse.HttpClientResponse, ExecutorError> =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const pause = opts.pause ?? ((e) => e)
         let refreshed = false
         for (let attempt = 0; ; attempt++) {
@@ -346,8 +361,15 @@ export const make = (options: DatabricksOptions) =>
               yield* invalidateToken
               continue
             }
-            return yield* failed(statement, false, `${where} rejected the credentials (HTTP ${response.status}${text === "" ? "" : ` ${text}`}) for ${what}; ${
-              auth._tag === "Token" ? "the token may have expired or been revoked: set a valid databricks.token (DATABRICKS_TOKEN)" : "check the service principal's access to the workspace and warehouse"}`)
+            return yield* failed(
+              statement,
+              false,
+              `${where} rejected the credentials (HTTP ${response.status}${text === "" ? "" : ` ${text}`}) for ${what}; ${
+                auth._tag === "Token"
+                  ? "the token may have expired or been revoked: set a valid databricks.token (DATABRICKS_TOKEN)"
+                  : "check the service principal's access to the workspace and warehouse"
+              }`
+            )
           }
           if (response.status === 429 || response.status === 503) {
             if (attempt < retries) {
@@ -357,7 +379,11 @@ export const make = (options: DatabricksOptions) =>
               yield* pause(Effect.sleep(hinted === undefined ? backoff(attempt) : Duration.max(hinted, Duration.millis(1))))
               continue
             }
-            return yield* failed(statement, true, `${where} kept answering HTTP ${response.status}${text === "" ? "" : ` (${text})`} to ${what} after ${retries + 1} attempts; the warehouse is busy or unavailable, try again later`)
+            return yield* failed(
+              statement,
+              true,
+              `${where} kept answering HTTP ${response.status}${text === "" ? "" : ` (${text})`} to ${what} after ${retries + 1} attempts; the warehouse is busy or unavailable, try again later`
+            )
           }
           const code = text.split(":")[0]
           return yield* failed(statement, isTransientFailure(code, text), `${where} rejected ${what} (HTTP ${response.status}${text === "" ? "" : ` ${text}`})`)
@@ -388,7 +414,7 @@ export const make = (options: DatabricksOptions) =>
 
     /** Polls until the statement leaves PENDING/RUNNING, pausing longer each time up to pollMax. */
     const settle = (sql: string, first: StatementResponse) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         let current = first
         let delay = pollInitial
         while (current.status.state === "PENDING" || current.status.state === "RUNNING") {
@@ -401,7 +427,7 @@ export const make = (options: DatabricksOptions) =>
 
     /** Every row of a succeeded statement: chunk 0 from the response, the rest by next_chunk_internal_link. */
     const readRows = (sql: string, done: StatementResponse) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const columns = done.manifest?.schema?.columns ?? []
         const rows: Array<ReadonlyArray<string | null>> = [...(done.result?.data_array ?? [])]
         let link = done.result?.next_chunk_internal_link
@@ -409,7 +435,7 @@ export const make = (options: DatabricksOptions) =>
           const chunk = yield* send(authed(HttpClientRequest.get(`${base}${link}`)), "a result chunk", sql, { idempotent: true }).pipe(
             Effect.flatMap((r) => r.json),
             Effect.flatMap(Schema.decodeUnknownEffect(ResultData)),
-            Effect.mapError((e) => e instanceof ExecutorError ? e : failed(sql, false, `${where} sent a result chunk that is not valid: ${e.message}`))
+            Effect.mapError((e) => (e instanceof ExecutorError ? e : failed(sql, false, `${where} sent a result chunk that is not valid: ${e.message}`)))
           )
           rows.push(...(chunk.data_array ?? []))
           link = chunk.next_chunk_internal_link
@@ -422,7 +448,7 @@ export const make = (options: DatabricksOptions) =>
 
     /** Runs one statement to the end: its rows, or a typed error. Interrupting it cancels it on the warehouse. */
     const runStatement = (sql: string, parameters: ReadonlyArray<StatementParameter> = []) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         for (let attempt = 0; ; attempt++) {
           const tags = yield* runTags
           const body = {
@@ -437,15 +463,13 @@ export const make = (options: DatabricksOptions) =>
             query_tags: tags
           }
           const outcome = yield* Effect.uninterruptibleMask((restore) =>
-            Effect.gen(function*() {
+            Effect.gen(function* () {
               // The HTTP call stays uninterruptible (we are inside the mask): once the warehouse has
               // the statement we always learn its id, so an interruption can cancel it.
-              const response = yield* send(
-                authed(HttpClientRequest.post(`${base}/api/2.0/sql/statements`).pipe(HttpClientRequest.bodyJsonUnsafe(body))),
-                "a statement",
-                sql,
-                { idempotent: false, pause: restore }
-              )
+              const response = yield* send(authed(HttpClientRequest.post(`${base}/api/2.0/sql/statements`).pipe(HttpClientRequest.bodyJsonUnsafe(body))), "a statement", sql, {
+                idempotent: false,
+                pause: restore
+              })
               const submitted = yield* decodeStatement(sql)(response)
               yield* Effect.annotateCurrentSpan("databricks.statement_id", submitted.statement_id)
               return yield* restore(settle(sql, submitted)).pipe(Effect.onInterrupt(() => cancel(submitted.statement_id)))
@@ -455,11 +479,12 @@ export const make = (options: DatabricksOptions) =>
           if (state === "SUCCEEDED") return yield* readRows(sql, outcome)
           const code = outcome.status.error?.error_code
           const message = outcome.status.error?.message
-          const detail = state === "FAILED"
-            ? `the statement failed on ${where}: ${[code, message].filter((s) => s !== undefined).join(": ")}${outcome.status.sql_state === undefined ? "" : ` (SQLSTATE ${outcome.status.sql_state})`}`
-            : state === "CANCELED"
-            ? `the statement was canceled on ${where} (by someone else, or the warehouse stopped it)`
-            : `the statement's result is no longer available on ${where} (state ${state})`
+          const detail =
+            state === "FAILED"
+              ? `the statement failed on ${where}: ${[code, message].filter((s) => s !== undefined).join(": ")}${outcome.status.sql_state === undefined ? "" : ` (SQLSTATE ${outcome.status.sql_state})`}`
+              : state === "CANCELED"
+                ? `the statement was canceled on ${where} (by someone else, or the warehouse stopped it)`
+                : `the statement's result is no longer available on ${where} (state ${state})`
           const transient = state === "FAILED" && isTransientFailure(code, message)
           // A statement that failed transiently did not commit: running it again is safe.
           if (transient && attempt < retries) {
@@ -507,9 +532,7 @@ export const make = (options: DatabricksOptions) =>
   })
 
 /** The executor over a given HttpClient (tests can provide their own). */
-export const layer = (options: DatabricksOptions): Layer.Layer<Executor, ExecutorError, HttpClient.HttpClient> =>
-  Layer.effect(Executor, make(options))
+export const layer = (options: DatabricksOptions): Layer.Layer<Executor, ExecutorError, HttpClient.HttpClient> => Layer.effect(Executor, make(options))
 
 /** The executor over fetch (Node and Deno). */
-export const layerFetch = (options: DatabricksOptions): Layer.Layer<Executor, ExecutorError> =>
-  layer(options).pipe(Layer.provide(FetchHttpClient.layer))
+export const layerFetch = (options: DatabricksOptions): Layer.Layer<Executor, ExecutorError> => layer(options).pipe(Layer.provide(FetchHttpClient.layer))

@@ -20,13 +20,15 @@ export interface DuckDbOptions {
 // Lock contention and write-write conflicts clear up on their own; everything else is the statement.
 const transient = /Could not set lock on file|Conflict on|write-write conflict|Could not open database/i
 
-const toError = (statement: string) => (cause: unknown): ExecutorError => {
-  const detail = cause instanceof Error ? cause.message : String(cause)
-  return new ExecutorError({
-    statement,
-    reason: transient.test(detail) ? new Unavailable({ detail }) : new QueryFailed({ detail })
-  })
-}
+const toError =
+  (statement: string) =>
+  (cause: unknown): ExecutorError => {
+    const detail = cause instanceof Error ? cause.message : String(cause)
+    return new ExecutorError({
+      statement,
+      reason: transient.test(detail) ? new Unavailable({ detail }) : new QueryFailed({ detail })
+    })
+  }
 
 /**
  * A connection and the statement running on it. An interrupted statement is told to stop, but the
@@ -41,7 +43,7 @@ interface Connection {
 }
 
 const run = (conn: Connection, sql: string, params?: ReadonlyArray<Param>) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const table = yield* CurrentTable
     return yield* Effect.tryPromise({
       try: (signal) => {
@@ -70,20 +72,27 @@ const activityOf = (conn: Connection): Activity | undefined =>
 
 /** Closes the connection once its last statement has finished or stopped. */
 const close = (conn: Connection) =>
-  Effect.promise(() => (conn.running ?? Promise.resolve()).then(() => undefined, () => undefined)).pipe(
-    Effect.andThen(Effect.sync(() => conn.connection.closeSync()))
-  )
+  Effect.promise(() =>
+    (conn.running ?? Promise.resolve()).then(
+      () => undefined,
+      () => undefined
+    )
+  ).pipe(Effect.andThen(Effect.sync(() => conn.connection.closeSync())))
 
 /** A statement's span, after the OpenTelemetry database conventions (literal values never exported). */
 const traced = (sql: string) => statementSpan(sql, "duckdb", { "db.system.name": "duckdb" })
 
 const makeSession = (connection: Connection): Session => {
   const execute = (sql: string) =>
-    run(connection, sql).pipe(Effect.map((reader) => {
-      // CREATE TABLE AS reports its rows in a Count column; INSERT and UPDATE in rowsChanged.
-      const counted = reader.columnNames()[0] === "Count" ? Number(reader.getRowObjectsJson()[0]?.["Count"] ?? 0) : 0
-      return reader.rowsChanged > 0 ? reader.rowsChanged : counted
-    }), Effect.tap((rows) => Effect.annotateCurrentSpan("db.response.affected_rows", rows)), traced(sql))
+    run(connection, sql).pipe(
+      Effect.map((reader) => {
+        // CREATE TABLE AS reports its rows in a Count column; INSERT and UPDATE in rowsChanged.
+        const counted = reader.columnNames()[0] === "Count" ? Number(reader.getRowObjectsJson()[0]?.["Count"] ?? 0) : 0
+        return reader.rowsChanged > 0 ? reader.rowsChanged : counted
+      }),
+      Effect.tap((rows) => Effect.annotateCurrentSpan("db.response.affected_rows", rows)),
+      traced(sql)
+    )
   const query = (sql: string) =>
     run(connection, sql).pipe(
       Effect.map((reader) => reader.getRowObjectsJson() as ReadonlyArray<Row>),
@@ -98,7 +107,7 @@ const makeSession = (connection: Connection): Session => {
     )
   const transaction = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
     Effect.uninterruptibleMask((restore) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         yield* execute(duckdb.begin)
         const exit = yield* Effect.exit(restore(effect))
         if (Exit.isSuccess(exit)) {
@@ -115,13 +124,18 @@ const makeSession = (connection: Connection): Session => {
 export const layer = (options: DuckDbOptions) =>
   Layer.effect(
     Executor,
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       if (options.path !== ":memory:" && options.readOnly !== true) {
         const fs = yield* FileSystem.FileSystem
         const path = yield* Path.Path
-        yield* fs.makeDirectory(path.dirname(options.path), { recursive: true }).pipe(
-          Effect.mapError((cause) => new ExecutorError({ statement: "(open database)", reason: new QueryFailed({ detail: `cannot create the directory for ${options.path}: ${cause.message}` }) }))
-        )
+        yield* fs
+          .makeDirectory(path.dirname(options.path), { recursive: true })
+          .pipe(
+            Effect.mapError(
+              (cause) =>
+                new ExecutorError({ statement: "(open database)", reason: new QueryFailed({ detail: `cannot create the directory for ${options.path}: ${cause.message}` }) })
+            )
+          )
       }
       const settings: Record<string, string> = {}
       if (options.threads !== undefined) settings["threads"] = String(options.threads)
@@ -148,7 +162,11 @@ export const layer = (options: DuckDbOptions) =>
             Effect.tap((connection) => Effect.sync(() => open.add(connection)))
           ),
           (connection) => use(makeSession(connection)),
-          (connection) => Effect.andThen(Effect.sync(() => open.delete(connection)), close(connection))
+          (connection) =>
+            Effect.andThen(
+              Effect.sync(() => open.delete(connection)),
+              close(connection)
+            )
         )
       return Executor.of({
         engine: "duckdb",

@@ -88,15 +88,18 @@ export interface Activity {
   readonly since: number
 }
 
-export class Executor extends Context.Service<Executor, {
-  readonly engine: string
-  readonly dialect: Dialect
-  /** Gives `use` a session on its own connection for its whole duration. */
-  readonly withSession: <A, E, R>(use: (session: Session) => Effect.Effect<A, E, R>) => Effect.Effect<A, E | ExecutorError, R>
-  readonly healthCheck: Effect.Effect<void, ExecutorError>
-  /** The statements running now, where the engine can tell (embedded DuckDB). */
-  readonly activity?: Effect.Effect<ReadonlyArray<Activity>> | undefined
-}>()("medallion/executor/Executor") {}
+export class Executor extends Context.Service<
+  Executor,
+  {
+    readonly engine: string
+    readonly dialect: Dialect
+    /** Gives `use` a session on its own connection for its whole duration. */
+    readonly withSession: <A, E, R>(use: (session: Session) => Effect.Effect<A, E, R>) => Effect.Effect<A, E | ExecutorError, R>
+    readonly healthCheck: Effect.Effect<void, ExecutorError>
+    /** The statements running now, where the engine can tell (embedded DuckDB). */
+    readonly activity?: Effect.Effect<ReadonlyArray<Activity>> | undefined
+  }
+>()("medallion/executor/Executor") {}
 
 /**
  * The same executor with every statement run through `around` (decorators such as the circuit
@@ -126,6 +129,9 @@ export const aroundStatements = (
 
 /** A layer that decorates the Executor below it (provide one with Layer.provide). */
 export const decorator = (make: (inner: Executor["Service"]) => Effect.Effect<Executor["Service"]>): Layer.Layer<Executor, never, Executor> =>
-  Layer.effect(Executor, Effect.gen(function*() {
-    return yield* make(yield* Executor)
-  }))
+  Layer.effect(
+    Executor,
+    Effect.gen(function* () {
+      return yield* make(yield* Executor)
+    })
+  )

@@ -26,12 +26,12 @@ const ordinal = (k: number) =>
   k === 1 ? "" : `${k}${k % 10 === 1 && k % 100 !== 11 ? "st" : k % 10 === 2 && k % 100 !== 12 ? "nd" : k % 10 === 3 && k % 100 !== 13 ? "rd" : "th"} `
 
 const make = (inner: Executor["Service"], options: FlakyOptions) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const counter = yield* Ref.make(0)
     const lastFailed = yield* Ref.make<string | undefined>(undefined)
     const every = options.every !== undefined && options.every >= 1 ? Math.floor(options.every) : undefined
 
-    const inject = Effect.fnUntraced(function*(sql: string) {
+    const inject = Effect.fnUntraced(function* (sql: string) {
       const n = yield* Ref.updateAndGet(counter, (c) => c + 1)
       if (every !== undefined && n % every === 0 && (every === 1 || (yield* Ref.getAndSet(lastFailed, sql)) !== sql)) {
         return yield* new ExecutorError({

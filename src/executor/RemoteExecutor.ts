@@ -21,7 +21,7 @@ export const announcementFile = (database: string) => `${database}.readers`
 
 /** The announcement beside `database`, if one is there and readable. */
 export const find = (database: string) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
     const text = yield* fs.readFileString(announcementFile(database)).pipe(Effect.option)
     const announcement = Option.flatMap(text, Schema.decodeUnknownOption(Schema.fromJsonString(Announcement)))
@@ -36,7 +36,7 @@ const Answer = Schema.Union([
 const decodeAnswer = Schema.decodeUnknownOption(Answer)
 
 const ask = (endpoint: Announcement, sql: string, params?: ReadonlyArray<Param>) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const unavailable = (detail: string) => new ExecutorError({ statement: sql, reason: new Unavailable({ detail }) })
     const response = yield* Effect.tryPromise({
       try: (signal) =>
@@ -45,7 +45,7 @@ const ask = (endpoint: Announcement, sql: string, params?: ReadonlyArray<Param>)
           headers: { authorization: `Bearer ${endpoint.token}`, "content-type": "application/json" },
           body: JSON.stringify(params === undefined ? { sql } : { sql, params }),
           signal
-        }).then(async (r) => ({ status: r.status, body: await r.json() as unknown })),
+        }).then(async (r) => ({ status: r.status, body: (await r.json()) as unknown })),
       catch: (e) => unavailable(`the process holding the warehouse (pid ${endpoint.pid}) did not answer: ${e instanceof Error ? e.message : String(e)}`)
     })
     const answer = decodeAnswer(response.body)
@@ -64,9 +64,12 @@ const session = (endpoint: Announcement): Session => ({
 })
 
 export const layer = (endpoint: Announcement) =>
-  Layer.succeed(Executor, Executor.of({
-    engine: "duckdb",
-    dialect: duckdb,
-    withSession: (use) => use(session(endpoint)),
-    healthCheck: Effect.asVoid(ask(endpoint, "SELECT 1 AS ok"))
-  }))
+  Layer.succeed(
+    Executor,
+    Executor.of({
+      engine: "duckdb",
+      dialect: duckdb,
+      withSession: (use) => use(session(endpoint)),
+      healthCheck: Effect.asVoid(ask(endpoint, "SELECT 1 AS ok"))
+    })
+  )

@@ -46,8 +46,7 @@ export interface RetryOptions {
 }
 
 /** Only errors that say so (ExecutorError with an Unavailable reason) are worth retrying. */
-const isRetryable = (error: unknown): boolean =>
-  typeof error === "object" && error !== null && (error as { isRetryable?: unknown }).isRetryable === true
+const isRetryable = (error: unknown): boolean => typeof error === "object" && error !== null && (error as { isRetryable?: unknown }).isRetryable === true
 
 /**
  * The retry schedule: 3 attempts in all, exponential from 1 s, capped at 30 s, jittered, unless
@@ -81,7 +80,8 @@ export const withRetries: {
     effect,
     // Tapped last, so it sees the jittered delay and only the decisions to retry.
     retrySchedule(retry).pipe(Schedule.tap(({ attempt, duration, input }) => onRetry(attempt, input, duration)))
-  ))
+  )
+)
 
 // ---------------------------------------------------------------------------------------------
 // Timeouts
@@ -110,9 +110,7 @@ export const withTimeout: {
   <A, E, R>(effect: Effect.Effect<A, E, R>, limit: Duration.Input | string | undefined, what: string): Effect.Effect<A, E | Timeout, R>
 } = dual(3, <A, E, R>(effect: Effect.Effect<A, E, R>, limit: Duration.Input | string | undefined, what: string): Effect.Effect<A, E | Timeout, R> => {
   if (limit === undefined) return effect
-  const duration = typeof limit === "string"
-    ? parseDuration(limit) ?? Option.getOrUndefined(Duration.fromInput(limit as Duration.Input))
-    : Duration.fromInputUnsafe(limit)
+  const duration = typeof limit === "string" ? (parseDuration(limit) ?? Option.getOrUndefined(Duration.fromInput(limit as Duration.Input))) : Duration.fromInputUnsafe(limit)
   if (duration === undefined) return Effect.die(new Error(`timeout for ${what} is not a duration: ${limit} (write e.g. 500ms, 30s, 5m, 1h)`))
   const shown = typeof limit === "string" ? limit.trim() : Duration.format(duration)
   return Effect.timeoutOrElse(effect, { duration, orElse: () => Effect.fail(new Timeout({ what, limit: shown })) })

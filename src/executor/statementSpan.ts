@@ -78,11 +78,11 @@ export const sanitizeStatement = (sql: string, dialect: SqlDialect = "duckdb"): 
   let backslashEscapes = spark // DuckDB: inside an E'...' string
   while (i < sql.length) {
     const c = sql[i]!
-    if (c === "'" || (spark && c === "\"")) {
+    if (c === "'" || (spark && c === '"')) {
       out += "?"
       i = quotedEnd(sql, i, backslashEscapes)
       backslashEscapes = spark
-    } else if (c === "\"" || c === "`") {
+    } else if (c === '"' || c === "`") {
       const j = quotedEnd(sql, i, false)
       out += sql.slice(i, j)
       i = j
@@ -148,10 +148,10 @@ const tokenize = (sql: string, dialect: SqlDialect): ReadonlyArray<Token> => {
         tokens.push({ kind: "word", text, upper: text.toUpperCase() })
         i = j
       }
-    } else if (c === "'" || (spark && c === "\"")) {
+    } else if (c === "'" || (spark && c === '"')) {
       tokens.push({ kind: "other", text: "?" })
       i = quotedEnd(sql, i, spark)
-    } else if (c === "\"" || c === "`") {
+    } else if (c === '"' || c === "`") {
       const j = quotedEnd(sql, i, false)
       const raw = sql.slice(i, j)
       tokens.push({ kind: "quoted", text: raw.slice(1, raw.endsWith(c) && raw.length > 1 ? -1 : undefined).replaceAll(c + c, c), raw })
@@ -190,8 +190,26 @@ const wordAt = (tokens: ReadonlyArray<Token>, i: number): string | undefined => 
 
 // Words that end a FROM list (a join condition does not: `FROM a JOIN b ON ..., c`), or that are not table names where one could stand.
 const clauseWords = new Set([
-  "WHERE", "GROUP", "HAVING", "QUALIFY", "WINDOW", "ORDER", "LIMIT", "OFFSET", "UNION", "EXCEPT", "INTERSECT",
-  "SELECT", "AS", "SET", "VALUES", "RETURNING", "WHEN", "THEN", "LATERAL", "UNNEST"
+  "WHERE",
+  "GROUP",
+  "HAVING",
+  "QUALIFY",
+  "WINDOW",
+  "ORDER",
+  "LIMIT",
+  "OFFSET",
+  "UNION",
+  "EXCEPT",
+  "INTERSECT",
+  "SELECT",
+  "AS",
+  "SET",
+  "VALUES",
+  "RETURNING",
+  "WHEN",
+  "THEN",
+  "LATERAL",
+  "UNNEST"
 ])
 const joinWords = new Set(["JOIN"])
 const tableKinds = new Set(["TABLE", "VIEW"])
@@ -322,23 +340,25 @@ export const describeStatement = (sql: string, dialect: SqlDialect = "duckdb"): 
  * answer, such as reading a table that may not exist yet) a failure does not mark the span as an
  * error: it ends normally with `medallion.expected_failure` set, and the failure goes on to the caller.
  */
-export const traced = (sql: string, dialect: SqlDialect, attributes: Readonly<Record<string, unknown>>) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.flatMap(ExpectedFailure, (expected) => {
-    const statement = describeStatement(sql, dialect)
-    const options = {
-      kind: "client" as const,
-      attributes: {
-        ...attributes,
-        "db.operation.name": statement.operation,
-        ...(statement.collection === undefined ? {} : { "db.collection.name": statement.collection }),
-        "db.query.summary": statement.summary,
-        "db.query.text": sanitizeStatement(sql, dialect)
+export const traced =
+  (sql: string, dialect: SqlDialect, attributes: Readonly<Record<string, unknown>>) =>
+  <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.flatMap(ExpectedFailure, (expected) => {
+      const statement = describeStatement(sql, dialect)
+      const options = {
+        kind: "client" as const,
+        attributes: {
+          ...attributes,
+          "db.operation.name": statement.operation,
+          ...(statement.collection === undefined ? {} : { "db.collection.name": statement.collection }),
+          "db.query.summary": statement.summary,
+          "db.query.text": sanitizeStatement(sql, dialect)
+        }
       }
-    }
-    if (!expected) return Effect.withSpan(effect, statement.summary, options)
-    return Effect.withSpan(
-      Effect.tap(Effect.exit(effect), (exit) => Exit.isFailure(exit) ? Effect.annotateCurrentSpan("medallion.expected_failure", true) : Effect.void),
-      statement.summary,
-      options
-    ).pipe(Effect.flatten)
-  })
+      if (!expected) return Effect.withSpan(effect, statement.summary, options)
+      return Effect.withSpan(
+        Effect.tap(Effect.exit(effect), (exit) => (Exit.isFailure(exit) ? Effect.annotateCurrentSpan("medallion.expected_failure", true) : Effect.void)),
+        statement.summary,
+        options
+      ).pipe(Effect.flatten)
+    })

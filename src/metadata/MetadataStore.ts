@@ -45,10 +45,15 @@ export const TableRecord = Schema.Struct({
 export type TableRecord = typeof TableRecord.Type
 
 /** A list stored comma-joined in one text column (a run's pipelines, its unchanged tables). */
-export const CommaList = Schema.String.pipe(Schema.decodeTo(Schema.Array(Schema.String), SchemaTransformation.transform({
-  decode: (text): ReadonlyArray<string> => text.split(",").filter((p) => p !== ""),
-  encode: (names: ReadonlyArray<string>) => names.join(",")
-})))
+export const CommaList = Schema.String.pipe(
+  Schema.decodeTo(
+    Schema.Array(Schema.String),
+    SchemaTransformation.transform({
+      decode: (text): ReadonlyArray<string> => text.split(",").filter((p) => p !== ""),
+      encode: (names: ReadonlyArray<string>) => names.join(",")
+    })
+  )
+)
 
 /** The seed's PipelineMetrics, per run. */
 export const RunRecord = Schema.Struct({
@@ -117,53 +122,61 @@ export class HistoryNotWritten extends Schema.TaggedError<HistoryNotWritten>()("
   fallback: Schema.NullOr(Schema.String)
 }) {
   override get message(): string {
-    return `the history of run ${this.batchId} (${this.status}) could not be written into the warehouse: ${this.cause.split("\n")[0]}` +
+    return (
+      `the history of run ${this.batchId} (${this.status}) could not be written into the warehouse: ${this.cause.split("\n")[0]}` +
       (this.fallback === null ? "" : `; nor kept beside it: ${this.fallback}`) +
-      (this.started
-        ? `. The next command marks it crashed, with only the tables it published (medallion runs ${this.batchId})`
-        : `. It will not appear in medallion runs`) +
+      (this.started ? `. The next command marks it crashed, with only the tables it published (medallion runs ${this.batchId})` : `. It will not appear in medallion runs`) +
       ". Free space, or fix what the error names, before the next run"
+    )
   }
 }
 
-export class MetadataStore extends Context.Service<MetadataStore, {
-  /** Inserts the row of a run that is about to change the warehouse, so that one that dies is found "running" (and marked crashed). */
-  readonly startRun: (run: RunRecord) => Effect.Effect<void, ExecutorError>
-  /**
-   * Statements recording one table of a run (its `run_tables` row and expectation results), to run
-   * in the transaction that publishes the table: a run killed after that still lists it.
-   */
-  readonly recordTable: (session: Session, batchId: string, table: TableRecord) => Effect.Effect<void, ExecutorError>
-  /**
-   * Records the finished run and the tables not recorded when they published (`recordTable`), the
-   * unchanged ones only by name (in `run.unchanged_tables`): updates the row `startRun` inserted
-   * when `started`, else inserts one (or, for a run that found every table unchanged, may keep it in
-   * the pending runs). When the warehouse cannot take it, the run waits in the pending runs for the
-   * next command that can write it; HistoryNotWritten when it cannot wait there either.
-   */
-  readonly finishRun: (run: RunRecord, tables: ReadonlyArray<TableRecord>, started: boolean) => Effect.Effect<void, HistoryNotWritten>
-  /**
-   * Statements recording ingested files, to run in the same transaction as the append. A file with
-   * its own `batchId` (a rebuild giving a file back the batch that first ingested it) keeps it.
-   */
-  readonly recordIngested: (session: Session, table: string, batchId: string, files: ReadonlyArray<IngestedFile & { readonly batchId?: string | undefined }>) => Effect.Effect<void, ExecutorError>
-  /** Input batch ids a table has already consumed from its input. */
-  readonly consumedBatches: (table: string, input: string) => Effect.Effect<ReadonlySet<string>, ExecutorError>
-  readonly recordConsumed: (session: Session, table: string, input: string, batchIds: ReadonlyArray<string>) => Effect.Effect<void, ExecutorError>
-  readonly recordBatch: (session: Session, batch: BatchRecord) => Effect.Effect<void, ExecutorError>
-  /** Files ingested into a table, by path: the latest version of each, with the batch that ingested it. */
-  readonly ingestedFiles: (table: string) => Effect.Effect<ReadonlyMap<string, LedgerFile>, ExecutorError>
-  /** Forget what a table ingested or consumed, inside the transaction that rebuilds it. */
-  readonly resetLedgers: (session: Session, table: string) => Effect.Effect<void, ExecutorError>
-  readonly tableStates: Effect.Effect<ReadonlyMap<string, TableState>, ExecutorError>
-  readonly saveState: (session: Session, table: string, state: TableState) => Effect.Effect<void, ExecutorError>
-  /**
-   * Marks runs left "running" by a process that died as "crashed", with their totals (records in
-   * and out, failed tables) summed from the tables they recorded; returns how many.
-   */
-  readonly closeAbandonedRuns: Effect.Effect<number, ExecutorError>
-  readonly recentRuns: (limit: number) => Effect.Effect<ReadonlyArray<RunRecord>, ExecutorError>
-  readonly findRun: (batchId: string) => Effect.Effect<RunRecord | undefined, ExecutorError>
-  /** The tables that ran (or were skipped after an upstream failure); unchanged ones are listed on the run. */
-  readonly runTables: (batchId: string) => Effect.Effect<ReadonlyArray<TableRecord>, ExecutorError>
-}>()("medallion/metadata/MetadataStore") {}
+export class MetadataStore extends Context.Service<
+  MetadataStore,
+  {
+    /** Inserts the row of a run that is about to change the warehouse, so that one that dies is found "running" (and marked crashed). */
+    readonly startRun: (run: RunRecord) => Effect.Effect<void, ExecutorError>
+    /**
+     * Statements recording one table of a run (its `run_tables` row and expectation results), to run
+     * in the transaction that publishes the table: a run killed after that still lists it.
+     */
+    readonly recordTable: (session: Session, batchId: string, table: TableRecord) => Effect.Effect<void, ExecutorError>
+    /**
+     * Records the finished run and the tables not recorded when they published (`recordTable`), the
+     * unchanged ones only by name (in `run.unchanged_tables`): updates the row `startRun` inserted
+     * when `started`, else inserts one (or, for a run that found every table unchanged, may keep it in
+     * the pending runs). When the warehouse cannot take it, the run waits in the pending runs for the
+     * next command that can write it; HistoryNotWritten when it cannot wait there either.
+     */
+    readonly finishRun: (run: RunRecord, tables: ReadonlyArray<TableRecord>, started: boolean) => Effect.Effect<void, HistoryNotWritten>
+    /**
+     * Statements recording ingested files, to run in the same transaction as the append. A file with
+     * its own `batchId` (a rebuild giving a file back the batch that first ingested it) keeps it.
+     */
+    readonly recordIngested: (
+      session: Session,
+      table: string,
+      batchId: string,
+      files: ReadonlyArray<IngestedFile & { readonly batchId?: string | undefined }>
+    ) => Effect.Effect<void, ExecutorError>
+    /** Input batch ids a table has already consumed from its input. */
+    readonly consumedBatches: (table: string, input: string) => Effect.Effect<ReadonlySet<string>, ExecutorError>
+    readonly recordConsumed: (session: Session, table: string, input: string, batchIds: ReadonlyArray<string>) => Effect.Effect<void, ExecutorError>
+    readonly recordBatch: (session: Session, batch: BatchRecord) => Effect.Effect<void, ExecutorError>
+    /** Files ingested into a table, by path: the latest version of each, with the batch that ingested it. */
+    readonly ingestedFiles: (table: string) => Effect.Effect<ReadonlyMap<string, LedgerFile>, ExecutorError>
+    /** Forget what a table ingested or consumed, inside the transaction that rebuilds it. */
+    readonly resetLedgers: (session: Session, table: string) => Effect.Effect<void, ExecutorError>
+    readonly tableStates: Effect.Effect<ReadonlyMap<string, TableState>, ExecutorError>
+    readonly saveState: (session: Session, table: string, state: TableState) => Effect.Effect<void, ExecutorError>
+    /**
+     * Marks runs left "running" by a process that died as "crashed", with their totals (records in
+     * and out, failed tables) summed from the tables they recorded; returns how many.
+     */
+    readonly closeAbandonedRuns: Effect.Effect<number, ExecutorError>
+    readonly recentRuns: (limit: number) => Effect.Effect<ReadonlyArray<RunRecord>, ExecutorError>
+    readonly findRun: (batchId: string) => Effect.Effect<RunRecord | undefined, ExecutorError>
+    /** The tables that ran (or were skipped after an upstream failure); unchanged ones are listed on the run. */
+    readonly runTables: (batchId: string) => Effect.Effect<ReadonlyArray<TableRecord>, ExecutorError>
+  }
+>()("medallion/metadata/MetadataStore") {}

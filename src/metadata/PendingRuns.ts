@@ -39,7 +39,7 @@ export interface PendingRuns {
 const decodeLine = Schema.decodeUnknownOption(Schema.fromJsonString(PendingRun))
 
 /** The pending runs of the DuckDB warehouse at `database`. */
-export const make = Effect.fnUntraced(function*(database: string) {
+export const make = Effect.fnUntraced(function* (database: string) {
   const fs = yield* FileSystem.FileSystem
   const file = `${database}.pending-runs.jsonl`
   // The system's own words (ENOSPC: no space left on device, ...) say more than the platform's.
@@ -47,9 +47,12 @@ export const make = Effect.fnUntraced(function*(database: string) {
     const cause = error.reason.cause
     return new PendingRunsError({ file, reason: `cannot ${what} (${cause instanceof Error ? cause.message : error.message}); ${then}` })
   }
-  const read = Effect.gen(function*() {
+  const read = Effect.gen(function* () {
     const text = yield* fs.readFileString(file).pipe(
-      Effect.catchIf((e) => e.reason._tag === "NotFound", () => Effect.succeed("")),
+      Effect.catchIf(
+        (e) => e.reason._tag === "NotFound",
+        () => Effect.succeed("")
+      ),
       Effect.mapError(failed("read the runs waiting here", "they stay until it can be read: fix its permissions, or remove it to drop them"))
     )
     const runs: Array<PendingRun> = []
@@ -66,12 +69,16 @@ export const make = Effect.fnUntraced(function*(database: string) {
     read,
     // One write of one line, appended: a run killed while writing leaves at most a line that does not decode.
     append: (run) =>
-      fs.writeFileString(file, `${JSON.stringify(run)}\n`, { flag: "a" }).pipe(
-        Effect.mapError(failed(`keep run ${run.batch_id} here`,
-          run.tables === undefined ? "it is written into the warehouse instead; fix the file's permissions" : "fix the file's permissions, or free space"))
-      ),
-    clear: fs.remove(file, { force: true }).pipe(
-      Effect.mapError(failed("remove it once its runs are in the warehouse", "they are not recorded twice, but fix its permissions"))
-    )
+      fs
+        .writeFileString(file, `${JSON.stringify(run)}\n`, { flag: "a" })
+        .pipe(
+          Effect.mapError(
+            failed(
+              `keep run ${run.batch_id} here`,
+              run.tables === undefined ? "it is written into the warehouse instead; fix the file's permissions" : "fix the file's permissions, or free space"
+            )
+          )
+        ),
+    clear: fs.remove(file, { force: true }).pipe(Effect.mapError(failed("remove it once its runs are in the warehouse", "they are not recorded twice, but fix its permissions")))
   } satisfies PendingRuns
 })

@@ -55,17 +55,20 @@ export interface TableRefresh {
   readonly finished_at: string | null
 }
 
-export class RunHistory extends Context.Service<RunHistory, {
-  readonly runs: (filter: RunFilter) => Effect.Effect<ReadonlyArray<RunRecord>, ExecutorError>
-  readonly run: (batchId: string) => Effect.Effect<RunRecord | undefined, ExecutorError>
-  /** Per pipeline, the metrics of its latest run (runs that have not finished count with what they have). */
-  readonly latest: Effect.Effect<ReadonlyMap<string, PipelineRunMetrics>, ExecutorError>
-  readonly totals: Effect.Effect<ReadonlyArray<PipelineTotals>, ExecutorError>
-  /** When each of these tables last succeeded (was written or found unchanged) in a finished run. */
-  readonly lastRefreshed: (tables: ReadonlyArray<string>) => Effect.Effect<ReadonlyMap<string, TableRefresh>, ExecutorError>
-  /** The start of the latest run that included the pipeline, as epoch millis. */
-  readonly lastStarted: (pipeline: string) => Effect.Effect<number | undefined, ExecutorError>
-}>()("medallion/metadata/RunHistory") {}
+export class RunHistory extends Context.Service<
+  RunHistory,
+  {
+    readonly runs: (filter: RunFilter) => Effect.Effect<ReadonlyArray<RunRecord>, ExecutorError>
+    readonly run: (batchId: string) => Effect.Effect<RunRecord | undefined, ExecutorError>
+    /** Per pipeline, the metrics of its latest run (runs that have not finished count with what they have). */
+    readonly latest: Effect.Effect<ReadonlyMap<string, PipelineRunMetrics>, ExecutorError>
+    readonly totals: Effect.Effect<ReadonlyArray<PipelineTotals>, ExecutorError>
+    /** When each of these tables last succeeded (was written or found unchanged) in a finished run. */
+    readonly lastRefreshed: (tables: ReadonlyArray<string>) => Effect.Effect<ReadonlyMap<string, TableRefresh>, ExecutorError>
+    /** The start of the latest run that included the pipeline, as epoch millis. */
+    readonly lastStarted: (pipeline: string) => Effect.Effect<number | undefined, ExecutorError>
+  }
+>()("medallion/metadata/RunHistory") {}
 
 // Timestamps as ISO 8601 in UTC, whatever the session's time zone.
 const iso = (column: string) => `strftime(${column} AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S.%gZ')`
@@ -83,9 +86,11 @@ const RunRow = Schema.Struct({
   records_out: Count,
   errors: Count
 })
-const TotalsRow = Schema.Struct(Object.fromEntries(Object.entries(PipelineTotals.fields).map(([k, v]) => [k, k === "pipeline" ? v : Count])) as {
-  readonly [K in keyof typeof PipelineTotals.fields]: K extends "pipeline" ? typeof Schema.String : typeof Count
-})
+const TotalsRow = Schema.Struct(
+  Object.fromEntries(Object.entries(PipelineTotals.fields).map(([k, v]) => [k, k === "pipeline" ? v : Count])) as {
+    readonly [K in keyof typeof PipelineTotals.fields]: K extends "pipeline" ? typeof Schema.String : typeof Count
+  }
+)
 const LatestRow = Schema.Struct({
   ...PipelineRunMetrics.mapFields(({ success_rate: _, throughput: __, ...fields }) => fields).fields,
   pipeline: Schema.String,
@@ -97,16 +102,18 @@ const LatestRow = Schema.Struct({
 const RefreshRow = Schema.Struct({ table_id: Schema.String, batch_id: Schema.String, finished_at: Schema.NullOr(Schema.String) })
 const StartedRow = Schema.Struct({ started_ms: Schema.NullOr(Count) })
 
-const decodeRows = <S extends Schema.Top & { readonly DecodingServices: never }>(schema: S) => (rows: ReadonlyArray<Row>) =>
-  Schema.decodeUnknownEffect(Schema.Array(schema))(rows, { onExcessProperty: "ignore" }).pipe(
-    Effect.mapError((e) => new ExecutorError({ statement: "(reading _medallion)", reason: new QueryFailed({ detail: `unexpected run history row: ${e.message}` }) }))
-  )
+const decodeRows =
+  <S extends Schema.Top & { readonly DecodingServices: never }>(schema: S) =>
+  (rows: ReadonlyArray<Row>) =>
+    Schema.decodeUnknownEffect(Schema.Array(schema))(rows, { onExcessProperty: "ignore" }).pipe(
+      Effect.mapError((e) => new ExecutorError({ statement: "(reading _medallion)", reason: new QueryFailed({ detail: `unexpected run history row: ${e.message}` }) }))
+    )
 
 // The rate from the counts, so that runs stored when no rows in meant a rate of 1 read as null too.
 const decodeRuns = (rows: ReadonlyArray<Row>) =>
   decodeRows(RunRow)(rows).pipe(Effect.map((runs) => runs.map((r): RunRecord => ({ ...r, success_rate: successRate(r.records_in, r.records_out) }))))
 
-const make = Effect.gen(function*() {
+const make = Effect.gen(function* () {
   const executor = yield* Executor
   const query = (sql: string, params: ReadonlyArray<Param>) =>
     executor.withSession((s) =>
@@ -126,10 +133,9 @@ const make = Effect.gen(function*() {
     if (filter.status !== undefined) where.push(`status = ${bind(filter.status)}`)
     if (filter.before !== undefined) where.push(`batch_id < ${bind(filter.before)}`)
     const limit = bind(Math.max(1, Math.floor(filter.limit)))
-    return query(
-      `SELECT ${runColumns} FROM _medallion.runs ${where.length === 0 ? "" : `WHERE ${where.join(" AND ")}`} ORDER BY batch_id DESC LIMIT ${limit}`,
-      params
-    ).pipe(Effect.flatMap(decodeRuns))
+    return query(`SELECT ${runColumns} FROM _medallion.runs ${where.length === 0 ? "" : `WHERE ${where.join(" AND ")}`} ORDER BY batch_id DESC LIMIT ${limit}`, params).pipe(
+      Effect.flatMap(decodeRuns)
+    )
   }
 
   return RunHistory.of({
@@ -154,12 +160,18 @@ const make = Effect.gen(function*() {
       []
     ).pipe(
       Effect.flatMap(decodeRows(LatestRow)),
-      Effect.map((rows) =>
-        new Map(rows.map(({ pipeline, ...m }) => [pipeline, {
-          ...m,
-          success_rate: successRate(m.records_in, m.records_out),
-          throughput: m.duration_seconds === 0 ? 0 : m.records_in / m.duration_seconds
-        }]))
+      Effect.map(
+        (rows) =>
+          new Map(
+            rows.map(({ pipeline, ...m }) => [
+              pipeline,
+              {
+                ...m,
+                success_rate: successRate(m.records_in, m.records_out),
+                throughput: m.duration_seconds === 0 ? 0 : m.records_in / m.duration_seconds
+              }
+            ])
+          )
       )
     ),
     totals: query(
@@ -182,9 +194,11 @@ const make = Effect.gen(function*() {
       []
     ).pipe(Effect.flatMap(decodeRows(TotalsRow))),
     lastRefreshed: (tables) =>
-      tables.length === 0 ? Effect.succeed(new Map()) : query(
-        // Found unchanged: named on the run (or, before version 2 of the store, a run_tables row).
-        `WITH refreshed AS (
+      tables.length === 0
+        ? Effect.succeed(new Map())
+        : query(
+            // Found unchanged: named on the run (or, before version 2 of the store, a run_tables row).
+            `WITH refreshed AS (
            SELECT table_id, batch_id FROM _medallion.run_tables WHERE status IN ('succeeded', 'unchanged')
            UNION ALL
            SELECT unnest(string_split(unchanged_tables, ',')) AS table_id, batch_id FROM _medallion.runs WHERE unchanged_tables <> ''
@@ -192,14 +206,14 @@ const make = Effect.gen(function*() {
          SELECT t.table_id, r.batch_id, ${iso("r.finished_at")} AS finished_at
          FROM refreshed t JOIN _medallion.runs r USING (batch_id)
          QUALIFY row_number() OVER (PARTITION BY t.table_id ORDER BY r.batch_id DESC) = 1`,
-        []
-      ).pipe(
-        Effect.flatMap(decodeRows(RefreshRow)),
-        Effect.map((rows) => {
-          const wanted = new Set(tables)
-          return new Map(rows.filter((r) => wanted.has(r.table_id)).map((r) => [r.table_id, { batch_id: r.batch_id, finished_at: r.finished_at }]))
-        })
-      ),
+            []
+          ).pipe(
+            Effect.flatMap(decodeRows(RefreshRow)),
+            Effect.map((rows) => {
+              const wanted = new Set(tables)
+              return new Map(rows.filter((r) => wanted.has(r.table_id)).map((r) => [r.table_id, { batch_id: r.batch_id, finished_at: r.finished_at }]))
+            })
+          ),
     lastStarted: (pipeline) =>
       query(`SELECT max(epoch_ms(started_at)) AS started_ms FROM _medallion.runs WHERE ${includesPipeline("$1")}`, [pipeline]).pipe(
         Effect.flatMap(decodeRows(StartedRow)),

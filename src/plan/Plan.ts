@@ -58,13 +58,11 @@ export interface Plan {
 const referencePattern = /\{\{\s*([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z_][A-Za-z0-9_]*))?\s*\}\}/g
 
 /** `{{ layer.table }}` references in a SQL text, and anything else between braces. */
-export const sqlReferences = (sql: string): ReadonlyArray<string> =>
-  Array.from(sql.matchAll(referencePattern), (m) => (m[2] === undefined ? m[1]! : `${m[1]}.${m[2]}`))
+export const sqlReferences = (sql: string): ReadonlyArray<string> => Array.from(sql.matchAll(referencePattern), (m) => (m[2] === undefined ? m[1]! : `${m[1]}.${m[2]}`))
 
 /** Whether a table can set rows aside into `<table>__quarantine`: a cast, a join or an expectation that quarantines. */
 export const quarantinesRows = (table: Table): boolean =>
-  (table.transforms ?? []).some((s) =>
-    ("cast" in s && "columns" in s.cast && s.cast.on_error === "quarantine") || ("join" in s && unmatchedRows(s.join) === "quarantine")) ||
+  (table.transforms ?? []).some((s) => ("cast" in s && "columns" in s.cast && s.cast.on_error === "quarantine") || ("join" in s && unmatchedRows(s.join) === "quarantine")) ||
   (table.expect ?? []).some((e) => e.on_fail === "quarantine")
 
 const quarantineSuffix = "__quarantine"
@@ -74,8 +72,7 @@ const quarantineSuffix = "__quarantine"
  * (`silver.orders__quarantine` is written with `silver.orders`, in its publishing transaction, so
  * it changes when and only when its owner does).
  */
-const writtenWith = (ref: TableId): TableId =>
-  (ref.endsWith(quarantineSuffix) ? ref.slice(0, -quarantineSuffix.length) : ref) as TableId
+const writtenWith = (ref: TableId): TableId => (ref.endsWith(quarantineSuffix) ? ref.slice(0, -quarantineSuffix.length) : ref) as TableId
 
 /**
  * The mode a table reads its input with: its own, or for a quarantine table, `append` when its
@@ -93,11 +90,9 @@ export const reshapes = (step: Step): boolean => "aggregate" in step || "sql" in
 export type JoinStep = Extract<Step, { join: unknown }>["join"]
 
 /** What a join does with a row whose key has no match: `on_unmatched`, else `how` (inner drops), else keep. */
-export const unmatchedRows = (join: JoinStep): JoinUnmatched =>
-  join.on_unmatched ?? (join.how === "inner" ? "drop" : "keep")
+export const unmatchedRows = (join: JoinStep): JoinUnmatched => join.on_unmatched ?? (join.how === "inner" ? "drop" : "keep")
 
-const stepReferences = (step: Step): ReadonlyArray<string> =>
-  "join" in step ? [step.join.to] : "sql" in step ? sqlReferences(step.sql).filter((r) => r !== "input") : []
+const stepReferences = (step: Step): ReadonlyArray<string> => ("join" in step ? [step.join.to] : "sql" in step ? sqlReferences(step.sql).filter((r) => r !== "input") : [])
 
 interface Located {
   readonly ref: string
@@ -109,10 +104,8 @@ const modelReferences = (layer: Layer, name: string, table: Table): ReadonlyArra
   return [
     ...(table.from === undefined ? [] : [{ ref: table.from, path: [...base, "from"] }]),
     ...(table.sql === undefined ? [] : sqlReferences(table.sql).map((ref) => ({ ref, path: [...base, "sql"] }))),
-    ...(table.transforms ?? []).flatMap((step, i) =>
-      stepReferences(step).map((ref) => ({ ref, path: [...base, "transforms", i, Object.keys(step)[0]!] }))),
-    ...(table.expect ?? []).flatMap((e, i) =>
-      "relationships" in e ? [{ ref: e.relationships.to, path: [...base, "expect", i, "relationships", "to"] }] : [])
+    ...(table.transforms ?? []).flatMap((step, i) => stepReferences(step).map((ref) => ({ ref, path: [...base, "transforms", i, Object.keys(step)[0]!] }))),
+    ...(table.expect ?? []).flatMap((e, i) => ("relationships" in e ? [{ ref: e.relationships.to, path: [...base, "expect", i, "relationships", "to"] }] : []))
   ]
 }
 
@@ -133,7 +126,11 @@ const joinProblems = (join: JoinStep, beforeReshape: boolean, inView: boolean, a
   }
   if (unmatchedRows(join) !== "quarantine") return []
   if (beforeReshape) {
-    return [at("on_unmatched: quarantine must come after the last aggregate, top or sql step (row accounting starts again after it); move the join down, or use on_unmatched: drop to leave such rows out before the change of grain")]
+    return [
+      at(
+        "on_unmatched: quarantine must come after the last aggregate, top or sql step (row accounting starts again after it); move the join down, or use on_unmatched: drop to leave such rows out before the change of grain"
+      )
+    ]
   }
   return inView ? [at("a view cannot quarantine rows; use on_unmatched: drop or keep, or mode: replace")] : []
 }
@@ -157,7 +154,12 @@ const tableProblems = (parsed: ParsedPipeline, layer: Layer, name: string, table
     if ("join" in step) problems.push(...joinProblems(step.join, i < lastReshape, table.mode === "view", (message) => at(["transforms", i, "join", "on_unmatched"], message)))
   })
   if (table.mode === "merge" && (table.key === undefined || table.sequence_by === undefined)) {
-    problems.push(at(["mode"], "mode: merge needs key: [columns] that identify a row and sequence_by: a column that orders its versions (e.g. updated_at), so the newest version wins every time"))
+    problems.push(
+      at(
+        ["mode"],
+        "mode: merge needs key: [columns] that identify a row and sequence_by: a column that orders its versions (e.g. updated_at), so the newest version wins every time"
+      )
+    )
   }
   if (table.mode !== "merge") {
     if (table.key !== undefined) problems.push(at(["key"], "key is for mode: merge; add mode: merge or remove key"))
@@ -168,17 +170,32 @@ const tableProblems = (parsed: ParsedPipeline, layer: Layer, name: string, table
   if ((table.mode === "append" || table.mode === "merge") && lastReshape === -1) {
     steps.forEach((step, i) => {
       if ("dedupe" in step) {
-        problems.push(at(["transforms", i, "dedupe"], table.mode === "append"
-          ? "a dedupe in an append table sees only each new batch, so a key sent again in a later batch would be appended twice; use mode: merge with key: [...] and sequence_by: (the newest version of each key wins, across batches), or mode: replace"
-          : "mode: merge already keeps one row per key, the newest by sequence_by across all batches; a dedupe step sees only each new batch and could keep another row than a rebuild would. Remove it (merge dedupes by key), or use mode: replace"))
+        problems.push(
+          at(
+            ["transforms", i, "dedupe"],
+            table.mode === "append"
+              ? "a dedupe in an append table sees only each new batch, so a key sent again in a later batch would be appended twice; use mode: merge with key: [...] and sequence_by: (the newest version of each key wins, across batches), or mode: replace"
+              : "mode: merge already keeps one row per key, the newest by sequence_by across all batches; a dedupe step sees only each new batch and could keep another row than a rebuild would. Remove it (merge dedupes by key), or use mode: replace"
+          )
+        )
       }
     })
     ;(table.expect ?? []).forEach((e, i) => {
       if (!("unique" in e)) return
       if (table.mode === "merge" && !(table.key ?? []).every((k) => e.unique.includes(k))) {
-        problems.push(at(["expect", i, "unique"], `a merge table holds one row per key (${(table.key ?? []).join(", ")}), so unique must include the key columns; uniqueness of other columns across batches is not checked by a merge: use mode: replace for it`))
+        problems.push(
+          at(
+            ["expect", i, "unique"],
+            `a merge table holds one row per key (${(table.key ?? []).join(", ")}), so unique must include the key columns; uniqueness of other columns across batches is not checked by a merge: use mode: replace for it`
+          )
+        )
       } else if (table.mode === "append" && (onFailOf(e) === "drop" || onFailOf(e) === "quarantine")) {
-        problems.push(at(["expect", i, "on_fail"], `an append table checks unique against the rows already published, which a later batch cannot take back: use on_fail: fail or warn, or mode: merge with key: [${e.unique.join(", ")}] to keep the newest row per key`))
+        problems.push(
+          at(
+            ["expect", i, "on_fail"],
+            `an append table checks unique against the rows already published, which a later batch cannot take back: use on_fail: fail or warn, or mode: merge with key: [${e.unique.join(", ")}] to keep the newest row per key`
+          )
+        )
       }
     })
   }
@@ -232,8 +249,7 @@ const topologicalOrder = (nodes: ReadonlyMap<TableId, PlanNode>): ReadonlyArray<
     order.push(id)
   }
   // Layer order first, then name: a stable, readable order for output.
-  const ids = Array.from(nodes.keys()).sort((a, b) =>
-    layers.indexOf(nodes.get(a)!.layer) - layers.indexOf(nodes.get(b)!.layer) || a.localeCompare(b))
+  const ids = Array.from(nodes.keys()).sort((a, b) => layers.indexOf(nodes.get(a)!.layer) - layers.indexOf(nodes.get(b)!.layer) || a.localeCompare(b))
   ids.forEach(visit)
   return order
 }
@@ -244,8 +260,7 @@ const topologicalOrder = (nodes: ReadonlyMap<TableId, PlanNode>): ReadonlyArray<
 const utc = DateTime.zoneMakeOffset(0)
 
 /** A schedule's cron in its time zone (IANA name, UTC when absent). */
-export const parseCron = (cron: string, timezone: string | undefined) =>
-  Cron.parse(cron, timezone === undefined || timezone === "UTC" ? utc : timezone)
+export const parseCron = (cron: string, timezone: string | undefined) => Cron.parse(cron, timezone === undefined || timezone === "UTC" ? utc : timezone)
 
 /** Build the plan of all tables across the given pipelines, or every problem found. */
 export const buildPlan = (files: ReadonlyArray<ParsedPipeline>): Result.Result<Plan, SpecError> => {
@@ -265,9 +280,14 @@ export const buildPlan = (files: ReadonlyArray<ParsedPipeline>): Result.Result<P
       const cron = parseCron(spec.schedule.cron, spec.schedule.timezone)
       if (Result.isFailure(cron)) {
         const zone = cron.failure.message.includes("time zone")
-        problems.push(parsed.problemAt(["schedule", zone ? "timezone" : "cron"], zone
-          ? `schedule.timezone: unknown time zone "${spec.schedule.timezone}"; use an IANA name such as Europe/Berlin or UTC`
-          : `schedule.cron: "${spec.schedule.cron}" is not a cron expression (${cron.failure.message}); use five fields: minute hour day month weekday, e.g. "0 * * * *"`))
+        problems.push(
+          parsed.problemAt(
+            ["schedule", zone ? "timezone" : "cron"],
+            zone
+              ? `schedule.timezone: unknown time zone "${spec.schedule.timezone}"; use an IANA name such as Europe/Berlin or UTC`
+              : `schedule.cron: "${spec.schedule.cron}" is not a cron expression (${cron.failure.message}); use five fields: minute hour day month weekday, e.g. "0 * * * *"`
+          )
+        )
       }
     }
     for (const section of ["sources", ...layers] as const) {
@@ -293,29 +313,66 @@ export const buildPlan = (files: ReadonlyArray<ParsedPipeline>): Result.Result<P
     for (const [name, table] of Object.entries(spec.bronze ?? {})) {
       const source = Object.hasOwn(sources, table.from) ? sources[table.from] : undefined
       if (source === undefined) {
-        problems.push(parsed.problemAt(["bronze", name, "from"],
-          `bronze.${name}: unknown source "${table.from}"${didYouMean(table.from, Object.keys(sources))} (bronze tables read the pipeline's sources)`))
+        problems.push(
+          parsed.problemAt(
+            ["bronze", name, "from"],
+            `bronze.${name}: unknown source "${table.from}"${didYouMean(table.from, Object.keys(sources))} (bronze tables read the pipeline's sources)`
+          )
+        )
         continue
       }
       if (source.incremental === true && table.mode === "replace") {
-        problems.push(parsed.problemAt(["bronze", name, "mode"], `bronze.${name}: source ${table.from} is incremental (ingest only new files), which needs mode: append; remove mode: replace or incremental: true`))
+        problems.push(
+          parsed.problemAt(
+            ["bronze", name, "mode"],
+            `bronze.${name}: source ${table.from} is incremental (ingest only new files), which needs mode: append; remove mode: replace or incremental: true`
+          )
+        )
       }
-      define({
-        _tag: "Ingest", id: `bronze.${name}`, layer: "bronze", name, pipeline: spec.pipeline, file: parsed.file,
-        location: locationOf(parsed, ["bronze", name]), locate: (path) => locationOf(parsed, ["bronze", name, ...path]),
-        dependsOn: [], retry: table.retry ?? spec.retry, timeout: table.timeout ?? spec.timeout, sourceName: table.from, source, mode: table.mode ?? (source.incremental === true ? "append" : "replace"), table
-      }, [])
+      define(
+        {
+          _tag: "Ingest",
+          id: `bronze.${name}`,
+          layer: "bronze",
+          name,
+          pipeline: spec.pipeline,
+          file: parsed.file,
+          location: locationOf(parsed, ["bronze", name]),
+          locate: (path) => locationOf(parsed, ["bronze", name, ...path]),
+          dependsOn: [],
+          retry: table.retry ?? spec.retry,
+          timeout: table.timeout ?? spec.timeout,
+          sourceName: table.from,
+          source,
+          mode: table.mode ?? (source.incremental === true ? "append" : "replace"),
+          table
+        },
+        []
+      )
     }
     for (const layer of ["silver", "gold"] as const) {
       for (const [name, table] of Object.entries(spec[layer] ?? {})) {
         problems.push(...tableProblems(parsed, layer, name, table))
         const refs = modelReferences(layer, name, table)
-        define({
-          _tag: "Model", id: `${layer}.${name}`, layer, name, pipeline: spec.pipeline, file: parsed.file,
-          location: locationOf(parsed, [layer, name]), locate: (path) => locationOf(parsed, [layer, name, ...path]),
-          dependsOn: [...new Set(refs.map((r) => writtenWith(r.ref as TableId)))], retry: table.retry ?? spec.retry, timeout: table.timeout ?? spec.timeout,
-          mode: table.mode ?? "replace", table, input: table.from as TableId | undefined
-        }, refs)
+        define(
+          {
+            _tag: "Model",
+            id: `${layer}.${name}`,
+            layer,
+            name,
+            pipeline: spec.pipeline,
+            file: parsed.file,
+            location: locationOf(parsed, [layer, name]),
+            locate: (path) => locationOf(parsed, [layer, name, ...path]),
+            dependsOn: [...new Set(refs.map((r) => writtenWith(r.ref as TableId)))],
+            retry: table.retry ?? spec.retry,
+            timeout: table.timeout ?? spec.timeout,
+            mode: table.mode ?? "replace",
+            table,
+            input: table.from as TableId | undefined
+          },
+          refs
+        )
       }
     }
   }
@@ -354,13 +411,26 @@ export const buildPlan = (files: ReadonlyArray<ParsedPipeline>): Result.Result<P
         if (owner.id === id) {
           problems.push(parsed.problemAt(path, `${id} cannot read its own quarantine (it is written with the table); read it from another table`))
         } else if (owner._tag !== "Model" || !quarantinesRows(owner.table)) {
-          problems.push(parsed.problemAt(path, `${id}: ${ref} is never written: no cast, join or expectation of ${owner.id} quarantines rows (on_error, on_unmatched or on_fail: quarantine)`))
+          problems.push(
+            parsed.problemAt(path, `${id}: ${ref} is never written: no cast, join or expectation of ${owner.id} quarantines rows (on_error, on_unmatched or on_fail: quarantine)`)
+          )
         }
       } else if (!nodes.has(ref as TableId) && internal !== undefined) {
-        problems.push(parsed.problemAt(path, `${id}: ${ref} is ${internal.owner}'s ${internal.kind} table, which medallion keeps for itself; pipelines cannot read it (look at it with medallion show ${ref})`))
+        problems.push(
+          parsed.problemAt(
+            path,
+            `${id}: ${ref} is ${internal.owner}'s ${internal.kind} table, which medallion keeps for itself; pipelines cannot read it (look at it with medallion show ${ref})`
+          )
+        )
       } else if (!nodes.has(ref as TableId)) {
         const byName = [...nodes.keys()].filter((known) => known.split(".")[1] === ref)
-        const hint = byName.length > 0 ? `; did you mean ${byName.join(" or ")}?` : didYouMean(ref, [...nodes.keys()].filter((known) => known !== id))
+        const hint =
+          byName.length > 0
+            ? `; did you mean ${byName.join(" or ")}?`
+            : didYouMean(
+                ref,
+                [...nodes.keys()].filter((known) => known !== id)
+              )
         problems.push(parsed.problemAt(path, `${id}: unknown table "${ref}"${hint}`))
       }
     }
@@ -374,8 +444,12 @@ export const buildPlan = (files: ReadonlyArray<ParsedPipeline>): Result.Result<P
     if (inputMode !== "append") {
       const { parsed } = located.get(node.id)!
       const owner = writtenWith(node.input)
-      problems.push(parsed.problemAt([node.layer, node.name, "mode"],
-        `${node.id}: mode: append reads the new batches of ${node.input}, but ${node.input} is rebuilt on every run (${owner === node.input ? "" : `with ${owner}, `}mode: ${nodes.get(owner)!.mode}), so every run would append all its rows again; make ${owner} mode: append (or its source incremental) or use mode: replace`))
+      problems.push(
+        parsed.problemAt(
+          [node.layer, node.name, "mode"],
+          `${node.id}: mode: append reads the new batches of ${node.input}, but ${node.input} is rebuilt on every run (${owner === node.input ? "" : `with ${owner}, `}mode: ${nodes.get(owner)!.mode}), so every run would append all its rows again; make ${owner} mode: append (or its source incremental) or use mode: replace`
+        )
+      )
     }
   }
   if (problems.length > 0) return Result.fail(new SpecError({ problems }))
@@ -384,9 +458,11 @@ export const buildPlan = (files: ReadonlyArray<ParsedPipeline>): Result.Result<P
   if (cycle !== undefined) {
     const first = located.get(cycle[0]!)!
     const ref = first.refs.find((r) => r.ref === cycle[1])
-    return Result.fail(new SpecError({
-      problems: [first.parsed.problemAt(ref?.path ?? [], `cycle: ${cycle.join(" -> ")}; a table cannot depend on itself, directly or through others`)]
-    }))
+    return Result.fail(
+      new SpecError({
+        problems: [first.parsed.problemAt(ref?.path ?? [], `cycle: ${cycle.join(" -> ")}; a table cannot depend on itself, directly or through others`)]
+      })
+    )
   }
   return Result.succeed({ pipelines: files.map((f) => f.spec), nodes, order: topologicalOrder(nodes) })
 }

@@ -35,10 +35,7 @@ const changedKeys = (before: Readonly<Record<string, string>>, after: Readonly<R
  * the grain (an aggregate or sql step needs all rows) and whose input keeps batches (an append).
  */
 export const runsIncrementally = (node: PlanNode, inputMode: string | undefined): boolean =>
-  node._tag === "Ingest"
-    ? node.mode === "append"
-    : node.mode === "merge" ||
-      (node.mode === "append" && inputMode === "append" && !(node.table.transforms ?? []).some(reshapes))
+  node._tag === "Ingest" ? node.mode === "append" : node.mode === "merge" || (node.mode === "append" && inputMode === "append" && !(node.table.transforms ?? []).some(reshapes))
 
 /**
  * A data version is `<rebuilt>/<written>`: the batch that last rebuilt the table and the batch that
@@ -65,11 +62,9 @@ export const decide = ({ node, parts, inputs, state, exists, fullRefresh, inputM
   const incremental = runsIncrementally(node, inputMode)
   const specChanges = changedKeys(state.parts, parts)
   const named = specChanges.filter((k) => k !== "sql")
-  const specReason = specChanges.length === 0 ? undefined
-    : named.length > 0 ? `spec changed: ${named.join(", ")}` : "compiled SQL changed (new medallion version)"
+  const specReason = specChanges.length === 0 ? undefined : named.length > 0 ? `spec changed: ${named.join(", ")}` : "compiled SQL changed (new medallion version)"
   const inputChanges = changedKeys(state.inputs, inputs)
-  const inputReason = inputChanges.length === 0 ? undefined
-    : node._tag === "Ingest" ? "files changed" : `new data in ${inputChanges.join(", ")}`
+  const inputReason = inputChanges.length === 0 ? undefined : node._tag === "Ingest" ? "files changed" : `new data in ${inputChanges.join(", ")}`
   if (specReason !== undefined) {
     // Bronze keeps history that the current files may no longer hold: a new spec applies to new files.
     if (node._tag === "Ingest" && node.mode === "append") {
@@ -78,14 +73,19 @@ export const decide = ({ node, parts, inputs, state, exists, fullRefresh, inputM
     return { _tag: "Rebuild", reasons: [specReason] }
   }
   if (inputReason !== undefined) {
-    const rebuiltInputs = node._tag === "Model" && node.mode === "append"
-      ? inputChanges.filter((k) => rebuiltBy(state.inputs[k]) !== rebuiltBy(inputs[k]))
-      : []
+    const rebuiltInputs = node._tag === "Model" && node.mode === "append" ? inputChanges.filter((k) => rebuiltBy(state.inputs[k]) !== rebuiltBy(inputs[k])) : []
     if (rebuiltInputs.length > 0) return { _tag: "Rebuild", reasons: [`${rebuiltInputs.join(", ")} was rebuilt, so its batches are new`] }
-    if (incremental) return { _tag: "Incremental", reasons: [node._tag === "Model" && node.mode === "merge" && inputMode !== "append" ? `${inputReason} (merged in whole: the input is rebuilt, not appended)` : inputReason] }
-    const why = node._tag === "Model" && (node.mode === "append" || node.mode === "merge")
-      ? inputMode !== "append" ? ` (its input ${node.input ?? "sql"} is rebuilt, not appended)` : " (an aggregate or sql step needs all rows)"
-      : ""
+    if (incremental)
+      return {
+        _tag: "Incremental",
+        reasons: [node._tag === "Model" && node.mode === "merge" && inputMode !== "append" ? `${inputReason} (merged in whole: the input is rebuilt, not appended)` : inputReason]
+      }
+    const why =
+      node._tag === "Model" && (node.mode === "append" || node.mode === "merge")
+        ? inputMode !== "append"
+          ? ` (its input ${node.input ?? "sql"} is rebuilt, not appended)`
+          : " (an aggregate or sql step needs all rows)"
+        : ""
     return { _tag: "Rebuild", reasons: [`${inputReason}${why}`] }
   }
   return { _tag: "Skip", reasons: ["unchanged: same definition and inputs as the last run"] }

@@ -12,8 +12,7 @@ const show = (v: Json) => JSON.stringify(v)
 // The wrappers definitionOf groups some keys under, which a person never wrote.
 const wrappers = new Set(["input", "mode"])
 
-const join = (path: string, key: string | number) =>
-  typeof key === "number" ? `${path}[${key}]` : path === "" || wrappers.has(path) ? key : `${path}.${key}`
+const join = (path: string, key: string | number) => (typeof key === "number" ? `${path}[${key}]` : path === "" || wrappers.has(path) ? key : `${path}.${key}`)
 
 const walk = (path: string, before: Json, after: Json, out: Array<string>) => {
   if (show(before) === show(after)) return

@@ -43,5 +43,10 @@ export const internalTables = (layer: Layer, name: string): ReadonlyArray<Intern
   { id: `${layer}.${name}__next`, kind: "next version" },
   { id: `${layer}.${name}__quarantine`, kind: "quarantine" },
   { id: `${layer}.${name}__quarantine__next`, kind: "next quarantine" },
-  ...(layer === "bronze" ? [{ id: `bronze.${name}__rejects`, kind: "rejects" }, { id: `bronze.${name}__rejects__next`, kind: "next rejects" }] : [])
+  ...(layer === "bronze"
+    ? [
+        { id: `bronze.${name}__rejects`, kind: "rejects" },
+        { id: `bronze.${name}__rejects__next`, kind: "next rejects" }
+      ]
+    : [])
 ]

@@ -37,13 +37,25 @@ export const selectTables = (plan: Plan, selectors: ReadonlyArray<string>): Resu
     for (const dep of node.dependsOn) dependents.set(dep, [...(dependents.get(dep) ?? []), node.id])
   }
   const selected = new Set<TableId>()
-  const items = selectors.flatMap((s) => s.split(",")).map((s) => s.trim()).filter((s) => s !== "")
+  const items = selectors
+    .flatMap((s) => s.split(","))
+    .map((s) => s.trim())
+    .filter((s) => s !== "")
   if (items.length === 0) return Result.fail(new SelectionError({ selector: selectors.join(","), reason: "empty selection; name tables such as silver.orders or layer:silver" }))
   for (const raw of items) {
     if (raw.startsWith("layer:")) {
       const layer = raw.slice("layer:".length)
       const ids = plan.order.filter((id) => plan.nodes.get(id)!.layer === layer)
-      if (ids.length === 0) return Result.fail(new SelectionError({ selector: raw, reason: `no tables in layer "${layer}"${didYouMean(layer, ["bronze", "silver", "gold"].filter((l) => l !== layer))}` }))
+      if (ids.length === 0)
+        return Result.fail(
+          new SelectionError({
+            selector: raw,
+            reason: `no tables in layer "${layer}"${didYouMean(
+              layer,
+              ["bronze", "silver", "gold"].filter((l) => l !== layer)
+            )}`
+          })
+        )
       for (const id of ids) selected.add(id)
       continue
     }

@@ -52,13 +52,14 @@ export class LockHeld extends Schema.TaggedError<LockHeld>()("LockHeld", {
   override get message(): string {
     // A server holds the warehouse until it stops: waiting would not end, its API runs pipelines.
     const served = this.holder?.command.startsWith("medallion serve") === true
-    const advice = this.reading === true
-      ? served
-        ? "a server owns it: read runs and gold through its API (GET /runs, GET /gold), or stop the server"
-        : "try again when it has finished"
-      : served
-      ? "a server owns it: start runs through its API (POST /pipelines/<name>/runs), or stop the server"
-      : "wait for it to finish, or run with --wait"
+    const advice =
+      this.reading === true
+        ? served
+          ? "a server owns it: read runs and gold through its API (GET /runs, GET /gold), or stop the server"
+          : "try again when it has finished"
+        : served
+          ? "a server owns it: start runs through its API (POST /pipelines/<name>/runs), or stop the server"
+          : "wait for it to finish, or run with --wait"
     return `the warehouse ${this.database} is in use by ${this.holderText}; ${advice}`
   }
 }
@@ -126,7 +127,10 @@ export interface ProcStat {
 export const parseProcStat = (text: string): ProcStat | undefined => {
   const close = text.lastIndexOf(")")
   if (close < 0) return undefined
-  const fields = text.slice(close + 1).trim().split(/\s+/)
+  const fields = text
+    .slice(close + 1)
+    .trim()
+    .split(/\s+/)
   const state = fields[0]
   const startTicks = Number(fields[19])
   return state === undefined || state === "" || !Number.isSafeInteger(startTicks) ? undefined : { state, startTicks }
@@ -137,14 +141,13 @@ type Seen =
   | { readonly _tag: "Held"; readonly text: string; readonly holder: Holder }
   | { readonly _tag: "Corrupt"; readonly text: string; readonly ageMillis: number }
 
-const isSystemError = (error: PlatformError.PlatformError, tag: PlatformError.SystemErrorTag) =>
-  error.reason._tag === tag
+const isSystemError = (error: PlatformError.PlatformError, tag: PlatformError.SystemErrorTag) => error.reason._tag === tag
 
 // A takeover takes milliseconds; a guard older than this was left by a process that died in it.
 const guardStaleAfter = Duration.seconds(10)
 const rounds = 20
 
-const make = Effect.fnUntraced(function*(options: LockOptions) {
+const make = Effect.fnUntraced(function* (options: LockOptions) {
   const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
   const database = options.database
@@ -158,7 +161,10 @@ const make = Effect.fnUntraced(function*(options: LockOptions) {
 
   /** What /proc/<pid>/stat says of a process; undefined without /proc (macOS, Windows) or when it cannot be read. */
   const processStat = (pid: number) =>
-    fs.readFileString(`/proc/${pid}/stat`).pipe(Effect.map(parseProcStat), Effect.orElseSucceed(() => undefined))
+    fs.readFileString(`/proc/${pid}/stat`).pipe(
+      Effect.map(parseProcStat),
+      Effect.orElseSucceed(() => undefined)
+    )
   const self = yield* processStat(globalThis.process.pid)
   const bootId = yield* fs.readFileString("/proc/sys/kernel/random/boot_id").pipe(
     Effect.map((text) => text.trim() || undefined),
@@ -167,7 +173,7 @@ const make = Effect.fnUntraced(function*(options: LockOptions) {
 
   /** Why the holder is gone, or undefined while it may still run (or runs on another host). */
   const goneReason = (holder: Holder) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       if (holder.host !== host) return undefined
       if (holder.boot_id !== undefined && bootId !== undefined && holder.boot_id !== bootId) {
         return `the host has restarted since pid ${holder.pid} took it (boot id ${holder.boot_id}, now ${bootId})`
@@ -185,12 +191,15 @@ const make = Effect.fnUntraced(function*(options: LockOptions) {
 
   /** Creates `file` with `text`, complete, unless it exists: true if we created it. */
   const create = (file: string, text: string) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const draft = `${file}.${globalThis.process.pid}-${yield* Random.nextIntBetween(0, 0xffffffff)}.tmp`
       yield* fs.writeFileString(draft, text, { flag: "wx" })
       return yield* fs.link(draft, file).pipe(
         Effect.as(true),
-        Effect.catchIf((e) => isSystemError(e, "AlreadyExists"), () => Effect.succeed(false)),
+        Effect.catchIf(
+          (e) => isSystemError(e, "AlreadyExists"),
+          () => Effect.succeed(false)
+        ),
         Effect.ensuring(Effect.ignore(fs.remove(draft)))
       )
     }).pipe(Effect.mapError(fail("create the lock file")))
@@ -198,24 +207,33 @@ const make = Effect.fnUntraced(function*(options: LockOptions) {
   const readText = (file: string) =>
     fs.readFileString(file).pipe(
       Effect.map(Option.some),
-      Effect.catchIf((e) => isSystemError(e, "NotFound"), () => Effect.succeed(Option.none<string>())),
+      Effect.catchIf(
+        (e) => isSystemError(e, "NotFound"),
+        () => Effect.succeed(Option.none<string>())
+      ),
       Effect.mapError(fail("read the lock file"))
     )
 
   const ageMillis = (file: string) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const info = yield* fs.stat(file).pipe(Effect.option)
       const now = yield* Clock.currentTimeMillis
-      return Option.match(Option.flatMap(info, (i) => i.mtime), { onNone: () => 0, onSome: (mtime) => now - mtime.getTime() })
+      return Option.match(
+        Option.flatMap(info, (i) => i.mtime),
+        { onNone: () => 0, onSome: (mtime) => now - mtime.getTime() }
+      )
     })
 
   const removeIfPresent = (file: string) =>
     fs.remove(file).pipe(
-      Effect.catchIf((e) => isSystemError(e, "NotFound"), () => Effect.void),
+      Effect.catchIf(
+        (e) => isSystemError(e, "NotFound"),
+        () => Effect.void
+      ),
       Effect.mapError(fail("remove the stale lock file"))
     )
 
-  const look = Effect.gen(function*() {
+  const look = Effect.gen(function* () {
     const text = yield* readText(lockFile)
     if (Option.isNone(text)) return { _tag: "Missing" } as const
     const holder = decodeHolder(text.value)
@@ -235,26 +253,25 @@ const make = Effect.fnUntraced(function*(options: LockOptions) {
 
   /** Replaces the lock `seen` was read from, if it is still that lock, holding the guard. */
   const takeOver = (seen: Seen, ours: string) =>
-    Effect.scoped(Effect.gen(function*() {
-      const guarded = yield* Effect.acquireRelease(
-        create(guardFile, ours),
-        (created) => created ? Effect.ignore(fs.remove(guardFile)) : Effect.void
-      )
-      if (!guarded) {
-        // The guard names its holder too: one left by a process that died mid-takeover is stale at once.
-        const guard = Option.flatMap(yield* readText(guardFile), decodeHolder)
-        const deadHolder = Option.isSome(guard) && (yield* goneReason(guard.value)) !== undefined
-        if (deadHolder || (yield* ageMillis(guardFile)) >= Duration.toMillis(guardStaleAfter)) yield* Effect.ignore(fs.remove(guardFile))
-        return "busy" as const
-      }
-      const now = yield* readText(lockFile)
-      if (seen._tag === "Missing" || Option.getOrUndefined(now) !== seen.text) return "changed" as const
-      yield* removeIfPresent(lockFile)
-      return (yield* create(lockFile, ours)) ? "acquired" as const : "changed" as const
-    }))
+    Effect.scoped(
+      Effect.gen(function* () {
+        const guarded = yield* Effect.acquireRelease(create(guardFile, ours), (created) => (created ? Effect.ignore(fs.remove(guardFile)) : Effect.void))
+        if (!guarded) {
+          // The guard names its holder too: one left by a process that died mid-takeover is stale at once.
+          const guard = Option.flatMap(yield* readText(guardFile), decodeHolder)
+          const deadHolder = Option.isSome(guard) && (yield* goneReason(guard.value)) !== undefined
+          if (deadHolder || (yield* ageMillis(guardFile)) >= Duration.toMillis(guardStaleAfter)) yield* Effect.ignore(fs.remove(guardFile))
+          return "busy" as const
+        }
+        const now = yield* readText(lockFile)
+        if (seen._tag === "Missing" || Option.getOrUndefined(now) !== seen.text) return "changed" as const
+        yield* removeIfPresent(lockFile)
+        return (yield* create(lockFile, ours)) ? ("acquired" as const) : ("changed" as const)
+      })
+    )
 
   /** One try: create the lock, or take over a stale one; fails with LockHeld if it is held. */
-  const attempt = Effect.gen(function*() {
+  const attempt = Effect.gen(function* () {
     let seen: Seen = { _tag: "Missing" }
     for (let round = 0; round < rounds; round++) {
       const holder: Holder = {
@@ -282,7 +299,7 @@ const make = Effect.fnUntraced(function*(options: LockOptions) {
   })
 
   const release = (text: string) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       // Only our own lock: never remove one a later holder wrote.
       const now = yield* readText(lockFile)
       if (Option.getOrUndefined(now) === text) yield* fs.remove(lockFile)
@@ -294,11 +311,16 @@ const make = Effect.fnUntraced(function*(options: LockOptions) {
   const acquired = yield* acquireOnce.pipe(
     Effect.catchTag("LockHeld", (error) =>
       (options.onWaiting ? options.onWaiting(error) : Effect.void).pipe(
-        Effect.andThen(acquireOnce.pipe(Effect.retry({
-          schedule: Schedule.spaced(options.pollEvery ?? "500 millis"),
-          while: (e) => e._tag === "LockHeld"
-        })))
-      ))
+        Effect.andThen(
+          acquireOnce.pipe(
+            Effect.retry({
+              schedule: Schedule.spaced(options.pollEvery ?? "500 millis"),
+              while: (e) => e._tag === "LockHeld"
+            })
+          )
+        )
+      )
+    )
   )
   return acquired.lock
 })
@@ -311,16 +333,17 @@ export const acquire = (options: LockOptions): Effect.Effect<Lock | undefined, L
   options.database === ":memory:" ? Effect.succeed(undefined) : make(options)
 
 /** Runs `effect` holding the warehouse lock. */
-export const withLock = (options: LockOptions) =>
-<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | LockHeld | LockError, FileSystem.FileSystem | Path.Path | Exclude<R, Scope.Scope>> =>
-  Effect.scoped(Effect.andThen(acquire(options), effect))
+export const withLock =
+  (options: LockOptions) =>
+  <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | LockHeld | LockError, FileSystem.FileSystem | Path.Path | Exclude<R, Scope.Scope>> =>
+    Effect.scoped(Effect.andThen(acquire(options), effect))
 
 /** DuckDB's refusal to open a file another process has open. */
 export const isBusy = (error: unknown): error is ExecutorError => error instanceof ExecutorError && /Could not set lock on file/i.test(error.message)
 
 /** Who holds the warehouse, from its lock file, for a command that only reads it (plan, runs, show). */
 export const heldBy = (database: string) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
     const lockFile = `${database}.lock`
     const text = yield* fs.readFileString(lockFile).pipe(Effect.option)

@@ -50,14 +50,17 @@ export class ShuttingDown extends Schema.TaggedError<ShuttingDown>()("ShuttingDo
   }
 }
 
-export class RunCoordinator extends Context.Service<RunCoordinator, {
-  /** Queues a run of the pipeline; succeeds at once with its batch id, before the run starts. */
-  readonly submit: (request: RunRequest) => Effect.Effect<ActiveRun, RunInProgress | ShuttingDown>
-  /** Runs queued or running, oldest first. */
-  readonly active: Effect.Effect<ReadonlyArray<ActiveRun>>
-  /** Waits until nothing is queued or running. */
-  readonly idle: Effect.Effect<void>
-}>()("medallion/runtime/RunCoordinator") {}
+export class RunCoordinator extends Context.Service<
+  RunCoordinator,
+  {
+    /** Queues a run of the pipeline; succeeds at once with its batch id, before the run starts. */
+    readonly submit: (request: RunRequest) => Effect.Effect<ActiveRun, RunInProgress | ShuttingDown>
+    /** Runs queued or running, oldest first. */
+    readonly active: Effect.Effect<ReadonlyArray<ActiveRun>>
+    /** Waits until nothing is queued or running. */
+    readonly idle: Effect.Effect<void>
+  }
+>()("medallion/runtime/RunCoordinator") {}
 
 export interface CoordinatorOptions<E, R> {
   /** Performs one run; its batch id was made at submission. */
@@ -71,7 +74,7 @@ interface Entry {
   fiber: Fiber.Fiber<unknown, unknown> | undefined
 }
 
-const make = Effect.fnUntraced(function*<E, R>(options: CoordinatorOptions<E, R>) {
+const make = Effect.fnUntraced(function* <E, R>(options: CoordinatorOptions<E, R>) {
   const context = yield* Effect.context<R>()
   const writer = yield* Semaphore.make(1)
   const fibers = yield* FiberSet.make<unknown, unknown>()
@@ -81,21 +84,28 @@ const make = Effect.fnUntraced(function*<E, R>(options: CoordinatorOptions<E, R>
   const isoNow = Effect.map(Clock.currentTimeMillis, (ms) => new Date(ms).toISOString())
 
   const perform = (entry: Entry, request: RunRequest) =>
-    writer.withPermits(1)(Effect.gen(function*() {
-      entry.run = { ...entry.run, state: "running", startedAt: yield* isoNow }
-      yield* Effect.logInfo(`run ${entry.run.batchId}: pipeline ${request.pipeline} started (${request.trigger})`)
-      yield* options.run(request, entry.run.batchId)
-    })).pipe(
-      Effect.tapCause((cause) =>
-        Cause.hasInterruptsOnly(cause) ? Effect.void : Effect.logError(`run ${entry.run.batchId} of pipeline ${request.pipeline} did not complete`, cause)),
-      Effect.ensuring(Effect.sync(() => {
-        if (entries.get(request.pipeline) === entry) entries.delete(request.pipeline)
-      })),
-      Effect.provideContext(context)
-    )
+    writer
+      .withPermits(1)(
+        Effect.gen(function* () {
+          entry.run = { ...entry.run, state: "running", startedAt: yield* isoNow }
+          yield* Effect.logInfo(`run ${entry.run.batchId}: pipeline ${request.pipeline} started (${request.trigger})`)
+          yield* options.run(request, entry.run.batchId)
+        })
+      )
+      .pipe(
+        Effect.tapCause((cause) =>
+          Cause.hasInterruptsOnly(cause) ? Effect.void : Effect.logError(`run ${entry.run.batchId} of pipeline ${request.pipeline} did not complete`, cause)
+        ),
+        Effect.ensuring(
+          Effect.sync(() => {
+            if (entries.get(request.pipeline) === entry) entries.delete(request.pipeline)
+          })
+        ),
+        Effect.provideContext(context)
+      )
 
   const submit = (request: RunRequest) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const batchId = yield* makeBatchId
       const submittedAt = yield* isoNow
       // Check and reserve in one step: no other fiber runs in between.
@@ -117,7 +127,7 @@ const make = Effect.fnUntraced(function*<E, R>(options: CoordinatorOptions<E, R>
 
   // Added after the FiberSet, so it runs first on close: drain before the set interrupts the rest.
   yield* Effect.addFinalizer(() =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       closing = true
       const all = [...entries.values()]
       const queued = all.filter((e) => e.run.state === "queued")
@@ -143,5 +153,4 @@ const make = Effect.fnUntraced(function*<E, R>(options: CoordinatorOptions<E, R>
   })
 })
 
-export const layer = <E, R>(options: CoordinatorOptions<E, R>): Layer.Layer<RunCoordinator, never, R> =>
-  Layer.effect(RunCoordinator, make(options))
+export const layer = <E, R>(options: CoordinatorOptions<E, R>): Layer.Layer<RunCoordinator, never, R> => Layer.effect(RunCoordinator, make(options))

@@ -52,10 +52,13 @@ export class ScheduleError extends Schema.TaggedError<ScheduleError>()("Schedule
   }
 }
 
-export class Scheduler extends Context.Service<Scheduler, {
-  /** The schedule of a pipeline, with its next run time; undefined when it has none. */
-  readonly info: (pipeline: string) => Effect.Effect<ScheduleInfo | undefined>
-}>()("medallion/runtime/Scheduler") {}
+export class Scheduler extends Context.Service<
+  Scheduler,
+  {
+    /** The schedule of a pipeline, with its next run time; undefined when it has none. */
+    readonly info: (pipeline: string) => Effect.Effect<ScheduleInfo | undefined>
+  }
+>()("medallion/runtime/Scheduler") {}
 
 const keptEvents = 20
 
@@ -67,7 +70,9 @@ const parseSchedules = (specs: ReadonlyArray<ScheduleSpec>): Result.Result<Reado
   for (const spec of specs) {
     const cron = parseCron(spec.cron, spec.timezone)
     if (Result.isFailure(cron)) {
-      const what = cron.failure.message.includes("time zone") ? `unknown time zone "${spec.timezone}" (use an IANA name such as Europe/Berlin)` : `invalid cron "${spec.cron}": ${cron.failure.message}`
+      const what = cron.failure.message.includes("time zone")
+        ? `unknown time zone "${spec.timezone}" (use an IANA name such as Europe/Berlin)`
+        : `invalid cron "${spec.cron}": ${cron.failure.message}`
       return Result.fail(new ScheduleError({ pipeline: spec.pipeline, reason: `${what}; fix schedule in its pipeline file` }))
     }
     parsed.push([spec, cron.success])
@@ -81,7 +86,7 @@ export interface SchedulerOptions<E> {
   readonly lastStarted: (pipeline: string) => Effect.Effect<number | undefined, E>
 }
 
-const make = Effect.fnUntraced(function*<E>(options: SchedulerOptions<E>) {
+const make = Effect.fnUntraced(function* <E>(options: SchedulerOptions<E>) {
   const coordinator = yield* RunCoordinator
   const parsed = parseSchedules(options.schedules)
   if (Result.isFailure(parsed)) return yield* parsed.failure
@@ -89,7 +94,7 @@ const make = Effect.fnUntraced(function*<E>(options: SchedulerOptions<E>) {
   const iso = (ms: number) => new Date(ms).toISOString()
 
   const fire = (spec: ScheduleSpec, scheduledFor: number, trigger: ScheduleEvent["trigger"], note?: string) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const at = yield* Clock.currentTimeMillis
       const submitted = yield* Effect.result(coordinator.submit({ pipeline: spec.pipeline, trigger }))
       const event: ScheduleEvent = Result.isSuccess(submitted)
@@ -103,7 +108,7 @@ const make = Effect.fnUntraced(function*<E>(options: SchedulerOptions<E>) {
     })
 
   const loop = (spec: ScheduleSpec, cron: Cron.Cron) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       let after = yield* Clock.currentTimeMillis
       while (true) {
         // Strictly after the last firing, so a clock that wakes early never fires one time twice.
@@ -133,7 +138,7 @@ const make = Effect.fnUntraced(function*<E>(options: SchedulerOptions<E>) {
   const byPipeline = new Map(parsed.success.map(([spec, cron]) => [spec.pipeline, [spec, cron] as const]))
   return Scheduler.of({
     info: (pipeline) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const found = byPipeline.get(pipeline)
         if (found === undefined) return undefined
         const [spec, cron] = found
@@ -150,5 +155,4 @@ const make = Effect.fnUntraced(function*<E>(options: SchedulerOptions<E>) {
   })
 })
 
-export const layer = <E>(options: SchedulerOptions<E>): Layer.Layer<Scheduler, ScheduleError, RunCoordinator> =>
-  Layer.effect(Scheduler, make(options))
+export const layer = <E>(options: SchedulerOptions<E>): Layer.Layer<Scheduler, ScheduleError, RunCoordinator> => Layer.effect(Scheduler, make(options))

@@ -22,7 +22,11 @@ export interface Accounting {
 const list = (value: unknown): ReadonlyArray<string> => (Array.isArray(value) ? value.map(String) : [])
 
 export const account = (rows: ReadonlyArray<Row>, expectations: ReadonlyArray<ExpectationPlan>): Accounting => {
-  let rowsIn = 0, rowsOut = 0, quarantined = 0, duplicates = 0, alive = 0
+  let rowsIn = 0,
+    rowsOut = 0,
+    quarantined = 0,
+    duplicates = 0,
+    alive = 0
   const droppedByReason: Record<string, number> = {}
   const failed = expectations.map(() => 0)
   const castFailures = new Map<string, number>()
@@ -55,7 +59,11 @@ export const account = (rows: ReadonlyArray<Row>, expectations: ReadonlyArray<Ex
     rowsOut += n
   }
   return {
-    rowsIn, rowsOut, quarantined, duplicates, droppedByReason,
+    rowsIn,
+    rowsOut,
+    quarantined,
+    duplicates,
+    droppedByReason,
     dropped: Object.values(droppedByReason).reduce((a, b) => a + b, 0),
     expectations: expectations.map((e, i) => ({ expectation: e.name, kind: e.kind, on_fail: e.onFail, passed: alive - failed[i]!, failed: failed[i]! })),
     castFailures: [...castFailures]

@@ -43,9 +43,7 @@ export interface BindReport {
 }
 
 /** What is known of a table once it is checked: its columns, or why it has none to offer. */
-type Known =
-  | { readonly _tag: "Columns"; readonly columns: ReadonlyArray<Column> }
-  | { readonly _tag: "Unknown"; readonly why: string; readonly which: string }
+type Known = { readonly _tag: "Columns"; readonly columns: ReadonlyArray<Column> } | { readonly _tag: "Unknown"; readonly why: string; readonly which: string }
 
 const own = /^__medallion_/
 
@@ -53,7 +51,7 @@ const outcomeOf = (known: Known, problems: ReadonlyArray<Problem> = []) => ({ kn
 
 /** The first error of a list of statements run in order, or none. */
 const firstFailure = (session: Session, statements: ReadonlyArray<string>) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     for (const sql of statements) {
       const failed = yield* session.execute(sql).pipe(Effect.flip, Effect.option)
       if (Option.isSome(failed)) return failed
@@ -63,7 +61,7 @@ const firstFailure = (session: Session, statements: ReadonlyArray<string>) =>
 
 /** The columns of a query's result, without medallion's own. */
 const describe = (session: Session, query: string) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const { dialect } = yield* Executor
     const rows = yield* session.query(dialect.describe(query))
     return rows.map((r): Column => ({ name: String(r[dialect.describeColumns.name]), type: String(r[dialect.describeColumns.type]) })).filter((c) => !own.test(c.name))
@@ -71,10 +69,13 @@ const describe = (session: Session, query: string) =>
 
 /** The texts written in a part (its string values, not its keys), with their paths below it. */
 const textsIn = (value: unknown, path: YamlPath = []): ReadonlyArray<{ readonly path: YamlPath; readonly text: string }> =>
-  typeof value === "string" ? [{ path, text: value }]
-    : Array.isArray(value) ? value.flatMap((item, i) => textsIn(item, [...path, i]))
-    : value !== null && typeof value === "object" ? Object.entries(value).flatMap(([key, item]) => textsIn(item, [...path, key]))
-    : []
+  typeof value === "string"
+    ? [{ path, text: value }]
+    : Array.isArray(value)
+      ? value.flatMap((item, i) => textsIn(item, [...path, i]))
+      : value !== null && typeof value === "object"
+        ? Object.entries(value).flatMap(([key, item]) => textsIn(item, [...path, key]))
+        : []
 
 /**
  * The bronze table of a source, created empty with the columns of its files as apply reads them:
@@ -84,7 +85,7 @@ const textsIn = (value: unknown, path: YamlPath = []): ReadonlyArray<{ readonly 
  * Unknown when the source has no files yet or one cannot be read.
  */
 const bindIngest = (node: IngestNode, projectDir: string) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const executor = yield* Executor
     const d = executor.dialect
     const found = yield* listFiles(node.id, projectDir, node.source.path).pipe(Effect.option)
@@ -105,7 +106,9 @@ const bindIngest = (node: IngestNode, projectDir: string) =>
       for (const column of result.success) if (!columns.has(column.name)) columns.set(column.name, column)
     }
     const target = d.table("bronze", node.name)
-    const created = yield* executor.withSession((s) => s.execute(`CREATE TABLE ${target} (${[...columns.values()].map((c) => `${d.quote(c.name)} ${c.type}`).join(", ")})`)).pipe(Effect.result)
+    const created = yield* executor
+      .withSession((s) => s.execute(`CREATE TABLE ${target} (${[...columns.values()].map((c) => `${d.quote(c.name)} ${c.type}`).join(", ")})`))
+      .pipe(Effect.result)
     if (created._tag === "Failure") return unknown(`its columns cannot be created: ${created.failure.reason.detail.split("\n")[0]}`)
     return { _tag: "Columns", columns: [...columns.values()] } satisfies Known
   })
@@ -172,7 +175,7 @@ interface Locator {
 
 /** A problem in `node` at `path` below it: at the word when it is written there, else at the part. */
 const problemAt = (locator: Locator, node: ModelNode, path: YamlPath, at: "key" | "value", word: string | undefined, message: string) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const full = [node.layer, node.name, ...path]
     const problem = locator.parsed.problemAt(full, `${formatPath(full)}: ${message}`, at)
     if (word === undefined || at === "key") return problem
@@ -187,8 +190,17 @@ const problemAt = (locator: Locator, node: ModelNode, path: YamlPath, at: "key" 
  * failing all those, the statement's own error at the table. `chainBinds`: no transform or input
  * query failed, so the table's columns can still be known.
  */
-const locate = (session: Session, node: ModelNode, probes: ReadonlyArray<Probe>, input: ReadonlyArray<Column> | undefined, known: ReadonlyMap<TableId, Known>, tables: ReadonlyArray<TableId>, failed: ExecutorError, locator: Locator) =>
-  Effect.gen(function*() {
+const locate = (
+  session: Session,
+  node: ModelNode,
+  probes: ReadonlyArray<Probe>,
+  input: ReadonlyArray<Column> | undefined,
+  known: ReadonlyMap<TableId, Known>,
+  tables: ReadonlyArray<TableId>,
+  failed: ExecutorError,
+  locator: Locator
+) =>
+  Effect.gen(function* () {
     const problems: Array<Problem> = []
     const steps = probes.filter((p) => p.path[0] === "transforms")
     /** The columns a part can read: the step before it, the chain's end, or the input. */
@@ -203,7 +215,7 @@ const locate = (session: Session, node: ModelNode, probes: ReadonlyArray<Probe>,
      * rejects alone, over empty rows of the columns the part reads, with its own error.
      */
     const culprit = (value: unknown, columns: ReadonlyArray<Column> | undefined) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const texts = textsIn(value)
         if (texts.length < 2 || columns === undefined) return undefined
         const d = (yield* Executor).dialect
@@ -211,7 +223,14 @@ const locate = (session: Session, node: ModelNode, probes: ReadonlyArray<Probe>,
         for (const { path, text } of texts) {
           // EXPLAIN: the text is parsed and bound, never run.
           const error = yield* session.query(`EXPLAIN SELECT ${text} FROM "__validate_rows"`).pipe(Effect.flip, Effect.option)
-          if (Option.isSome(error)) return { path, reason: binderReason(error.value.reason.detail, columns.map((c) => c.name)) }
+          if (Option.isSome(error))
+            return {
+              path,
+              reason: binderReason(
+                error.value.reason.detail,
+                columns.map((c) => c.name)
+              )
+            }
         }
         return undefined
       })
@@ -219,7 +238,11 @@ const locate = (session: Session, node: ModelNode, probes: ReadonlyArray<Probe>,
       const rejected = yield* session.query(probe.query).pipe(Effect.flip, Effect.option)
       if (Option.isNone(rejected)) continue
       const columns = yield* visible(probe.path)
-      let reason = binderReason(rejected.value.reason.detail, columns?.map((c) => c.name), tables)
+      let reason = binderReason(
+        rejected.value.reason.detail,
+        columns?.map((c) => c.name),
+        tables
+      )
       const part = partAt(node, probe.path)
       let inside = reason.token === undefined ? undefined : findWord(part.value, reason.token)
       const step = node.table.transforms?.[Number(probe.path[1])]
@@ -245,13 +268,20 @@ const locate = (session: Session, node: ModelNode, probes: ReadonlyArray<Probe>,
       const other = known.get(to as TableId)
       const names = other?._tag === "Columns" ? other.columns.map((c) => c.name) : undefined
       if (names === undefined || names.includes(field)) continue
-      problems.push(yield* problemAt(locator, node, ["expect", i, "relationships", "field"], "value", undefined,
-        `column "${field}" does not exist in ${to}${didYouMean(field, names)}`))
+      problems.push(
+        yield* problemAt(locator, node, ["expect", i, "relationships", "field"], "value", undefined, `column "${field}" does not exist in ${to}${didYouMean(field, names)}`)
+      )
     }
     if (problems.length > 0) return { problems, chainBinds: true }
     const reason = binderReason(failed.reason.detail)
     return {
-      problems: [locator.parsed.problemAt([node.layer, node.name], `${node.id}: ${reason.message} (in the SQL medallion compiles for this table; if the table looks right, please report it)`, "key")],
+      problems: [
+        locator.parsed.problemAt(
+          [node.layer, node.name],
+          `${node.id}: ${reason.message} (in the SQL medallion compiles for this table; if the table looks right, please report it)`,
+          "key"
+        )
+      ],
       chainBinds: true
     }
   })
@@ -261,11 +291,11 @@ const locate = (session: Session, node: ModelNode, probes: ReadonlyArray<Probe>,
  * nothing, and the new name is missing downstream.
  */
 const renameProblems = (session: Session, node: ModelNode, probes: ReadonlyArray<Probe>, input: ReadonlyArray<Column> | undefined, locator: Locator) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const problems: Array<Problem> = []
     for (const [i, step] of (node.table.transforms ?? []).entries()) {
       if (!("rename" in step)) continue
-      const before = probes.find((p) => i === 0 ? p.path[0] === "sql" : p.path[0] === "transforms" && p.path[1] === i - 1)
+      const before = probes.find((p) => (i === 0 ? p.path[0] === "sql" : p.path[0] === "transforms" && p.path[1] === i - 1))
       const columns = before === undefined ? input : yield* describe(session, before.query).pipe(Effect.option, Effect.map(Option.getOrUndefined))
       if (columns === undefined) continue
       const names = columns.map((c) => c.name)
@@ -279,7 +309,7 @@ const renameProblems = (session: Session, node: ModelNode, probes: ReadonlyArray
 
 /** Mistakes that bind but fail on the first row, and names checked against the output's columns. */
 const afterBuild = (session: Session, node: ModelNode, columns: ReadonlyArray<Column>, locator: Locator) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const executor = yield* Executor
     const d = executor.dialect
     const problems: Array<Problem> = []
@@ -287,8 +317,16 @@ const afterBuild = (session: Session, node: ModelNode, columns: ReadonlyArray<Co
     for (const [i, target] of (node.table.targets ?? []).entries()) {
       for (const [j, column] of (target.partition_by ?? []).entries()) {
         if (names.includes(column)) continue
-        problems.push(yield* problemAt(locator, node, ["targets", i, "partition_by", j], "value", undefined,
-          `column "${column}" is not a column of ${node.id}${didYouMean(column, names)} (its columns: ${names.join(", ")})`))
+        problems.push(
+          yield* problemAt(
+            locator,
+            node,
+            ["targets", i, "partition_by", j],
+            "value",
+            undefined,
+            `column "${column}" is not a column of ${node.id}${didYouMean(column, names)} (its columns: ${names.join(", ")})`
+          )
+        )
       }
     }
     // `accepted_values` compares the column with each value as a literal of the column's type: one
@@ -302,23 +340,35 @@ const afterBuild = (session: Session, node: ModelNode, columns: ReadonlyArray<Co
       if (Option.isNone(row)) continue
       const bad = values.findIndex((_, k) => row.value[0]?.[`v${k}`] === true)
       if (bad < 0) continue
-      problems.push(yield* problemAt(locator, node, ["expect", i, "accepted_values", "values", bad], "value", undefined,
-        `${JSON.stringify(values[bad])} is not a ${type} (the type of column ${e.accepted_values.column}), so apply would fail comparing them; write a value of that type, or cast the column to text in a transform`))
+      problems.push(
+        yield* problemAt(
+          locator,
+          node,
+          ["expect", i, "accepted_values", "values", bad],
+          "value",
+          undefined,
+          `${JSON.stringify(values[bad])} is not a ${type} (the type of column ${e.accepted_values.column}), so apply would fail comparing them; write a value of that type, or cast the column to text in a transform`
+        )
+      )
     }
     return problems
   })
 
 /** Binds one silver or gold table; its problems, or its output's columns. */
 const bindModel = (node: ModelNode, known: ReadonlyMap<TableId, Known>, tables: ReadonlyArray<TableId>, locator: Locator) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const executor = yield* Executor
     const d = executor.dialect
     const inputKnown = node.input === undefined ? undefined : known.get(node.input)
     const input = inputKnown?._tag === "Columns" ? inputKnown.columns : undefined
     if (node.mode === "append" && node.input !== undefined && input !== undefined && !input.some((c) => c.name === "_batch_id")) {
       return {
-        problems: [locator.parsed.problemAt([node.layer, node.name, "mode"],
-          `${node.id}.mode: mode: append reads the new batches of ${node.input} by their _batch_id, but ${node.input} has no _batch_id column (a select or drop upstream removed it); keep it there, or use mode: replace`)],
+        problems: [
+          locator.parsed.problemAt(
+            [node.layer, node.name, "mode"],
+            `${node.id}.mode: mode: append reads the new batches of ${node.input} by their _batch_id, but ${node.input} has no _batch_id column (a select or drop upstream removed it); keep it there, or use mode: replace`
+          )
+        ],
         columns: undefined
       }
     }
@@ -326,22 +376,21 @@ const bindModel = (node: ModelNode, known: ReadonlyMap<TableId, Known>, tables: 
     const [layer, name] = [node.layer, node.name]
     const target = d.table(layer, name)
     return yield* executor.withSession((session) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const failed = yield* firstFailure(session, tableStatements(node, program, target, d))
         if (Option.isNone(failed)) {
           const columns = yield* columnsOf(session, layer, name)
-          const problems = [...yield* renameProblems(session, node, program.probes, input, locator), ...yield* afterBuild(session, node, columns, locator)]
+          const problems = [...(yield* renameProblems(session, node, program.probes, input, locator)), ...(yield* afterBuild(session, node, columns, locator))]
           return { problems, columns }
         }
         const located = yield* locate(session, node, program.probes, input, known, tables, failed.value, locator)
         if (!located.chainBinds) return { problems: located.problems, columns: undefined }
         // Only an expectation or a key is wrong: the rows are known, so the tables reading them are checked too.
-        const columns = yield* session.execute(d.createTable(target, `SELECT * FROM (${program.chainQuery}) AS q LIMIT 0`)).pipe(
-          Effect.andThen(columnsOf(session, layer, name)),
-          Effect.option
-        )
+        const columns = yield* session
+          .execute(d.createTable(target, `SELECT * FROM (${program.chainQuery}) AS q LIMIT 0`))
+          .pipe(Effect.andThen(columnsOf(session, layer, name)), Effect.option)
         if (Option.isNone(columns)) return { problems: located.problems, columns: undefined }
-        const more = [...yield* renameProblems(session, node, program.probes, input, locator), ...yield* afterBuild(session, node, columns.value, locator)]
+        const more = [...(yield* renameProblems(session, node, program.probes, input, locator)), ...(yield* afterBuild(session, node, columns.value, locator))]
         return { problems: [...located.problems, ...more], columns: columns.value }
       })
     )
@@ -351,25 +400,38 @@ const bindModel = (node: ModelNode, known: ReadonlyMap<TableId, Known>, tables: 
  * Checks the SQL of every table of the plan over empty tables on the Executor given (a scratch
  * in-memory DuckDB). `projectDir` is where source paths are relative to.
  */
-export const bindPlan = Effect.fn("medallion.bind")(function*(plan: Plan, parsed: ReadonlyArray<ParsedPipeline>, projectDir: string, options: { readonly concurrency?: number } = {}) {
+export const bindPlan = Effect.fn("medallion.bind")(function* (
+  plan: Plan,
+  parsed: ReadonlyArray<ParsedPipeline>,
+  projectDir: string,
+  options: { readonly concurrency?: number } = {}
+) {
   const executor = yield* Executor
   const fs = yield* FileSystem.FileSystem
   const d = executor.dialect
   yield* executor.withSession((s) => Effect.forEach(["bronze", "silver", "gold"] as const, (layer) => s.execute(d.createSchema(layer)), { discard: true }))
-  const locators = new Map<string, Locator>(parsed.map((p) => [p.file, {
-    parsed: p,
-    text: fs.readFileString(p.file).pipe(Effect.map((t): string | undefined => t), Effect.orElseSucceed(() => undefined))
-  }]))
+  const locators = new Map<string, Locator>(
+    parsed.map((p) => [
+      p.file,
+      {
+        parsed: p,
+        text: fs.readFileString(p.file).pipe(
+          Effect.map((t): string | undefined => t),
+          Effect.orElseSucceed(() => undefined)
+        )
+      }
+    ])
+  )
   const known = new Map<TableId, Known>()
   const mistaken = new Set<TableId>()
   const done = new Map<TableId, Deferred.Deferred<Known>>()
   for (const id of plan.order) done.set(id, yield* Deferred.make<Known>())
   /** One table, once the tables it reads are known; the problems it has. */
   const bind = (id: TableId) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const node = plan.nodes.get(id)!
       for (const dep of node.dependsOn) yield* Deferred.await(done.get(dep)!)
-      const outcome = yield* Effect.gen(function*() {
+      const outcome = yield* Effect.gen(function* () {
         if (node._tag === "Ingest") return outcomeOf(yield* bindIngest(node, projectDir))
         const missing = node.dependsOn.find((dep) => known.get(dep)?._tag !== "Columns")
         if (missing !== undefined) {

@@ -18,8 +18,7 @@ export interface BinderReason {
 const ownColumn = /^__medallion_/
 
 /** The engine's message, first lines only: without the `LINE n:` quote of the generated SQL and its caret. */
-const withoutSql = (detail: string): ReadonlyArray<string> =>
-  detail.split("\n").filter((line) => line.trim() !== "" && !/^LINE \d+:/.test(line) && !/^\s*\^\s*$/.test(line))
+const withoutSql = (detail: string): ReadonlyArray<string> => detail.split("\n").filter((line) => line.trim() !== "" && !/^LINE \d+:/.test(line) && !/^\s*\^\s*$/.test(line))
 
 /** The quoted names in a `Candidate bindings: "a", "s.b"` line, without table qualifiers. */
 const candidatesIn = (detail: string): ReadonlyArray<string> => {
@@ -48,7 +47,9 @@ const columnHint = (name: string, columns: ReadonlyArray<string> | undefined, de
 export const binderReason = (detail: string, columns?: ReadonlyArray<string>, tables: ReadonlyArray<string> = []): BinderReason => {
   const lines = withoutSql(detail)
   const first = lines[0] ?? detail
-  const column = /Referenced column "([^"]+)" not found/.exec(first) ?? /Referenced column (\S+) not found/.exec(first) ??
+  const column =
+    /Referenced column "([^"]+)" not found/.exec(first) ??
+    /Referenced column (\S+) not found/.exec(first) ??
     /does not have a column named "([^"]+)"/.exec(first) ??
     /Column "([^"]+)" in (?:EXCLUDE|REPLACE|RENAME) list not found/.exec(first)
   if (column !== null) {
@@ -64,7 +65,10 @@ export const binderReason = (detail: string, columns?: ReadonlyArray<string>, ta
     const name = catalog[2]!.replace(/^"|"$/g, "")
     if (kind === "table") {
       // The engine's suggestion has no layer; the pipelines' tables do.
-      const table = closest(name, tables.map((t) => t.split(".").at(-1)!))
+      const table = closest(
+        name,
+        tables.map((t) => t.split(".").at(-1)!)
+      )
       const hint = table === undefined ? "" : `; did you mean {{ ${tables.find((t) => t.endsWith(`.${table}`))} }}?`
       return { message: `table "${name}" does not exist${hint} (a pipeline's tables are read as {{ layer.table }})`, token: name }
     }
@@ -74,10 +78,14 @@ export const binderReason = (detail: string, columns?: ReadonlyArray<string>, ta
   }
   const syntax = /^Parser Error: (syntax error at or near "([^"]*)")/.exec(first)
   if (syntax !== null) return { message: syntax[1]!, token: syntax[2]! }
-  if (/^Parser Error: syntax error at end of input/.test(first)) return { message: "syntax error: the expression ends too early (an unclosed parenthesis or quote, or a missing operand?)", token: undefined }
+  if (/^Parser Error: syntax error at end of input/.test(first))
+    return { message: "syntax error: the expression ends too early (an unclosed parenthesis or quote, or a missing operand?)", token: undefined }
   const signature = /^Binder Error: No function matches the given name and argument types '(([^'(]+)\([^']*\))'/.exec(first)
   if (signature !== null) {
-    const takes = lines.map((l) => l.trim()).filter((l) => l.startsWith(`${signature[2]}(`)).map((l) => l.replace(/ -> .*$/, ""))
+    const takes = lines
+      .map((l) => l.trim())
+      .filter((l) => l.startsWith(`${signature[2]}(`))
+      .map((l) => l.replace(/ -> .*$/, ""))
     const shown = takes.slice(0, 4)
     return {
       message: `${signature[2]}() takes other types than ${signature[1]}${shown.length > 0 ? ` (it takes ${shown.join(", ")}${takes.length > shown.length ? ", ..." : ""})` : ""}; cast the argument`,

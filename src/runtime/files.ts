@@ -7,17 +7,19 @@ import { SourceError } from "./errors.ts"
 
 /** Hex sha256 of a file's content, read through one reused 1 MiB buffer (no garbage per chunk). */
 const checksum = (path: string) =>
-  Effect.scoped(Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    const file = yield* fs.open(path)
-    const hash = createHash("sha256")
-    const buffer = new Uint8Array(1024 * 1024)
-    for (;;) {
-      const read = Number(yield* file.read(buffer))
-      if (read === 0) return hash.digest("hex")
-      hash.update(buffer.subarray(0, read))
-    }
-  }))
+  Effect.scoped(
+    Effect.gen(function* () {
+      const fs = yield* FileSystem.FileSystem
+      const file = yield* fs.open(path)
+      const hash = createHash("sha256")
+      const buffer = new Uint8Array(1024 * 1024)
+      for (;;) {
+        const read = Number(yield* file.read(buffer))
+        if (read === 0) return hash.digest("hex")
+        hash.update(buffer.subarray(0, read))
+      }
+    })
+  )
 
 /** Whether a path is a glob (has `*`, `?`, `[` or `{`) rather than one file's name. */
 export const hasGlobSyntax = (pattern: string) => /[*?[{]/.test(pattern)
@@ -48,14 +50,12 @@ export const withKnownChecksums = (files: ReadonlyArray<FoundFile>, known: Reado
 
 /** The files matching a source's path, sorted, with their size and modification time (no checksums). */
 export const listFiles = (table: string, projectDir: string, pattern: string) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
     const fail = (reason: string) => new SourceError({ table, path: pattern, reason })
     // A plain path names one file: stat it, rather than walk the directories a glob would probe.
-    const matches = hasGlobSyntax(pattern)
-      ? yield* fs.glob(pattern, { root: projectDir }).pipe(Effect.mapError((e) => fail(`cannot list files: ${e.message}`)))
-      : [pattern]
+    const matches = hasGlobSyntax(pattern) ? yield* fs.glob(pattern, { root: projectDir }).pipe(Effect.mapError((e) => fail(`cannot list files: ${e.message}`))) : [pattern]
     const files: Array<FoundFile> = []
     for (const match of matches.toSorted()) {
       const absolute = path.isAbsolute(match) ? match : path.join(projectDir, match)
@@ -76,17 +76,20 @@ export const listFiles = (table: string, projectDir: string, pattern: string) =>
 
 /** The files with every checksum known, reading the files that have none yet. */
 export const withChecksums = (table: string, files: ReadonlyArray<FoundFile>) =>
-  Effect.forEach(files, (file): Effect.Effect<IngestedFile, SourceError, FileSystem.FileSystem> =>
-    file.checksum !== undefined
-      ? Effect.succeed({ ...file, checksum: file.checksum })
-      : checksum(file.path).pipe(
-        Effect.map((sum) => ({ ...file, checksum: sum })),
-        Effect.mapError((e) => new SourceError({ table, path: file.path, reason: `cannot read the file: ${e.message}` }))
-      ))
+  Effect.forEach(
+    files,
+    (file): Effect.Effect<IngestedFile, SourceError, FileSystem.FileSystem> =>
+      file.checksum !== undefined
+        ? Effect.succeed({ ...file, checksum: file.checksum })
+        : checksum(file.path).pipe(
+            Effect.map((sum) => ({ ...file, checksum: sum })),
+            Effect.mapError((e) => new SourceError({ table, path: file.path, reason: `cannot read the file: ${e.message}` }))
+          )
+  )
 
 /** Which files an incremental bronze run reads, by the documented rule for changed files. */
 export const filesToIngest = (node: IngestNode, files: ReadonlyArray<IngestedFile>, ledger: ReadonlyMap<string, IngestedFile>) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const knownChecksums = new Set([...ledger.values()].map((f) => f.checksum))
     const notes: Array<string> = []
     const read: Array<IngestedFile> = []
@@ -97,8 +100,10 @@ export const filesToIngest = (node: IngestNode, files: ReadonlyArray<IngestedFil
         const rule = node.source.on_change ?? "fail"
         if (rule === "fail") {
           return yield* new SourceError({
-            table: node.id, path: file.path,
-            reason: "this file changed after it was ingested (same path, new content); nothing was ingested. Restore it and put the new data in a new file, or set on_change: ingest (adds the new version as a new batch) or skip on the source"
+            table: node.id,
+            path: file.path,
+            reason:
+              "this file changed after it was ingested (same path, new content); nothing was ingested. Restore it and put the new data in a new file, or set on_change: ingest (adds the new version as a new batch) or skip on the source"
           })
         }
         notes.push(`${file.path} changed after ingestion: ${rule === "ingest" ? "ingested again as a new batch" : "skipped"} (on_change: ${rule})`)
@@ -147,7 +152,7 @@ export const filesToRebuild = (files: ReadonlyArray<IngestedFile>, ledger: Reado
  * read and the hashing, before anything is published.
  */
 export const unchangedSince = (table: string, files: ReadonlyArray<FoundFile>) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
     for (const file of files) {
       const info = yield* fs.stat(file.path).pipe(Effect.option)
@@ -157,10 +162,11 @@ export const unchangedSince = (table: string, files: ReadonlyArray<FoundFile>) =
         const change = Option.isNone(now)
           ? "was removed"
           : now.value.size !== file.size
-          ? `changed size from ${file.size} to ${now.value.size} bytes`
-          : `was modified (at ${now.value.modifiedAt})`
+            ? `changed size from ${file.size} to ${now.value.size} bytes`
+            : `was modified (at ${now.value.modifiedAt})`
         return yield* new SourceError({
-          table, path: file.path,
+          table,
+          path: file.path,
           reason: `the file ${change} while it was being read; nothing was published. Write new data to a new file, or write it aside and rename it into place when complete; then apply again`
         })
       }

@@ -38,19 +38,21 @@ export const units: Readonly<Record<string, string>> = {
 export const recordTable = (table: TableRecord): Effect.Effect<void> => {
   if (table.status === "unchanged") return Effect.void
   const attributes = { table: table.table, layer: table.layer, pipeline: table.pipeline }
-  return Effect.all([
-    Metric.update(Metric.withAttributes(rowsProcessed, attributes), table.rows_in),
-    Metric.update(Metric.withAttributes(rowsQuarantined, attributes), table.quarantined),
-    Metric.update(Metric.withAttributes(rowsDropped, attributes), table.dropped),
-    table.status === "skipped" ? Effect.void : Metric.update(Metric.withAttributes(tableDuration, attributes), table.duration_seconds)
-  ], { discard: true })
+  return Effect.all(
+    [
+      Metric.update(Metric.withAttributes(rowsProcessed, attributes), table.rows_in),
+      Metric.update(Metric.withAttributes(rowsQuarantined, attributes), table.quarantined),
+      Metric.update(Metric.withAttributes(rowsDropped, attributes), table.dropped),
+      table.status === "skipped" ? Effect.void : Metric.update(Metric.withAttributes(tableDuration, attributes), table.duration_seconds)
+    ],
+    { discard: true }
+  )
 }
 
 /** Once per finished run. */
 export const recordRun = (run: RunRecord): Effect.Effect<void> => {
   const attributes = { status: run.status }
-  return Effect.all([
-    Metric.update(Metric.withAttributes(runs, attributes), 1),
-    Metric.update(Metric.withAttributes(runDuration, attributes), run.duration_seconds)
-  ], { discard: true })
+  return Effect.all([Metric.update(Metric.withAttributes(runs, attributes), 1), Metric.update(Metric.withAttributes(runDuration, attributes), run.duration_seconds)], {
+    discard: true
+  })
 }

@@ -35,16 +35,19 @@ const PENDING = "(changes in this run)"
 
 /** What one incremental table would take in: its new files or batches, their rows and new columns. */
 const incoming = (node: PlanNode, files: ReadonlyArray<FoundFile>, upstreamPending: boolean) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const executor = yield* Executor
     const store = yield* MetadataStore
     const d = executor.dialect
     return yield* executor.withSession((s) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const existing = (yield* columnsOf(s, node.layer, node.name)).map((c) => c.name)
         if (node._tag === "Ingest") {
           const ledger = yield* store.ingestedFiles(node.id)
-          const selected = yield* withChecksums(node.id, files).pipe(Effect.flatMap((all) => filesToIngest(node, all, ledger)), Effect.result)
+          const selected = yield* withChecksums(node.id, files).pipe(
+            Effect.flatMap((all) => filesToIngest(node, all, ledger)),
+            Effect.result
+          )
           if (Result.isFailure(selected)) return { inputs: 0, rows: 0, columns: [], problem: `will fail: ${selected.failure.message}` }
           const fresh = selected.success.read.filter((f) => f.size > 0)
           if (fresh.length === 0) return { inputs: 0, rows: 0, columns: [], problem: undefined }
@@ -74,7 +77,7 @@ export const planChanges = (
   situation: Situation,
   options: { readonly projectDir: string; readonly fullRefresh: ReadonlySet<TableId> }
 ) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const versions = new Map<TableId, string>(Array.from(situation.states, ([id, s]) => [id as TableId, s.dataVersion]))
     const planned: Array<PlannedTable> = []
     for (const id of plan.order.filter((t) => selected.has(t))) {
@@ -88,11 +91,14 @@ export const planChanges = (
         versions.set(id, dataVersion(action._tag === "Incremental" && previous !== undefined ? previous.split("/")[0]! : PENDING, PENDING))
       }
       const pendingUpstream = node.dependsOn.some((dep) => versions.get(dep)?.endsWith(`/${PENDING}`) === true)
-      const details = action._tag === "Incremental"
-        ? yield* incoming(node, assessment.files, pendingUpstream)
-        : { inputs: null, rows: null, columns: [] as ReadonlyArray<string>, problem: undefined }
+      const details =
+        action._tag === "Incremental"
+          ? yield* incoming(node, assessment.files, pendingUpstream)
+          : { inputs: null, rows: null, columns: [] as ReadonlyArray<string>, problem: undefined }
       planned.push({
-        table: id, pipeline: node.pipeline, mode: node.mode,
+        table: id,
+        pipeline: node.pipeline,
+        mode: node.mode,
         action: actionName(action) as PlannedTable["action"],
         reasons: details.problem === undefined ? action.reasons : [...action.reasons, details.problem],
         depends_on: node.dependsOn,

@@ -12,16 +12,20 @@ import type { IngestNode } from "../plan/Plan.ts"
 import { SourceError } from "./errors.ts"
 import { copyRange, copyWithout, type LineSpan, longLines, nonUtf8Lines } from "./lines.ts"
 
-const fileError = (table: string, path: string) => (e: { readonly message: string }) =>
-  new SourceError({ table, path, reason: `cannot read the file: ${e.message}` })
+const fileError = (table: string, path: string) => (e: { readonly message: string }) => new SourceError({ table, path, reason: `cannot read the file: ${e.message}` })
 
 /**
  * Sets aside the lines longer than the source's `max_line_bytes`: each file that has some is read
  * from a copy in `scratch` without them, and each such line is added to the rejects with its
  * bytes. A header line that long fails the table: the file's columns cannot be known.
  */
-export const setAsideLongLines = (node: IngestNode, lines: LineStatements, files: ReadonlyArray<IngestFile & { readonly size: number }>, scratch: Effect.Effect<string, SourceError>) =>
-  Effect.gen(function*() {
+export const setAsideLongLines = (
+  node: IngestNode,
+  lines: LineStatements,
+  files: ReadonlyArray<IngestFile & { readonly size: number }>,
+  scratch: Effect.Effect<string, SourceError>
+) =>
+  Effect.gen(function* () {
     const path = yield* Path.Path
     const limit = maxLineBytes(node)
     const statements: Array<string> = []
@@ -35,9 +39,11 @@ export const setAsideLongLines = (node: IngestNode, lines: LineStatements, files
       }
       if (node.source.options?.header !== false && long[0]!.line === 1) {
         return yield* new SourceError({
-          table: node.id, path: file.path,
-          reason: `line 1, the header, is ${size(long[0]!)} bytes, longer than the source's max_line_bytes (${limit}), so the file's columns cannot be read; `
-            + "check the file (a wrong line ending or delimiter makes one long line), or raise options.max_line_bytes"
+          table: node.id,
+          path: file.path,
+          reason:
+            `line 1, the header, is ${size(long[0]!)} bytes, longer than the source's max_line_bytes (${limit}), so the file's columns cannot be read; ` +
+            "check the file (a wrong line ending or delimiter makes one long line), or raise options.max_line_bytes"
         })
       }
       const dir = yield* scratch
@@ -46,10 +52,15 @@ export const setAsideLongLines = (node: IngestNode, lines: LineStatements, files
       for (const line of long) {
         const bytesFile = path.join(dir, `file-${index}-line-${line.line}.bin`)
         yield* copyRange(file.path, bytesFile, line.start, line.end).pipe(Effect.mapError(fileError(node.id, file.path)))
-        statements.push(lines.setAside({
-          file: file.path, line: line.line, errorType: "LINE SIZE OVER MAXIMUM", bytesFile,
-          message: `the line is ${size(line)} bytes, longer than the source's max_line_bytes (${limit}); its bytes are in raw_bytes`
-        }))
+        statements.push(
+          lines.setAside({
+            file: file.path,
+            line: line.line,
+            errorType: "LINE SIZE OVER MAXIMUM",
+            bytesFile,
+            message: `the line is ${size(line)} bytes, longer than the source's max_line_bytes (${limit}); its bytes are in raw_bytes`
+          })
+        )
       }
       read.push({ ...file, copy: { path: copy, removedLines: long.map((l) => l.line) } })
     }
@@ -66,12 +77,12 @@ const hex = (bytes: Uint8Array) => Array.from(bytes, (b) => b.toString(16).padSt
  * reader's error position (or the next one after it).
  */
 export const addRawBytes = (table: string, session: Session, lines: LineStatements, scratch: Effect.Effect<string, SourceError>) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
     const rejected = yield* session.query(lines.encodingErrors)
     const byFile = new Map<string, Array<Readonly<Record<string, unknown>>>>()
-    for (const r of rejected) byFile.set(String(r["source_file"]), [...byFile.get(String(r["source_file"])) ?? [], r])
+    for (const r of rejected) byFile.set(String(r["source_file"]), [...(byFile.get(String(r["source_file"])) ?? []), r])
     let index = 0
     for (const [file, rows] of byFile) {
       const found = yield* nonUtf8Lines(file).pipe(Effect.mapError(fileError(table, file)))

@@ -19,7 +19,7 @@ export interface Situation {
   readonly existing: ReadonlySet<string>
 }
 
-export const loadSituation = Effect.gen(function*() {
+export const loadSituation = Effect.gen(function* () {
   const executor = yield* Executor
   const store = yield* MetadataStore
   const states = yield* store.tableStates
@@ -36,10 +36,8 @@ export interface Prepared {
 
 /** The assessment's inputs that need no warehouse, computed while the engine works on something else. */
 const prepare = (node: PlanNode, projectDir: string, dialect: Dialect) =>
-  Effect.gen(function*() {
-    const files = node._tag === "Ingest"
-      ? yield* listFiles(node.id, projectDir, node.source.path).pipe(Effect.orElseSucceed(() => undefined))
-      : undefined
+  Effect.gen(function* () {
+    const files = node._tag === "Ingest" ? yield* listFiles(node.id, projectDir, node.source.path).pipe(Effect.orElseSucceed(() => undefined)) : undefined
     return { parts: definitionParts(dialect, node), files } satisfies Prepared
   })
 
@@ -64,7 +62,7 @@ const pending = "(pending)"
 
 /** The assessment with every file's checksum computed (reading the files whose checksum is pending). */
 export const checksummed = (node: PlanNode, assessment: Assessment) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const files = yield* withChecksums(node.id, assessment.files)
     return node._tag === "Ingest" ? { ...assessment, files, inputs: Object.fromEntries(files.map((f) => [f.path, f.checksum])) } : { ...assessment, files }
   })
@@ -78,17 +76,16 @@ export const assess = (
   options: { readonly projectDir: string; readonly fullRefresh: boolean },
   prepared?: Prepared
 ) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const { dialect } = yield* Executor
     const state = situation.states.get(node.id)
     let files: ReadonlyArray<FoundFile> = []
     let inputs: Record<string, string>
     if (node._tag === "Ingest") {
-      const known = new Map(Object.entries(state?.files ?? {}).map(([path, meta]) =>
-        [path, { path, size: meta.size, modifiedAt: meta.modifiedAt, checksum: state?.inputs[path] ?? "" }]))
-      const found = prepared?.files !== undefined
-        ? withKnownChecksums(prepared.files, known)
-        : yield* findFiles(node.id, options.projectDir, node.source.path, known)
+      const known = new Map(
+        Object.entries(state?.files ?? {}).map(([path, meta]) => [path, { path, size: meta.size, modifiedAt: meta.modifiedAt, checksum: state?.inputs[path] ?? "" }])
+      )
+      const found = prepared?.files !== undefined ? withKnownChecksums(prepared.files, known) : yield* findFiles(node.id, options.projectDir, node.source.path, known)
       // A new file, or one whose size changed, is new input whatever its content: its checksum is
       // only recorded, so reading it can wait (the run hashes it while the engine reads it). A
       // file of the same size with a new modification time may be unchanged: hash it now.
@@ -101,7 +98,10 @@ export const assess = (
     }
     const parts = prepared?.parts ?? definitionParts(dialect, node)
     const action = decide({
-      node, parts, inputs, state,
+      node,
+      parts,
+      inputs,
+      state,
       exists: situation.existing.has(node.id),
       fullRefresh: options.fullRefresh,
       inputMode: node._tag === "Model" && node.input !== undefined ? inputModeOf(plan, node.input) : undefined

@@ -37,7 +37,14 @@ export const register = (...values: ReadonlyArray<string | Redacted.Redacted<str
     }
   }
   // Longest first, so that a secret containing another is replaced whole.
-  if (added) pattern = new RegExp([...known].sort((a, b) => b.length - a.length).map(escapeRegExp).join("|"), "g")
+  if (added)
+    pattern = new RegExp(
+      [...known]
+        .sort((a, b) => b.length - a.length)
+        .map(escapeRegExp)
+        .join("|"),
+      "g"
+    )
 }
 
 /** Registers every Redacted value found in a decoded value (settings), however deep. */
@@ -118,7 +125,7 @@ export const scrubSpan = (span: Tracer.Span): Tracer.Span => {
   const event = span.event.bind(span)
   const end = span.end.bind(span)
   span.attribute = (key, value) => attribute(key, scrubValue(value))
-  span.event = (name, startTime, attributes) => event(scrub(name), startTime, attributes === undefined ? undefined : scrubValue(attributes) as Record<string, unknown>)
+  span.event = (name, startTime, attributes) => event(scrub(name), startTime, attributes === undefined ? undefined : (scrubValue(attributes) as Record<string, unknown>))
   span.end = (endTime, exit) => end(endTime, Exit.isFailure(exit) ? Exit.failCause(scrubCause(exit.cause)) : exit)
   return span
 }
@@ -127,7 +134,10 @@ type ConsoleLike = Pick<Console, "log" | "error" | "warn" | "info" | "debug">
 
 /** A console whose log, info, debug, warn and error scrub their text arguments; other methods are the console's. */
 export const scrubbingConsole = <C extends ConsoleLike>(console: C): C => {
-  const wrap = (write: (...args: ReadonlyArray<unknown>) => void) => (...args: ReadonlyArray<unknown>) => write(...args.map((a) => (typeof a === "string" ? scrub(a) : a instanceof Error ? scrubError(a) : a)))
+  const wrap =
+    (write: (...args: ReadonlyArray<unknown>) => void) =>
+    (...args: ReadonlyArray<unknown>) =>
+      write(...args.map((a) => (typeof a === "string" ? scrub(a) : a instanceof Error ? scrubError(a) : a)))
   return Object.assign(Object.create(console) as C, {
     log: wrap(console.log.bind(console)),
     info: wrap(console.info.bind(console)),

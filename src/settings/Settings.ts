@@ -19,62 +19,87 @@ const Secret = <S extends Schema.String>(text: S) => Schema.RedactedFromValue(te
 /** HS256 needs a key at least as long as its hash output (RFC 7518, section 3.2): 32 bytes. */
 const minimumJwtSecretBytes = 32
 
-const JwtSecret = Secret(Schema.String.check(Schema.makeFilter((text: string) => {
-  const bytes = new TextEncoder().encode(text).length
-  // Empty turns HS256 tokens off (the default: `${MEDALLION_JWT_SECRET:-}`). The message never shows the value.
-  return bytes === 0 || bytes >= minimumJwtSecretBytes ||
-    `too short for HS256: ${bytes} bytes, at least ${minimumJwtSecretBytes} are needed; generate one with \`openssl rand -hex 32\` (or leave it empty to accept no HS256 tokens)`
-})))
+const JwtSecret = Secret(
+  Schema.String.check(
+    Schema.makeFilter((text: string) => {
+      const bytes = new TextEncoder().encode(text).length
+      // Empty turns HS256 tokens off (the default: `${MEDALLION_JWT_SECRET:-}`). The message never shows the value.
+      return (
+        bytes === 0 ||
+        bytes >= minimumJwtSecretBytes ||
+        `too short for HS256: ${bytes} bytes, at least ${minimumJwtSecretBytes} are needed; generate one with \`openssl rand -hex 32\` (or leave it empty to accept no HS256 tokens)`
+      )
+    })
+  )
+)
 
 export const SettingsSchema = Schema.Struct({
   engine: Schema.optionalKey(Schema.Literals(["duckdb", "databricks"])),
   storage: Schema.optionalKey(Schema.String),
   concurrency: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 64 }))),
-  duckdb: Schema.optionalKey(Schema.Struct({
-    path: Schema.optionalKey(Schema.String),
-    threads: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))),
-    memory_limit: Schema.optionalKey(Schema.String.check(Schema.isPattern(/^\d+(\.\d+)?\s*(b|bytes|k|kb|kib|m|mb|mib|g|gb|gib|t|tb|tib)$/i, {
-      message: "not a size: write a number and a unit, e.g. 4GB or 512MiB"
-    })))
-  })),
-  databricks: Schema.optionalKey(Schema.Struct({
-    host: Schema.optionalKey(Schema.String),
-    token: Schema.optionalKey(Secret(Schema.String)),
-    client_id: Schema.optionalKey(Schema.String),
-    client_secret: Schema.optionalKey(Secret(Schema.String)),
-    warehouse_id: Schema.optionalKey(Schema.String),
-    catalog: Schema.optionalKey(Schema.String),
-    /** Prepended to the schema names: shop_ gives shop_bronze, shop_silver, shop_gold, shop__medallion. */
-    schema_prefix: Schema.optionalKey(Schema.String.check(Schema.isPattern(/^[A-Za-z0-9_]*$/))),
-    /** How long a statement submit waits before continuing asynchronously: 0s or 5s..50s. */
-    wait_timeout: Schema.optionalKey(Schema.String.check(Schema.isPattern(/^(0|[5-9]|[1-4][0-9]|50)s$/)))
-  })),
+  duckdb: Schema.optionalKey(
+    Schema.Struct({
+      path: Schema.optionalKey(Schema.String),
+      threads: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))),
+      memory_limit: Schema.optionalKey(
+        Schema.String.check(
+          Schema.isPattern(/^\d+(\.\d+)?\s*(b|bytes|k|kb|kib|m|mb|mib|g|gb|gib|t|tb|tib)$/i, {
+            message: "not a size: write a number and a unit, e.g. 4GB or 512MiB"
+          })
+        )
+      )
+    })
+  ),
+  databricks: Schema.optionalKey(
+    Schema.Struct({
+      host: Schema.optionalKey(Schema.String),
+      token: Schema.optionalKey(Secret(Schema.String)),
+      client_id: Schema.optionalKey(Schema.String),
+      client_secret: Schema.optionalKey(Secret(Schema.String)),
+      warehouse_id: Schema.optionalKey(Schema.String),
+      catalog: Schema.optionalKey(Schema.String),
+      /** Prepended to the schema names: shop_ gives shop_bronze, shop_silver, shop_gold, shop__medallion. */
+      schema_prefix: Schema.optionalKey(Schema.String.check(Schema.isPattern(/^[A-Za-z0-9_]*$/))),
+      /** How long a statement submit waits before continuing asynchronously: 0s or 5s..50s. */
+      wait_timeout: Schema.optionalKey(Schema.String.check(Schema.isPattern(/^(0|[5-9]|[1-4][0-9]|50)s$/)))
+    })
+  ),
   telemetry: Schema.optionalKey(Schema.Struct({ traces: Schema.optionalKey(Schema.Literals(["auto", "otlp", "off"])) })),
-  api: Schema.optionalKey(Schema.Struct({
-    host: Schema.optionalKey(Schema.String),
-    port: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 65535 }))),
-    auth: Schema.optionalKey(Schema.Struct({
-      jwt_secret: Schema.optionalKey(JwtSecret),
-      jwks_url: Schema.optionalKey(Schema.String),
-      issuer: Schema.optionalKey(Schema.String),
-      audience: Schema.optionalKey(Schema.String),
-      api_keys: Schema.optionalKey(Schema.Array(Schema.Struct({
-        name: Schema.NonEmptyString,
-        key: Secret(Schema.String),
-        scopes: Schema.Array(Schema.Literals(["read", "run"]))
-      })))
-    })),
-    // `medallion serve`: page size cap, request body cap, CORS, shutdown grace, access log, docs.
-    max_limit: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 10_000 }))),
-    max_body_bytes: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 10_485_760 }))),
-    cors: Schema.optionalKey(Schema.Struct({
-      origins: Schema.Array(Schema.String),
-      credentials: Schema.optionalKey(Schema.Boolean)
-    })),
-    shutdown_grace: Schema.optionalKey(Schema.String.check(Schema.isPattern(/^\d+(\.\d+)?\s*(ms|s|m|h|millis|seconds?|minutes?|hours?)$/))),
-    access_log: Schema.optionalKey(Schema.Boolean),
-    public_docs: Schema.optionalKey(Schema.Boolean)
-  })),
+  api: Schema.optionalKey(
+    Schema.Struct({
+      host: Schema.optionalKey(Schema.String),
+      port: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 65535 }))),
+      auth: Schema.optionalKey(
+        Schema.Struct({
+          jwt_secret: Schema.optionalKey(JwtSecret),
+          jwks_url: Schema.optionalKey(Schema.String),
+          issuer: Schema.optionalKey(Schema.String),
+          audience: Schema.optionalKey(Schema.String),
+          api_keys: Schema.optionalKey(
+            Schema.Array(
+              Schema.Struct({
+                name: Schema.NonEmptyString,
+                key: Secret(Schema.String),
+                scopes: Schema.Array(Schema.Literals(["read", "run"]))
+              })
+            )
+          )
+        })
+      ),
+      // `medallion serve`: page size cap, request body cap, CORS, shutdown grace, access log, docs.
+      max_limit: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 10_000 }))),
+      max_body_bytes: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 10_485_760 }))),
+      cors: Schema.optionalKey(
+        Schema.Struct({
+          origins: Schema.Array(Schema.String),
+          credentials: Schema.optionalKey(Schema.Boolean)
+        })
+      ),
+      shutdown_grace: Schema.optionalKey(Schema.String.check(Schema.isPattern(/^\d+(\.\d+)?\s*(ms|s|m|h|millis|seconds?|minutes?|hours?)$/))),
+      access_log: Schema.optionalKey(Schema.Boolean),
+      public_docs: Schema.optionalKey(Schema.Boolean)
+    })
+  ),
   log_level: Schema.optionalKey(Schema.Literals(["debug", "info", "warn", "error"]))
 })
 export type SettingsFile = typeof SettingsSchema.Type
@@ -199,12 +224,14 @@ const overrideProblems = (overrides: Record<string, unknown>): ReadonlyArray<Pro
   const decoded = Schema.decodeUnknownResult(SettingsSchema)(overrides, { errors: "all", onExcessProperty: "error" })
   if (Result.isSuccess(decoded)) return []
   return describeIssues(decoded.failure.issue, overrides).map(({ path, message }) => ({
-    file: "environment", line: 1, column: 1,
+    file: "environment",
+    line: 1,
+    column: 1,
     message: `MEDALLION_${path.map(String).join("__").toUpperCase()}: ${message}`
   }))
 }
 
-export const loadSettings = Effect.fn("settings.load")(function*(options: {
+export const loadSettings = Effect.fn("settings.load")(function* (options: {
   readonly projectDir: string
   readonly env: string | undefined
   readonly environment: Readonly<Record<string, string | undefined>>
@@ -213,7 +240,8 @@ export const loadSettings = Effect.fn("settings.load")(function*(options: {
   const path = yield* Path.Path
   const envName = options.env ?? options.environment["MEDALLION_ENV"] ?? undefined
   const files = ["default", ...(envName === undefined ? [] : [envName])].map((name) => ({
-    name, file: path.join("config", `${name}.yaml`)
+    name,
+    file: path.join("config", `${name}.yaml`)
   }))
   let merged: unknown = {}
   for (const { name, file } of files) {
@@ -223,14 +251,11 @@ export const loadSettings = Effect.fn("settings.load")(function*(options: {
       if (name === "default") continue
       return yield* new SpecError({ problems: [{ file, line: 1, column: 1, message: `environment "${name}" has no config file; create ${file} or pick another --env` }] })
     }
-    const text = yield* fs.readFileString(absolute).pipe(
-      Effect.mapError((e) => new SpecError({ problems: [{ file, line: 1, column: 1, message: `cannot read: ${e.message}` }] }))
-    )
+    const text = yield* fs.readFileString(absolute).pipe(Effect.mapError((e) => new SpecError({ problems: [{ file, line: 1, column: 1, message: `cannot read: ${e.message}` }] })))
     // Each file is decoded for its own located problems; what is merged is its text after
     // interpolation (secrets decode to Redacted, which is not text to decode again).
     let interpolated: unknown = {}
-    const decoded = decodeYaml(SettingsSchema, file, text, (input, problemAt) =>
-      Result.map(interpolate(input, options.environment, problemAt), (value) => (interpolated = value)))
+    const decoded = decodeYaml(SettingsSchema, file, text, (input, problemAt) => Result.map(interpolate(input, options.environment, problemAt), (value) => (interpolated = value)))
     if (Result.isFailure(decoded)) return yield* decoded.failure
     merged = merge(merged, interpolated)
   }

@@ -5,8 +5,7 @@
  */
 import { Schema } from "effect"
 
-const described = <S extends Schema.Top>(schema: S, description: string): S["Rebuild"] =>
-  schema.annotate({ description })
+const described = <S extends Schema.Top>(schema: S, description: string): S["Rebuild"] => schema.annotate({ description })
 
 /** A column name or SQL identifier as the user wrote it. */
 const Column = Schema.NonEmptyString
@@ -16,15 +15,9 @@ const ColumnKey = Schema.String
 /** A SQL expression in the portable subset both dialects accept. */
 const Expression = Schema.NonEmptyString
 /** `layer.table`, e.g. `silver.orders`. */
-const TableRef = described(
-  Schema.String.check(Schema.isPattern(/^(bronze|silver|gold)\.[A-Za-z_][A-Za-z0-9_]*$/)),
-  "A table reference: layer.table (bronze, silver or gold)"
-)
+const TableRef = described(Schema.String.check(Schema.isPattern(/^(bronze|silver|gold)\.[A-Za-z_][A-Za-z0-9_]*$/)), "A table reference: layer.table (bronze, silver or gold)")
 const Scalar = Schema.Union([Schema.String, Schema.Number, Schema.Boolean])
-const Duration = described(
-  Schema.String.check(Schema.isPattern(/^\d+\s*(ms|s|m|h|d|millis|seconds?|minutes?|hours?|days?)$/)),
-  "A duration such as 500ms, 5s, 2m, 1h"
-)
+const Duration = described(Schema.String.check(Schema.isPattern(/^\d+\s*(ms|s|m|h|d|millis|seconds?|minutes?|hours?|days?)$/)), "A duration such as 500ms, 5s, 2m, 1h")
 
 export const OnFail = described(
   Schema.Literals(["warn", "drop", "quarantine", "fail"]),
@@ -47,20 +40,19 @@ export const Source = Schema.Struct({
     "Incremental sources: what to do when an ingested file changes (same path, new content): fail (default), ingest the new version as a new batch, or skip it"
   ),
   description: Schema.optionalKey(Schema.String),
-  options: Schema.optionalKey(Schema.Struct({
-    delimiter: Schema.optionalKey(Schema.String),
-    header: Schema.optionalKey(Schema.Boolean),
-    quote: Schema.optionalKey(Schema.String),
-    escape: Schema.optionalKey(Schema.String),
-    infer_types: described(
-      Schema.optionalKey(Schema.Boolean),
-      "CSV only: let the engine infer column types. Off by default: bronze keeps every value as text, silver casts"
-    ),
-    max_line_bytes: described(
-      Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 1_000, maximum: 1_000_000_000 }))),
-      "CSV only: the longest line kept, in bytes (default 2000000); a longer line goes to the rejects whole"
-    )
-  }))
+  options: Schema.optionalKey(
+    Schema.Struct({
+      delimiter: Schema.optionalKey(Schema.String),
+      header: Schema.optionalKey(Schema.Boolean),
+      quote: Schema.optionalKey(Schema.String),
+      escape: Schema.optionalKey(Schema.String),
+      infer_types: described(Schema.optionalKey(Schema.Boolean), "CSV only: let the engine infer column types. Off by default: bronze keeps every value as text, silver casts"),
+      max_line_bytes: described(
+        Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 1_000, maximum: 1_000_000_000 }))),
+        "CSV only: the longest line kept, in bytes (default 2000000); a longer line goes to the rejects whole"
+      )
+    })
+  )
 })
 export type Source = typeof Source.Type
 
@@ -77,10 +69,7 @@ const Steps = {
   drop: described(Columns, "Remove these columns"),
   rename: described(Schema.Record(ColumnKey, Column), "Rename columns: { old: new }"),
   cast: described(
-    Schema.Union([
-      Schema.Struct({ columns: CastMap, on_error: Schema.optionalKey(CastOnError) }),
-      CastMap
-    ]),
+    Schema.Union([Schema.Struct({ columns: CastMap, on_error: Schema.optionalKey(CastOnError) }), CastMap]),
     "Change column types: { col: type } or { columns: { col: type }, on_error: null|quarantine|fail } (default fail)"
   ),
   trim: described(Columns, "Trim whitespace from these text columns"),
@@ -106,10 +95,7 @@ const Steps = {
     Schema.Struct({
       to: TableRef,
       on: Schema.Union([Columns, Expression]),
-      how: described(
-        Schema.optionalKey(Schema.Literals(["left", "inner"])),
-        "The older spelling of on_unmatched: left is keep, inner is drop"
-      ),
+      how: described(Schema.optionalKey(Schema.Literals(["left", "inner"])), "The older spelling of on_unmatched: left is keep, inner is drop"),
       on_unmatched: described(
         Schema.optionalKey(JoinUnmatched),
         "A row whose key has no match in `to`: keep it (default; the joined columns are NULL), drop it (counted as dropped) or quarantine it (moved to <table>__quarantine, the join named in _expectations)"
@@ -118,17 +104,14 @@ const Steps = {
         Schema.optionalKey(Schema.Union([Schema.Array(Column), Schema.Record(ColumnKey, Column)])),
         "The columns of `to` to bring in: a list ([city]), or new names for them ({ origin_city: city }); default all but the `on` keys"
       ),
-      name: described(
-        Schema.optionalKey(Schema.NonEmptyString),
-        "What the rows it drops or quarantines are counted under (default: join(<to> on <on>))"
-      )
+      name: described(Schema.optionalKey(Schema.NonEmptyString), "What the rows it drops or quarantines are counted under (default: join(<to> on <on>))")
     }),
     "Join another table: on a list of shared key columns, or on an expression over `l` and `r`"
   ),
   top: described(
     Schema.Struct({
       n: described(Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)), "How many rows to keep (per group of `by`)"),
-      order_by: described(Schema.Union([Expression, Schema.NonEmptyArray(Expression)]), "What comes first, e.g. \"total desc\" or [total desc, name]"),
+      order_by: described(Schema.Union([Expression, Schema.NonEmptyArray(Expression)]), 'What comes first, e.g. "total desc" or [total desc, name]'),
       by: Schema.optionalKey(described(Columns, "Keep n rows per group of these columns")),
       with_ties: described(Schema.optionalKey(Schema.Boolean), "Also keep the rows tied with the n-th on order_by (default false: exactly n)")
     }),
@@ -141,36 +124,36 @@ const Steps = {
     }),
     "Group by columns and compute metrics: { by: [...], metrics: { name: sum(x) } }"
   ),
-  window: described(
-    Schema.Struct({ column: Column, every: Duration, as: Column }),
-    "Tumbling window: bucket a timestamp column into fixed intervals"
-  ),
+  window: described(Schema.Struct({ column: Column, every: Duration, as: Column }), "Tumbling window: bucket a timestamp column into fixed intervals"),
   sql: described(Expression, "A SQL query over {{ input }} (the previous step) and {{ layer.table }} references")
 } as const
 
 export type StepKind = keyof typeof Steps
 export const stepKinds = Object.keys(Steps) as ReadonlyArray<StepKind>
 
-export const Step = described(Schema.Union([
-  Schema.Struct({ select: Steps.select }),
-  Schema.Struct({ drop: Steps.drop }),
-  Schema.Struct({ rename: Steps.rename }),
-  Schema.Struct({ cast: Steps.cast }),
-  Schema.Struct({ trim: Steps.trim }),
-  Schema.Struct({ lowercase: Steps.lowercase }),
-  Schema.Struct({ uppercase: Steps.uppercase }),
-  Schema.Struct({ fill_nulls: Steps.fill_nulls }),
-  Schema.Struct({ drop_nulls: Steps.drop_nulls }),
-  Schema.Struct({ dedupe: Steps.dedupe }),
-  Schema.Struct({ filter: Steps.filter }),
-  Schema.Struct({ derive: Steps.derive }),
-  Schema.Struct({ mask: Steps.mask }),
-  Schema.Struct({ join: Steps.join }),
-  Schema.Struct({ top: Steps.top }),
-  Schema.Struct({ aggregate: Steps.aggregate }),
-  Schema.Struct({ window: Steps.window }),
-  Schema.Struct({ sql: Steps.sql })
-]), "One transform step, e.g. `dedupe: { keys: [id] }`")
+export const Step = described(
+  Schema.Union([
+    Schema.Struct({ select: Steps.select }),
+    Schema.Struct({ drop: Steps.drop }),
+    Schema.Struct({ rename: Steps.rename }),
+    Schema.Struct({ cast: Steps.cast }),
+    Schema.Struct({ trim: Steps.trim }),
+    Schema.Struct({ lowercase: Steps.lowercase }),
+    Schema.Struct({ uppercase: Steps.uppercase }),
+    Schema.Struct({ fill_nulls: Steps.fill_nulls }),
+    Schema.Struct({ drop_nulls: Steps.drop_nulls }),
+    Schema.Struct({ dedupe: Steps.dedupe }),
+    Schema.Struct({ filter: Steps.filter }),
+    Schema.Struct({ derive: Steps.derive }),
+    Schema.Struct({ mask: Steps.mask }),
+    Schema.Struct({ join: Steps.join }),
+    Schema.Struct({ top: Steps.top }),
+    Schema.Struct({ aggregate: Steps.aggregate }),
+    Schema.Struct({ window: Steps.window }),
+    Schema.Struct({ sql: Steps.sql })
+  ]),
+  "One transform step, e.g. `dedupe: { keys: [id] }`"
+)
 export type Step = typeof Step.Type
 
 // ---------------------------------------------------------------------------------------------
@@ -190,13 +173,16 @@ const Expectations = {
 export type ExpectationKind = keyof typeof Expectations
 export const expectationKinds = Object.keys(Expectations) as ReadonlyArray<ExpectationKind>
 
-export const Expectation = described(Schema.Union([
-  Schema.Struct({ check: Expectations.check, ...expectationCommon }),
-  Schema.Struct({ not_null: Expectations.not_null, ...expectationCommon }),
-  Schema.Struct({ unique: Expectations.unique, ...expectationCommon }),
-  Schema.Struct({ accepted_values: Expectations.accepted_values, ...expectationCommon }),
-  Schema.Struct({ relationships: Expectations.relationships, ...expectationCommon })
-]), "A data quality rule: check, not_null, unique, accepted_values or relationships, with on_fail")
+export const Expectation = described(
+  Schema.Union([
+    Schema.Struct({ check: Expectations.check, ...expectationCommon }),
+    Schema.Struct({ not_null: Expectations.not_null, ...expectationCommon }),
+    Schema.Struct({ unique: Expectations.unique, ...expectationCommon }),
+    Schema.Struct({ accepted_values: Expectations.accepted_values, ...expectationCommon }),
+    Schema.Struct({ relationships: Expectations.relationships, ...expectationCommon })
+  ]),
+  "A data quality rule: check, not_null, unique, accepted_values or relationships, with on_fail"
+)
 export type Expectation = typeof Expectation.Type
 
 // ---------------------------------------------------------------------------------------------
@@ -248,17 +234,23 @@ export type Table = typeof Table.Type
 export const namePattern = /^[A-Za-z_][A-Za-z0-9_]*$/
 const TableName = Schema.String.check(Schema.isPattern(namePattern))
 
-
 export const Pipeline = Schema.Struct({
   $schema: Schema.optionalKey(Schema.String),
   version: Schema.Literal(1),
   pipeline: described(TableName, "The pipeline's name, unique across files"),
   description: Schema.optionalKey(Schema.String),
-  schedule: Schema.optionalKey(described(Schema.Struct({
-    cron: described(Schema.NonEmptyString, "When `medallion serve` runs the pipeline: five cron fields (minute hour day month weekday), or six with seconds first"),
-    timezone: Schema.optionalKey(described(Schema.String, "IANA time zone of the cron fields, e.g. Europe/Berlin (default UTC)")),
-    catch_up: Schema.optionalKey(described(Schema.Boolean, "Run once when `medallion serve` starts if the latest scheduled time passed while no server was running (default false)"))
-  }), "Run on a cron schedule while `medallion serve` runs; a firing while the previous run is still going is skipped")),
+  schedule: Schema.optionalKey(
+    described(
+      Schema.Struct({
+        cron: described(Schema.NonEmptyString, "When `medallion serve` runs the pipeline: five cron fields (minute hour day month weekday), or six with seconds first"),
+        timezone: Schema.optionalKey(described(Schema.String, "IANA time zone of the cron fields, e.g. Europe/Berlin (default UTC)")),
+        catch_up: Schema.optionalKey(
+          described(Schema.Boolean, "Run once when `medallion serve` starts if the latest scheduled time passed while no server was running (default false)")
+        )
+      }),
+      "Run on a cron schedule while `medallion serve` runs; a firing while the previous run is still going is skipped"
+    )
+  ),
   retry: Schema.optionalKey(Retry),
   timeout: Schema.optionalKey(described(Duration, "Time limit for each table of this pipeline (a table's own timeout wins)")),
   // Keys are plain strings so that editors get the value schema; the planner checks the names.
@@ -270,4 +262,4 @@ export const Pipeline = Schema.Struct({
 export type Pipeline = typeof Pipeline.Type
 
 export const layers = ["bronze", "silver", "gold"] as const
-export type Layer = typeof layers[number]
+export type Layer = (typeof layers)[number]

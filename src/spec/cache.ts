@@ -40,14 +40,14 @@ const decodeEntry = Schema.decodeUnknownOption(Schema.fromJsonString(Entry))
 const positionKey = (path: ReadonlyArray<string | number>, at: "key" | "value") => `${at}:${path.join(".")}`
 
 const entryFile = (cache: SpecCache, file: string) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const path = yield* Path.Path
     return path.join(cache.dir, `spec-${hash(path.resolve(file)).slice(0, 16)}.json`)
   })
 
 /** The file's decoded pipeline if the cache holds it for this very text and build. */
 export const cached = (cache: SpecCache, file: string, text: string) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
     const raw = yield* fs.readFileString(yield* entryFile(cache, file)).pipe(Effect.option)
     const entry = Option.flatMap(raw, decodeEntry)
@@ -65,7 +65,7 @@ export const cached = (cache: SpecCache, file: string, text: string) =>
 
 /** Keeps a freshly decoded pipeline for the next run; never fails. */
 export const keep = (cache: SpecCache, parsed: ParsedPipeline, text: string) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
     const positions: Record<string, { readonly line: number; readonly column: number }> = {}
     for (const layer of layers) {

@@ -9,7 +9,7 @@ import { type Problem, SpecError } from "./SpecError.ts"
 import { type Environment, expandPipelinePaths } from "./variables.ts"
 
 /** Parses the files (or takes them from `cache`), then fills in `${VAR}`s of their paths from `environment`. */
-export const loadPipelines = Effect.fn("spec.load")(function*(files: ReadonlyArray<string>, cache?: SpecCache, environment: Environment = {}) {
+export const loadPipelines = Effect.fn("spec.load")(function* (files: ReadonlyArray<string>, cache?: SpecCache, environment: Environment = {}) {
   const fs = yield* FileSystem.FileSystem
   const problems: Array<Problem> = []
   const parsed: Array<ParsedPipeline> = []

@@ -61,11 +61,9 @@ const positionOf = (doc: Document, lines: LineCounter, path: YamlPath, at: "key"
 }
 
 const valueAt = (input: unknown, path: YamlPath): unknown =>
-  path.reduce<unknown>((value, key) =>
-    value !== null && typeof value === "object" ? (value as Record<string | number, unknown>)[key] : undefined, input)
+  path.reduce<unknown>((value, key) => (value !== null && typeof value === "object" ? (value as Record<string | number, unknown>)[key] : undefined), input)
 
-const isPlainObject = (value: unknown): value is Record<string, unknown> =>
-  value !== null && typeof value === "object" && !Array.isArray(value)
+const isPlainObject = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === "object" && !Array.isArray(value)
 
 /** What a union at this path is called, for messages such as `unknown transform "dedup"`. */
 const nounFor = (path: YamlPath): string => {
@@ -117,11 +115,10 @@ const collectUnion = (issue: SchemaIssue.AnyOf, path: YamlPath, input: unknown):
   const value = valueAt(input, path)
   if (!isPlainObject(value)) return [{ path, at: "value", message: valueMessage(issue, path, input) }]
   const members = issue.ast.types
-  const discriminators = members.flatMap((m) =>
-    SchemaAST.isObjects(m) && m.propertySignatures.length > 0 ? [String(m.propertySignatures[0]!.name)] : [])
-  const meant = members.find((m) =>
-    SchemaAST.isObjects(m) && m.propertySignatures.length > 0 && String(m.propertySignatures[0]!.name) in value)
-    ?? members.find((m) => SchemaAST.isObjects(m) && m.indexSignatures.length > 0)
+  const discriminators = members.flatMap((m) => (SchemaAST.isObjects(m) && m.propertySignatures.length > 0 ? [String(m.propertySignatures[0]!.name)] : []))
+  const meant =
+    members.find((m) => SchemaAST.isObjects(m) && m.propertySignatures.length > 0 && String(m.propertySignatures[0]!.name) in value) ??
+    members.find((m) => SchemaAST.isObjects(m) && m.indexSignatures.length > 0)
   const keys = Object.keys(value)
   const present = discriminators.filter((k) => keys.includes(k))
   if (present.length > 1) {
@@ -130,21 +127,22 @@ const collectUnion = (issue: SchemaIssue.AnyOf, path: YamlPath, input: unknown):
   const memberIssue = meant === undefined ? undefined : issue.issues.find((i) => "ast" in i && i.ast === meant)
   if (memberIssue !== undefined) return collect(memberIssue, path, input)
   // Keys every member shares (such as an expectation's name and on_fail) are not the unknown one.
-  const shared = new Set(members.flatMap((m) => SchemaAST.isObjects(m) ? m.propertySignatures.slice(1).map((p) => String(p.name)) : []))
+  const shared = new Set(members.flatMap((m) => (SchemaAST.isObjects(m) ? m.propertySignatures.slice(1).map((p) => String(p.name)) : [])))
   const unknownKey = keys.find((k) => !discriminators.includes(k) && !shared.has(k))
   if (unknownKey === undefined) {
     return [{ path, at: "value", message: `missing the ${nounFor(path)} itself: one of ${discriminators.join(", ")}` }]
   }
-  return [{
-    path: [...path, unknownKey],
-    at: "key",
-    message: `unknown ${nounFor(path)} "${unknownKey}"${didYouMean(unknownKey, discriminators)} (expected one of: ${discriminators.join(", ")})`
-  }]
+  return [
+    {
+      path: [...path, unknownKey],
+      at: "key",
+      message: `unknown ${nounFor(path)} "${unknownKey}"${didYouMean(unknownKey, discriminators)} (expected one of: ${discriminators.join(", ")})`
+    }
+  ]
 }
 
 /** `silver.orders.transforms[0].dedupe` */
-export const formatPath = (path: YamlPath): string =>
-  path.map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? p : `.${p}`)).join("")
+export const formatPath = (path: YamlPath): string => path.map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? p : `.${p}`)).join("")
 
 export interface ParsedYaml<A> {
   readonly file: string
@@ -234,8 +232,7 @@ export const yamlValue = (text: string): unknown => {
 }
 
 /** Schema problems of a plain value as (path, message) pairs, for inputs that are not YAML files. */
-export const describeIssues = (issue: SchemaIssue.Issue, input: unknown): ReadonlyArray<{ readonly path: YamlPath; readonly message: string }> =>
-  collect(issue, [], input)
+export const describeIssues = (issue: SchemaIssue.Issue, input: unknown): ReadonlyArray<{ readonly path: YamlPath; readonly message: string }> => collect(issue, [], input)
 
 /**
  * Parse YAML and decode it with `schema`; every problem is positioned in the file. `prepare`
@@ -250,22 +247,26 @@ export const decodeYaml = <S extends Schema.Top & { readonly DecodingServices: n
   const lines = new LineCounter()
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false })
   const problemAt = (path: YamlPath, message: string, at: "key" | "value" = "value"): Problem => ({
-    file, message, ...positionOf(doc, lines, path, at)
+    file,
+    message,
+    ...positionOf(doc, lines, path, at)
   })
   const duplicates = duplicateKeys(doc)
   if (doc.errors.length > 0 || duplicates.length > 0) {
-    return Result.fail(new SpecError({
-      problems: [
-        ...doc.errors.map((e) => {
-          const { line, col } = lines.linePos(e.pos[0])
-          return { file, line, column: col, message: `YAML: ${e.message.split("\n")[0]} (check the indentation and quoting around here)` }
-        }),
-        ...duplicates.map(({ offset, key }) => {
-          const { line, col } = lines.linePos(offset)
-          return { file, line, column: col, message: `YAML: Map keys must be unique; "${key}" is already a key of this mapping` }
-        })
-      ]
-    }))
+    return Result.fail(
+      new SpecError({
+        problems: [
+          ...doc.errors.map((e) => {
+            const { line, col } = lines.linePos(e.pos[0])
+            return { file, line, column: col, message: `YAML: ${e.message.split("\n")[0]} (check the indentation and quoting around here)` }
+          }),
+          ...duplicates.map(({ offset, key }) => {
+            const { line, col } = lines.linePos(offset)
+            return { file, line, column: col, message: `YAML: Map keys must be unique; "${key}" is already a key of this mapping` }
+          })
+        ]
+      })
+    )
   }
   const plain = toPlain(doc)
   if (Result.isFailure(plain)) {

@@ -38,15 +38,17 @@ export const expandPipelinePaths = (parsed: ParsedPipeline, env: Environment): R
     return value
   }
   const spec = parsed.spec
-  const sources = spec.sources === undefined ? undefined
-    : Object.fromEntries(Object.entries(spec.sources).map(([name, s]) => [name, { ...s, path: expand(s.path, ["sources", name, "path"]) }]))
+  const sources =
+    spec.sources === undefined ? undefined : Object.fromEntries(Object.entries(spec.sources).map(([name, s]) => [name, { ...s, path: expand(s.path, ["sources", name, "path"]) }]))
   const withTargets = (layer: "silver" | "gold", name: string, table: Table): Table =>
-    table.targets === undefined ? table : {
-      ...table,
-      targets: table.targets.map((t, i) => "parquet" in t
-        ? { ...t, parquet: expand(t.parquet, [layer, name, "targets", i, "parquet"]) }
-        : { ...t, csv: expand(t.csv, [layer, name, "targets", i, "csv"]) })
-    }
+    table.targets === undefined
+      ? table
+      : {
+          ...table,
+          targets: table.targets.map((t, i) =>
+            "parquet" in t ? { ...t, parquet: expand(t.parquet, [layer, name, "targets", i, "parquet"]) } : { ...t, csv: expand(t.csv, [layer, name, "targets", i, "csv"]) }
+          )
+        }
   const tables = (layer: "silver" | "gold") => {
     const declared = spec[layer]
     return declared === undefined ? undefined : Object.fromEntries(Object.entries(declared).map(([name, t]) => [name, withTargets(layer, name, t)]))

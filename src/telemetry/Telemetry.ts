@@ -22,12 +22,7 @@ export type TelemetryMode = "auto" | "otlp" | "off"
 
 const set = (value: string | undefined): string | undefined => (value === undefined || value.trim() === "" ? undefined : value.trim())
 
-const endpointVariables = [
-  "OTEL_EXPORTER_OTLP_ENDPOINT",
-  "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-  "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
-  "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"
-]
+const endpointVariables = ["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"]
 
 /** Whether the SDK is loaded at all for this mode and environment. Pure. */
 export const isEnabled = (mode: TelemetryMode, env: Env): boolean => {
@@ -55,8 +50,7 @@ export const parseKeyValues = (text: string | undefined): Record<string, string>
 }
 
 /** The service name: OTEL_SERVICE_NAME, else service.name in OTEL_RESOURCE_ATTRIBUTES, else "medallion". */
-export const serviceName = (env: Env): string =>
-  set(env["OTEL_SERVICE_NAME"]) ?? parseKeyValues(env["OTEL_RESOURCE_ATTRIBUTES"])["service.name"] ?? "medallion"
+export const serviceName = (env: Env): string => set(env["OTEL_SERVICE_NAME"]) ?? parseKeyValues(env["OTEL_RESOURCE_ATTRIBUTES"])["service.name"] ?? "medallion"
 
 /** How long exit may wait for the last spans, metrics and logs to reach the collector. */
 const shutdownTimeout = "2 seconds"

@@ -61,21 +61,27 @@ const startSdk = (options: SdkOptions) =>
         Effect.interruptible,
         Effect.timeoutOption(options.shutdownTimeout),
         // Unregister the globals so a later SDK in the same process (tests, `serve` restarts) can register.
-        Effect.ensuring(Effect.sync(() => {
-          trace.disable()
-          logs.disable()
-          propagation.disable()
-          context.disable()
-        }))
+        Effect.ensuring(
+          Effect.sync(() => {
+            trace.disable()
+            logs.disable()
+            propagation.disable()
+            context.disable()
+          })
+        )
       )
   )
 
 /** Effect's spans on the global OpenTelemetry tracer, each scrubbed of secrets (Secrets.scrubSpan). */
-const scrubbedTracer = Layer.effect(Tracer.Tracer, Effect.map(OtelTracer.make, (inner) =>
-  Tracer.make({
-    span: (options) => Secrets.scrubSpan(inner.span(options)),
-    ...(inner.context === undefined ? {} : { context: inner.context })
-  }))).pipe(Layer.provideMerge(OtelTracer.layerGlobalTracer))
+const scrubbedTracer = Layer.effect(
+  Tracer.Tracer,
+  Effect.map(OtelTracer.make, (inner) =>
+    Tracer.make({
+      span: (options) => Secrets.scrubSpan(inner.span(options)),
+      ...(inner.context === undefined ? {} : { context: inner.context })
+    })
+  )
+).pipe(Layer.provideMerge(OtelTracer.layerGlobalTracer))
 
 /**
  * The metric descriptors with their units (from runtime/metrics.ts, by way of the CLI):
@@ -106,22 +112,32 @@ export const layer = (options: SdkOptions): Layer.Layer<never> => {
     serviceVersion: options.serviceVersion,
     attributes: parseKeyValues(options.env["OTEL_RESOURCE_ATTRIBUTES"])
   })
-  const tracesAndLogs = Layer.unwrap(Effect.gen(function*() {
-    yield* startSdk(options)
-    const loggerProvider = logs.getLoggerProvider()
-    // The SDK registers a LoggerProvider unless OTEL_LOGS_EXPORTER=none; then logs stay local.
-    const logging = loggerProvider instanceof LoggerProvider
-      ? Logger.layer([Effect.map(OtelLogger.make, Secrets.scrubbingLogger)], { mergeWithExisting: true }).pipe(
-        Layer.provide(Layer.succeed(OtelLogger.OtelLoggerProvider, loggerProvider))
-      )
-      : Layer.empty
-    return Layer.mergeAll(scrubbedTracer, logging)
-  }))
-  const metrics = Layer.unwrap(Effect.promise(() => metricExporter(options.env)).pipe(Effect.map((exporter) => {
-    if (exporter === undefined) return Layer.empty
-    const reader: MetricReader = new PeriodicExportingMetricReader({ exporter })
-    return Layer.effectDiscard(Effect.flatMap(OtelMetrics.makeProducer(), (producer) =>
-      OtelMetrics.registerProducer(withUnits(producer, options.metricUnits), () => reader, { shutdownTimeout: options.shutdownTimeout }))).pipe(Layer.provide(resource))
-  })))
+  const tracesAndLogs = Layer.unwrap(
+    Effect.gen(function* () {
+      yield* startSdk(options)
+      const loggerProvider = logs.getLoggerProvider()
+      // The SDK registers a LoggerProvider unless OTEL_LOGS_EXPORTER=none; then logs stay local.
+      const logging =
+        loggerProvider instanceof LoggerProvider
+          ? Logger.layer([Effect.map(OtelLogger.make, Secrets.scrubbingLogger)], { mergeWithExisting: true }).pipe(
+              Layer.provide(Layer.succeed(OtelLogger.OtelLoggerProvider, loggerProvider))
+            )
+          : Layer.empty
+      return Layer.mergeAll(scrubbedTracer, logging)
+    })
+  )
+  const metrics = Layer.unwrap(
+    Effect.promise(() => metricExporter(options.env)).pipe(
+      Effect.map((exporter) => {
+        if (exporter === undefined) return Layer.empty
+        const reader: MetricReader = new PeriodicExportingMetricReader({ exporter })
+        return Layer.effectDiscard(
+          Effect.flatMap(OtelMetrics.makeProducer(), (producer) =>
+            OtelMetrics.registerProducer(withUnits(producer, options.metricUnits), () => reader, { shutdownTimeout: options.shutdownTimeout })
+          )
+        ).pipe(Layer.provide(resource))
+      })
+    )
+  )
   return Layer.mergeAll(tracesAndLogs, metrics)
 }

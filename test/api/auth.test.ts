@@ -34,12 +34,14 @@ describe("API authentication", () => {
 
   beforeAll(async () => {
     jwks = createServer((_req, res) => {
-      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({
-        keys: [
-          { ...rsa.publicKey.export({ format: "jwk" }), kid: "rsa-1", alg: "RS256", use: "sig" },
-          { ...ec.publicKey.export({ format: "jwk" }), kid: "ec-1", alg: "ES256", use: "sig" }
-        ]
-      }))
+      res.writeHead(200, { "content-type": "application/json" }).end(
+        JSON.stringify({
+          keys: [
+            { ...rsa.publicKey.export({ format: "jwk" }), kid: "rsa-1", alg: "RS256", use: "sig" },
+            { ...ec.publicKey.export({ format: "jwk" }), kid: "ec-1", alg: "ES256", use: "sig" }
+          ]
+        })
+      )
     })
     await new Promise<void>((resolve) => jwks.listen(0, "127.0.0.1", resolve))
     project = shopProject()
@@ -84,7 +86,10 @@ describe("API authentication", () => {
   it("accepts a valid HS256 token with the read scope", async () => {
     const r = await server.get("/gold", bearer(hs256(jwtSecret, claims("read"))))
     assert.strictEqual(r.status, 200, r.text)
-    assert.deepStrictEqual(r.body.tables.map((t: any) => t.name), ["orders", "revenue"])
+    assert.deepStrictEqual(
+      r.body.tables.map((t: any) => t.name),
+      ["orders", "revenue"]
+    )
   })
 
   it("rejects a bad signature, an expired token, a token not yet valid, no exp, alg none, the wrong audience and garbage", async () => {
@@ -177,8 +182,7 @@ describe("API authentication", () => {
     assertUnauthorized(await server.get("/pipelines", { "x-api-key": "read-key-012345678" }), /API key is not valid/)
     const run = await server.post("/pipelines/slow/runs", undefined, { "x-api-key": "run-key-9876543210" })
     assert.strictEqual(run.status, 202, run.text)
-    await until("the run to finish", async () =>
-      (await server.get(`/runs/${run.body.batch_id}`, { "x-api-key": "run-key-9876543210" })).body.run.status === "succeeded", 60_000)
+    await until("the run to finish", async () => (await server.get(`/runs/${run.body.batch_id}`, { "x-api-key": "run-key-9876543210" })).body.run.status === "succeeded", 60_000)
   }, 90_000)
 
   it("keeps the API description public by default", async () => {

@@ -45,7 +45,7 @@ describe("/health over a damaged warehouse", () => {
     closeSync(fd)
     const logged: Array<string> = []
     const capture = (...args: Array<unknown>) => {
-      logged.push(args.map((a) => typeof a === "string" ? a : JSON.stringify(a, (_k, v) => v instanceof Error ? String(v) : v) ?? String(a)).join(" "))
+      logged.push(args.map((a) => (typeof a === "string" ? a : (JSON.stringify(a, (_k, v) => (v instanceof Error ? String(v) : v)) ?? String(a)))).join(" "))
     }
     vi.spyOn(console, "log").mockImplementation(capture)
     vi.spyOn(console, "error").mockImplementation(capture)
@@ -57,7 +57,10 @@ describe("/health over a damaged warehouse", () => {
     assert.strictEqual(corrupt.body.checks.metadata.status, "failed")
     assert.include(corrupt.body.detail, "see the server log")
     assertReveals(corrupt.text, hostWords())
-    assert.isTrue(logged.some((line) => /checksum|Corrupt/i.test(line) && line.includes("health check")), logged.join("\n"))
+    assert.isTrue(
+      logged.some((line) => /checksum|Corrupt/i.test(line) && line.includes("health check")),
+      logged.join("\n")
+    )
 
     // Cut short: DuckDB's message names the file with its absolute path.
     truncateSync(warehouse, 4096)
@@ -65,7 +68,10 @@ describe("/health over a damaged warehouse", () => {
     const truncated = await server.get("/health")
     assert.strictEqual(truncated.status, 503, truncated.text)
     assertReveals(truncated.text, hostWords())
-    assert.isTrue(logged.some((line) => line.includes(warehouse)), logged.join("\n"))
+    assert.isTrue(
+      logged.some((line) => line.includes(warehouse)),
+      logged.join("\n")
+    )
 
     // The routes behind credentials already said as little.
     const runs = await server.get("/runs", { "x-api-key": apiKey })

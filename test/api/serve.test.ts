@@ -54,7 +54,7 @@ const serve = async (dir: string, env: Readonly<Record<string, string>> = {}): P
 
 const json = async (url: string, init?: RequestInit) => {
   const response = await fetch(url, init)
-  return { status: response.status, body: await response.json() as any }
+  return { status: response.status, body: (await response.json()) as any }
 }
 
 describe("medallion serve (process)", () => {
@@ -86,7 +86,10 @@ describe("medallion serve (process)", () => {
     // Refused at once: an apply that waited for the lock would not return before the test's timeout.
     const apply = cli(p.dir, ["apply", "pipelines/shop.yaml"])
     assert.strictEqual(apply.code, 1, apply.stdout)
-    assert.match(apply.stderr, new RegExp(`in use by pid ${server.child.pid} on host \\S+ since \\S+ \\(medallion serve\\); a server owns it: start runs through its API \\(POST /pipelines/<name>/runs\\)`))
+    assert.match(
+      apply.stderr,
+      new RegExp(`in use by pid ${server.child.pid} on host \\S+ since \\S+ \\(medallion serve\\); a server owns it: start runs through its API \\(POST /pipelines/<name>/runs\\)`)
+    )
 
     const started = await json(`${server.url}/pipelines/slower/runs`, { method: "POST" })
     assert.strictEqual(started.status, 202)
@@ -131,10 +134,14 @@ describe("medallion serve (process)", () => {
     const started = await json(`${first.url}/pipelines/halfway/runs`, { method: "POST" })
     assert.strictEqual(started.status, 202)
     const id: string = started.body.batch_id
-    await until("bronze.memos to publish while the run goes on", async () => {
-      const { body } = await json(`${first.url}/runs/${id}`)
-      return body.run.status === "running" && body.tables.some((t: any) => t.table === "bronze.memos")
-    }, 60_000)
+    await until(
+      "bronze.memos to publish while the run goes on",
+      async () => {
+        const { body } = await json(`${first.url}/runs/${id}`)
+        return body.run.status === "running" && body.tables.some((t: any) => t.table === "bronze.memos")
+      },
+      60_000
+    )
     process.kill(first.child.pid!, "SIGKILL")
     await first.exited
 
@@ -144,9 +151,15 @@ describe("medallion serve (process)", () => {
       const one = await json(`${second.url}/runs/${id}`)
       assert.strictEqual(one.status, 200)
       assert.deepStrictEqual([one.body.run.status, one.body.run.records_in, one.body.run.records_out], ["crashed", 1, 1])
-      assert.deepStrictEqual(one.body.tables.map((t: any) => [t.table, t.status, t.rows_in, t.rows_out]), [["bronze.memos", "succeeded", 1, 1]])
+      assert.deepStrictEqual(
+        one.body.tables.map((t: any) => [t.table, t.status, t.rows_in, t.rows_out]),
+        [["bronze.memos", "succeeded", 1, 1]]
+      )
       const runs = await json(`${second.url}/runs`)
-      assert.deepStrictEqual(runs.body.runs.map((r: any) => [r.batch_id, r.status]), [[id, "crashed"]])
+      assert.deepStrictEqual(
+        runs.body.runs.map((r: any) => [r.batch_id, r.status]),
+        [[id, "crashed"]]
+      )
       assert.deepStrictEqual((await json(`${second.url}/runs?status=running`)).body.runs, [])
       const pipelines = await json(`${second.url}/pipelines`)
       const listed = pipelines.body.pipelines.find((x: any) => x.name === "halfway")
@@ -159,7 +172,10 @@ describe("medallion serve (process)", () => {
       await second.exited
     }
     const cliRuns = cli(p.dir, ["runs", "--json"])
-    assert.deepStrictEqual(JSON.parse(cliRuns.stdout).map((r: any) => [r.batch_id, r.status]), [[id, "crashed"]])
+    assert.deepStrictEqual(
+      JSON.parse(cliRuns.stdout).map((r: any) => [r.batch_id, r.status]),
+      [[id, "crashed"]]
+    )
   }, 180_000)
 
   describe("tracing", () => {
@@ -184,15 +200,27 @@ describe("medallion serve (process)", () => {
       await until("spans to arrive", () => collector.spans().some((s) => s.name === "medallion.run"), 10_000)
       const spans = collector.spans().filter((s) => s.traceId === traceId)
       const request = spans.find((s) => s.parentSpanId === parentId)
-      assert.isDefined(request, `a server span under the caller's span; got ${collector.spans().map((s) => `${s.name}:${s.traceId}`).join(", ")}`)
+      assert.isDefined(
+        request,
+        `a server span under the caller's span; got ${collector
+          .spans()
+          .map((s) => `${s.name}:${s.traceId}`)
+          .join(", ")}`
+      )
       const run = spans.find((s) => s.name === "medallion.run")
       assert.isDefined(run, "the run's span is in the caller's trace")
       const byId = new Map(spans.map((s) => [s.spanId, s]))
       const chain: Array<Span> = []
       for (let s: Span | undefined = run; s !== undefined; s = s.parentSpanId === undefined ? undefined : byId.get(s.parentSpanId)) chain.push(s)
-      assert.include(chain.map((s) => s.spanId), request!.spanId)
+      assert.include(
+        chain.map((s) => s.spanId),
+        request!.spanId
+      )
       assert.strictEqual(run!.attributes["medallion.batch_id"], started.body.batch_id)
-      assert.isTrue(spans.some((s) => s.name === "silver.orders" && s.attributes["medallion.table"] === "silver.orders"), "table spans, named by their table, in the same trace")
+      assert.isTrue(
+        spans.some((s) => s.name === "silver.orders" && s.attributes["medallion.table"] === "silver.orders"),
+        "table spans, named by their table, in the same trace"
+      )
       // The server span is named {method} {route} after the HTTP semantic conventions, with the route as OpenAPI writes it.
       assert.strictEqual(request!.name, "POST /pipelines/{name}/runs")
       assert.deepInclude(request!.attributes, { "http.route": "/pipelines/{name}/runs", "http.request.method": "POST", "http.response.status_code": 202 })

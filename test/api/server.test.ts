@@ -48,7 +48,18 @@ describe("medallion serve API", () => {
     const spec = await server.get("/openapi.json")
     assert.strictEqual(spec.status, 200)
     assert.strictEqual(spec.body.openapi, "3.1.0")
-    for (const path of ["/health", "/metrics", "/metrics/prometheus", "/gold", "/gold/{table}", "/pipelines", "/pipelines/{name}", "/pipelines/{name}/runs", "/runs", "/runs/{batch_id}"]) {
+    for (const path of [
+      "/health",
+      "/metrics",
+      "/metrics/prometheus",
+      "/gold",
+      "/gold/{table}",
+      "/pipelines",
+      "/pipelines/{name}",
+      "/pipelines/{name}/runs",
+      "/runs",
+      "/runs/{batch_id}"
+    ]) {
       assert.property(spec.body.paths, path)
     }
     assert.deepStrictEqual(Object.keys(spec.body.components.securitySchemes).sort(), ["apiKey", "bearer"])
@@ -71,9 +82,18 @@ describe("medallion serve API", () => {
     const orders = r.body.tables.find((t: any) => t.name === "orders")
     assert.strictEqual(orders.row_count, 59)
     assert.strictEqual(orders.pipeline, "shop")
-    assert.deepStrictEqual(orders.columns.map((c: any) => [c.name, c.type]), [
-      ["id", "INTEGER"], ["amount", "DECIMAL(10,2)"], ["day", "DATE"], ["country", "VARCHAR"], ["paid", "BOOLEAN"], ["ordered_at", "TIMESTAMP"], ["big", "BIGINT"]
-    ])
+    assert.deepStrictEqual(
+      orders.columns.map((c: any) => [c.name, c.type]),
+      [
+        ["id", "INTEGER"],
+        ["amount", "DECIMAL(10,2)"],
+        ["day", "DATE"],
+        ["country", "VARCHAR"],
+        ["paid", "BOOLEAN"],
+        ["ordered_at", "TIMESTAMP"],
+        ["big", "BIGINT"]
+      ]
+    )
     assert.strictEqual(orders.last_refresh.batch_id, firstBatch)
     const revenue = r.body.tables.find((t: any) => t.name === "revenue")
     assert.strictEqual(revenue.description, "Revenue per day and country")
@@ -98,8 +118,14 @@ describe("medallion serve API", () => {
     assert.strictEqual(new Set(seen).size, 59)
     const byOffset = await server.get("/gold/orders?limit=10&offset=20&order_by=amount.desc")
     const third = await server.get("/gold/orders?limit=10&order_by=-amount")
-    assert.deepStrictEqual(byOffset.body.rows.map((r: any) => r.id), seen.slice(20, 30))
-    assert.deepStrictEqual(third.body.rows.map((r: any) => r.id), seen.slice(0, 10))
+    assert.deepStrictEqual(
+      byOffset.body.rows.map((r: any) => r.id),
+      seen.slice(20, 30)
+    )
+    assert.deepStrictEqual(
+      third.body.rows.map((r: any) => r.id),
+      seen.slice(0, 10)
+    )
     assert.strictEqual(byOffset.body.offset, 20)
   })
 
@@ -126,7 +152,10 @@ describe("medallion serve API", () => {
     const amounts = range.body.rows.map((r: any) => Number(r.amount))
     assert.isAbove(amounts.length, 0)
     assert.isTrue(amounts.every((a: number) => a >= 100 && a < 200))
-    assert.deepStrictEqual(amounts, [...amounts].sort((a, b) => a - b))
+    assert.deepStrictEqual(
+      amounts,
+      [...amounts].sort((a, b) => a - b)
+    )
 
     const days = await server.get("/gold/revenue?day[in]=2024-01-02,2024-01-03&limit=25")
     assert.strictEqual(days.body.rows.length, 10)
@@ -142,7 +171,10 @@ describe("medallion serve API", () => {
 
     // BIGINT beyond 2^53 compares exactly and comes back as an exact string.
     const big = await server.get("/gold/orders?big=9007199254740994")
-    assert.deepStrictEqual(big.body.rows.map((r: any) => [r.id, r.big]), [[1, "9007199254740994"]])
+    assert.deepStrictEqual(
+      big.body.rows.map((r: any) => [r.id, r.big]),
+      [[1, "9007199254740994"]]
+    )
 
     const notNull = await server.get("/gold/orders?id[is_null]=false&limit=1")
     assert.strictEqual(notNull.body.rows.length, 1)
@@ -180,7 +212,10 @@ describe("medallion serve API", () => {
   it("GET /pipelines and /pipelines/{name}: DAG, schedule and next run time", async () => {
     const list = await server.get("/pipelines")
     assert.strictEqual(list.status, 200)
-    assert.deepStrictEqual(list.body.pipelines.map((p: any) => p.name), ["shop", "slow"])
+    assert.deepStrictEqual(
+      list.body.pipelines.map((p: any) => p.name),
+      ["shop", "slow"]
+    )
     const shopSummary = list.body.pipelines[0]
     assert.strictEqual(shopSummary.schedule.cron, "0 3 * * *")
     assert.strictEqual(shopSummary.schedule.timezone, "Europe/Berlin")
@@ -194,9 +229,10 @@ describe("medallion serve API", () => {
 
     const detail = await server.get("/pipelines/shop")
     assert.strictEqual(detail.status, 200)
-    assert.deepStrictEqual(detail.body.dag.nodes.map((n: any) => n.id), [
-      "bronze.notes", "bronze.orders", "silver.notes", "silver.orders", "gold.orders", "gold.revenue"
-    ].filter((id) => detail.body.dag.nodes.some((n: any) => n.id === id)))
+    assert.deepStrictEqual(
+      detail.body.dag.nodes.map((n: any) => n.id),
+      ["bronze.notes", "bronze.orders", "silver.notes", "silver.orders", "gold.orders", "gold.revenue"].filter((id) => detail.body.dag.nodes.some((n: any) => n.id === id))
+    )
     assert.strictEqual(detail.body.dag.nodes.length, 6)
     assert.deepInclude(detail.body.dag.edges, { from: "silver.orders", to: "gold.revenue" })
     assert.deepInclude(detail.body.dag.edges, { from: "bronze.orders", to: "silver.orders" })
@@ -290,7 +326,10 @@ describe("medallion serve API", () => {
     assert.sameMembers(detail.body.run.unchanged_tables, ["bronze.notes", "bronze.orders", "silver.notes", "silver.orders", "gold.orders", "gold.revenue"])
     const gold = await server.get("/gold")
     const shop = gold.body.tables.filter((t: any) => t.pipeline === "shop")
-    assert.deepStrictEqual(shop.map((t: any) => t.name), ["orders", "revenue"])
+    assert.deepStrictEqual(
+      shop.map((t: any) => t.name),
+      ["orders", "revenue"]
+    )
     for (const t of shop) assert.strictEqual(t.last_refresh.batch_id, run.body.batch_id, t.name)
   }, 90_000)
 })

@@ -64,32 +64,37 @@ describe("API shapes (version 2)", () => {
   it("writes integers as numbers up to 2^53 - 1 and strings beyond, decimals by digits, dates and timestamps as ISO 8601", async () => {
     const r = await server.get("/gold/kinds")
     assert.strictEqual(r.status, 200, r.text)
-    assert.deepStrictEqual(r.body.rows, [{
-      id: 1,
-      small: 1,
-      safe_max: 9007199254740991,
-      beyond: "9007199254740993",
-      below: "-9007199254740993",
-      huge: "170141183460469231731687303715884105727",
-      ubig: "18446744073709551615",
-      price: 12.5,
-      wide: "1234567890123456.78",
-      wide_short: 1.5,
-      inf: "Infinity",
-      day: "2024-05-02",
-      at: "2024-05-02T00:00:00",
-      at_fraction: "2024-05-02T07:30:00.25",
-      at_zoned: "2024-05-01T22:00:00Z",
-      list: [1, "9007199254740993"],
-      struct: { n: 5, at: "2024-01-01T00:00:00" }
-    }])
+    assert.deepStrictEqual(r.body.rows, [
+      {
+        id: 1,
+        small: 1,
+        safe_max: 9007199254740991,
+        beyond: "9007199254740993",
+        below: "-9007199254740993",
+        huge: "170141183460469231731687303715884105727",
+        ubig: "18446744073709551615",
+        price: 12.5,
+        wide: "1234567890123456.78",
+        wide_short: 1.5,
+        inf: "Infinity",
+        day: "2024-05-02",
+        at: "2024-05-02T00:00:00",
+        at_fraction: "2024-05-02T07:30:00.25",
+        at_zoned: "2024-05-01T22:00:00Z",
+        list: [1, "9007199254740993"],
+        struct: { n: 5, at: "2024-01-01T00:00:00" }
+      }
+    ])
     // The text is exact: the large values are not rounded on the way (JSON.parse would keep them as written).
     assert.include(r.text, `"beyond":"9007199254740993"`)
     assert.include(r.text, `"safe_max":9007199254740991`)
 
     // Counts of an aggregate are numbers, like /runs' counts.
     const revenue = await server.get("/gold/revenue?limit=50")
-    assert.isTrue(revenue.body.rows.every((row: any) => typeof row.orders === "number" && typeof row.revenue === "number"), revenue.text)
+    assert.isTrue(
+      revenue.body.rows.every((row: any) => typeof row.orders === "number" && typeof row.revenue === "number"),
+      revenue.text
+    )
     const orders = await server.get("/gold/orders?id=1")
     assert.deepStrictEqual(orders.body.rows, [{ id: 1, amount: 7.25, day: "2024-01-02", country: "FR", paid: false, ordered_at: "2024-01-02T01:15:00", big: "9007199254740994" }])
 
@@ -97,7 +102,10 @@ describe("API shapes (version 2)", () => {
     const zoned = await server.get(`/gold/kinds?at_zoned=${encodeURIComponent(r.body.rows[0].at_zoned)}&at=${r.body.rows[0].at}&day=${r.body.rows[0].day}`)
     assert.strictEqual(zoned.body.rows.length, 1, zoned.text)
     const at = await server.get(`/gold/orders?ordered_at=${orders.body.rows[0].ordered_at}`)
-    assert.deepInclude(at.body.rows.map((row: any) => row.id), 1)
+    assert.deepInclude(
+      at.body.rows.map((row: any) => row.id),
+      1
+    )
   })
 
   it("continues a listing from the cursor alone: its filters, order and page size", async () => {
@@ -124,12 +132,21 @@ describe("API shapes (version 2)", () => {
     // The same listing written another way is the same listing; limit may change the page size.
     const again = await server.get(`/gold/orders?country[ne]=US&order_by=-amount&cursor=${first.body.next_cursor}`)
     assert.strictEqual(again.status, 200, again.text)
-    assert.deepStrictEqual(again.body.rows.map((row: any) => row.id), expected.slice(10, 20))
+    assert.deepStrictEqual(
+      again.body.rows.map((row: any) => row.id),
+      expected.slice(10, 20)
+    )
     const smaller = await server.get(`/gold/orders?limit=5&cursor=${first.body.next_cursor}`)
-    assert.deepStrictEqual(smaller.body.rows.map((row: any) => row.id), expected.slice(10, 15))
+    assert.deepStrictEqual(
+      smaller.body.rows.map((row: any) => row.id),
+      expected.slice(10, 15)
+    )
     assert.strictEqual(smaller.body.offset, 10)
     const next = await server.get(`/gold/orders?cursor=${smaller.body.next_cursor}`)
-    assert.deepStrictEqual(next.body.rows.map((row: any) => row.id), expected.slice(15, 20))
+    assert.deepStrictEqual(
+      next.body.rows.map((row: any) => row.id),
+      expected.slice(15, 20)
+    )
   })
 
   it("refuses a cursor with other filters or another order, naming both listings", async () => {

@@ -77,10 +77,7 @@ export const shopProject = (files: Readonly<Record<string, string>> = {}) =>
 
 /** Builds the warehouse: applies the shop pipeline (not the slow one). */
 export const buildWarehouse = (project: TestProject, plan: Plan) =>
-  Effect.runPromise(runPlan(project, plan, ["layer:bronze", "silver.orders", "silver.notes", "gold.revenue", "gold.orders"]).pipe(
-    Effect.provide(engine(project)),
-    Effect.scoped
-  ))
+  Effect.runPromise(runPlan(project, plan, ["layer:bronze", "silver.orders", "silver.notes", "gold.revenue", "gold.orders"]).pipe(Effect.provide(engine(project)), Effect.scoped))
 
 export const shopPlan = () => planOf(shop, slow)
 
@@ -118,11 +115,13 @@ export const startServer = async (project: TestProject, plan: Plan, api: (typeof
     close: () => Effect.runPromise(Scope.close(scope, Exit.void)),
     get: async (path, headers = {}) => read(await fetch(`${url}${path}`, { headers })),
     post: async (path, body, headers = {}) =>
-      read(await fetch(`${url}${path}`, {
-        method: "POST",
-        headers: body === undefined ? headers : { "content-type": "application/json", ...headers },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) })
-      }))
+      read(
+        await fetch(`${url}${path}`, {
+          method: "POST",
+          headers: body === undefined ? headers : { "content-type": "application/json", ...headers },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) })
+        })
+      )
   }
 }
 

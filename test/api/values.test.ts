@@ -16,7 +16,7 @@ describe("gold values in JSON", () => {
       _tag: "Struct",
       fields: new Map<string, unknown>([
         ["a", { _tag: "Integer" }],
-        ["b \"c\"", { _tag: "Timestamp", zoned: true }],
+        ['b "c"', { _tag: "Timestamp", zoned: true }],
         ["d", { _tag: "List", element: { _tag: "Decimal" } }]
       ]) as never
     })
@@ -73,17 +73,39 @@ describe("gold values in JSON", () => {
 
   it("shapes whole rows by column, inside lists, structs and maps too, and keeps null", () => {
     const columns = [
-      { name: "n", type: "BIGINT" }, { name: "d", type: "DECIMAL(10,2)" }, { name: "x", type: "DOUBLE" }, { name: "l", type: "BIGINT[]" },
-      { name: "s", type: "STRUCT(big HUGEINT, at TIMESTAMP)" }, { name: "m", type: "MAP(VARCHAR, BIGINT)" }, { name: "i", type: "INTERVAL" },
-      { name: "v", type: "VARCHAR" }, { name: "z", type: "BIGINT" }
+      { name: "n", type: "BIGINT" },
+      { name: "d", type: "DECIMAL(10,2)" },
+      { name: "x", type: "DOUBLE" },
+      { name: "l", type: "BIGINT[]" },
+      { name: "s", type: "STRUCT(big HUGEINT, at TIMESTAMP)" },
+      { name: "m", type: "MAP(VARCHAR, BIGINT)" },
+      { name: "i", type: "INTERVAL" },
+      { name: "v", type: "VARCHAR" },
+      { name: "z", type: "BIGINT" }
     ]
-    const [row] = shapeRows(columns, [{
-      n: "1", d: "3.10", x: "NaN", l: ["1", null, "9007199254740993"], s: { big: "5", at: "2024-01-01 00:00:00" },
-      m: [{ key: "k", value: "18446744073709551615" }], i: { months: 0, days: 3, micros: "0" }, v: "123", z: null
-    }])
+    const [row] = shapeRows(columns, [
+      {
+        n: "1",
+        d: "3.10",
+        x: "NaN",
+        l: ["1", null, "9007199254740993"],
+        s: { big: "5", at: "2024-01-01 00:00:00" },
+        m: [{ key: "k", value: "18446744073709551615" }],
+        i: { months: 0, days: 3, micros: "0" },
+        v: "123",
+        z: null
+      }
+    ])
     assert.deepStrictEqual(row, {
-      n: 1, d: 3.1, x: "NaN", l: [1, null, "9007199254740993"], s: { big: 5, at: "2024-01-01T00:00:00" },
-      m: [{ key: "k", value: "18446744073709551615" }], i: { months: 0, days: 3, micros: 0 }, v: "123", z: null
+      n: 1,
+      d: 3.1,
+      x: "NaN",
+      l: [1, null, "9007199254740993"],
+      s: { big: 5, at: "2024-01-01T00:00:00" },
+      m: [{ key: "k", value: "18446744073709551615" }],
+      i: { months: 0, days: 3, micros: 0 },
+      v: "123",
+      z: null
     })
   })
 })

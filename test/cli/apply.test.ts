@@ -48,7 +48,14 @@ describe("medallion CLI", () => {
     assert.strictEqual(result.code, 0, result.stderr)
     const report = JSON.parse(result.stdout) as { run: { status: string; batch_id: string }; tables: Array<{ table: string; status: string }> }
     assert.strictEqual(report.run.status, "succeeded")
-    assert.deepStrictEqual(report.tables.map((t) => [t.table, t.status]), [["bronze.orders", "unchanged"], ["silver.orders", "unchanged"], ["gold.revenue", "unchanged"]])
+    assert.deepStrictEqual(
+      report.tables.map((t) => [t.table, t.status]),
+      [
+        ["bronze.orders", "unchanged"],
+        ["silver.orders", "unchanged"],
+        ["gold.revenue", "unchanged"]
+      ]
+    )
     const gold = JSON.parse(cli(project.dir, ["show", "gold.revenue", "--json"]).stdout) as Array<Record<string, unknown>>
     assert.deepStrictEqual(gold, [{ revenue: 10.5, orders: 1 }])
   })
@@ -76,11 +83,17 @@ describe("medallion CLI", () => {
 
       type Run = { batch_id: string; unchanged_tables: Array<string> }
       const before = JSON.parse(cli(old.dir, ["runs", "--json"]).stdout) as Array<Run>
-      assert.deepStrictEqual(before.map((r) => r.unchanged_tables), [[]])
+      assert.deepStrictEqual(
+        before.map((r) => r.unchanged_tables),
+        [[]]
+      )
       const noop = cli(old.dir, ["apply"])
       assert.strictEqual(noop.code, 0, noop.stderr)
       const after = JSON.parse(cli(old.dir, ["runs", "--json"]).stdout) as Array<Run>
-      assert.deepStrictEqual(after.map((r) => r.unchanged_tables), [["bronze.orders", "silver.orders", "gold.revenue"], []])
+      assert.deepStrictEqual(
+        after.map((r) => r.unchanged_tables),
+        [["bronze.orders", "silver.orders", "gold.revenue"], []]
+      )
       const shown = cli(old.dir, ["runs", after[0]!.batch_id])
       assert.strictEqual(shown.stdout.trim(), "unchanged (3): bronze.orders, silver.orders, gold.revenue")
       const detail = JSON.parse(cli(old.dir, ["runs", after[0]!.batch_id, "--json"]).stdout) as { batch_id: string; tables: Array<unknown>; unchanged_tables: Array<string> }
@@ -103,7 +116,13 @@ describe("medallion CLI", () => {
       const before = readFileSync(file)
       const noop = batchOf(cli(quiet.dir, ["apply", "--json"]))
       assert.isTrue(readFileSync(file).equals(before), "a no-op apply changed the warehouse file")
-      assert.deepStrictEqual(readFileSync(pending, "utf8").trim().split("\n").map((line) => (JSON.parse(line) as { batch_id: string }).batch_id), [noop])
+      assert.deepStrictEqual(
+        readFileSync(pending, "utf8")
+          .trim()
+          .split("\n")
+          .map((line) => (JSON.parse(line) as { batch_id: string }).batch_id),
+        [noop]
+      )
       // The next apply that writes records it with its own run.
       quiet.write("data/orders/b.csv", "id,amount\n3,1.25\n")
       const third = batchOf(cli(quiet.dir, ["apply", "--json"]))
@@ -122,7 +141,10 @@ describe("medallion CLI", () => {
       const fourth = batchOf(cli(quiet.dir, ["apply", "--json"]))
       assert.isTrue(existsSync(pending))
       const listed = JSON.parse(cli(quiet.dir, ["runs", "--json"]).stdout) as Array<{ batch_id: string; status: string }>
-      assert.deepStrictEqual(listed.map((r) => r.batch_id), [fourth, third, noop, first])
+      assert.deepStrictEqual(
+        listed.map((r) => r.batch_id),
+        [fourth, third, noop, first]
+      )
       assert.isFalse(existsSync(pending))
     } finally {
       quiet.remove()
@@ -139,7 +161,10 @@ describe("medallion CLI", () => {
   })
 
   it("refuses a --limit that is not a whole number from 1, naming the flag", () => {
-    const cases = [[["show", "bronze.orders"], "rows", ["-5", "0", "abc"]], [["runs"], "runs", ["-5"]]] as const
+    const cases = [
+      [["show", "bronze.orders"], "rows", ["-5", "0", "abc"]],
+      [["runs"], "runs", ["-5"]]
+    ] as const
     for (const [command, what, limits] of cases) {
       for (const limit of limits) {
         const result = cli(project.dir, [...command, "--limit", limit])
@@ -205,7 +230,10 @@ describe("medallion CLI", () => {
     const result = cli(project.dir, ["apply", "--select", "+silver.orders", "--json"])
     assert.strictEqual(result.code, 0, result.stderr)
     const report = JSON.parse(result.stdout) as { tables: Array<{ table: string }> }
-    assert.deepStrictEqual(report.tables.map((t) => t.table), ["bronze.orders", "silver.orders"])
+    assert.deepStrictEqual(
+      report.tables.map((t) => t.table),
+      ["bronze.orders", "silver.orders"]
+    )
   })
 
   it("writes the JSON Schema", () => {

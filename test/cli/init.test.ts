@@ -34,7 +34,10 @@ describe("medallion init", () => {
     // (filtered), order 5 has a negative amount (quarantined).
     assert.deepStrictEqual(
       (JSON.parse(gold.stdout) as Array<Record<string, unknown>>).map((r) => [String(r["day"]), Number(r["orders"]), String(r["revenue"])]),
-      [["2026-01-05", 2, "25"], ["2026-01-06", 1, "40"]]
+      [
+        ["2026-01-05", 2, "25"],
+        ["2026-01-06", 1, "40"]
+      ]
     )
   })
 

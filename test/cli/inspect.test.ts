@@ -35,9 +35,12 @@ describe("plan --diff and compile", () => {
   it("plan --diff names what changed in a definition, path by path, as written", { timeout: 120_000 }, () => {
     assert.strictEqual(cli(project.dir, ["apply"]).code, 0)
     const file = join(project.dir, "pipelines", "shop.yaml")
-    writeFileSync(file, readFileSync(file, "utf8")
-      .replace(`- filter: "amount > 0"`, `- filter: "amount >= 0"`)
-      .replace(`- { not_null: [id], on_fail: quarantine }`, `- { not_null: [id], on_fail: drop }\n      - { unique: [id] }`))
+    writeFileSync(
+      file,
+      readFileSync(file, "utf8")
+        .replace(`- filter: "amount > 0"`, `- filter: "amount >= 0"`)
+        .replace(`- { not_null: [id], on_fail: quarantine }`, `- { not_null: [id], on_fail: drop }\n      - { unique: [id] }`)
+    )
     const planned = cli(project.dir, ["plan", "--diff"])
     assert.strictEqual(planned.code, 0, planned.stderr)
     assert.match(planned.stdout, /rebuild +silver\.orders +replace +spec changed: expect, transforms\n/)
@@ -63,7 +66,10 @@ describe("plan --diff and compile", () => {
       assert.strictEqual(sparkSql.code, 0, sparkSql.stderr)
       assert.include(sparkSql.stdout, "`main`.`silver`.`orders`")
       const all = cli(fresh.dir, ["compile"])
-      assert.deepStrictEqual([...all.stdout.matchAll(/^-- (\S+) \(/gm)].map((m) => m[1]), ["bronze.orders", "silver.orders", "gold.total"])
+      assert.deepStrictEqual(
+        [...all.stdout.matchAll(/^-- (\S+) \(/gm)].map((m) => m[1]),
+        ["bronze.orders", "silver.orders", "gold.total"]
+      )
       const unknown = cli(fresh.dir, ["compile", "gold.nope"])
       assert.strictEqual(unknown.code, 2)
       assert.match(unknown.stderr, /unknown table "gold\.nope"/)

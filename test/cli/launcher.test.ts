@@ -46,7 +46,7 @@ const lockHolder = (lockFile: string) => (JSON.parse(readFileSync(lockFile, "utf
 const statuses = (dir: string) => {
   const runs = cli(dir, ["runs", "--json"])
   assert.strictEqual(runs.code, 0, runs.stderr)
-  return (JSON.parse(runs.stdout) as ReadonlyArray<{ batch_id: string; status: string }>)
+  return JSON.parse(runs.stdout) as ReadonlyArray<{ batch_id: string; status: string }>
 }
 
 describe.skipIf(old === undefined)("bin/medallion.js on an older Node.js", () => {
@@ -91,7 +91,10 @@ describe.skipIf(old === undefined)("bin/medallion.js on an older Node.js", () =>
     assert.isFalse(existsSync(p.lockFile))
     const runs = statuses(p.dir)
     assert.strictEqual(runs.find((r) => r.batch_id === batch)?.status, "cancelled")
-    assert.notInclude(runs.map((r) => r.status), "running")
+    assert.notInclude(
+      runs.map((r) => r.status),
+      "running"
+    )
   }, 120_000)
 
   it("passes Ctrl-C (SIGINT) to apply, which cancels the run and releases the lock, and exits with 130", async () => {
@@ -107,7 +110,10 @@ describe.skipIf(old === undefined)("bin/medallion.js on an older Node.js", () =>
     assert.deepStrictEqual(exit, { code: 130, signal: null }, apply.output().stderr)
     assert.isFalse(isRunning(cliPid), "the CLI has ended with the launcher")
     assert.isFalse(existsSync(p.lockFile))
-    assert.notInclude(statuses(p.dir).map((r) => r.status), "running")
+    assert.notInclude(
+      statuses(p.dir).map((r) => r.status),
+      "running"
+    )
   }, 120_000)
 
   it("ends by the signal that ended the CLI", async () => {

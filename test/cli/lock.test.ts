@@ -33,7 +33,9 @@ describe("medallion apply: two applies at once", () => {
     assert.strictEqual(second.code, 1, second.stderr)
     assert.match(
       second.stderr,
-      new RegExp(`error: the warehouse \\S+warehouse\\.duckdb is in use by pid ${first.child.pid} on host \\S+ since \\S+ \\(medallion apply\\); wait for it to finish, or run with --wait`)
+      new RegExp(
+        `error: the warehouse \\S+warehouse\\.duckdb is in use by pid ${first.child.pid} on host \\S+ since \\S+ \\(medallion apply\\); wait for it to finish, or run with --wait`
+      )
     )
     // At once: the first apply is still running.
     assert.isNull(first.child.exitCode, "the second apply waited for the first")
@@ -75,41 +77,52 @@ describe("medallion apply: two applies at once", () => {
   })
 
   // Process start times and zombies are read from /proc (Linux); skipped where /proc/self/stat does not exist.
-  it.skipIf(!hasProc)("with --wait, takes over at once a lock whose pid now belongs to another process", () => {
-    const other = sleeper()
-    try {
-      const ticks = procStat(other.pid!)!.startTicks
-      mkdirSync(dirname(lockFile), { recursive: true })
-      writeFileSync(lockFile, JSON.stringify({ pid: other.pid, host: hostname(), started_at: "2026-01-01T00:00:00.000Z", command: "medallion apply", start_ticks: ticks + 1, boot_id: bootId() }))
-      const result = cli(project.dir, ["apply", "pipelines/fast.yaml", "--wait"])
-      assert.strictEqual(result.code, 0, result.stderr)
-      assert.include(result.stderr, `took over a stale lock ${lockFile}: pid ${other.pid} now belongs to another process`)
-      assert.notInclude(result.stderr, "waiting")
-      assert.isFalse(existsSync(lockFile))
-    } finally {
-      other.kill("SIGKILL")
-    }
-  }, 150_000)
+  it.skipIf(!hasProc)(
+    "with --wait, takes over at once a lock whose pid now belongs to another process",
+    () => {
+      const other = sleeper()
+      try {
+        const ticks = procStat(other.pid!)!.startTicks
+        mkdirSync(dirname(lockFile), { recursive: true })
+        writeFileSync(
+          lockFile,
+          JSON.stringify({ pid: other.pid, host: hostname(), started_at: "2026-01-01T00:00:00.000Z", command: "medallion apply", start_ticks: ticks + 1, boot_id: bootId() })
+        )
+        const result = cli(project.dir, ["apply", "pipelines/fast.yaml", "--wait"])
+        assert.strictEqual(result.code, 0, result.stderr)
+        assert.include(result.stderr, `took over a stale lock ${lockFile}: pid ${other.pid} now belongs to another process`)
+        assert.notInclude(result.stderr, "waiting")
+        assert.isFalse(existsSync(lockFile))
+      } finally {
+        other.kill("SIGKILL")
+      }
+    },
+    150_000
+  )
 
-  it.skipIf(!hasProc)("takes over the lock of an apply killed with SIGKILL whose parent has not reaped it yet", async () => {
-    // The apply's parent is `sh` turned `sleep`, which never reaps it: killed, it stays a zombie.
-    const parent = spawn("sh", ["-c", "\"$0\" \"$@\" & exec sleep 1000", process.execPath, ...cliArgs(["apply", "pipelines/slow.yaml"])], {
-      cwd: project.dir,
-      env: { ...process.env, NO_COLOR: "1" },
-      stdio: "ignore"
-    })
-    try {
-      await until("the apply to take the lock", () => existsSync(lockFile))
-      const pid = (JSON.parse(readFileSync(lockFile, "utf8")) as { pid: number }).pid
-      assert.strictEqual(procStat(pid)?.ppid, parent.pid)
-      process.kill(pid, "SIGKILL")
-      await until(`pid ${pid} to be a zombie`, () => procStat(pid)?.state === "Z")
-      const result = cli(project.dir, ["apply", "pipelines/fast.yaml"])
-      assert.strictEqual(result.code, 0, result.stderr)
-      assert.include(result.stderr, `took over a stale lock ${lockFile}: pid ${pid} has exited (a zombie its parent has not reaped yet)`)
-      assert.isFalse(existsSync(lockFile))
-    } finally {
-      parent.kill("SIGKILL")
-    }
-  }, 120_000)
+  it.skipIf(!hasProc)(
+    "takes over the lock of an apply killed with SIGKILL whose parent has not reaped it yet",
+    async () => {
+      // The apply's parent is `sh` turned `sleep`, which never reaps it: killed, it stays a zombie.
+      const parent = spawn("sh", ["-c", '"$0" "$@" & exec sleep 1000', process.execPath, ...cliArgs(["apply", "pipelines/slow.yaml"])], {
+        cwd: project.dir,
+        env: { ...process.env, NO_COLOR: "1" },
+        stdio: "ignore"
+      })
+      try {
+        await until("the apply to take the lock", () => existsSync(lockFile))
+        const pid = (JSON.parse(readFileSync(lockFile, "utf8")) as { pid: number }).pid
+        assert.strictEqual(procStat(pid)?.ppid, parent.pid)
+        process.kill(pid, "SIGKILL")
+        await until(`pid ${pid} to be a zombie`, () => procStat(pid)?.state === "Z")
+        const result = cli(project.dir, ["apply", "pipelines/fast.yaml"])
+        assert.strictEqual(result.code, 0, result.stderr)
+        assert.include(result.stderr, `took over a stale lock ${lockFile}: pid ${pid} has exited (a zombie its parent has not reaped yet)`)
+        assert.isFalse(existsSync(lockFile))
+      } finally {
+        parent.kill("SIGKILL")
+      }
+    },
+    120_000
+  )
 })

@@ -85,11 +85,14 @@ describe("medallion plan", () => {
     assert.strictEqual(lineOf(text, "gold.totals"), "create gold.totals replace new table")
     assert.match(text, /<- silver\.events/)
     assert.include(text, "3 to create, 0 to rebuild, 0 incremental, 0 unchanged")
-    assert.deepStrictEqual(planJson().map((t) => [t.table, t.action, t.reasons, t.depends_on]), [
-      ["bronze.events", "create", ["new table"], []],
-      ["silver.events", "create", ["new table"], ["bronze.events"]],
-      ["gold.totals", "create", ["new table"], ["silver.events"]]
-    ])
+    assert.deepStrictEqual(
+      planJson().map((t) => [t.table, t.action, t.reasons, t.depends_on]),
+      [
+        ["bronze.events", "create", ["new table"], []],
+        ["silver.events", "create", ["new table"], ["bronze.events"]],
+        ["gold.totals", "create", ["new table"], ["silver.events"]]
+      ]
+    )
     assert.isFalse(existsSync(join(project.dir, ".medallion")), "plan created the storage folder")
   })
 
@@ -98,7 +101,11 @@ describe("medallion plan", () => {
     const before = fingerprint()
     const text = plan()
     assert.notInclude(text, "not created yet")
-    for (const [table, mode] of [["bronze.events", "append"], ["silver.events", "append"], ["gold.totals", "replace"]]) {
+    for (const [table, mode] of [
+      ["bronze.events", "append"],
+      ["silver.events", "append"],
+      ["gold.totals", "replace"]
+    ]) {
       assert.strictEqual(lineOf(text, table!), `skip ${table} ${mode} unchanged: same definition and inputs as the last run`)
     }
     assert.include(text, "0 to create, 0 to rebuild, 0 incremental, 3 unchanged")
@@ -124,11 +131,14 @@ describe("medallion plan", () => {
 
   it("counts a silver append's new batches when bronze has already taken them", () => {
     apply("--select", "bronze.events")
-    assert.deepStrictEqual(planJson().map((t) => [t.table, t.action, t.reasons, t.new_inputs, t.new_rows]), [
-      ["bronze.events", "skip", ["unchanged: same definition and inputs as the last run"], null, null],
-      ["silver.events", "incremental", ["new data in bronze.events"], 1, 3],
-      ["gold.totals", "rebuild", ["new data in silver.events"], null, null]
-    ])
+    assert.deepStrictEqual(
+      planJson().map((t) => [t.table, t.action, t.reasons, t.new_inputs, t.new_rows]),
+      [
+        ["bronze.events", "skip", ["unchanged: same definition and inputs as the last run"], null, null],
+        ["silver.events", "incremental", ["new data in bronze.events"], 1, 3],
+        ["gold.totals", "rebuild", ["new data in silver.events"], null, null]
+      ]
+    )
     apply()
   })
 
@@ -149,17 +159,21 @@ describe("medallion plan", () => {
     assert.strictEqual(lineOf(one, "silver.events"), "rebuild silver.events append spec changed: transforms")
     assert.notInclude(one, "bronze.events append")
     assert.notInclude(one, "gold.totals")
-    assert.deepStrictEqual(planJson("--select", "silver.events+").map((t) => [t.table, t.action, t.reasons]), [
-      ["silver.events", "rebuild", ["spec changed: transforms"]],
-      ["gold.totals", "rebuild", ["new data in silver.events"]]
-    ])
+    assert.deepStrictEqual(
+      planJson("--select", "silver.events+").map((t) => [t.table, t.action, t.reasons]),
+      [
+        ["silver.events", "rebuild", ["spec changed: transforms"]],
+        ["gold.totals", "rebuild", ["new data in silver.events"]]
+      ]
+    )
   })
 
   it("--full-refresh plans a rebuild of the selected tables only", () => {
     const before = fingerprint()
-    assert.deepStrictEqual(planJson("--full-refresh", "--select", "bronze.events").map((t) => [t.table, t.action, t.reasons]), [
-      ["bronze.events", "rebuild", ["--full-refresh"]]
-    ])
+    assert.deepStrictEqual(
+      planJson("--full-refresh", "--select", "bronze.events").map((t) => [t.table, t.action, t.reasons]),
+      [["bronze.events", "rebuild", ["--full-refresh"]]]
+    )
     assert.strictEqual(lineOf(plan("--full-refresh", "--select", "+gold.totals"), "gold.totals"), "rebuild gold.totals replace --full-refresh")
     assert.deepStrictEqual(fingerprint(), before)
   })

@@ -58,7 +58,10 @@ describe("apply's progress on a terminal", () => {
 describe("progress lines", () => {
   const now = 100_000
   const running = {
-    tables: new Map([["silver.orders", now - 75_000], ["gold.daily", now - 2_000]]),
+    tables: new Map([
+      ["silver.orders", now - 75_000],
+      ["gold.daily", now - 2_000]
+    ]),
     activity: [{ table: "silver.orders", statement: "MERGE INTO", since: now - 65_000 }]
   }
 

@@ -29,7 +29,10 @@ describe("readers beside a writer", () => {
     const runs = cli(project.dir, ["runs", "--json"])
     assert.strictEqual(runs.code, 0, runs.stderr)
     const recent = JSON.parse(runs.stdout) as Array<{ status: string; pipelines: ReadonlyArray<string> }>
-    assert.isTrue(recent.some((r) => r.status === "succeeded" && r.pipelines.includes("fast")), runs.stdout)
+    assert.isTrue(
+      recent.some((r) => r.status === "succeeded" && r.pipelines.includes("fast")),
+      runs.stdout
+    )
     if (runningPipeline !== undefined) assert.deepStrictEqual([recent[0]?.status, recent[0]?.pipelines], ["running", [runningPipeline]], runs.stdout)
     const show = cli(project.dir, ["show", "gold.one", "--json"])
     assert.strictEqual(show.code, 0, show.stderr)
@@ -52,7 +55,10 @@ describe("readers beside a writer", () => {
     rmSync(announcement)
     const refused = cli(project.dir, ["runs"])
     assert.strictEqual(refused.code, 1)
-    assert.match(refused.stderr, new RegExp(`^error: the warehouse \\S+ is in use by pid ${slow.child.pid} on host \\S+ since \\S+ \\(medallion apply\\); try again when it has finished\\n$`))
+    assert.match(
+      refused.stderr,
+      new RegExp(`^error: the warehouse \\S+ is in use by pid ${slow.child.pid} on host \\S+ since \\S+ \\(medallion apply\\); try again when it has finished\\n$`)
+    )
 
     // Not child.kill: after it, Deno's child_process reports the signal instead of the exit code (130).
     process.kill(slow.child.pid!, "SIGINT")

@@ -18,22 +18,23 @@ const makeBundle = () => {
   const dir = mkdtempSync(join(tmpdir(), "medallion-bundle-"))
   mkdirSync(join(dir, "chunks"))
   writeFileSync(join(dir, "chunks", "part.cjs"), "exports.add = (a, b) => a + b\n")
-  writeFileSync(join(dir, "entry.cjs"), `const { add } = require("./chunks/part.cjs")
+  writeFileSync(
+    join(dir, "entry.cjs"),
+    `const { add } = require("./chunks/part.cjs")
 const path = require("node:path")
 console.log(JSON.stringify({ sum: add(2, 3), file: path.basename(__filename), args: process.argv.slice(2) }))
-`)
+`
+  )
   return dir
 }
 
 /** Runs the bundle as bin/medallion.js does, with `args` as the command line. */
 const run = (dir: string, args: ReadonlyArray<string>) => {
-  const result = spawnSync(process.execPath, [
-    "--input-type=module",
-    "-e",
-    `import { runBundle } from ${JSON.stringify(loader)}; runBundle(process.argv[1])`,
-    join(dir, "entry.cjs"),
-    ...args
-  ], { encoding: "utf8", timeout: 30_000 })
+  const result = spawnSync(
+    process.execPath,
+    ["--input-type=module", "-e", `import { runBundle } from ${JSON.stringify(loader)}; runBundle(process.argv[1])`, join(dir, "entry.cjs"), ...args],
+    { encoding: "utf8", timeout: 30_000 }
+  )
   assert.strictEqual(result.status, 0, result.stderr)
   return JSON.parse(result.stdout) as unknown
 }

@@ -44,29 +44,46 @@ interface Mistake {
 const mistake = (name: string, body: string, at: readonly [string, string], says: string): Mistake => ({ name, text: sources + body, at, says })
 
 const mistakes: ReadonlyArray<Mistake> = [
-  mistake("a misspelled column in a filter", `silver:
+  mistake(
+    "a misspelled column in a filter",
+    `silver:
   events:
     from: bronze.events
     transforms:
       - cast: { event_ts: timestamp }
       - filter: event_tss > '2024-01-01'
-`, ["filter: event_tss", "event_tss"], `silver.events.transforms[1].filter: column "event_tss" does not exist; did you mean event_ts?`),
+`,
+    ["filter: event_tss", "event_tss"],
+    `silver.events.transforms[1].filter: column "event_tss" does not exist; did you mean event_ts?`
+  ),
 
-  mistake("a type that does not exist in a cast", `silver:
+  mistake(
+    "a type that does not exist in a cast",
+    `silver:
   events:
     from: bronze.events
     transforms:
       - cast: { id: bigint, amount: "decmal(10,2)" }
-`, [`"decmal(10,2)"`, "decmal"], `silver.events.transforms[0].cast.amount: type "decmal" does not exist; did you mean decimal?`),
+`,
+    [`"decmal(10,2)"`, "decmal"],
+    `silver.events.transforms[0].cast.amount: type "decmal" does not exist; did you mean decimal?`
+  ),
 
-  mistake("broken SQL in a check", `silver:
+  mistake(
+    "broken SQL in a check",
+    `silver:
   events:
     from: bronze.events
     expect:
       - { name: has_id, check: id IS NOT NUL, on_fail: drop }
-`, ["IS NOT NUL", "NUL"], `silver.events.expect[0].check: syntax error at or near "NUL"`),
+`,
+    ["IS NOT NUL", "NUL"],
+    `silver.events.expect[0].check: syntax error at or near "NUL"`
+  ),
 
-  mistake("a misspelled column in an aggregate's metric, in gold", `silver:
+  mistake(
+    "a misspelled column in an aggregate's metric, in gold",
+    `silver:
   events:
     from: bronze.events
     transforms:
@@ -79,30 +96,50 @@ gold:
           by: [country]
           metrics:
             total: sum(amout)
-`, ["sum(amout)", "amout"], `gold.revenue.transforms[0].aggregate.metrics.total: column "amout" does not exist; did you mean amount?`),
+`,
+    ["sum(amout)", "amout"],
+    `gold.revenue.transforms[0].aggregate.metrics.total: column "amout" does not exist; did you mean amount?`
+  ),
 
-  mistake("a function that does not exist in a derive", `silver:
+  mistake(
+    "a function that does not exist in a derive",
+    `silver:
   events:
     from: bronze.events
     transforms:
       - derive: { country_code: uper(country) }
-`, ["uper(country)", "uper"], `silver.events.transforms[0].derive.country_code: function "uper" does not exist; did you mean upper?`),
+`,
+    ["uper(country)", "uper"],
+    `silver.events.transforms[0].derive.country_code: function "uper" does not exist; did you mean upper?`
+  ),
 
-  mistake("a misspelled column in not_null", `silver:
+  mistake(
+    "a misspelled column in not_null",
+    `silver:
   events:
     from: bronze.events
     expect:
       - { not_null: [id, evnt_ts], on_fail: quarantine }
-`, ["evnt_ts", "evnt_ts"], `silver.events.expect[0].not_null[1]: column "evnt_ts" does not exist; did you mean event_ts?`),
+`,
+    ["evnt_ts", "evnt_ts"],
+    `silver.events.expect[0].not_null[1]: column "evnt_ts" does not exist; did you mean event_ts?`
+  ),
 
-  mistake("a misspelled column in unique", `silver:
+  mistake(
+    "a misspelled column in unique",
+    `silver:
   events:
     from: bronze.events
     expect:
       - { unique: [idd], on_fail: fail }
-`, ["[idd]", "idd"], `silver.events.expect[0].unique[0]: column "idd" does not exist; did you mean id?`),
+`,
+    ["[idd]", "idd"],
+    `silver.events.expect[0].unique[0]: column "idd" does not exist; did you mean id?`
+  ),
 
-  mistake("a misspelled column on the third line of a table's sql", `gold:
+  mistake(
+    "a misspelled column on the third line of a table's sql",
+    `gold:
   by_country:
     sql: |
       SELECT country,
@@ -110,121 +147,201 @@ gold:
              max(amont) AS biggest
       FROM {{ bronze.events }}
       GROUP BY country
-`, ["max(amont)", "amont"], `gold.by_country.sql: column "amont" does not exist; did you mean amount?`),
+`,
+    ["max(amont)", "amont"],
+    `gold.by_country.sql: column "amont" does not exist; did you mean amount?`
+  ),
 
-  mistake("a misspelled column in a sql step", `silver:
+  mistake(
+    "a misspelled column in a sql step",
+    `silver:
   events:
     from: bronze.events
     transforms:
       - sql: select * from {{ input }} where amout > '1'
-`, ["where amout", "amout"], `silver.events.transforms[0].sql: column "amout" does not exist; did you mean amount?`),
+`,
+    ["where amout", "amout"],
+    `silver.events.transforms[0].sql: column "amout" does not exist; did you mean amount?`
+  ),
 
-  mistake("a join on a key the table does not have", `silver:
+  mistake(
+    "a join on a key the table does not have",
+    `silver:
   customers: { from: bronze.customers }
   events:
     from: bronze.events
     transforms:
       - join: { to: silver.customers, on: [custmer_id], columns: [name] }
-`, ["[custmer_id]", "custmer_id"], `silver.events.transforms[0].join.on[0]: column "custmer_id" does not exist; did you mean customer_id?`),
+`,
+    ["[custmer_id]", "custmer_id"],
+    `silver.events.transforms[0].join.on[0]: column "custmer_id" does not exist; did you mean customer_id?`
+  ),
 
-  mistake("a misspelled column in a dedupe's order", `silver:
+  mistake(
+    "a misspelled column in a dedupe's order",
+    `silver:
   events:
     from: bronze.events
     transforms:
       - dedupe: { keys: [id], order_by: evnt_ts desc }
-`, ["order_by: evnt_ts", "evnt_ts"], `silver.events.transforms[0].dedupe.order_by: column "evnt_ts" does not exist; did you mean event_ts?`),
+`,
+    ["order_by: evnt_ts", "evnt_ts"],
+    `silver.events.transforms[0].dedupe.order_by: column "evnt_ts" does not exist; did you mean event_ts?`
+  ),
 
-  mistake("dropping a column that is not there", `silver:
+  mistake(
+    "dropping a column that is not there",
+    `silver:
   events:
     from: bronze.events
     transforms:
       - drop: [email, amout]
-`, ["amout]", "amout"], `silver.events.transforms[0].drop[1]: column "amout" does not exist; did you mean amount?`),
+`,
+    ["amout]", "amout"],
+    `silver.events.transforms[0].drop[1]: column "amout" does not exist; did you mean amount?`
+  ),
 
-  mistake("renaming a column that is not there", `silver:
+  mistake(
+    "renaming a column that is not there",
+    `silver:
   events:
     from: bronze.events
     transforms:
       - rename: { amout: amount_usd }
-`, ["amout:", "amout"], `silver.events.transforms[0].rename.amout: column "amout" does not exist; did you mean amount?`),
+`,
+    ["amout:", "amout"],
+    `silver.events.transforms[0].rename.amout: column "amout" does not exist; did you mean amount?`
+  ),
 
-  mistake("masking a column that is not there", `silver:
+  mistake(
+    "masking a column that is not there",
+    `silver:
   events:
     from: bronze.events
     transforms:
       - mask: { emial: hash }
-`, ["emial", "emial"], `silver.events.transforms[0].mask.emial: column "emial" does not exist; did you mean email?`),
+`,
+    ["emial", "emial"],
+    `silver.events.transforms[0].mask.emial: column "emial" does not exist; did you mean email?`
+  ),
 
-  mistake("a function given a column of another type", `silver:
+  mistake(
+    "a function given a column of another type",
+    `silver:
   events:
     from: bronze.events
     transforms:
       - cast: { id: bigint }
       - derive: { label: upper(id) }
-`, ["upper(id)", "upper"], `silver.events.transforms[1].derive.label: upper() takes other types than upper(BIGINT) (it takes upper(VARCHAR)); cast the argument`),
+`,
+    ["upper(id)", "upper"],
+    `silver.events.transforms[1].derive.label: upper() takes other types than upper(BIGINT) (it takes upper(VARCHAR)); cast the argument`
+  ),
 
-  mistake("a metric that is neither grouped nor aggregated", `gold:
+  mistake(
+    "a metric that is neither grouped nor aggregated",
+    `gold:
   by_country:
     from: bronze.events
     transforms:
       - aggregate: { by: [country], metrics: { n: count(*), biggest: amount } }
-`, ["biggest: amount", "amount"], `gold.by_country.transforms[0].aggregate.metrics.biggest: column "amount" is neither grouped by nor inside an aggregate function (such as sum, count or any_value)`),
+`,
+    ["biggest: amount", "amount"],
+    `gold.by_country.transforms[0].aggregate.metrics.biggest: column "amount" is neither grouped by nor inside an aggregate function (such as sum, count or any_value)`
+  ),
 
-  mistake("a window over a text column", `silver:
+  mistake(
+    "a window over a text column",
+    `silver:
   events:
     from: bronze.events
     transforms:
       - window: { column: event_ts, every: 1 day, as: day }
-`, ["column: event_ts", "event_ts"], `silver.events.transforms[0].window.column: column "event_ts" is VARCHAR; a window needs a DATE or TIMESTAMP column (cast it in an earlier step)`),
+`,
+    ["column: event_ts", "event_ts"],
+    `silver.events.transforms[0].window.column: column "event_ts" is VARCHAR; a window needs a DATE or TIMESTAMP column (cast it in an earlier step)`
+  ),
 
-  mistake("a merge key that is not a column", `silver:
+  mistake(
+    "a merge key that is not a column",
+    `silver:
   events:
     from: bronze.events
     mode: merge
     key: [idd]
     sequence_by: event_ts
-`, ["[idd]", "idd"], `silver.events.key[0]: column "idd" does not exist; did you mean id?`),
+`,
+    ["[idd]", "idd"],
+    `silver.events.key[0]: column "idd" does not exist; did you mean id?`
+  ),
 
-  mistake("a sequence_by that is not a column", `silver:
+  mistake(
+    "a sequence_by that is not a column",
+    `silver:
   events:
     from: bronze.events
     mode: merge
     key: [id]
     sequence_by: event_tz
-`, ["event_tz", "event_tz"], `silver.events.sequence_by: column "event_tz" does not exist; did you mean event_ts?`),
+`,
+    ["event_tz", "event_tz"],
+    `silver.events.sequence_by: column "event_tz" does not exist; did you mean event_ts?`
+  ),
 
-  mistake("a relationship's field that the other table does not have", `silver:
+  mistake(
+    "a relationship's field that the other table does not have",
+    `silver:
   customers: { from: bronze.customers }
   events:
     from: bronze.events
     expect:
       - { relationships: { column: customer_id, to: silver.customers, field: custmer_id } }
-`, ["field: custmer_id", "custmer_id"], `silver.events.expect[0].relationships.field: column "custmer_id" does not exist in silver.customers; did you mean customer_id?`),
+`,
+    ["field: custmer_id", "custmer_id"],
+    `silver.events.expect[0].relationships.field: column "custmer_id" does not exist in silver.customers; did you mean customer_id?`
+  ),
 
-  mistake("an accepted value of another type than its column", `silver:
+  mistake(
+    "an accepted value of another type than its column",
+    `silver:
   events:
     from: bronze.events
     transforms:
       - cast: { id: bigint }
     expect:
       - { accepted_values: { column: id, values: [1, 2, three] } }
-`, ["three", "three"], `silver.events.expect[0].accepted_values.values[2]: "three" is not a BIGINT (the type of column id), so apply would fail comparing them`),
+`,
+    ["three", "three"],
+    `silver.events.expect[0].accepted_values.values[2]: "three" is not a BIGINT (the type of column id), so apply would fail comparing them`
+  ),
 
-  mistake("partitioning an export by a column the table does not have", `silver:
+  mistake(
+    "partitioning an export by a column the table does not have",
+    `silver:
   events:
     from: bronze.events
     targets:
       - { parquet: exports/events/, partition_by: [contry] }
-`, ["[contry]", "contry"], `silver.events.targets[0].partition_by[0]: column "contry" is not a column of silver.events; did you mean country?`),
+`,
+    ["[contry]", "contry"],
+    `silver.events.targets[0].partition_by[0]: column "contry" is not a column of silver.events; did you mean country?`
+  ),
 
-  mistake("an expression cut short, among several", `silver:
+  mistake(
+    "an expression cut short, among several",
+    `silver:
   events:
     from: bronze.events
     transforms:
       - derive: { doubled: "amount || amount", cut: "amount ||" }
-`, [`cut: "amount ||"`, `"amount ||"`], `silver.events.transforms[0].derive.cut: syntax error: nothing after || (the expression ends too early)`),
+`,
+    [`cut: "amount ||"`, `"amount ||"`],
+    `silver.events.transforms[0].derive.cut: syntax error: nothing after || (the expression ends too early)`
+  ),
 
-  mistake("a column that an upstream table no longer has", `silver:
+  mistake(
+    "a column that an upstream table no longer has",
+    `silver:
   events:
     from: bronze.events
     transforms:
@@ -234,9 +351,14 @@ gold:
     from: silver.events
     transforms:
       - aggregate: { by: [country], metrics: { n: count(*) } }
-`, ["by: [country]", "country"], `gold.by_country.transforms[0].aggregate.by[0]: column "country" does not exist (its columns: id, amount)`),
+`,
+    ["by: [country]", "country"],
+    `gold.by_country.transforms[0].aggregate.by[0]: column "country" does not exist (its columns: id, amount)`
+  ),
 
-  mistake("a misspelled column of a quarantine another table reads", `silver:
+  mistake(
+    "a misspelled column of a quarantine another table reads",
+    `silver:
   events:
     from: bronze.events
     transforms:
@@ -246,16 +368,26 @@ gold:
     from: silver.events__quarantine
     transforms:
       - select: [id, _raw_amont]
-`, ["select: [id, _raw_amont]", "_raw_amont"], `gold.bad_amounts.transforms[0].select[1]: column "_raw_amont" does not exist; did you mean _raw_amount?`),
+`,
+    ["select: [id, _raw_amont]", "_raw_amont"],
+    `gold.bad_amounts.transforms[0].select[1]: column "_raw_amont" does not exist; did you mean _raw_amount?`
+  ),
 
-  mistake("a table read without {{ }}", `gold:
+  mistake(
+    "a table read without {{ }}",
+    `gold:
   raw:
     sql: select * from bronze.evnts
-`, ["bronze.evnts", "evnts"], `gold.raw.sql: table "evnts" does not exist; did you mean {{ bronze.events }}? (a pipeline's tables are read as {{ layer.table }})`),
+`,
+    ["bronze.evnts", "evnts"],
+    `gold.raw.sql: table "evnts" does not exist; did you mean {{ bronze.events }}? (a pipeline's tables are read as {{ layer.table }})`
+  ),
 
   {
     name: "an append whose input lost its _batch_id",
-    text: sources.replace("events: { from: events }", "events: { from: events, mode: append }") + `silver:
+    text:
+      sources.replace("events: { from: events }", "events: { from: events, mode: append }") +
+      `silver:
   ids:
     from: bronze.events
     mode: append
@@ -386,8 +518,14 @@ describe("medallion validate: the SQL of every table", () => {
     const doc = JSON.parse(result.stdout) as { valid: boolean; problems: Array<{ file: string; line: number; column: number; message: string }> }
     assert.strictEqual(doc.valid, false)
     const places = [within(text, "amout >", "amout"), within(text, `"status IN ('placed'"`, `"`), within(text, "[idd]", "idd")]
-    assert.deepStrictEqual(doc.problems.map((p) => [p.line, p.column]), places.map((p) => [p.line, p.column]))
-    assert.deepStrictEqual(doc.problems.map((p) => p.message.split(":")[0]), ["silver.typo.transforms[0].filter", "silver.broken.expect[0].check", "silver.broken.expect[1].not_null[0]"])
+    assert.deepStrictEqual(
+      doc.problems.map((p) => [p.line, p.column]),
+      places.map((p) => [p.line, p.column])
+    )
+    assert.deepStrictEqual(
+      doc.problems.map((p) => p.message.split(":")[0]),
+      ["silver.typo.transforms[0].filter", "silver.broken.expect[0].check", "silver.broken.expect[1].not_null[0]"]
+    )
   })
 
   it("--no-sql-check skips the check", () => {
@@ -440,7 +578,7 @@ describe("medallion validate and the warehouse", () => {
     const lock = `${warehouse}.lock`
     try {
       const apply = startCli(started, busy.dir, ["apply"])
-      await until("the apply to take the warehouse", () => existsSync(lock) && existsSync(warehouse) || apply.child.exitCode !== null, 60_000)
+      await until("the apply to take the warehouse", () => (existsSync(lock) && existsSync(warehouse)) || apply.child.exitCode !== null, 60_000)
       assert.isNull(apply.child.exitCode, apply.output().stderr)
       const before = { lock: readFileSync(lock, "utf8"), size: statSync(warehouse).size, mtime: statSync(warehouse).mtimeMs }
       // The slow table's query (a sum over 40 billion pairs) is bound, not run: validate ends at once.

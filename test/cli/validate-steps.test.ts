@@ -57,11 +57,14 @@ const misspelled = `${head}  orders:
 
 /** The problem lines of stderr, each split into its place and its reason. */
 const problems = (stderr: string) =>
-  stderr.trim().split("\n").map((line) => {
-    const match = /^(.+?):(\d+):(\d+): (.+)$/.exec(line)
-    assert.isNotNull(match, `not file:line:col: reason: ${line}`)
-    return { file: match![1]!, line: Number(match![2]), column: Number(match![3]), reason: match![4]! }
-  })
+  stderr
+    .trim()
+    .split("\n")
+    .map((line) => {
+      const match = /^(.+?):(\d+):(\d+): (.+)$/.exec(line)
+      assert.isNotNull(match, `not file:line:col: reason: ${line}`)
+      return { file: match![1]!, line: Number(match![2]), column: Number(match![3]), reason: match![4]! }
+    })
 
 describe("medallion validate: join and top", () => {
   const project = makeProject({
@@ -81,7 +84,10 @@ describe("medallion validate: join and top", () => {
     const result = cli(project.dir, ["validate", "bad/misused.yaml"])
     assert.strictEqual(result.code, 2, result.stdout + result.stderr)
     const at = (nth: number) => locate(misused, "on_unmatched:", nth)
-    assert.deepStrictEqual(problems(result.stderr).map((p) => [p.file, p.line, p.column]), [0, 1, 2, 3, 4].map((nth) => ["bad/misused.yaml", at(nth).line, at(nth).column]))
+    assert.deepStrictEqual(
+      problems(result.stderr).map((p) => [p.file, p.line, p.column]),
+      [0, 1, 2, 3, 4].map((nth) => ["bad/misused.yaml", at(nth).line, at(nth).column])
+    )
     const reasons = problems(result.stderr).map((p) => p.reason)
     assert.include(reasons[0], "silver.contradicts: how: inner means on_unmatched: drop, which contradicts on_unmatched: keep")
     assert.include(reasons[1], "how: left means on_unmatched: keep, which contradicts on_unmatched: quarantine")
@@ -95,12 +101,15 @@ describe("medallion validate: join and top", () => {
     assert.strictEqual(result.code, 2, result.stdout + result.stderr)
     const found = problems(result.stderr)
     const expected = [
-      { at: locate(misspelled, "ignore"), says: "transforms[0].join.on_unmatched: Expected \"keep\" | \"drop\" | \"quarantine\"" },
+      { at: locate(misspelled, "ignore"), says: 'transforms[0].join.on_unmatched: Expected "keep" | "drop" | "quarantine"' },
       { at: locate(misspelled, "1 }"), says: "transforms[0].join.columns.a: Expected string" },
       { at: locate(misspelled, "0, order_by"), says: "transforms[1].top.n: Expected a value greater than or equal to 1" },
-      { at: locate(misspelled, "top: { n: 2"), says: "transforms[2].top: missing required key \"order_by\"" }
+      { at: locate(misspelled, "top: { n: 2"), says: 'transforms[2].top: missing required key "order_by"' }
     ]
-    assert.deepStrictEqual(found.map((p) => [p.line, p.column]), expected.map((e) => [e.at.line, e.at.column]))
+    assert.deepStrictEqual(
+      found.map((p) => [p.line, p.column]),
+      expected.map((e) => [e.at.line, e.at.column])
+    )
     for (const [i, e] of expected.entries()) assert.include(found[i]!.reason, e.says)
   })
 })

@@ -69,8 +69,18 @@ ${bombLevels.join("\n")}
 /** A table under each of the names medallion keeps for itself. */
 const reservedForms = [
   { form: "__next", text: `${shop}  g__next:\n    from: silver.orders\n`, key: "g__next:", says: "gold.g__next: the suffix __next is reserved" },
-  { form: "__quarantine", text: shop.replace("gold:\n", "  c__quarantine: { from: bronze.orders }\ngold:\n"), key: "c__quarantine:", says: "silver.c__quarantine: the suffix __quarantine is reserved for medallion's own tables (c's quarantine rows go to silver.c__quarantine); rename the table" },
-  { form: "__rejects", text: shop.replace("silver:\n", "  orders__rejects: { from: orders_raw }\nsilver:\n"), key: "orders__rejects:", says: "bronze.orders__rejects: the suffix __rejects is reserved" },
+  {
+    form: "__quarantine",
+    text: shop.replace("gold:\n", "  c__quarantine: { from: bronze.orders }\ngold:\n"),
+    key: "c__quarantine:",
+    says: "silver.c__quarantine: the suffix __quarantine is reserved for medallion's own tables (c's quarantine rows go to silver.c__quarantine); rename the table"
+  },
+  {
+    form: "__rejects",
+    text: shop.replace("silver:\n", "  orders__rejects: { from: orders_raw }\nsilver:\n"),
+    key: "orders__rejects:",
+    says: "bronze.orders__rejects: the suffix __rejects is reserved"
+  },
   { form: "a leading __", text: `${shop}  __totals:\n    from: silver.orders\n`, key: "__totals:", says: "gold.__totals: names starting with __ are reserved" }
 ]
 
@@ -141,8 +151,7 @@ describe("medallion validate", () => {
     const result = cli(project.dir, ["validate", "bad/misspelled.yaml"])
     assert.strictEqual(result.code, 2, result.stdout + result.stderr)
     const problem = oneProblem(result.stderr)
-    assert.deepStrictEqual([problem.file, problem.line, problem.column],
-      ["bad/misspelled.yaml", locate(misspelled, "mdoe").line, locate(misspelled, "mdoe").column])
+    assert.deepStrictEqual([problem.file, problem.line, problem.column], ["bad/misspelled.yaml", locate(misspelled, "mdoe").line, locate(misspelled, "mdoe").column])
     assert.include(problem.reason, 'unknown key "mdoe"')
     assert.include(problem.reason, "did you mean mode?")
     assertNoStackTrace(result.stderr + result.stdout)
@@ -228,8 +237,14 @@ bronze:
       assert.strictEqual(lines.length, 2, result.stderr)
       const glob = locate(text, "data/daily/*.csv")
       const plain = locate(text, "data/customers.csv")
-      assert.strictEqual(lines[0], `pipelines/later.yaml:${glob.line}:${glob.column}: sources.daily.path: no file matches data/daily/*.csv (paths are relative to the project directory); put the data there, or pass --no-data-check if it arrives later`)
-      assert.strictEqual(lines[1], `pipelines/later.yaml:${plain.line}:${plain.column}: sources.plain.path: there is no file data/customers.csv (paths are relative to the project directory); put the data there, or pass --no-data-check if it arrives later`)
+      assert.strictEqual(
+        lines[0],
+        `pipelines/later.yaml:${glob.line}:${glob.column}: sources.daily.path: no file matches data/daily/*.csv (paths are relative to the project directory); put the data there, or pass --no-data-check if it arrives later`
+      )
+      assert.strictEqual(
+        lines[1],
+        `pipelines/later.yaml:${plain.line}:${plain.column}: sources.plain.path: there is no file data/customers.csv (paths are relative to the project directory); put the data there, or pass --no-data-check if it arrives later`
+      )
       const json = cli(later.dir, ["validate", "--json"])
       assert.strictEqual(json.code, 2)
       assert.strictEqual((JSON.parse(json.stdout) as { valid: boolean; problems: Array<unknown> }).problems.length, 2)

@@ -10,7 +10,8 @@ import type { IngestNode, TableId } from "../../src/plan/Plan.ts"
 import { planOf } from "../support/project.ts"
 
 const inputs = {
-  batchId: "B-7", startedAt: "2024-05-01T12:00:00.000Z",
+  batchId: "B-7",
+  startedAt: "2024-05-01T12:00:00.000Z",
   files: [
     { path: "/landing/a.csv", name: "a.csv", batchId: "B-3", ingestedAt: "2024-04-01T08:00:00.000Z" },
     { path: "/landing/o'brien.csv", name: "o'brien.csv", batchId: "B-7", ingestedAt: "2024-05-01T12:00:00.000Z" }
@@ -44,7 +45,10 @@ describe("compileIngest (duckdb)", () => {
     assert.include(program.rejected!, `'B-7' AS "_batch_id"`)
     assert.include(program.rejected!, `FROM "__rejects_bronze_raw" e JOIN "__rejects_scan_bronze_raw" s USING (scan_id, file_id) GROUP BY 1, 2`)
     assert.include(program.rejected!, "e.line AS line")
-    assert.include(program.rejected!, `CASE r.source_file WHEN '/landing/a.csv' THEN 'a.csv' WHEN '/landing/o''brien.csv' THEN 'o''brien.csv' ELSE r.source_file END AS source_file`)
+    assert.include(
+      program.rejected!,
+      `CASE r.source_file WHEN '/landing/a.csv' THEN 'a.csv' WHEN '/landing/o''brien.csv' THEN 'o''brien.csv' ELSE r.source_file END AS source_file`
+    )
     assert.include(program.rejected!, "ltrim(any_value(e.csv_line), chr(13) || chr(10)) AS raw_line")
     assert.strictEqual(program.output, `SELECT * FROM "__stage_bronze_raw"`)
     assert.strictEqual(program.countStage, `SELECT count(*) AS n FROM "__stage_bronze_raw"`)
@@ -101,10 +105,7 @@ describe("publish statements (duckdb)", () => {
       `DROP TABLE IF EXISTS "silver"."orders__quarantine"`,
       `ALTER TABLE "silver"."orders__quarantine__next" RENAME TO "orders__quarantine"`
     ])
-    assert.deepStrictEqual(statements.cleanup, [
-      `DROP TABLE IF EXISTS "silver"."orders__next"`,
-      `DROP TABLE IF EXISTS "silver"."orders__quarantine__next"`
-    ])
+    assert.deepStrictEqual(statements.cleanup, [`DROP TABLE IF EXISTS "silver"."orders__next"`, `DROP TABLE IF EXISTS "silver"."orders__quarantine__next"`])
   })
 
   it("append creates an empty table shaped like the query if missing, then inserts by name", () => {

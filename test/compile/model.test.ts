@@ -35,7 +35,8 @@ const includesInOrder = (sql: string, fragments: ReadonlyArray<string>) => {
 }
 
 describe("compileModel (duckdb)", () => {
-  const orders = nodeOf(`
+  const orders = nodeOf(
+    `
 silver:
   orders:
     from: bronze.orders
@@ -47,7 +48,9 @@ silver:
       - { name: known_customer, not_null: [customer_id], on_fail: quarantine }
       - { unique: [order_id], on_fail: drop }
       - { accepted_values: { column: status, values: [paid, shipped] } }
-`, "silver.orders")
+`,
+    "silver.orders"
+  )
   const program = compileModel(duckdb, orders, inputs)
 
   it("stages the marked chain as CTEs over the input with markers unset (NULL)", () => {
@@ -75,24 +78,38 @@ silver:
   })
 
   it("a dedupe after other steps marks duplicates with row_number over the alive rows of a key", () => {
-    const later = compileModel(duckdb, nodeOf(`
+    const later = compileModel(
+      duckdb,
+      nodeOf(
+        `
 silver:
   later:
     from: bronze.orders
     transforms: [ { lowercase: [status] }, { dedupe: { keys: [order_id], order_by: _ingested_at desc } } ]
-`, "silver.later"), inputs)
+`,
+        "silver.later"
+      ),
+      inputs
+    )
     // No earlier step removes rows, so the key alone partitions.
     assert.include(
       later.buildStage,
       `CASE WHEN "__medallion_removed" IS NULL AND (row_number() OVER (PARTITION BY "order_id" ORDER BY _ingested_at desc) > 1) THEN 'duplicate' ELSE "__medallion_removed" END AS "__medallion_removed"`
     )
     assert.notMatch(later.buildStage, /QUALIFY/i)
-    const last = compileModel(duckdb, nodeOf(`
+    const last = compileModel(
+      duckdb,
+      nodeOf(
+        `
 silver:
   latest:
     from: bronze.orders
     transforms: [ { drop_nulls: [line] }, { dedupe: { keys: [order_id, line], order_by: [a, b desc], keep: last } } ]
-`, "silver.latest"), inputs)
+`,
+        "silver.latest"
+      ),
+      inputs
+    )
     assert.include(
       last.buildStage,
       `row_number() OVER (PARTITION BY "__medallion_removed" IS NULL, "order_id", "line" ORDER BY a, b desc) < count(*) OVER (PARTITION BY "__medallion_removed" IS NULL, "order_id", "line")`
@@ -103,14 +120,24 @@ silver:
   it("casts with TRY_CAST and records quarantined columns as cast(col)", () => {
     assert.include(program.buildStage, `TRY_CAST("amount" AS decimal(12,2)) AS "amount"`)
     assert.include(program.buildStage, `TRY_CAST("ordered_at" AS timestamp) AS "ordered_at"`)
-    assert.include(program.buildStage, `nullif(list_concat(coalesce("__medallion_cast_q", CAST([] AS VARCHAR[])), list_filter([CASE WHEN "__medallion_removed" IS NULL AND "amount" IS NOT NULL AND TRY_CAST("amount" AS decimal(12,2)) IS NULL THEN 'cast(amount)' || chr(31) || CAST("amount" AS VARCHAR) END, `)
-    assert.include(program.buildStage, `THEN 'cast(ordered_at)' || chr(31) || CAST("ordered_at" AS VARCHAR) END], lambda x: x IS NOT NULL)), CAST([] AS VARCHAR[])) AS "__medallion_cast_q"`)
+    assert.include(
+      program.buildStage,
+      `nullif(list_concat(coalesce("__medallion_cast_q", CAST([] AS VARCHAR[])), list_filter([CASE WHEN "__medallion_removed" IS NULL AND "amount" IS NOT NULL AND TRY_CAST("amount" AS decimal(12,2)) IS NULL THEN 'cast(amount)' || chr(31) || CAST("amount" AS VARCHAR) END, `
+    )
+    assert.include(
+      program.buildStage,
+      `THEN 'cast(ordered_at)' || chr(31) || CAST("ordered_at" AS VARCHAR) END], lambda x: x IS NOT NULL)), CAST([] AS VARCHAR[])) AS "__medallion_cast_q"`
+    )
     assert.notMatch(program.buildStage, /(?<!TRY_)CAST\("amount" AS (?!VARCHAR)/)
   })
 
   it("the cast marker grows linearly with the number of columns (each TRY_CAST appears twice)", () => {
     const columns = Array.from({ length: 12 }, (_, i) => `c${i}: int`).join(", ")
-    const wide = compileModel(duckdb, nodeOf(`\nsilver:\n  wide:\n    from: bronze.orders\n    transforms: [ { cast: { columns: { ${columns} }, on_error: quarantine } } ]\n`, "silver.wide"), inputs)
+    const wide = compileModel(
+      duckdb,
+      nodeOf(`\nsilver:\n  wide:\n    from: bronze.orders\n    transforms: [ { cast: { columns: { ${columns} }, on_error: quarantine } } ]\n`, "silver.wide"),
+      inputs
+    )
     assert.strictEqual(wide.buildStage.split(`TRY_CAST("c7" AS int)`).length - 1, 2)
   })
 
@@ -120,14 +147,20 @@ silver:
   })
 
   it("flags each expectation in its own column, for alive rows only", () => {
-    assert.deepStrictEqual(program.expectations.map((e) => [e.name, e.kind, e.onFail, e.flag]), [
-      ["known_customer", "not_null", "quarantine", "__medallion_e0"],
-      ["unique(order_id)", "unique", "drop", "__medallion_e1"],
-      ["accepted_values(status)", "accepted_values", "warn", "__medallion_e2"]
-    ])
+    assert.deepStrictEqual(
+      program.expectations.map((e) => [e.name, e.kind, e.onFail, e.flag]),
+      [
+        ["known_customer", "not_null", "quarantine", "__medallion_e0"],
+        ["unique(order_id)", "unique", "drop", "__medallion_e1"],
+        ["accepted_values(status)", "accepted_values", "warn", "__medallion_e2"]
+      ]
+    )
     assert.include(program.buildStage, `(s."__medallion_removed" IS NULL AND coalesce(s."customer_id" IS NULL, false)) AS "__medallion_e0"`)
     // unique counts only the rows no cast or other expectation sets aside, in a second select over the first flags.
-    assert.include(program.buildStage, `NOT (s."__medallion_cast_q" IS NOT NULL OR s."__medallion_e0") AND (s."order_id" IS NOT NULL) AND (count(*) OVER (PARTITION BY s."__medallion_removed" IS NULL AND NOT (s."__medallion_cast_q" IS NOT NULL OR s."__medallion_e0"), s."order_id") > 1)`)
+    assert.include(
+      program.buildStage,
+      `NOT (s."__medallion_cast_q" IS NOT NULL OR s."__medallion_e0") AND (s."order_id" IS NOT NULL) AND (count(*) OVER (PARTITION BY s."__medallion_removed" IS NULL AND NOT (s."__medallion_cast_q" IS NOT NULL OR s."__medallion_e0"), s."order_id") > 1)`
+    )
     // Text literals take the column's type: accepted numbers match DECIMAL values too.
     assert.include(program.buildStage, `s."status" NOT IN ('paid', 'shipped')`)
   })
@@ -157,24 +190,35 @@ silver:
         ` UNION ALL SELECT 'duplicate', NULL, NULL, NULL, NULL, NULL, (SELECT count(*) FROM "bronze"."orders") - (SELECT count(*) FROM "__stage_silver_orders") AS n`
     )
     // Samples come from the raw values kept in the cast-failure entries, not the NULLed column.
-    assert.include(program.castFailureSample("amount"), `SELECT DISTINCT split_part(e, chr(31), 2) AS value FROM (SELECT unnest("__medallion_cast_f") AS e FROM "__stage_silver_orders") WHERE split_part(e, chr(31), 1) = 'amount'`)
+    assert.include(
+      program.castFailureSample("amount"),
+      `SELECT DISTINCT split_part(e, chr(31), 2) AS value FROM (SELECT unnest("__medallion_cast_f") AS e FROM "__stage_silver_orders") WHERE split_part(e, chr(31), 1) = 'amount'`
+    )
   })
 
   it("has no quarantine when nothing can be quarantined", () => {
-    const plain = compileModel(duckdb, nodeOf(`
+    const plain = compileModel(
+      duckdb,
+      nodeOf(
+        `
 silver:
   plain:
     from: bronze.orders
     transforms: [ { cast: { columns: { amount: int }, on_error: "null" } } ]
     expect: [ { check: amount > 0, on_fail: drop } ]
-`, "silver.plain"), inputs)
+`,
+        "silver.plain"
+      ),
+      inputs
+    )
     assert.isUndefined(plain.quarantine)
     assert.include(plain.buildStage, `TRY_CAST("amount" AS int) AS "amount"`)
     assert.notInclude(plain.buildStage, "list_concat")
   })
 
   it("a cast set to fail marks failures by column; before an aggregate it is a strict CAST", () => {
-    const node = nodeOf(`
+    const node = nodeOf(
+      `
 gold:
   totals:
     from: bronze.orders
@@ -182,13 +226,18 @@ gold:
       - cast: { amount: int }
       - aggregate: { by: [status], metrics: { total: sum(amount) } }
       - cast: { total: bigint }
-`, "gold.totals")
+`,
+      "gold.totals"
+    )
     const totals = compileModel(duckdb, node, inputs)
     assert.include(totals.buildStage, `CAST("amount" AS int) AS "amount"`)
     assert.notInclude(totals.buildStage, `TRY_CAST("amount"`)
     // After the last reshape the cast is tried and failures are collected for CastFailed.
     assert.include(totals.buildStage, `TRY_CAST("total" AS bigint)`)
-    assert.include(totals.buildStage, `nullif(list_concat(coalesce("__medallion_cast_f", CAST([] AS VARCHAR[])), list_filter([CASE WHEN "__medallion_removed" IS NULL AND "total" IS NOT NULL AND TRY_CAST("total" AS bigint) IS NULL THEN 'total' || chr(31) || CAST("total" AS VARCHAR) END], lambda x: x IS NOT NULL)), CAST([] AS VARCHAR[]))`)
+    assert.include(
+      totals.buildStage,
+      `nullif(list_concat(coalesce("__medallion_cast_f", CAST([] AS VARCHAR[])), list_filter([CASE WHEN "__medallion_removed" IS NULL AND "total" IS NOT NULL AND TRY_CAST("total" AS bigint) IS NULL THEN 'total' || chr(31) || CAST("total" AS VARCHAR) END], lambda x: x IS NOT NULL)), CAST([] AS VARCHAR[]))`
+    )
     // The aggregate discards marked rows first and restarts the markers.
     includesInOrder(totals.buildStage, [
       `alive_1 AS (SELECT * EXCLUDE ("__medallion_removed", "__medallion_cast_q", "__medallion_cast_f") FROM step_1 WHERE "__medallion_removed" IS NULL)`,
@@ -198,7 +247,8 @@ gold:
   })
 
   it("window, mask, derive and join compile to DuckDB functions", () => {
-    const node = nodeOf(`
+    const node = nodeOf(
+      `
 silver:
   customers: { from: bronze.customers }
   enriched:
@@ -210,7 +260,9 @@ silver:
       - mask: { email: hash, phone: partial, name: redact, note: "null" }
       - derive: { total: amount * 2, total2: total + 1 }
       - join: { to: silver.customers, on: [customer_id], how: inner, columns: [segment] }
-`, "silver.enriched")
+`,
+      "silver.enriched"
+    )
     const sql = compileModel(duckdb, node, inputs).buildStage
     assert.include(sql, `time_bucket(INTERVAL '1 hour', "ordered_at") AS "hour"`)
     assert.include(sql, `time_bucket(INTERVAL '15 minutes', "ordered_at") AS "quarter"`)
@@ -228,8 +280,7 @@ silver:
   })
 
   it("join: columns under new names; a join that quarantines or drops its unmatched rows needs a stage, one that keeps them does not", () => {
-    const program = (transforms: string) =>
-      compileModel(duckdb, nodeOf(`\nsilver:\n  t:\n    from: bronze.orders\n    transforms: ${transforms}\n`, "silver.t"), inputs)
+    const program = (transforms: string) => compileModel(duckdb, nodeOf(`\nsilver:\n  t:\n    from: bronze.orders\n    transforms: ${transforms}\n`, "silver.t"), inputs)
     const quarantining = program(`[ { join: { to: bronze.customers, on: "l.cust = r.id", columns: { cust_country: country }, on_unmatched: quarantine } } ]`)
     includesInOrder(quarantining.buildStage, [
       `SELECT l.* EXCLUDE ("__medallion_cast_q"), r."country" AS "cust_country", `,
@@ -253,14 +304,26 @@ silver:
       `alive_0 AS (SELECT * EXCLUDE ("__medallion_removed", "__medallion_cast_q", "__medallion_cast_f") FROM step_0 WHERE "__medallion_removed" IS NULL)`,
       `FROM (SELECT * FROM alive_0) AS "__medallion_row" QUALIFY row_number() OVER (PARTITION BY "status" ORDER BY amount desc, "_ingested_at" DESC, "_source_file" DESC, "_source_row" DESC, "__medallion_row") <= 3`
     ])
-    assert.include(program("{ n: 3, order_by: [amount, status] }").buildStage, `FROM (SELECT * FROM alive_0) AS "__medallion_row" ORDER BY amount, status, "__medallion_row" LIMIT 3`)
-    assert.include(program("{ n: 3, order_by: amount desc, by: [status], with_ties: true }", arrival).buildStage,
-      `FROM (SELECT * FROM alive_0) AS r QUALIFY rank() OVER (PARTITION BY "status" ORDER BY amount desc) <= 3`)
+    assert.include(
+      program("{ n: 3, order_by: [amount, status] }").buildStage,
+      `FROM (SELECT * FROM alive_0) AS "__medallion_row" ORDER BY amount, status, "__medallion_row" LIMIT 3`
+    )
+    assert.include(
+      program("{ n: 3, order_by: amount desc, by: [status], with_ties: true }", arrival).buildStage,
+      `FROM (SELECT * FROM alive_0) AS r QUALIFY rank() OVER (PARTITION BY "status" ORDER BY amount desc) <= 3`
+    )
     // Nothing after it sets rows aside: its rows are published as they come, no stage.
     assert.isTrue(program("{ n: 3, order_by: amount desc }").keepsEveryRow)
     // A leading dedupe before it filters and is not counted: counting starts after the top.
-    const deduped = compileModel(duckdb, nodeOf(`\ngold:\n  t:\n    from: bronze.orders\n    transforms: [ { dedupe: { keys: [order_id] } }, { top: { n: 3, order_by: amount } }, { filter: amount > 0 } ]\n`, "gold.t"), inputs)
-    assert.include(deduped.buildStage, "QUALIFY row_number() OVER (PARTITION BY \"order_id\") = 1")
+    const deduped = compileModel(
+      duckdb,
+      nodeOf(
+        `\ngold:\n  t:\n    from: bronze.orders\n    transforms: [ { dedupe: { keys: [order_id] } }, { top: { n: 3, order_by: amount } }, { filter: amount > 0 } ]\n`,
+        "gold.t"
+      ),
+      inputs
+    )
+    assert.include(deduped.buildStage, 'QUALIFY row_number() OVER (PARTITION BY "order_id") = 1')
     assert.notInclude(deduped.classify, "UNION ALL")
   })
 
@@ -279,7 +342,8 @@ silver:
   })
 
   it("resolves {{ input }} and {{ layer.table }} references", () => {
-    const node = nodeOf(`
+    const node = nodeOf(
+      `
 silver:
   customers: { from: bronze.customers }
   by_sql:
@@ -289,34 +353,46 @@ silver:
 gold:
   top:
     sql: "select customer_id, count(*) as n from {{ silver.by_sql }} group by 1"
-`, "silver.by_sql")
+`,
+      "silver.by_sql"
+    )
     const sql = compileModel(duckdb, node, inputs).buildStage
     assert.include(sql, `select o.*, c.name from alive_0 o join "silver"."customers" c using (customer_id)`)
     assert.notInclude(sql, "{{")
-    const top = compileModel(duckdb, planOf(`${header}
+    const top = compileModel(
+      duckdb,
+      planOf(`${header}
 silver:
   by_sql: { from: bronze.orders }
 gold:
   top:
     sql: "select customer_id, count(*) as n from {{ silver.by_sql }} group by 1"
-`).nodes.get("gold.top") as ModelNode, inputs)
+`).nodes.get("gold.top") as ModelNode,
+      inputs
+    )
     assert.include(top.buildStage, `FROM (select customer_id, count(*) as n from "silver"."by_sql" group by 1) AS q`)
   })
 
   it("a view's query hides markers and marked rows, and casts strictly", () => {
-    const node = nodeOf(`
+    const node = nodeOf(
+      `
 silver:
   live:
     from: bronze.orders
     mode: view
     transforms: [ { cast: { amount: int } }, { filter: amount > 0 } ]
     expect: [ { check: amount < 100, on_fail: fail } ]
-`, "silver.live")
+`,
+      "silver.live"
+    )
     const view = compileModel(duckdb, node, inputs)
     assert.include(view.chainQuery, `CAST("amount" AS int) AS "amount"`)
     assert.notInclude(view.chainQuery, "TRY_CAST")
     assert.match(view.chainQuery, /SELECT \* EXCLUDE \("__medallion_removed", "__medallion_cast_q", "__medallion_cast_f"\) FROM final WHERE "__medallion_removed" IS NULL$/)
-    assert.include(view.classifyView, `count(*) AS n FROM (SELECT s.*, (s."__medallion_removed" IS NULL AND coalesce(NOT coalesce(amount < 100, false), false)) AS "__medallion_e0" FROM final s) AS flagged`)
+    assert.include(
+      view.classifyView,
+      `count(*) AS n FROM (SELECT s.*, (s."__medallion_removed" IS NULL AND coalesce(NOT coalesce(amount < 100, false), false)) AS "__medallion_e0" FROM final s) AS flagged`
+    )
   })
 
   it("a chain that keeps every row is built without a stage; any step or expectation that can set rows aside needs one", () => {
@@ -326,12 +402,20 @@ silver:
     assert.isTrue(keeps(`[ { join: { to: bronze.customers, on: [customer_id], how: left } }, { aggregate: { by: [status], metrics: { n: count(*) } } } ]`))
     assert.isTrue(keeps(`[ { cast: { columns: { amount: int }, on_error: "null" } } ]`))
     for (const marking of [
-      `[ { filter: amount > 0 } ]`, `[ { drop_nulls: [amount] } ]`, `[ { dedupe: { keys: [order_id] } } ]`,
-      `[ { join: { to: bronze.customers, on: [customer_id], how: inner } } ]`, `[ { cast: { columns: { amount: int }, on_error: quarantine } } ]`
-    ]) assert.isFalse(keeps(marking), marking)
+      `[ { filter: amount > 0 } ]`,
+      `[ { drop_nulls: [amount] } ]`,
+      `[ { dedupe: { keys: [order_id] } } ]`,
+      `[ { join: { to: bronze.customers, on: [customer_id], how: inner } } ]`,
+      `[ { cast: { columns: { amount: int }, on_error: quarantine } } ]`
+    ])
+      assert.isFalse(keeps(marking), marking)
     assert.isFalse(keeps(`[ { cast: { amount: int } } ]`, `    expect: [ { check: amount > 0 } ]\n`))
     // Before the last aggregate, rows set aside are not counted: those steps filter and the table is built directly.
-    assert.isTrue(keeps(`[ { filter: amount > 0 }, { drop_nulls: [status] }, { join: { to: bronze.customers, on: [customer_id], how: inner } }, { aggregate: { by: [status], metrics: { n: count(*) } } } ]`))
+    assert.isTrue(
+      keeps(
+        `[ { filter: amount > 0 }, { drop_nulls: [status] }, { join: { to: bronze.customers, on: [customer_id], how: inner } }, { aggregate: { by: [status], metrics: { n: count(*) } } } ]`
+      )
+    )
     assert.isFalse(keeps(`[ { aggregate: { by: [status], metrics: { n: count(*) } } }, { filter: n > 1 } ]`))
     const merge = nodeOf(`\nsilver:\n  m:\n    from: bronze.orders\n    mode: merge\n    key: [order_id]\n    sequence_by: updated_at\n`, "silver.m")
     assert.isFalse(compileModel(duckdb, merge, inputs).keepsEveryRow, "a merge dedupes by key")
@@ -341,7 +425,8 @@ silver:
   })
 
   it("before the last aggregate, filter, drop_nulls and inner joins remove rows instead of marking them", () => {
-    const node = nodeOf(`
+    const node = nodeOf(
+      `
 gold:
   totals:
     from: bronze.orders
@@ -351,7 +436,9 @@ gold:
       - join: { to: bronze.customers, on: [customer_id], how: inner, columns: [segment] }
       - aggregate: { by: [segment], metrics: { n: count(*) } }
       - filter: n > 10
-`, "gold.totals")
+`,
+      "gold.totals"
+    )
     const sql = compileModel(duckdb, node, inputs).buildStage
     includesInOrder(sql, [
       `step_1 AS (SELECT * FROM step_0 WHERE coalesce(status <> 'cancelled', false))`,

@@ -137,7 +137,7 @@ describe("spark dialect: transforms", () => {
   it("trim, lowercase and fill_nulls replace columns", () => {
     assert.strictEqual(step1("[ { trim: [a] } ]"), "SELECT * EXCEPT (`a`), trim(`a`) AS `a` FROM step_0")
     assert.strictEqual(step1("[ { lowercase: [a, b] } ]"), "SELECT * EXCEPT (`a`, `b`), lower(`a`) AS `a`, lower(`b`) AS `b` FROM step_0")
-    assert.strictEqual(step1("[ { fill_nulls: { currency: \"it's\" } } ]"), "SELECT * EXCEPT (`currency`), coalesce(`currency`, 'it\\'s') AS `currency` FROM step_0")
+    assert.strictEqual(step1('[ { fill_nulls: { currency: "it\'s" } } ]'), "SELECT * EXCEPT (`currency`), coalesce(`currency`, 'it\\'s') AS `currency` FROM step_0")
   })
 
   it("drop_nulls and filter mark rows with their reason", () => {
@@ -155,10 +155,7 @@ describe("spark dialect: transforms", () => {
       cte(compileModel(d, withSteps(`[ { dedupe: { keys: [id], order_by: "ts desc" } } ]`), inputs).buildStage, "step_0"),
       `SELECT *, ${START} FROM (SELECT * EXCEPT (\`__medallion_rn\`) FROM (SELECT *, row_number() OVER (PARTITION BY \`id\` ORDER BY ts desc) AS \`__medallion_rn\` FROM (SELECT * FROM ${ORDERS}) AS r) AS n WHERE \`__medallion_rn\` = 1) AS q`
     )
-    assert.strictEqual(
-      step1(`[ { dedupe: { keys: [id], keep: last } } ]`),
-      mark(`row_number() OVER (PARTITION BY \`id\`) < count(*) OVER (PARTITION BY \`id\`)`)
-    )
+    assert.strictEqual(step1(`[ { dedupe: { keys: [id], keep: last } } ]`), mark(`row_number() OVER (PARTITION BY \`id\`) < count(*) OVER (PARTITION BY \`id\`)`))
     // After a step that removes rows, only the rows still kept are compared.
     assert.include(
       cte(compileModel(d, withSteps(`[ { filter: "x > 0" }, { dedupe: { keys: [id] } } ]`), inputs).buildStage, "step_2"),
@@ -176,7 +173,7 @@ describe("spark dialect: transforms", () => {
 
   it("mask hashes, redacts, keeps the last 4 characters or nulls", () => {
     assert.strictEqual(
-      step1("[ { mask: { e: hash, n: redact, p: partial, b: \"null\" } } ]"),
+      step1('[ { mask: { e: hash, n: redact, p: partial, b: "null" } } ]'),
       "SELECT * EXCEPT (`e`, `n`, `p`, `b`), " +
         "CASE WHEN `e` IS NULL THEN NULL ELSE sha2(CAST(`e` AS STRING), 256) END AS `e`, " +
         "CASE WHEN `n` IS NULL THEN NULL ELSE '[REDACTED]' END AS `n`, " +
@@ -186,7 +183,8 @@ describe("spark dialect: transforms", () => {
   })
 
   it("join: left or inner, on keys or an expression, leaving the right side's lineage out", () => {
-    const right = "(SELECT * EXCEPT (`__medallion_k`, `_batch_id`, `_source_file`, `_ingested_at`, `_source_row`), true AS `__medallion_match` FROM (SELECT * FROM (SELECT *, 0 AS `__medallion_k` FROM `main`.`shop_bronze`.`customers`) AS `__medallion_have` " +
+    const right =
+      "(SELECT * EXCEPT (`__medallion_k`, `_batch_id`, `_source_file`, `_ingested_at`, `_source_row`), true AS `__medallion_match` FROM (SELECT * FROM (SELECT *, 0 AS `__medallion_k` FROM `main`.`shop_bronze`.`customers`) AS `__medallion_have` " +
       "NATURAL LEFT JOIN (SELECT NULL AS `__medallion_k`, NULL AS `_batch_id`, NULL AS `_source_file`, NULL AS `_ingested_at`, NULL AS `_source_row`) AS `__medallion_absent`))"
     assert.strictEqual(
       step1("[ { join: { to: bronze.customers, on: [customer_id], columns: [country] } } ]"),
@@ -199,7 +197,8 @@ describe("spark dialect: transforms", () => {
   })
 
   it("join: columns under new names; on_unmatched: quarantine adds the join's name to the quarantine marker, drop marks the row removed", () => {
-    const right = "(SELECT * EXCEPT (`__medallion_k`, `_batch_id`, `_source_file`, `_ingested_at`, `_source_row`), true AS `__medallion_match` FROM (SELECT * FROM (SELECT *, 0 AS `__medallion_k` FROM `main`.`shop_bronze`.`customers`) AS `__medallion_have` " +
+    const right =
+      "(SELECT * EXCEPT (`__medallion_k`, `_batch_id`, `_source_file`, `_ingested_at`, `_source_row`), true AS `__medallion_match` FROM (SELECT * FROM (SELECT *, 0 AS `__medallion_k` FROM `main`.`shop_bronze`.`customers`) AS `__medallion_have` " +
       "NATURAL LEFT JOIN (SELECT NULL AS `__medallion_k`, NULL AS `_batch_id`, NULL AS `_source_file`, NULL AS `_ingested_at`, NULL AS `_source_row`) AS `__medallion_absent`))"
     const missed = "l.`__medallion_removed` IS NULL AND r.`__medallion_match` IS NULL"
     assert.strictEqual(
@@ -224,7 +223,9 @@ describe("spark dialect: transforms", () => {
     const withRow = "SELECT *, struct(*) AS `__medallion_row` FROM (SELECT * FROM alive_0) AS r"
     assert.strictEqual(
       top("{ n: 5, order_by: total desc, by: [a, b] }"),
-      around(`SELECT * EXCEPT (\`__medallion_row\`, \`__medallion_rank\`) FROM (SELECT *, row_number() OVER (PARTITION BY \`a\`, \`b\` ORDER BY total desc, \`__medallion_row\`) AS \`__medallion_rank\` FROM (${withRow}) AS w) AS ranked WHERE \`__medallion_rank\` <= 5`)
+      around(
+        `SELECT * EXCEPT (\`__medallion_row\`, \`__medallion_rank\`) FROM (SELECT *, row_number() OVER (PARTITION BY \`a\`, \`b\` ORDER BY total desc, \`__medallion_row\`) AS \`__medallion_rank\` FROM (${withRow}) AS w) AS ranked WHERE \`__medallion_rank\` <= 5`
+      )
     )
     assert.strictEqual(
       top("{ n: 5, order_by: total desc }"),
@@ -232,7 +233,9 @@ describe("spark dialect: transforms", () => {
     )
     assert.strictEqual(
       top("{ n: 5, order_by: [total desc, x], by: [a], with_ties: true }"),
-      around("SELECT * EXCEPT (`__medallion_rank`) FROM (SELECT *, rank() OVER (PARTITION BY `a` ORDER BY total desc, x) AS `__medallion_rank` FROM (SELECT * FROM alive_0) AS r) AS ranked WHERE `__medallion_rank` <= 5")
+      around(
+        "SELECT * EXCEPT (`__medallion_rank`) FROM (SELECT *, rank() OVER (PARTITION BY `a` ORDER BY total desc, x) AS `__medallion_rank` FROM (SELECT * FROM alive_0) AS r) AS ranked WHERE `__medallion_rank` <= 5"
+      )
     )
     // Arrival columns, when the rows carry them, come before the whole row (in the direction of the last term).
     const node = withSteps("[ { top: { n: 1, order_by: total desc, by: [a] } } ]")
@@ -261,15 +264,14 @@ describe("spark dialect: transforms", () => {
     const program = compileModel(d, withSteps(`[ { sql: "SELECT a, count(*) AS n FROM {{ input }} GROUP BY a" } ]`), inputs)
     assert.strictEqual(cte(program.buildStage, "step_1"), `SELECT *, ${START} FROM (SELECT a, count(*) AS n FROM alive_0 GROUP BY a) AS q`)
     const fromSql = compileModel(d, model(`gold:\n  k:\n    sql: "SELECT * FROM {{ bronze.orders }} o JOIN {{ bronze.customers }} c USING (id)"\n`, "gold.k"), inputs)
-    assert.strictEqual(
-      cte(fromSql.buildStage, "step_0"),
-      `SELECT *, ${START} FROM (SELECT * FROM ${ORDERS} o JOIN \`main\`.\`shop_bronze\`.\`customers\` c USING (id)) AS q`
-    )
+    assert.strictEqual(cte(fromSql.buildStage, "step_0"), `SELECT *, ${START} FROM (SELECT * FROM ${ORDERS} o JOIN \`main\`.\`shop_bronze\`.\`customers\` c USING (id)) AS q`)
   })
 })
 
 describe("spark dialect: expectations and their actions", () => {
-  const program = compileModel(d, model(`
+  const program = compileModel(
+    d,
+    model(`
 silver:
   t:
     from: bronze.orders
@@ -279,7 +281,9 @@ silver:
       - { unique: [id], on_fail: quarantine }
       - { accepted_values: { column: status, values: [paid, 5] }, on_fail: fail }
       - { relationships: { column: customer_id, to: bronze.customers, field: id }, on_fail: quarantine }
-`), inputs)
+`),
+    inputs
+  )
   const flags = "`__medallion_e0`, `__medallion_e1`, `__medallion_e2`, `__medallion_e3`, `__medallion_e4`"
 
   it("flags every expectation kind in its own column, for rows still alive", () => {
@@ -296,13 +300,16 @@ silver:
         "(s.`__medallion_removed` IS NULL AND coalesce(s.`customer_id` IS NOT NULL AND (SELECT count(*) FROM `main`.`shop_bronze`.`customers` r WHERE r.`id` = s.`customer_id`) = 0, false)) AS `__medallion_e4` " +
         "FROM final s) s"
     )
-    assert.deepStrictEqual(program.expectations.map((e) => [e.name, e.onFail]), [
-      ["positive", "warn"],
-      ["not_null(id, ts)", "drop"],
-      ["unique(id)", "quarantine"],
-      ["accepted_values(status)", "fail"],
-      ["relationships(customer_id -> bronze.customers.id)", "quarantine"]
-    ])
+    assert.deepStrictEqual(
+      program.expectations.map((e) => [e.name, e.onFail]),
+      [
+        ["positive", "warn"],
+        ["not_null(id, ts)", "drop"],
+        ["unique(id)", "quarantine"],
+        ["accepted_values(status)", "fail"],
+        ["relationships(customer_id -> bronze.customers.id)", "quarantine"]
+      ]
+    )
   })
 
   it("publishes rows neither quarantined nor dropped (warn keeps them; fail is enforced before publishing)", () => {
@@ -367,7 +374,10 @@ describe("spark dialect: modes", () => {
     // A merge keeps one row per key: of the rows that pass, the newest by sequence_by (then arrival), the others counted as duplicates.
     const node = model(`silver:\n  t: { from: bronze.orders, mode: merge, key: [id], sequence_by: updated_at }\n`)
     const program = compileModel(d, node, { ...inputs, inputColumns: ["id", "updated_at", "_batch_id", "_source_file", "_ingested_at", "_source_row"] })
-    assert.include(program.buildStage, "CASE WHEN (`__medallion_removed` IS NULL AND NOT (`__medallion_cast_q` IS NOT NULL)) AND row_number() OVER (PARTITION BY (`__medallion_removed` IS NULL AND NOT (`__medallion_cast_q` IS NOT NULL)), `id` ORDER BY `updated_at` DESC, `_ingested_at` DESC, `_source_file` DESC, `_source_row` DESC) > 1 THEN 'duplicate' ELSE `__medallion_removed` END AS `__medallion_removed`")
+    assert.include(
+      program.buildStage,
+      "CASE WHEN (`__medallion_removed` IS NULL AND NOT (`__medallion_cast_q` IS NOT NULL)) AND row_number() OVER (PARTITION BY (`__medallion_removed` IS NULL AND NOT (`__medallion_cast_q` IS NOT NULL)), `id` ORDER BY `updated_at` DESC, `_ingested_at` DESC, `_source_file` DESC, `_source_row` DESC) > 1 THEN 'duplicate' ELSE `__medallion_removed` END AS `__medallion_removed`"
+    )
   })
 
   it("view creates or replaces a view over the chain with marked rows left out and strict casts", () => {
@@ -388,7 +398,11 @@ describe("spark dialect: modes", () => {
 describe("spark dialect: sources", () => {
   const ingest = (source: string, files: ReadonlyArray<string>) => {
     const node = planOf(`version: 1\npipeline: p\nsources: { s: ${source} }\nbronze: { raw: { from: s } }\n`).nodes.get("bronze.raw" as TableId) as IngestNode
-    return compileIngest(d, node, { batchId: "B-1", startedAt: "2024-05-01T12:00:00.000Z", files: files.map((path) => ({ path, name: path, batchId: "B-1", ingestedAt: "2024-05-01T12:00:00.000Z" })) })
+    return compileIngest(d, node, {
+      batchId: "B-1",
+      startedAt: "2024-05-01T12:00:00.000Z",
+      files: files.map((path) => ({ path, name: path, batchId: "B-1", ingestedAt: "2024-05-01T12:00:00.000Z" }))
+    })
   }
   const stage = "`main`.`shop__medallion`.`__stage_bronze_raw`"
   const lineage = "monotonically_increasing_id() + 1 AS `_source_row`, 'B-1' AS `_batch_id`, CAST('2024-05-01T12:00:00.000Z' AS TIMESTAMP) AS `_ingested_at`"
@@ -411,7 +425,10 @@ describe("spark dialect: sources", () => {
     assert.include(ingest("{ format: json, path: d.json }", ["/d/x.json"]).reads[0]!, "read_files('/d/x.json', format => 'json', multiLine => true)")
     assert.include(ingest("{ format: ndjson, path: d.ndjson }", ["/d/x.ndjson"]).reads[0]!, "read_files('/d/x.ndjson', format => 'json')")
     assert.include(ingest("{ format: parquet, path: d.parquet }", ["/d/x.parquet"]).reads[0]!, "read_files('/d/x.parquet', format => 'parquet')")
-    assert.include(ingest("{ format: csv, path: d.csv, options: { header: false, infer_types: true } }", ["/d/x.csv"]).reads[0]!, "format => 'csv', header => false, inferColumnTypes => true")
+    assert.include(
+      ingest("{ format: csv, path: d.csv, options: { header: false, infer_types: true } }", ["/d/x.csv"]).reads[0]!,
+      "format => 'csv', header => false, inferColumnTypes => true"
+    )
   })
 
   it("names several files with one glob under their common directory, escaping glob characters", () => {

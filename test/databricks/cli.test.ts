@@ -18,7 +18,8 @@ const cli = (cwd: string, args: ReadonlyArray<string>, env: Readonly<Record<stri
   new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
     const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("DATABRICKS_") && !k.startsWith("MEDALLION_")))
     const child = spawn(process.execPath, cliArgs(args), { cwd, env: { ...clean, ...env, NO_COLOR: "1" } })
-    let stdout = "", stderr = ""
+    let stdout = "",
+      stderr = ""
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()))
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()))
     child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }))
@@ -84,7 +85,10 @@ describe("medallion with engine: databricks", () => {
   it("apply names the settings it is missing", async () => {
     const apply = await cli(project.dir, ["apply"])
     assert.strictEqual(apply.code, 2)
-    assert.include(apply.stderr, "config/default.yaml:1:1: engine: databricks needs databricks.host (or DATABRICKS_HOST); databricks.warehouse_id (or DATABRICKS_WAREHOUSE_ID); databricks.token (or DATABRICKS_TOKEN), or databricks.client_id and client_secret")
+    assert.include(
+      apply.stderr,
+      "config/default.yaml:1:1: engine: databricks needs databricks.host (or DATABRICKS_HOST); databricks.warehouse_id (or DATABRICKS_WAREHOUSE_ID); databricks.token (or DATABRICKS_TOKEN), or databricks.client_id and client_secret"
+    )
   }, 60_000)
 
   it("applies with --env databricks, then plans against the warehouse and lists the run; the token never shows", async () => {
@@ -98,12 +102,22 @@ describe("medallion with engine: databricks", () => {
     const plan = await cli(project.dir, ["plan", "--env", "databricks", "--json"], env())
     assert.strictEqual(plan.code, 0, plan.stderr)
     const planned = JSON.parse(plan.stdout) as { warehouse: string; tables: ReadonlyArray<{ table: string; action: string }> }
-    assert.deepStrictEqual(planned.tables.map((t) => [t.table, t.action]), [["bronze.orders", "skip"], ["silver.orders", "skip"], ["gold.totals", "skip"]])
+    assert.deepStrictEqual(
+      planned.tables.map((t) => [t.table, t.action]),
+      [
+        ["bronze.orders", "skip"],
+        ["silver.orders", "skip"],
+        ["gold.totals", "skip"]
+      ]
+    )
 
     const runs = await cli(project.dir, ["runs", "--env", "databricks", "--json"], env())
     assert.strictEqual(runs.code, 0, runs.stderr)
     const recorded = JSON.parse(runs.stdout) as ReadonlyArray<{ status: string; engine: string }>
-    assert.deepStrictEqual(recorded.map((r) => [r.engine, r.status]), [["databricks", "succeeded"]])
+    assert.deepStrictEqual(
+      recorded.map((r) => [r.engine, r.status]),
+      [["databricks", "succeeded"]]
+    )
     const show = await cli(project.dir, ["show", "gold.totals", "--env", "databricks", "--json"], env())
     assert.strictEqual(show.code, 0, show.stderr)
     assert.deepStrictEqual(JSON.parse(show.stdout), [{ n: 2, total: 17.5 }])
@@ -114,16 +128,23 @@ describe("medallion with engine: databricks", () => {
 
   it("a second apply finds the warehouse locked and says by whom", async () => {
     const expires = Date.now() + 60_000
-    await standIn.query(`INSERT INTO lakehouse.shop__medallion.locks VALUES ('apply', '{"pid":4242,"host":"etl-7","started_at":"2026-01-01T00:00:00.000Z","command":"medallion apply","nonce":"1"}', ${expires})`)
+    await standIn.query(
+      `INSERT INTO lakehouse.shop__medallion.locks VALUES ('apply', '{"pid":4242,"host":"etl-7","started_at":"2026-01-01T00:00:00.000Z","command":"medallion apply","nonce":"1"}', ${expires})`
+    )
     try {
       const apply = await cli(project.dir, ["apply", "--env", "databricks"], env())
       assert.strictEqual(apply.code, 1)
-      assert.include(apply.stderr, `the warehouse databricks ${standIn.url} catalog lakehouse is in use by pid 4242 on host etl-7 since 2026-01-01T00:00:00.000Z (medallion apply); wait for it to finish, or run with --wait`)
+      assert.include(
+        apply.stderr,
+        `the warehouse databricks ${standIn.url} catalog lakehouse is in use by pid 4242 on host etl-7 since 2026-01-01T00:00:00.000Z (medallion apply); wait for it to finish, or run with --wait`
+      )
     } finally {
       await standIn.query(`DELETE FROM lakehouse.shop__medallion.locks`)
     }
     // An expired lock (its holder crashed) is taken over.
-    await standIn.query(`INSERT INTO lakehouse.shop__medallion.locks VALUES ('apply', '{"pid":4242,"host":"etl-7","started_at":"2026-01-01T00:00:00.000Z","command":"medallion apply","nonce":"1"}', ${Date.now() - 1})`)
+    await standIn.query(
+      `INSERT INTO lakehouse.shop__medallion.locks VALUES ('apply', '{"pid":4242,"host":"etl-7","started_at":"2026-01-01T00:00:00.000Z","command":"medallion apply","nonce":"1"}', ${Date.now() - 1})`
+    )
     const again = await cli(project.dir, ["apply", "--env", "databricks"], env())
     assert.strictEqual(again.code, 0, again.stderr)
   }, 120_000)
@@ -140,7 +161,10 @@ describe("medallion with engine: databricks", () => {
       assert.include(text.stdout + text.stderr, "Invalid access token Bearer [redacted]", "the warehouse's message is shown, without the token")
       const logged = await cli(project.dir, ["apply", "--env", "databricks", "--full-refresh", "--log-format", "json"], traced)
       assert.strictEqual(logged.code, 1, logged.stdout + logged.stderr)
-      const failed = logged.stderr.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as { level: string; message: string })
+      const failed = logged.stderr
+        .split("\n")
+        .filter((l) => l.startsWith("{"))
+        .map((l) => JSON.parse(l) as { level: string; message: string })
         .find((l) => l.level === "ERROR" && l.message.startsWith("silver.orders: failed"))
       assert.isDefined(failed, logged.stderr)
       assert.include(failed!.message, "Bearer [redacted]")
@@ -155,7 +179,10 @@ describe("medallion with engine: databricks", () => {
 
       for (const output of [text, logged, json, runs, run]) assert.notInclude(output.stdout + output.stderr, TOKEN)
       const spans = collector.spans()
-      assert.isTrue(spans.some((s) => s.status.code === 2 && (s.status.message ?? "").includes("Bearer [redacted]")), "the failed spans say what failed")
+      assert.isTrue(
+        spans.some((s) => s.status.code === 2 && (s.status.message ?? "").includes("Bearer [redacted]")),
+        "the failed spans say what failed"
+      )
       assert.notInclude(JSON.stringify(spans), TOKEN)
       assert.isAbove(collector.logs().length, 0)
       assert.notInclude(JSON.stringify(collector.logs()), TOKEN)

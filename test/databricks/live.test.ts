@@ -27,8 +27,8 @@ const env = process.env
 const auth: DatabricksAuth | undefined = env["DATABRICKS_TOKEN"]
   ? { _tag: "Token", token: Redacted.make(env["DATABRICKS_TOKEN"]) }
   : env["DATABRICKS_CLIENT_ID"] && env["DATABRICKS_CLIENT_SECRET"]
-  ? { _tag: "OAuth", clientId: env["DATABRICKS_CLIENT_ID"], clientSecret: Redacted.make(env["DATABRICKS_CLIENT_SECRET"]) }
-  : undefined
+    ? { _tag: "OAuth", clientId: env["DATABRICKS_CLIENT_ID"], clientSecret: Redacted.make(env["DATABRICKS_CLIENT_SECRET"]) }
+    : undefined
 const missing = [
   ...(env["DATABRICKS_HOST"] ? [] : ["DATABRICKS_HOST"]),
   ...(env["DATABRICKS_WAREHOUSE_ID"] ? [] : ["DATABRICKS_WAREHOUSE_ID"]),
@@ -46,7 +46,7 @@ const options = () => ({
 })
 
 /** Drops every schema the run created. */
-const dropSchemas = Effect.gen(function*() {
+const dropSchemas = Effect.gen(function* () {
   const executor = yield* Executor
   const d = executor.dialect
   for (const layer of [...layers, "_medallion"] as const) {
@@ -61,45 +61,58 @@ if (missing.length > 0) {
   })
 } else {
   describe("Databricks (live)", () => {
-    it.live("runs statements on the warehouse: chunks, types, parameters, a Delta table", () =>
-      Effect.gen(function*() {
-        const executor = yield* make(options())
-        const d = executor.dialect
-        const rows = yield* executor.withSession((s) => s.query("SELECT id, CAST(id AS DECIMAL(12,2)) / 4 AS q, id % 2 = 0 AS even FROM range(0, 5000) ORDER BY id"))
-        assert.strictEqual(rows.length, 5000)
-        assert.deepStrictEqual(rows[4999], { id: "4999", q: rows[4999]!["q"], even: false })
-        assert.deepStrictEqual(yield* executor.runStatement("SELECT :a AS a, :n + 1 AS n", [{ name: "a", value: "it's" }, { name: "n", value: "1", type: "INT" }]), [{ a: "it's", n: 2 }])
-        yield* executor.withSession((s) => s.execute(d.createSchema("bronze")))
-        const created = yield* executor.withSession((s) => s.execute(d.createTable(d.table("bronze", "probe"), "SELECT 1 AS a UNION ALL SELECT 2")))
-        assert.strictEqual(created, 2)
-        assert.deepStrictEqual(yield* executor.withSession((s) => s.query(d.tablesIn(["bronze"]))), [{ id: "bronze.probe" }])
-      }).pipe(
-        Effect.ensuring(Effect.ignore(dropSchemas.pipe(Effect.provide(Layer.effect(Executor, make(options())).pipe(Layer.provide(FetchHttpClient.layer)))))),
-        Effect.provide(FetchHttpClient.layer)
-      ), 300_000)
+    it.live(
+      "runs statements on the warehouse: chunks, types, parameters, a Delta table",
+      () =>
+        Effect.gen(function* () {
+          const executor = yield* make(options())
+          const d = executor.dialect
+          const rows = yield* executor.withSession((s) => s.query("SELECT id, CAST(id AS DECIMAL(12,2)) / 4 AS q, id % 2 = 0 AS even FROM range(0, 5000) ORDER BY id"))
+          assert.strictEqual(rows.length, 5000)
+          assert.deepStrictEqual(rows[4999], { id: "4999", q: rows[4999]!["q"], even: false })
+          assert.deepStrictEqual(
+            yield* executor.runStatement("SELECT :a AS a, :n + 1 AS n", [
+              { name: "a", value: "it's" },
+              { name: "n", value: "1", type: "INT" }
+            ]),
+            [{ a: "it's", n: 2 }]
+          )
+          yield* executor.withSession((s) => s.execute(d.createSchema("bronze")))
+          const created = yield* executor.withSession((s) => s.execute(d.createTable(d.table("bronze", "probe"), "SELECT 1 AS a UNION ALL SELECT 2")))
+          assert.strictEqual(created, 2)
+          assert.deepStrictEqual(yield* executor.withSession((s) => s.query(d.tablesIn(["bronze"]))), [{ id: "bronze.probe" }])
+        }).pipe(
+          Effect.ensuring(Effect.ignore(dropSchemas.pipe(Effect.provide(Layer.effect(Executor, make(options())).pipe(Layer.provide(FetchHttpClient.layer)))))),
+          Effect.provide(FetchHttpClient.layer)
+        ),
+      300_000
+    )
 
     if (volume === undefined) {
       // The example data must sit where both this machine and the warehouse can read it; only the user can name such a volume.
       it.skip("example pipelines skipped: set MEDALLION_LIVE_VOLUME to a volume path readable here and by the warehouse", () => {})
     } else {
-      it.live("runs the example pipelines on the warehouse, every table accounted for", () => {
-        const dir = join(volume, prefix)
-        mkdirSync(join(dir, "pipelines"), { recursive: true })
-        for (const file of ["retail_orders.yaml", "jaffle_shop.yaml"]) cpSync(join(repoRoot, "pipelines", file), join(dir, "pipelines", file))
-        cpSync(join(repoRoot, "data"), join(dir, "data"), { recursive: true })
-        const project: TestProject = { dir, write: () => undefined, remove: () => rmSync(dir, { recursive: true, force: true }) }
-        const engine = Layer.provideMerge(SqlMetadataStore.layer, layerFetch(options())).pipe(Layer.provideMerge(NodeServices.layer))
-        return Effect.gen(function*() {
-          const report = yield* runPlan(project, examplePlan(project))
-          assertAccounting(report)
-          const again = yield* runPlan(project, examplePlan(project))
-          assert.deepStrictEqual(again.tables.filter((t) => t.status !== "unchanged").map((t) => t.table), [])
-        }).pipe(
-          Effect.ensuring(dropSchemas),
-          Effect.provide(engine),
-          Effect.ensuring(Effect.sync(project.remove))
-        )
-      }, 1_800_000)
+      it.live(
+        "runs the example pipelines on the warehouse, every table accounted for",
+        () => {
+          const dir = join(volume, prefix)
+          mkdirSync(join(dir, "pipelines"), { recursive: true })
+          for (const file of ["retail_orders.yaml", "jaffle_shop.yaml"]) cpSync(join(repoRoot, "pipelines", file), join(dir, "pipelines", file))
+          cpSync(join(repoRoot, "data"), join(dir, "data"), { recursive: true })
+          const project: TestProject = { dir, write: () => undefined, remove: () => rmSync(dir, { recursive: true, force: true }) }
+          const engine = Layer.provideMerge(SqlMetadataStore.layer, layerFetch(options())).pipe(Layer.provideMerge(NodeServices.layer))
+          return Effect.gen(function* () {
+            const report = yield* runPlan(project, examplePlan(project))
+            assertAccounting(report)
+            const again = yield* runPlan(project, examplePlan(project))
+            assert.deepStrictEqual(
+              again.tables.filter((t) => t.status !== "unchanged").map((t) => t.table),
+              []
+            )
+          }).pipe(Effect.ensuring(dropSchemas), Effect.provide(engine), Effect.ensuring(Effect.sync(project.remove)))
+        },
+        1_800_000
+      )
     }
   })
 }

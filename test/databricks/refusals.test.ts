@@ -67,9 +67,7 @@ const options = (host: string, overrides: Partial<DatabricksOptions> = {}): Data
 })
 
 const query = (host: string, sql: string, overrides: Partial<DatabricksOptions> = {}) =>
-  Effect.flatMap(make(options(host, overrides)), (executor) => executor.withSession((session) => session.query(sql))).pipe(
-    Effect.provide(FetchHttpClient.layer)
-  )
+  Effect.flatMap(make(options(host, overrides)), (executor) => executor.withSession((session) => session.query(sql))).pipe(Effect.provide(FetchHttpClient.layer))
 
 const failure = <A>(exit: Exit.Exit<A, ExecutorError>): ExecutorError => {
   assert.isTrue(Exit.isFailure(exit), "expected a failure")
@@ -87,25 +85,27 @@ const succeeded = (id: string, rows: ReadonlyArray<ReadonlyArray<string | null>>
 
 describe("Databricks executor: refusals the stand-in does not make", () => {
   it.live("a wait timeout the API would refuse fails before any request", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const s = yield* scripted((_, response) => json(response, 500, {}))
       const error = failure(yield* Effect.exit(query(s.url, "SELECT 1 AS n", { waitTimeout: "3 seconds" })))
       assert.include(error.message, "wait_timeout must be 0s or between 5s and 50s, not 3s")
       assert.isFalse(error.isRetryable)
       assert.deepStrictEqual(s.seen, [])
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped)
+  )
 
   it.live("a host where nothing listens: a transient error naming databricks.host", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const host = yield* closedPort
       const error = failure(yield* Effect.exit(query(host, "SELECT 1 AS n")))
       assert.include(error.message, `cannot reach Databricks at ${host} (a statement: TransportError)`)
       assert.include(error.message, "check databricks.host and the network")
       assert.isTrue(error.isRetryable, "the runtime's retry policy may try the table again")
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped)
+  )
 
   it.live("a connection dropped during a status poll: the poll is sent again and the rows arrive", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       let polls = 0
       const s = yield* scripted((request, response) => {
         if (request.method === "POST") return json(response, 200, { statement_id: "st-1", status: { state: "RUNNING" } })
@@ -115,27 +115,30 @@ describe("Databricks executor: refusals the stand-in does not make", () => {
       })
       assert.deepStrictEqual(yield* query(s.url, "SELECT 7 AS n"), [{ n: 7 }])
       assert.strictEqual(polls, 2)
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped)
+  )
 
   it.live("an HTTP error other than credentials or load: permanent, with the API's error code and message", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const s = yield* scripted((_, response) => json(response, 404, { error_code: "RESOURCE_DOES_NOT_EXIST", message: "No warehouse with id wh" }))
       const error = failure(yield* Effect.exit(query(s.url, "SELECT 1 AS n")))
       assert.include(error.message, "rejected a statement (HTTP 404 RESOURCE_DOES_NOT_EXIST: No warehouse with id wh)")
       assert.isFalse(error.isRetryable)
       assert.strictEqual(s.seen.length, 1, "not retried")
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped)
+  )
 
   it.live("an HTTP 500 whose error code is transient is retryable", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const s = yield* scripted((_, response) => json(response, 500, { error_code: "TEMPORARILY_UNAVAILABLE", message: "try later" }))
       const error = failure(yield* Effect.exit(query(s.url, "SELECT 1 AS n")))
       assert.include(error.message, "HTTP 500 TEMPORARILY_UNAVAILABLE: try later")
       assert.isTrue(error.isRetryable)
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped)
+  )
 
   it.live("a 200 whose body is not the API's: permanent, saying so", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const s = yield* scripted((_, response) => {
         response.writeHead(200, { "content-type": "text/html" })
         response.end("<html>a login page</html>")
@@ -143,18 +146,20 @@ describe("Databricks executor: refusals the stand-in does not make", () => {
       const error = failure(yield* Effect.exit(query(s.url, "SELECT 1 AS n")))
       assert.include(error.message, "answered with an unexpected body")
       assert.isFalse(error.isRetryable)
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped)
+  )
 
   it.live("a truncated result is refused rather than read as all the rows", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const s = yield* scripted((_, response) => json(response, 200, succeeded("st-2", [["1"]], { truncated: true })))
       const error = failure(yield* Effect.exit(query(s.url, "SELECT n FROM big")))
       assert.include(error.message, "truncated the result of the statement")
       assert.isFalse(error.isRetryable)
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped)
+  )
 
   it.live("a result chunk that is not valid fails the statement", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const s = yield* scripted((request, response) => {
         if (request.method === "POST") {
           return json(response, 200, { ...succeeded("st-3", [["1"]]), result: { data_array: [["1"]], next_chunk_internal_link: "/api/2.0/sql/statements/st-3/result/chunks/1" } })
@@ -164,10 +169,11 @@ describe("Databricks executor: refusals the stand-in does not make", () => {
       const error = failure(yield* Effect.exit(query(s.url, "SELECT n FROM t")))
       assert.include(error.message, "sent a result chunk that is not valid")
       assert.isFalse(error.isRetryable)
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped)
+  )
 
   it.live("an OAuth token endpoint that cannot be reached: transient; one that answers nonsense: permanent", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const oauth = { auth: { _tag: "OAuth" as const, clientId: "ci", clientSecret: Redacted.make("client-secret-refusals") } }
       const host = yield* closedPort
       const unreachable = failure(yield* Effect.exit(query(host, "SELECT 1 AS n", oauth)))
@@ -179,5 +185,6 @@ describe("Databricks executor: refusals the stand-in does not make", () => {
       assert.include(nonsense.message, "answered the OAuth token request with an unexpected body")
       assert.isFalse(nonsense.isRetryable)
       assert.deepStrictEqual(s.seen, ["POST /oidc/v1/token"])
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped)
+  )
 })

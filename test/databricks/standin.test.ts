@@ -26,7 +26,10 @@ describe("stand-in: Spark SQL to DuckDB rewrites", () => {
     assert.strictEqual(rewrite("SELECT `a``b`, 'it\\'s', \"x\\\\y\" FROM t"), `SELECT "a\`b", 'it''s', 'x\\y' FROM t`)
     assert.strictEqual(rewrite("SELECT l.* EXCEPT (`x`) FROM t l"), `SELECT l.* EXCLUDE ("x") FROM t l`)
     assert.strictEqual(rewrite("CREATE OR REPLACE TABLE `c`.`s`.`t` USING DELTA AS SELECT 1"), `CREATE OR REPLACE TABLE "c"."s"."t" AS SELECT 1`)
-    assert.strictEqual(rewrite("SELECT CAST(array() AS ARRAY<STRING>), transform(a, e -> e), explode(b)"), "SELECT CAST(list_value() AS VARCHAR[]), list_transform(a, e -> e), unnest(b)")
+    assert.strictEqual(
+      rewrite("SELECT CAST(array() AS ARRAY<STRING>), transform(a, e -> e), explode(b)"),
+      "SELECT CAST(list_value() AS VARCHAR[]), list_transform(a, e -> e), unnest(b)"
+    )
     assert.strictEqual(rewrite("SELECT *, struct( * ) AS `row` FROM t"), `SELECT *, struct_pack(*COLUMNS(*)) AS "row" FROM t`)
   })
 
@@ -35,7 +38,10 @@ describe("stand-in: Spark SQL to DuckDB rewrites", () => {
       rewrite("SELECT column_name, full_data_type FROM `c`.information_schema.columns WHERE table_schema = 's'"),
       "SELECT column_name, data_type FROM (SELECT * FROM information_schema.columns WHERE table_catalog = 'c') AS columns WHERE table_schema = 's'"
     )
-    assert.strictEqual(rewrite("DESCRIBE QUERY SELECT `a` FROM t"), `SELECT column_name AS col_name, column_type AS data_type, CAST(NULL AS VARCHAR) AS comment FROM (DESCRIBE SELECT "a" FROM t)`)
+    assert.strictEqual(
+      rewrite("DESCRIBE QUERY SELECT `a` FROM t"),
+      `SELECT column_name AS col_name, column_type AS data_type, CAST(NULL AS VARCHAR) AS comment FROM (DESCRIBE SELECT "a" FROM t)`
+    )
     assert.strictEqual(rewrite("ALTER TABLE `c`.`s`.`a__next` RENAME TO `c`.`s`.`a`"), `ALTER TABLE "c"."s"."a__next" RENAME TO "a"`)
     assert.strictEqual(
       rewrite("INSERT OVERWRITE DIRECTORY '/x/out' USING CSV OPTIONS ('header' = 'true') SELECT * FROM `t`"),
@@ -45,11 +51,19 @@ describe("stand-in: Spark SQL to DuckDB rewrites", () => {
 
   it("read_files with _metadata.file_path, and named parameters", () => {
     assert.strictEqual(
-      rewrite("SELECT *, _metadata.file_path AS `_source_file` FROM read_files('/d/{a.csv,b\\\\{1\\\\}.csv}', format => 'csv', header => true, sep => ';', inferColumnTypes => false, mode => 'DROPMALFORMED')"),
+      rewrite(
+        "SELECT *, _metadata.file_path AS `_source_file` FROM read_files('/d/{a.csv,b\\\\{1\\\\}.csv}', format => 'csv', header => true, sep => ';', inferColumnTypes => false, mode => 'DROPMALFORMED')"
+      ),
       "SELECT * FROM read_csv(['/d/a.csv', '/d/b{1}.csv'], header = true, delim = ';', all_varchar = true, ignore_errors = true, filename = '_source_file')"
     )
     assert.deepStrictEqual(expandGlob("/v/{x/a.json,y/b.json}"), ["/v/x/a.json", "/v/y/b.json"])
-    assert.strictEqual(rewrite("SELECT :a, :b, x::INT, ':c'", [{ name: "a", value: "o'k" }, { name: "b", type: "INT" }]), "SELECT CAST('o''k' AS VARCHAR), CAST(NULL AS INT), x::INT, ':c'")
+    assert.strictEqual(
+      rewrite("SELECT :a, :b, x::INT, ':c'", [
+        { name: "a", value: "o'k" },
+        { name: "b", type: "INT" }
+      ]),
+      "SELECT CAST('o''k' AS VARCHAR), CAST(NULL AS INT), x::INT, ':c'"
+    )
     assert.throws(() => rewrite("SELECT :missing"), /no value for parameter :missing/)
   })
 })
@@ -65,16 +79,25 @@ describe("stand-in: the Statement Execution API contract", () => {
       method: init.method ?? "GET",
       headers: { authorization: `Bearer ${init.token ?? TOKEN}`, "content-type": "application/json" },
       ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) })
-    }).then(async (r) => ({ status: r.status, body: await r.json() as Body, retryAfter: r.headers.get("retry-after") }))
+    }).then(async (r) => ({ status: r.status, body: (await r.json()) as Body, retryAfter: r.headers.get("retry-after") }))
   const submit = (statement: string, extra: Record<string, unknown> = {}) => api("/api/2.0/sql/statements", { method: "POST", body: { statement, warehouse_id: "w1", ...extra } })
 
   it("answers a quick statement with its manifest and first chunk, linking the next", async () => {
     const r = await submit("SELECT * FROM (VALUES (1, 'a'), (2, NULL), (3, 'c')) AS t(n, s) ORDER BY n", { wait_timeout: "5s" })
     assert.strictEqual(r.status, 200)
     assert.strictEqual(r.body.status!.state, "SUCCEEDED")
-    assert.deepStrictEqual(r.body.manifest!.schema.columns.map((c) => [c.name, c.type_name]), [["n", "INT"], ["s", "STRING"]])
+    assert.deepStrictEqual(
+      r.body.manifest!.schema.columns.map((c) => [c.name, c.type_name]),
+      [
+        ["n", "INT"],
+        ["s", "STRING"]
+      ]
+    )
     assert.strictEqual(r.body.manifest!.total_row_count, 3)
-    assert.deepStrictEqual(r.body.result!.data_array, [["1", "a"], ["2", null]])
+    assert.deepStrictEqual(r.body.result!.data_array, [
+      ["1", "a"],
+      ["2", null]
+    ])
     const next = await api(r.body.result!.next_chunk_internal_link!)
     assert.deepStrictEqual(next.body.data_array, [["3", "c"]])
     assert.isUndefined(next.body.next_chunk_internal_link)

@@ -51,37 +51,48 @@ const files = {
 }
 
 describe("join and top on Databricks (stand-in)", () => {
-  it.live("give the same tables and counts as on DuckDB", () => {
-    const duckProject = makeProject(files)
-    const dbxProject = makeProject(files)
-    const plan = planOf(pipeline)
-    return Effect.gen(function*() {
-      const standIn = yield* Effect.acquireRelease(
-        Effect.promise(() => startStandIn({ catalog: "lakehouse", warehouseId: WAREHOUSE, token: TOKEN })),
-        (s) => Effect.promise(() => s.close())
+  it.live(
+    "give the same tables and counts as on DuckDB",
+    () => {
+      const duckProject = makeProject(files)
+      const dbxProject = makeProject(files)
+      const plan = planOf(pipeline)
+      return Effect.gen(function* () {
+        const standIn = yield* Effect.acquireRelease(
+          Effect.promise(() => startStandIn({ catalog: "lakehouse", warehouseId: WAREHOUSE, token: TOKEN })),
+          (s) => Effect.promise(() => s.close())
+        )
+        const duck = yield* runPlan(duckProject, plan).pipe(Effect.provide(engine(duckProject)))
+        const dbx = yield* runPlan(dbxProject, plan).pipe(Effect.provide(databricksEngine(standIn)))
+        assertAccounting(duck)
+        assertAccounting(dbx)
+        assert.deepStrictEqual(countsOf(dbx), countsOf(duck))
+        assert.deepStrictEqual(countsOf(dbx)["silver.routes"], { rows_in: 6, rows_out: 4, quarantined: 1, dropped: 1, duplicates: 0, rejected: 0 })
+        for (const layer of ["silver", "gold"]) {
+          const { problems, tables } = yield* Effect.promise(() => compareGold(standIn, join(duckProject.dir, ".medallion", "warehouse.duckdb"), "lakehouse", layer, layer))
+          assert.deepStrictEqual(problems, [])
+          assert.isTrue(
+            Object.values(tables).every((n) => n > 0),
+            JSON.stringify(tables)
+          )
+        }
+        assert.deepStrictEqual(yield* Effect.promise(() => standIn.query("SELECT origin, dest FROM lakehouse.gold.busiest ORDER BY origin")), [
+          { origin: "CDG", dest: "FCO" },
+          { origin: "FCO", dest: "CDG" }
+        ])
+        assert.deepStrictEqual(yield* Effect.promise(() => standIn.query("SELECT flight_id, _expectations FROM lakehouse.silver.routes__quarantine")), [
+          { flight_id: "4", _expectations: ["join(silver.airports on l.origin = r.iata)"] }
+        ])
+      }).pipe(
+        Effect.scoped,
+        Effect.ensuring(
+          Effect.sync(() => {
+            duckProject.remove()
+            dbxProject.remove()
+          })
+        )
       )
-      const duck = yield* runPlan(duckProject, plan).pipe(Effect.provide(engine(duckProject)))
-      const dbx = yield* runPlan(dbxProject, plan).pipe(Effect.provide(databricksEngine(standIn)))
-      assertAccounting(duck)
-      assertAccounting(dbx)
-      assert.deepStrictEqual(countsOf(dbx), countsOf(duck))
-      assert.deepStrictEqual(countsOf(dbx)["silver.routes"], { rows_in: 6, rows_out: 4, quarantined: 1, dropped: 1, duplicates: 0, rejected: 0 })
-      for (const layer of ["silver", "gold"]) {
-        const { problems, tables } = yield* Effect.promise(() => compareGold(standIn, join(duckProject.dir, ".medallion", "warehouse.duckdb"), "lakehouse", layer, layer))
-        assert.deepStrictEqual(problems, [])
-        assert.isTrue(Object.values(tables).every((n) => n > 0), JSON.stringify(tables))
-      }
-      assert.deepStrictEqual(
-        yield* Effect.promise(() => standIn.query("SELECT origin, dest FROM lakehouse.gold.busiest ORDER BY origin")),
-        [{ origin: "CDG", dest: "FCO" }, { origin: "FCO", dest: "CDG" }]
-      )
-      assert.deepStrictEqual(
-        yield* Effect.promise(() => standIn.query("SELECT flight_id, _expectations FROM lakehouse.silver.routes__quarantine")),
-        [{ flight_id: "4", _expectations: ["join(silver.airports on l.origin = r.iata)"] }]
-      )
-    }).pipe(Effect.scoped, Effect.ensuring(Effect.sync(() => {
-      duckProject.remove()
-      dbxProject.remove()
-    })))
-  }, 240_000)
+    },
+    240_000
+  )
 })

@@ -34,11 +34,21 @@ describe("medallion apply killed at random moments", () => {
     const dataset = generate(join(root, "stash"), { count: 6, rows: 3_000, seed })
     const ref = await buildReference(dataset, root)
     reference = ref.project
-    const results = await runTrials(trials, 2, {
-      dataset, reference: ref, root,
-      window: killWindow(ref), pastStartup: 0.75,
-      rekill: 0.1, maxKillsPerStep: 3, threeSteps: 0.25
-    }, seed)
+    const results = await runTrials(
+      trials,
+      2,
+      {
+        dataset,
+        reference: ref,
+        root,
+        window: killWindow(ref),
+        pastStartup: 0.75,
+        rekill: 0.1,
+        maxKillsPerStep: 3,
+        threeSteps: 0.25
+      },
+      seed
+    )
     const summary = summarize(results)
     console.log(summaryLine(summary))
     assert.deepStrictEqual(summary.failures, [])

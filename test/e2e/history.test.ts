@@ -59,16 +59,22 @@ describe("run history", () => {
     const listed = cli(p.dir, ["runs", "--json"])
     assert.strictEqual(listed.code, 0, listed.stderr)
     const runs = JSON.parse(listed.stdout) as ReadonlyArray<{ batch_id: string; status: string; records_in: number; records_out: number; errors: number }>
-    assert.deepStrictEqual(runs.map((r) => [r.status, r.records_in, r.records_out, r.errors]), [["crashed", 8, 7, 0]])
+    assert.deepStrictEqual(
+      runs.map((r) => [r.status, r.records_in, r.records_out, r.errors]),
+      [["crashed", 8, 7, 0]]
+    )
     const id = runs[0]!.batch_id
 
     const one = cli(p.dir, ["runs", id, "--json"])
     assert.strictEqual(one.code, 0, one.stderr)
     const tables = (JSON.parse(one.stdout) as { tables: ReadonlyArray<{ table: string; status: string; rows_in: number; rows_out: number; quarantined: number }> }).tables
-    assert.deepStrictEqual(tables.map((t) => [t.table, t.status, t.rows_in, t.rows_out, t.quarantined]), [
-      ["bronze.events", "succeeded", 4, 4, 0],
-      ["silver.events", "succeeded", 4, 3, 1]
-    ])
+    assert.deepStrictEqual(
+      tables.map((t) => [t.table, t.status, t.rows_in, t.rows_out, t.quarantined]),
+      [
+        ["bronze.events", "succeeded", 4, 4, 0],
+        ["silver.events", "succeeded", 4, 3, 1]
+      ]
+    )
     const text = cli(p.dir, ["runs", id])
     assert.notInclude(text.stdout, "no tables recorded")
     assert.match(text.stdout, /ok\s+silver\.events\s+replace\s+in 4\s+out 3\s+quarantined 1/)
@@ -76,16 +82,18 @@ describe("run history", () => {
 
   // A private mount namespace (as an unprivileged user too, where user namespaces are allowed) to mount a small tmpfs in.
   const namespaces = spawnSync("unshare", ["-rm", "true"]).status === 0
-  it.skipIf(!namespaces)("a run on a full disk that cannot record itself fails naming its batch id and both causes", () => {
-    const p = project(halfway.slice(0, halfway.indexOf("gold:")))
-    const built = cli(p.dir, ["apply"])
-    assert.strictEqual(built.code, 0, built.stderr)
-    writeFileSync(join(p.dir, "data", "events_2.csv"), "id,amount\n5,50\n")
-    const disk = join(p.dir, "disk")
-    const out = join(p.dir, "out")
-    const medallion = (args: string) => `${[process.execPath, ...cliArgs([])].map(shellQuote).join(" ")} ${args}`
-    // The project is copied onto a 16 MB tmpfs, which is then filled but for one page (the lock file takes it).
-    const script = `set -u
+  it.skipIf(!namespaces)(
+    "a run on a full disk that cannot record itself fails naming its batch id and both causes",
+    () => {
+      const p = project(halfway.slice(0, halfway.indexOf("gold:")))
+      const built = cli(p.dir, ["apply"])
+      assert.strictEqual(built.code, 0, built.stderr)
+      writeFileSync(join(p.dir, "data", "events_2.csv"), "id,amount\n5,50\n")
+      const disk = join(p.dir, "disk")
+      const out = join(p.dir, "out")
+      const medallion = (args: string) => `${[process.execPath, ...cliArgs([])].map(shellQuote).join(" ")} ${args}`
+      // The project is copied onto a 16 MB tmpfs, which is then filled but for one page (the lock file takes it).
+      const script = `set -u
 mkdir -p ${shellQuote(disk)} ${shellQuote(out)}
 mount -t tmpfs -o size=16m tmpfs ${shellQuote(disk)}
 cp -a pipelines data config .medallion ${shellQuote(disk)}/
@@ -98,17 +106,22 @@ echo $? > ${shellQuote(join(out, "apply.code"))}
 rm filler
 ${medallion("runs --json")} > ${shellQuote(join(out, "runs.out"))} 2>&1
 `
-    const result = spawnSync("unshare", ["-rm", "sh", "-c", script], { cwd: p.dir, encoding: "utf8", timeout: 120_000, env: { ...process.env, NO_COLOR: "1" } })
-    assert.strictEqual(result.status, 0, `${result.stdout}\n${result.stderr}`)
-    const read = (name: string) => readFileSync(join(out, name), "utf8")
-    const stderr = read("apply.err")
-    assert.strictEqual(read("apply.code").trim(), "1", `${read("apply.out")}\n${stderr}`)
-    const id = /the history of run (\S+) \(failed\) could not be written into the warehouse: .*No space left on device/.exec(stderr)?.[1]
-    assert.isDefined(id, stderr)
-    assert.include(stderr, `nor kept beside it: ${join(disk, ".medallion", "warehouse.duckdb")}.pending-runs.jsonl: cannot keep run ${id} here (ENOSPC`)
-    assert.include(stderr, "It will not appear in medallion runs")
-    // Once there is space again, the history is whole: the first run, and nothing left running.
-    const runs = JSON.parse(read("runs.out")) as ReadonlyArray<{ batch_id: string; status: string }>
-    assert.deepStrictEqual(runs.map((r) => r.status), ["succeeded"])
-  }, 180_000)
+      const result = spawnSync("unshare", ["-rm", "sh", "-c", script], { cwd: p.dir, encoding: "utf8", timeout: 120_000, env: { ...process.env, NO_COLOR: "1" } })
+      assert.strictEqual(result.status, 0, `${result.stdout}\n${result.stderr}`)
+      const read = (name: string) => readFileSync(join(out, name), "utf8")
+      const stderr = read("apply.err")
+      assert.strictEqual(read("apply.code").trim(), "1", `${read("apply.out")}\n${stderr}`)
+      const id = /the history of run (\S+) \(failed\) could not be written into the warehouse: .*No space left on device/.exec(stderr)?.[1]
+      assert.isDefined(id, stderr)
+      assert.include(stderr, `nor kept beside it: ${join(disk, ".medallion", "warehouse.duckdb")}.pending-runs.jsonl: cannot keep run ${id} here (ENOSPC`)
+      assert.include(stderr, "It will not appear in medallion runs")
+      // Once there is space again, the history is whole: the first run, and nothing left running.
+      const runs = JSON.parse(read("runs.out")) as ReadonlyArray<{ batch_id: string; status: string }>
+      assert.deepStrictEqual(
+        runs.map((r) => r.status),
+        ["succeeded"]
+      )
+    },
+    180_000
+  )
 })

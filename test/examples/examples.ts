@@ -27,20 +27,38 @@ export const exampleProject = (pipelines: ReadonlyArray<string>, skipData: (file
 /** The plan of every pipeline in the project's pipelines/ folder. */
 export const examplePlan = (project: TestProject) => {
   const folder = join(project.dir, "pipelines")
-  return planOf(...readdirSync(folder).toSorted().map((file) => readFileSync(join(folder, file), "utf8")))
+  return planOf(
+    ...readdirSync(folder)
+      .toSorted()
+      .map((file) => readFileSync(join(folder, file), "utf8"))
+  )
 }
 
 /** A path inside the project, as a SQL string literal. */
 export const sqlPath = (project: TestProject, ...parts: ReadonlyArray<string>) =>
-  `'${join(project.dir, ...parts).split(sep).join("/").replaceAll("'", "''")}'`
+  `'${join(project.dir, ...parts)
+    .split(sep)
+    .join("/")
+    .replaceAll("'", "''")}'`
 
 /** Every table succeeded, balances (in = out + quarantined + dropped + duplicates + rejected) and says so. */
 export const assertAccounting = (report: RunReport) => {
-  assert.strictEqual(report.run.status, "succeeded", report.tables.filter((t) => t.error !== null).map((t) => `${t.table}: ${t.error}`).join("\n"))
+  assert.strictEqual(
+    report.run.status,
+    "succeeded",
+    report.tables
+      .filter((t) => t.error !== null)
+      .map((t) => `${t.table}: ${t.error}`)
+      .join("\n")
+  )
   for (const t of report.tables) {
     assert.include(["succeeded", "unchanged"], t.status, `${t.table}: ${t.error}`)
     assert.strictEqual(t.rows_in, t.rows_out + t.quarantined + t.dropped + t.duplicates + t.rejected, `${t.table}: rows do not balance`)
-    assert.strictEqual(t.dropped, Object.values(t.dropped_by_reason).reduce((a, b) => a + b, 0), `${t.table}: dropped by reason`)
+    assert.strictEqual(
+      t.dropped,
+      Object.values(t.dropped_by_reason).reduce((a, b) => a + b, 0),
+      `${t.table}: dropped by reason`
+    )
     assert.isTrue(t.accounting_ok, `${t.table}: accounting_ok`)
   }
 }
@@ -56,21 +74,41 @@ export interface Counts {
 
 /** The counts of each table in the report, in the shape of `expected` (absent counts are 0). */
 export const countsOf = (report: RunReport) =>
-  Object.fromEntries(report.tables.map((t) => [t.table, {
-    rows_in: t.rows_in, rows_out: t.rows_out, quarantined: t.quarantined, dropped: t.dropped, duplicates: t.duplicates, rejected: t.rejected
-  }]))
+  Object.fromEntries(
+    report.tables.map((t) => [
+      t.table,
+      {
+        rows_in: t.rows_in,
+        rows_out: t.rows_out,
+        quarantined: t.quarantined,
+        dropped: t.dropped,
+        duplicates: t.duplicates,
+        rejected: t.rejected
+      }
+    ])
+  )
 
 export const withZeros = (expected: Readonly<Record<string, Counts>>) =>
-  Object.fromEntries(Object.entries(expected).map(([table, c]) => [table, {
-    rows_in: c.rows_in, rows_out: c.rows_out, quarantined: c.quarantined ?? 0, dropped: c.dropped ?? 0, duplicates: c.duplicates ?? 0, rejected: c.rejected ?? 0
-  }]))
+  Object.fromEntries(
+    Object.entries(expected).map(([table, c]) => [
+      table,
+      {
+        rows_in: c.rows_in,
+        rows_out: c.rows_out,
+        quarantined: c.quarantined ?? 0,
+        dropped: c.dropped ?? 0,
+        duplicates: c.duplicates ?? 0,
+        rejected: c.rejected ?? 0
+      }
+    ])
+  )
 
 /** The failed count of each expectation of a table, by name. */
 export const expectationFailures = (report: RunReport, table: string) =>
   Object.fromEntries((report.tables.find((t) => t.table === table)?.expectations ?? []).map((e) => [e.expectation, e.failed]))
 
 /** Every gold table (and view) with all its rows, sorted by all columns. */
-export const goldSnapshot = Effect.gen(function*() {
+export const goldSnapshot = Effect.gen(function* () {
   const tables = yield* rows("SELECT table_name FROM information_schema.tables WHERE table_schema = 'gold' ORDER BY 1")
   const snapshot: Record<string, ReadonlyArray<Row>> = {}
   for (const { table_name } of tables) snapshot[String(table_name)] = yield* rows(`SELECT * FROM gold."${String(table_name)}" ORDER BY ALL`)

@@ -55,26 +55,42 @@ describe("jaffle_shop example", () => {
               WHERE o2.user_id = c.id) / 100 AS customer_lifetime_value
       FROM ${csv("raw_customers.csv")} c LEFT JOIN ${csv("raw_orders.csv")} o ON o.user_id = c.id
       GROUP BY c.id, c.first_name, c.last_name`
-    const paid = (method: string) =>
-      `coalesce((SELECT sum(p.amount) FROM ${csv("raw_payments.csv")} p WHERE p.order_id = o.id AND p.payment_method = '${method}'), 0) / 100`
+    const paid = (method: string) => `coalesce((SELECT sum(p.amount) FROM ${csv("raw_payments.csv")} p WHERE p.order_id = o.id AND p.payment_method = '${method}'), 0) / 100`
     const expectedOrders = `
       SELECT o.id AS order_id, o.user_id AS customer_id, o.order_date, o.status,
              ${paid("credit_card")} AS credit_card_amount, ${paid("coupon")} AS coupon_amount,
              ${paid("bank_transfer")} AS bank_transfer_amount, ${paid("gift_card")} AS gift_card_amount,
              (SELECT sum(p.amount) FROM ${csv("raw_payments.csv")} p WHERE p.order_id = o.id) / 100 AS amount
       FROM ${csv("raw_orders.csv")} o`
-    return Effect.gen(function*() {
+    return Effect.gen(function* () {
       const report = yield* runPlan(project, plan)
       assertAccounting(report)
 
       // The same columns, in dbt's order.
       const columns = (table: string) =>
-        rows(`SELECT column_name FROM information_schema.columns WHERE table_schema = 'gold' AND table_name = '${table}' ORDER BY ordinal_position`)
-          .pipe(Effect.map((r) => r.map((c) => String(c["column_name"]))))
-      assert.deepStrictEqual(yield* columns("jaffle_customers"),
-        ["customer_id", "first_name", "last_name", "first_order", "most_recent_order", "number_of_orders", "customer_lifetime_value"])
-      assert.deepStrictEqual(yield* columns("jaffle_orders"),
-        ["order_id", "customer_id", "order_date", "status", "credit_card_amount", "coupon_amount", "bank_transfer_amount", "gift_card_amount", "amount"])
+        rows(`SELECT column_name FROM information_schema.columns WHERE table_schema = 'gold' AND table_name = '${table}' ORDER BY ordinal_position`).pipe(
+          Effect.map((r) => r.map((c) => String(c["column_name"])))
+        )
+      assert.deepStrictEqual(yield* columns("jaffle_customers"), [
+        "customer_id",
+        "first_name",
+        "last_name",
+        "first_order",
+        "most_recent_order",
+        "number_of_orders",
+        "customer_lifetime_value"
+      ])
+      assert.deepStrictEqual(yield* columns("jaffle_orders"), [
+        "order_id",
+        "customer_id",
+        "order_date",
+        "status",
+        "credit_card_amount",
+        "coupon_amount",
+        "bank_transfer_amount",
+        "gift_card_amount",
+        "amount"
+      ])
 
       const customers = yield* rows(customersShape("SELECT * FROM gold.jaffle_customers"))
       assert.strictEqual(customers.length, 100)
@@ -84,22 +100,29 @@ describe("jaffle_shop example", () => {
       assert.deepStrictEqual(orders, yield* rows(ordersShape(expectedOrders)))
 
       // Facts about the seed data, checked by hand.
-      assert.deepStrictEqual(yield* rows(`
+      assert.deepStrictEqual(
+        yield* rows(`
         SELECT count(*)::INTEGER AS customers,
                count(first_order)::INTEGER AS with_orders,
                count(*) FILTER (WHERE first_order IS NULL AND number_of_orders IS NULL AND customer_lifetime_value IS NULL)::INTEGER AS without_orders,
                sum(number_of_orders)::INTEGER AS orders,
                sum(customer_lifetime_value)::VARCHAR AS lifetime_value
         FROM gold.jaffle_customers`),
-        [{ customers: 100, with_orders: 62, without_orders: 38, orders: 99, lifetime_value: "1672.00" }])
+        [{ customers: 100, with_orders: 62, without_orders: 38, orders: 99, lifetime_value: "1672.00" }]
+      )
       assert.deepStrictEqual(
-        yield* rows("SELECT customer_id, first_name, last_name, number_of_orders::INTEGER AS n, customer_lifetime_value::VARCHAR AS ltv FROM gold.jaffle_customers ORDER BY customer_lifetime_value DESC NULLS LAST LIMIT 1"),
+        yield* rows(
+          "SELECT customer_id, first_name, last_name, number_of_orders::INTEGER AS n, customer_lifetime_value::VARCHAR AS ltv FROM gold.jaffle_customers ORDER BY customer_lifetime_value DESC NULLS LAST LIMIT 1"
+        ),
         [{ customer_id: 51, first_name: "Howard", last_name: "R.", n: 3, ltv: "99.00" }]
       )
       assert.deepStrictEqual(
         yield* rows(`SELECT customer_id, first_order::VARCHAR AS first_order, most_recent_order::VARCHAR AS last_order, number_of_orders::INTEGER AS n
           FROM gold.jaffle_customers WHERE customer_id IN (1, 2) ORDER BY 1`),
-        [{ customer_id: 1, first_order: "2018-01-01", last_order: "2018-02-10", n: 2 }, { customer_id: 2, first_order: "2018-01-11", last_order: "2018-01-11", n: 1 }]
+        [
+          { customer_id: 1, first_order: "2018-01-01", last_order: "2018-02-10", n: 2 },
+          { customer_id: 2, first_order: "2018-01-11", last_order: "2018-01-11", n: 1 }
+        ]
       )
       // Order 25 was paid three ways.
       assert.deepStrictEqual(
@@ -107,12 +130,17 @@ describe("jaffle_shop example", () => {
           gift_card_amount::VARCHAR AS gift, amount::VARCHAR AS amount FROM gold.jaffle_orders WHERE order_id = 25`),
         [{ status: "completed", cc: "22.00", coupon: "16.00", bank: "20.00", gift: "0.00", amount: "58.00" }]
       )
-      assert.deepStrictEqual(
-        yield* rows(`SELECT status, count(*)::INTEGER AS n FROM gold.jaffle_orders GROUP BY 1 ORDER BY 1`),
-        [{ status: "completed", n: 67 }, { status: "placed", n: 13 }, { status: "return_pending", n: 2 }, { status: "returned", n: 4 }, { status: "shipped", n: 13 }]
-      )
+      assert.deepStrictEqual(yield* rows(`SELECT status, count(*)::INTEGER AS n FROM gold.jaffle_orders GROUP BY 1 ORDER BY 1`), [
+        { status: "completed", n: 67 },
+        { status: "placed", n: 13 },
+        { status: "return_pending", n: 2 },
+        { status: "returned", n: 4 },
+        { status: "shipped", n: 13 }
+      ])
       assert.strictEqual(
-        (yield* rows("SELECT count(*)::INTEGER AS n FROM gold.jaffle_orders WHERE amount <> credit_card_amount + coupon_amount + bank_transfer_amount + gift_card_amount"))[0]?.["n"],
+        (yield* rows("SELECT count(*)::INTEGER AS n FROM gold.jaffle_orders WHERE amount <> credit_card_amount + coupon_amount + bank_transfer_amount + gift_card_amount"))[0]?.[
+          "n"
+        ],
         0
       )
     }).pipe(Effect.provide(engine(project)), Effect.ensuring(Effect.sync(project.remove)))

@@ -8,17 +8,7 @@ import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { cli, engine, repoRoot, rows, runPlan } from "../support/project.ts"
-import {
-  assertAccounting,
-  count,
-  countsOf,
-  examplePlan,
-  exampleProject,
-  expectationFailures,
-  goldSnapshot,
-  sqlPath,
-  withZeros
-} from "./examples.ts"
+import { assertAccounting, count, countsOf, examplePlan, exampleProject, expectationFailures, goldSnapshot, sqlPath, withZeros } from "./examples.ts"
 
 /** What the first apply of both examples reports, table by table. */
 const firstRun = withZeros({
@@ -44,7 +34,7 @@ const firstRun = withZeros({
   "gold.jaffle_orders": { rows_in: 99, rows_out: 99 }
 })
 
-const tableCounts = Effect.gen(function*() {
+const tableCounts = Effect.gen(function* () {
   const tables = ["bronze.orders", "bronze.orders__rejects", "silver.orders", "silver.orders__quarantine", "silver.customers", "silver.customers__quarantine"]
   const result: Record<string, number> = {}
   for (const table of tables) result[table] = yield* count(`SELECT count(*)::INTEGER AS n FROM ${table}`)
@@ -57,7 +47,7 @@ describe("example pipelines", () => {
     const plan = examplePlan(project)
     const orderFiles = sqlPath(project, "data", "retail", "orders", "*.csv")
     const customerFile = sqlPath(project, "data", "retail", "customers.ndjson")
-    return Effect.gen(function*() {
+    return Effect.gen(function* () {
       const report = yield* runPlan(project, plan)
       assertAccounting(report)
       assert.deepStrictEqual(countsOf(report), firstRun)
@@ -80,15 +70,20 @@ describe("example pipelines", () => {
         { reasons: "not_null(customer_id, ordered_at)", n: 3 }, // 2 without customer, 1 without timestamp
         { reasons: "positive_amount", n: 3 } // -25.00, -3.50, 0.00
       ])
-      assert.deepStrictEqual(
-        yield* rows("SELECT amount::VARCHAR AS amount FROM silver.orders__quarantine WHERE _expectations = ['positive_amount'] ORDER BY 1"),
-        [{ amount: "-25.00" }, { amount: "-3.50" }, { amount: "0.00" }]
-      )
+      assert.deepStrictEqual(yield* rows("SELECT amount::VARCHAR AS amount FROM silver.orders__quarantine WHERE _expectations = ['positive_amount'] ORDER BY 1"), [
+        { amount: "-25.00" },
+        { amount: "-3.50" },
+        { amount: "0.00" }
+      ])
       assert.deepStrictEqual(
         yield* rows("SELECT error_type, count(*)::INTEGER AS n, count(DISTINCT source_file)::INTEGER AS files FROM bronze.orders__rejects GROUP BY 1 ORDER BY 1"),
-        [{ error_type: "MISSING COLUMNS", n: 2, files: 2 }, { error_type: "TOO MANY COLUMNS", n: 2, files: 2 }]
+        [
+          { error_type: "MISSING COLUMNS", n: 2, files: 2 },
+          { error_type: "TOO MANY COLUMNS", n: 2, files: 2 }
+        ]
       )
-      assert.deepStrictEqual(yield* rows(`
+      assert.deepStrictEqual(
+        yield* rows(`
         SELECT count(*) FILTER (WHERE channel = 'test')::INTEGER AS test_orders,
                count(*) FILTER (WHERE customer_id IN (999, 4040))::INTEGER AS orphans,
                count(*) FILTER (WHERE status = 'on_hold')::INTEGER AS on_hold,
@@ -96,7 +91,8 @@ describe("example pipelines", () => {
                count(*) FILTER (WHERE currency IS NULL OR channel IS NULL OR discount IS NULL OR amount_usd IS NULL)::INTEGER AS nulls,
                count(DISTINCT order_id)::INTEGER AS ids
         FROM silver.orders`),
-        [{ test_orders: 0, orphans: 0, on_hold: 2, untidy: 0, nulls: 0, ids: 300 }])
+        [{ test_orders: 0, orphans: 0, on_hold: 2, untidy: 0, nulls: 0, ids: 300 }]
+      )
 
       // Dedupe kept the latest version of each order: compare with the raw files, read independently.
       const latest = `
@@ -104,21 +100,26 @@ describe("example pipelines", () => {
                count(DISTINCT amount) > 1 AS revised
         FROM read_csv(${orderFiles}, all_varchar = true, ignore_errors = true)
         WHERE order_id IS NOT NULL GROUP BY order_id`
-      assert.deepStrictEqual(yield* rows(`
+      assert.deepStrictEqual(
+        yield* rows(`
         SELECT count(*)::INTEGER AS matched,
                count(*) FILTER (WHERE s.amount <> CAST(l.amount AS DECIMAL(12, 2)) OR s.status <> lower(trim(l.status)))::INTEGER AS different,
                count(*) FILTER (WHERE l.revised)::INTEGER AS revised
         FROM silver.orders s JOIN (${latest}) l ON s.order_id = CAST(l.order_id AS BIGINT)`),
-        [{ matched: 300, different: 0, revised: 4 }])
+        [{ matched: 300, different: 0, revised: 4 }]
+      )
       assert.strictEqual(
-        yield* count("SELECT count(*)::INTEGER AS n FROM silver.orders WHERE amount_usd <> round((amount - discount) * CASE currency WHEN 'EUR' THEN 1.0921 WHEN 'GBP' THEN 1.2715 ELSE 1 END, 2)"),
+        yield* count(
+          "SELECT count(*)::INTEGER AS n FROM silver.orders WHERE amount_usd <> round((amount - discount) * CASE currency WHEN 'EUR' THEN 1.0921 WHEN 'GBP' THEN 1.2715 ELSE 1 END, 2)"
+        ),
         0
       )
 
       // Customers: latest version, masked PII, unreadable dates as NULL, the record without id quarantined.
       const customerFailures = expectationFailures(report, "silver.customers")
       assert.deepStrictEqual(customerFailures, { "not_null(customer_id)": 1, "unique(customer_id)": 0, "accepted_values(country)": 1, valid_email: 1 })
-      assert.deepStrictEqual(yield* rows(`
+      assert.deepStrictEqual(
+        yield* rows(`
         WITH raw AS (
           SELECT id, arg_max(email, updated_at) AS email, arg_max(phone, updated_at) AS phone
           FROM read_json(${customerFile}, format = 'newline_delimited', columns = { id: 'BIGINT', email: 'VARCHAR', phone: 'VARCHAR', updated_at: 'VARCHAR' })
@@ -132,14 +133,13 @@ describe("example pipelines", () => {
                count(*) FILTER (WHERE c.signup_date IS NULL)::INTEGER AS no_signup_date,
                count(*) FILTER (WHERE c.segment IS NULL)::INTEGER AS no_segment
         FROM silver.customers c JOIN raw ON c.customer_id = raw.id`),
-        [{ customers: 80, hashed_latest_email: 80, partial_phone: 80, redacted_name: 80, no_birth_date: 80, no_signup_date: 2, no_segment: 0 }])
-      assert.deepStrictEqual(
-        yield* rows("SELECT customer_id, _expectations FROM silver.customers__quarantine"),
-        [{ customer_id: null, _expectations: ["not_null(customer_id)"] }]
+        [{ customers: 80, hashed_latest_email: 80, partial_phone: 80, redacted_name: 80, no_birth_date: 80, no_signup_date: 2, no_segment: 0 }]
       )
+      assert.deepStrictEqual(yield* rows("SELECT customer_id, _expectations FROM silver.customers__quarantine"), [{ customer_id: null, _expectations: ["not_null(customer_id)"] }])
 
       // Gold agrees with silver, and the exports hold the same rows.
-      assert.deepStrictEqual(yield* rows(`
+      assert.deepStrictEqual(
+        yield* rows(`
         SELECT (SELECT sum(orders)::INTEGER FROM gold.daily_revenue) AS orders,
                (SELECT sum(revenue_usd)::VARCHAR FROM gold.daily_revenue) AS revenue,
                (SELECT count(*)::INTEGER FROM silver.orders WHERE status NOT IN ('cancelled', 'returned')) AS silver_orders,
@@ -167,8 +167,12 @@ describe("example pipelines", () => {
       const gold = yield* goldSnapshot
       const tables = yield* tableCounts
       assert.deepStrictEqual(tables, {
-        "bronze.orders": 329, "bronze.orders__rejects": 4, "silver.orders": 300, "silver.orders__quarantine": 13,
-        "silver.customers": 80, "silver.customers__quarantine": 1
+        "bronze.orders": 329,
+        "bronze.orders__rejects": 4,
+        "silver.orders": 300,
+        "silver.orders__quarantine": 13,
+        "silver.customers": 80,
+        "silver.customers__quarantine": 1
       })
       const again = yield* runPlan(project, plan)
       assertAccounting(again)
@@ -177,7 +181,10 @@ describe("example pipelines", () => {
       assert.deepStrictEqual(second["bronze.orders"], nothing)
       assert.deepStrictEqual(second["silver.orders"], nothing)
       // Nothing changed, so nothing runs.
-      assert.deepStrictEqual(again.tables.filter((t) => t.status !== "unchanged").map((t) => t.table), [])
+      assert.deepStrictEqual(
+        again.tables.filter((t) => t.status !== "unchanged").map((t) => t.table),
+        []
+      )
       assert.deepStrictEqual(yield* tableCounts, tables)
       const goldAgain = yield* goldSnapshot
       assert.deepStrictEqual(Object.keys(goldAgain), ["customer_ltv", "daily_revenue", "jaffle_customers", "jaffle_orders", "order_facts", "top_customers"])
@@ -190,11 +197,11 @@ describe("example pipelines", () => {
     const allAtOnce = exampleProject(["retail_orders.yaml"])
     const byFile = exampleProject(["retail_orders.yaml"], (file) => file === march)
     const plan = examplePlan(allAtOnce)
-    const expected = Effect.gen(function*() {
+    const expected = Effect.gen(function* () {
       assertAccounting(yield* runPlan(allAtOnce, plan))
       return yield* goldSnapshot
     }).pipe(Effect.provide(engine(allAtOnce)))
-    const actual = Effect.gen(function*() {
+    const actual = Effect.gen(function* () {
       const first = yield* runPlan(byFile, plan)
       assertAccounting(first)
       assert.include(first.tables.find((t) => t.table === "bronze.orders")?.reason, "2 file(s)")
@@ -214,12 +221,16 @@ describe("example pipelines", () => {
       assert.strictEqual(yield* count("SELECT count(*)::INTEGER AS n FROM silver.orders__quarantine"), 13)
       return yield* goldSnapshot
     }).pipe(Effect.provide(engine(byFile)))
-    return Effect.gen(function*() {
+    return Effect.gen(function* () {
       assert.deepStrictEqual(yield* actual, yield* expected)
-    }).pipe(Effect.ensuring(Effect.sync(() => {
-      allAtOnce.remove()
-      byFile.remove()
-    })))
+    }).pipe(
+      Effect.ensuring(
+        Effect.sync(() => {
+          allAtOnce.remove()
+          byFile.remove()
+        })
+      )
+    )
   })
 
   it("apply exits 0 from the command line, twice", () => {

@@ -22,11 +22,7 @@ const warehouse = Effect.acquireRelease(
 ).pipe(Effect.map((dir) => join(dir, "warehouse.duckdb")))
 
 /** The holder's side: the warehouse open for writing, its reads served and announced beside it. */
-const holder = (database: string) =>
-  ReadEndpoint.layer(database).pipe(
-    Layer.provideMerge(DuckDbExecutor.layer({ path: database })),
-    Layer.provideMerge(NodeServices.layer)
-  )
+const holder = (database: string) => ReadEndpoint.layer(database).pipe(Layer.provideMerge(DuckDbExecutor.layer({ path: database })), Layer.provideMerge(NodeServices.layer))
 
 const announcement = (database: string) =>
   RemoteExecutor.find(database).pipe(
@@ -36,7 +32,7 @@ const announcement = (database: string) =>
 
 /** Runs `use` on a session of the remote executor. */
 const remotely = <A>(endpoint: RemoteExecutor.Announcement, use: (executor: Executor["Service"]) => Effect.Effect<A, ExecutorError>) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     return yield* use(yield* Executor)
   }).pipe(Effect.provide(RemoteExecutor.layer(endpoint)))
 
@@ -47,30 +43,29 @@ const failure = <A>(exit: Exit.Exit<A, ExecutorError>): ExecutorError => {
   return Option.getOrThrow(error)
 }
 
-const count = (executor: Executor["Service"]) =>
-  executor.withSession((s) => s.query("SELECT count(*)::INTEGER AS n FROM t")).pipe(Effect.map((rows) => rows[0]?.["n"]))
+const count = (executor: Executor["Service"]) => executor.withSession((s) => s.query("SELECT count(*)::INTEGER AS n FROM t")).pipe(Effect.map((rows) => rows[0]?.["n"]))
 
 describe("the read endpoint of a warehouse's holder", () => {
   it.live("serves committed rows, with parameters, to a reader that has the announced token", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const database = yield* warehouse
-      yield* Effect.gen(function*() {
+      yield* Effect.gen(function* () {
         const local = yield* Executor
         yield* local.withSession((s) => s.execute("CREATE TABLE t AS SELECT range AS id, 'row ' || range AS label FROM range(3)"))
         const endpoint = yield* announcement(database)
         assert.strictEqual(endpoint.pid, process.pid)
-        const rows = yield* remotely(endpoint, (remote) =>
-          remote.withSession((s) => s.queryWith!("SELECT label FROM t WHERE id >= $1 ORDER BY id", [1])))
+        const rows = yield* remotely(endpoint, (remote) => remote.withSession((s) => s.queryWith!("SELECT label FROM t WHERE id >= $1 ORDER BY id", [1])))
         assert.deepStrictEqual(rows, [{ label: "row 1" }, { label: "row 2" }])
         yield* remotely(endpoint, (remote) => remote.healthCheck)
       }).pipe(Effect.provide(holder(database)))
       assert.isFalse(existsSync(`${database}.readers`), "the announcement goes when the holder stops serving")
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped)
+  )
 
   it.live("refuses writes: a statement, a query that writes, and a write after a read (rolled back)", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const database = yield* warehouse
-      yield* Effect.gen(function*() {
+      yield* Effect.gen(function* () {
         const local = yield* Executor
         yield* local.withSession((s) => s.execute("CREATE TABLE t AS SELECT range AS id FROM range(5)"))
         const endpoint = yield* announcement(database)
@@ -86,12 +81,13 @@ describe("the read endpoint of a warehouse's holder", () => {
         yield* Effect.exit(remotely(endpoint, (remote) => remote.withSession((s) => s.query("SELECT 1 AS one; DELETE FROM t"))))
         assert.strictEqual(yield* count(local), 5, "nothing a reader sends changes the warehouse")
       }).pipe(Effect.provide(holder(database)))
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped)
+  )
 
   it.live("a wrong token is refused; a failing read says why; a holder that is gone is a transient error", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const database = yield* warehouse
-      const endpoint = yield* Effect.gen(function*() {
+      const endpoint = yield* Effect.gen(function* () {
         const local = yield* Executor
         yield* local.withSession((s) => s.execute("CREATE TABLE t AS SELECT 1 AS id"))
         const endpoint = yield* announcement(database)
@@ -109,5 +105,6 @@ describe("the read endpoint of a warehouse's holder", () => {
       const gone = failure(yield* Effect.exit(remotely(endpoint, (remote) => count(remote))))
       assert.include(gone.message, `the process holding the warehouse (pid ${process.pid}) did not answer`)
       assert.isTrue(gone.isRetryable, "the reader may open the file itself now, or try again")
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped)
+  )
 })

@@ -37,7 +37,9 @@ const assertTopological = (plan: Plan) => {
 
 describe("buildPlan: the DAG", () => {
   it("builds nodes with their dependencies from from:, join, relationships and sql", () => {
-    const plan = planOk([file, `${head}silver:
+    const plan = planOk([
+      file,
+      `${head}silver:
   customers: { from: bronze.customers }
   orders:
     from: bronze.orders
@@ -51,10 +53,9 @@ gold:
       select c.country, sum(o.amount) as revenue
       from {{ silver.orders }} o join {{silver.customers}} c using (customer_id)
       group by 1
-`])
-    assert.deepStrictEqual([...plan.order], [
-      "bronze.customers", "bronze.orders", "silver.customers", "silver.orders", "gold.revenue"
+`
     ])
+    assert.deepStrictEqual([...plan.order], ["bronze.customers", "bronze.orders", "silver.customers", "silver.orders", "gold.revenue"])
     assertTopological(plan)
     const orders = plan.nodes.get("silver.orders")!
     assert.strictEqual(orders._tag, "Model")
@@ -73,14 +74,17 @@ gold:
   })
 
   it("orders tables by dependency, not by layer, when silver reads gold", () => {
-    const plan = planOk([file, `${head}silver:
+    const plan = planOk([
+      file,
+      `${head}silver:
   enriched:
     from: bronze.orders
     transforms:
       - join: { to: gold.rates, on: [currency] }
 gold:
   rates: { from: bronze.customers }
-`])
+`
+    ])
     assertTopological(plan)
     assert.isBelow(plan.order.indexOf("gold.rates"), plan.order.indexOf("silver.enriched"))
   })
@@ -94,16 +98,20 @@ gold:
 `
     const plan = planOk(["pipelines/reporting.yaml", other], [file, `${head}silver:\n  orders: { from: bronze.orders }\n`])
     assertTopological(plan)
-    assert.deepStrictEqual(plan.pipelines.map((p) => p.pipeline), ["reporting", "shop"])
+    assert.deepStrictEqual(
+      plan.pipelines.map((p) => p.pipeline),
+      ["reporting", "shop"]
+    )
     assert.strictEqual(plan.nodes.get("gold.order_count")!.file, "pipelines/reporting.yaml")
     assert.deepStrictEqual(plan.nodes.get("gold.order_count")!.dependsOn, ["silver.orders"])
   })
 
   it("finds {{ layer.table }} references in SQL text, with or without spaces", () => {
-    assert.deepStrictEqual(
-      sqlReferences("select * from {{ silver.orders }} join {{gold.x}} on true where y in (select 1 from {{  input  }})"),
-      ["silver.orders", "gold.x", "input"]
-    )
+    assert.deepStrictEqual(sqlReferences("select * from {{ silver.orders }} join {{gold.x}} on true where y in (select 1 from {{  input  }})"), [
+      "silver.orders",
+      "gold.x",
+      "input"
+    ])
     assert.deepStrictEqual(sqlReferences("select '{ not a ref }' as x"), [])
   })
 })
@@ -184,7 +192,10 @@ describe("buildPlan: unknown references", () => {
     const result = planOf(text)
     assert.isTrue(Result.isFailure(result))
     const problems = Result.isFailure(result) ? result.failure.problems : []
-    assert.deepStrictEqual(problems.map((p) => p.line), [locate(text, "bronze.nope").line, locate(text, "silver.nothing").line])
+    assert.deepStrictEqual(
+      problems.map((p) => p.line),
+      [locate(text, "bronze.nope").line, locate(text, "silver.nothing").line]
+    )
     assert.notInclude(problems[1]!.message, "did you mean")
   })
 
@@ -215,10 +226,7 @@ pipeline: other
 silver:
   orders: { from: bronze.orders }
 `
-    const result = buildPlan([
-      parsed(file, `${head}silver:\n  orders: { from: bronze.orders }\n`),
-      parsed("pipelines/other.yaml", second)
-    ])
+    const result = buildPlan([parsed(file, `${head}silver:\n  orders: { from: bronze.orders }\n`), parsed("pipelines/other.yaml", second)])
     assertProblem(onlyProblem(result), {
       file: "pipelines/other.yaml",
       at: locate(second, "orders:"),

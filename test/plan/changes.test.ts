@@ -62,12 +62,14 @@ const nodeOf = (plan: Plan, id: string): PlanNode => {
 }
 
 const partsOf = (plan: Plan, id: string) => definitionParts(duckdb, nodeOf(plan, id))
-const inputModeOf = (plan: Plan, node: PlanNode) =>
-  node._tag === "Model" && node.input !== undefined ? plan.nodes.get(node.input)?.mode : undefined
+const inputModeOf = (plan: Plan, node: PlanNode) => (node._tag === "Model" && node.input !== undefined ? plan.nodes.get(node.input)?.mode : undefined)
 
 /** The state a successful run of `id` in `plan` would have stored, over `inputs`. */
 const stateOf = (plan: Plan, id: string, inputs: Record<string, string>): TableState => ({
-  parts: partsOf(plan, id), inputs, dataVersion: "v1", files: {}
+  parts: partsOf(plan, id),
+  inputs,
+  dataVersion: "v1",
+  files: {}
 })
 
 /** Decides `id` as defined in `now`, against the state stored by a run of `before` over `inputsBefore`. */
@@ -91,7 +93,7 @@ const decideFor = (
     node,
     parts: options.parts ?? partsOf(now, id),
     inputs: options.inputs ?? inputsBefore,
-    state: options.state === "none" ? undefined : options.state ?? stateOf(options.before ?? now, id, inputsBefore),
+    state: options.state === "none" ? undefined : (options.state ?? stateOf(options.before ?? now, id, inputsBefore)),
     exists: options.exists ?? true,
     fullRefresh: options.fullRefresh ?? false,
     inputMode: inputModeOf(now, node)
@@ -150,7 +152,11 @@ describe("decide: spec changes", () => {
       ["silver.orders", variant("expect: [ { not_null: [id] } ]", "expect: [ { not_null: [id], on_fail: drop } ]"), "spec changed: expect"],
       ["silver.latest", variant("key: [id]\n    sequence_by: id\n  priced", "key: [id, _batch_id]\n    sequence_by: id\n  priced"), "spec changed: mode"],
       ["silver.prices", variant("prices: { from: bronze.prices }", "prices: { from: bronze.orders }"), "spec changed: input"],
-      ["gold.totals", variant(`metrics: { n: "count(*)" } } } ]`, `metrics: { n: "count(*)" } } } ]\n    targets: [ { parquet: exports/totals/ } ]`, "gold"), "spec changed: targets"]
+      [
+        "gold.totals",
+        variant(`metrics: { n: "count(*)" } } } ]`, `metrics: { n: "count(*)" } } } ]\n    targets: [ { parquet: exports/totals/ } ]`, "gold"),
+        "spec changed: targets"
+      ]
     ]
     for (const [id, now, reason] of cases) {
       assert.deepStrictEqual(shape(decideFor(id, { now, before: base })), { action: "rebuild", reasons: [reason] }, `${id}: ${reason}`)
@@ -158,9 +164,12 @@ describe("decide: spec changes", () => {
   })
 
   it("names several parts at once, sorted, and never lists the compiled SQL among them", () => {
-    const now = planOf(pipeline(silverDefault
-      .replace("cast: { id: integer }", "cast: { id: bigint }")
-      .replace("expect: [ { not_null: [id] } ]", "expect: [ { not_null: [id], on_fail: drop } ]"), goldDefault))
+    const now = planOf(
+      pipeline(
+        silverDefault.replace("cast: { id: integer }", "cast: { id: bigint }").replace("expect: [ { not_null: [id] } ]", "expect: [ { not_null: [id], on_fail: drop } ]"),
+        goldDefault
+      )
+    )
     // Both the transforms and the SQL changed; the reason names what the user changed.
     const before = stateOf(base, "silver.orders", { "bronze.orders": "v1" })
     assert.notStrictEqual(before.parts["sql"], partsOf(now, "silver.orders")["sql"])
@@ -198,7 +207,17 @@ describe("decide: spec changes", () => {
   })
 
   it("switching a bronze table from replace to append names the mode and is incremental", () => {
-    const before = planOf(pipeline(silverDefault.replace(/mode: append/g, "mode: replace").replace(/mode: merge/g, "mode: replace").replace(/key: \[id\]/g, "").replace(/sequence_by: id/g, ""), goldDefault, "replace"))
+    const before = planOf(
+      pipeline(
+        silverDefault
+          .replace(/mode: append/g, "mode: replace")
+          .replace(/mode: merge/g, "mode: replace")
+          .replace(/key: \[id\]/g, "")
+          .replace(/sequence_by: id/g, ""),
+        goldDefault,
+        "replace"
+      )
+    )
     assert.strictEqual(nodeOf(before, "bronze.orders").mode, "replace")
     assert.deepStrictEqual(shape(decideFor("bronze.orders", { before })), {
       action: "incremental",
@@ -220,10 +239,14 @@ describe("decide: input changes", () => {
   })
 
   it("a replace table over new data rebuilds, naming the inputs that changed", () => {
-    assert.deepStrictEqual(shape(decideFor("silver.prices", { inputsBefore: { "bronze.prices": "v1" }, inputs: { "bronze.prices": "v2" } })),
-      { action: "rebuild", reasons: ["new data in bronze.prices"] })
-    assert.deepStrictEqual(shape(decideFor("gold.totals", { inputsBefore: { "silver.orders": "v1", "silver.prices": "v1" }, inputs: { "silver.orders": "v2", "silver.prices": "v3" } })),
-      { action: "rebuild", reasons: ["new data in silver.orders, silver.prices"] })
+    assert.deepStrictEqual(shape(decideFor("silver.prices", { inputsBefore: { "bronze.prices": "v1" }, inputs: { "bronze.prices": "v2" } })), {
+      action: "rebuild",
+      reasons: ["new data in bronze.prices"]
+    })
+    assert.deepStrictEqual(
+      shape(decideFor("gold.totals", { inputsBefore: { "silver.orders": "v1", "silver.prices": "v1" }, inputs: { "silver.orders": "v2", "silver.prices": "v3" } })),
+      { action: "rebuild", reasons: ["new data in silver.orders, silver.prices"] }
+    )
   })
 
   it("an append or merge over an append input takes only the new batches", () => {
@@ -237,49 +260,78 @@ describe("decide: input changes", () => {
   })
 
   it("an append over a rebuilt input rebuilds and says why; a merge over one merges the whole input", () => {
-    assert.deepStrictEqual(shape(decideFor("silver.priced", { inputsBefore: { "bronze.prices": "v1" }, inputs: { "bronze.prices": "v2" } })),
-      { action: "incremental", reasons: ["new data in bronze.prices (merged in whole: the input is rebuilt, not appended)"] })
+    assert.deepStrictEqual(shape(decideFor("silver.priced", { inputsBefore: { "bronze.prices": "v1" }, inputs: { "bronze.prices": "v2" } })), {
+      action: "incremental",
+      reasons: ["new data in bronze.prices (merged in whole: the input is rebuilt, not appended)"]
+    })
     // The planner refuses an append over a replace input, but decide explains it all the same.
     const node = nodeOf(base, "silver.orders")
     const action = decide({
-      node, parts: partsOf(base, "silver.orders"), inputs: { "bronze.orders": "v2" },
-      state: stateOf(base, "silver.orders", { "bronze.orders": "v1" }), exists: true, fullRefresh: false, inputMode: "replace"
+      node,
+      parts: partsOf(base, "silver.orders"),
+      inputs: { "bronze.orders": "v2" },
+      state: stateOf(base, "silver.orders", { "bronze.orders": "v1" }),
+      exists: true,
+      fullRefresh: false,
+      inputMode: "replace"
     })
     assert.deepStrictEqual(shape(action), { action: "rebuild", reasons: ["bronze.orders was rebuilt, so its batches are new"] })
   })
 
   it("a merge over sql: (no from) merges its whole result in", () => {
-    const plan = planOf(pipeline(`${silverDefault}
+    const plan = planOf(
+      pipeline(
+        `${silverDefault}
   bysql:
     sql: "select * from {{ bronze.orders }}"
     mode: merge
     key: [id]
-    sequence_by: id`, goldDefault))
+    sequence_by: id`,
+        goldDefault
+      )
+    )
     const node = nodeOf(plan, "silver.bysql")
     const action = decide({
-      node, parts: partsOf(plan, "silver.bysql"), inputs: { "bronze.orders": "v2" },
-      state: stateOf(plan, "silver.bysql", { "bronze.orders": "v1" }), exists: true, fullRefresh: false, inputMode: inputModeOf(plan, node)
+      node,
+      parts: partsOf(plan, "silver.bysql"),
+      inputs: { "bronze.orders": "v2" },
+      state: stateOf(plan, "silver.bysql", { "bronze.orders": "v1" }),
+      exists: true,
+      fullRefresh: false,
+      inputMode: inputModeOf(plan, node)
     })
     assert.deepStrictEqual(shape(action), { action: "incremental", reasons: ["new data in bronze.orders (merged in whole: the input is rebuilt, not appended)"] })
   })
 
   it("an append whose appended input was rebuilt rebuilds, since the batches it consumed are gone", () => {
-    assert.deepStrictEqual(shape(decideFor("silver.orders", { inputsBefore: { "bronze.orders": "b1/b2" }, inputs: { "bronze.orders": "b3/b3" } })),
-      { action: "rebuild", reasons: ["bronze.orders was rebuilt, so its batches are new"] })
-    assert.deepStrictEqual(shape(decideFor("silver.orders", { inputsBefore: { "bronze.orders": "b1/b2" }, inputs: { "bronze.orders": "b1/b3" } })),
-      { action: "incremental", reasons: ["new data in bronze.orders"] })
+    assert.deepStrictEqual(shape(decideFor("silver.orders", { inputsBefore: { "bronze.orders": "b1/b2" }, inputs: { "bronze.orders": "b3/b3" } })), {
+      action: "rebuild",
+      reasons: ["bronze.orders was rebuilt, so its batches are new"]
+    })
+    assert.deepStrictEqual(shape(decideFor("silver.orders", { inputsBefore: { "bronze.orders": "b1/b2" }, inputs: { "bronze.orders": "b1/b3" } })), {
+      action: "incremental",
+      reasons: ["new data in bronze.orders"]
+    })
   })
 })
 
 describe("runsIncrementally", () => {
   it("bronze append, and append/merge over an append input without aggregate or sql steps", () => {
-    const cases = Object.fromEntries(base.order.map((id) => {
-      const node = nodeOf(base, id)
-      return [id, runsIncrementally(node, inputModeOf(base, node))]
-    }))
+    const cases = Object.fromEntries(
+      base.order.map((id) => {
+        const node = nodeOf(base, id)
+        return [id, runsIncrementally(node, inputModeOf(base, node))]
+      })
+    )
     assert.deepStrictEqual(cases, {
-      "bronze.orders": true, "bronze.prices": false,
-      "silver.counts": false, "silver.latest": true, "silver.orders": true, "silver.priced": true, "silver.prices": false, "silver.queried": true,
+      "bronze.orders": true,
+      "bronze.prices": false,
+      "silver.counts": false,
+      "silver.latest": true,
+      "silver.orders": true,
+      "silver.priced": true,
+      "silver.prices": false,
+      "silver.queried": true,
       "gold.totals": false
     })
   })

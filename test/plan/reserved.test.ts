@@ -29,10 +29,30 @@ const planText = (text: string) => buildPlan([parsed(file, text)])
 
 describe("buildPlan: reserved table names", () => {
   const cases = [
-    { name: "gold g__next", text: `${head}gold:\n  g__next: { from: silver.c }\n`, key: "g__next:", says: ["gold.g__next:", "the suffix __next is reserved", "gold.g__next, then swapped in", "rename the table"] },
-    { name: "silver c__quarantine", text: `${head}  c__quarantine: { from: bronze.raw }\n`, key: "c__quarantine:", says: ["silver.c__quarantine: the suffix __quarantine is reserved for medallion's own tables (c's quarantine rows go to silver.c__quarantine); rename the table"] },
-    { name: "bronze raw__rejects", text: head.replace("  raw: { from: raw }\n", "  raw: { from: raw }\n  raw__rejects: { from: raw }\n"), key: "raw__rejects:", says: ["bronze.raw__rejects: the suffix __rejects is reserved", "raw's malformed lines go to bronze.raw__rejects"] },
-    { name: "silver __hidden", text: `${head}  __hidden: { from: bronze.raw }\n`, key: "__hidden:", says: ["silver.__hidden: names starting with __ are reserved", "rename the table"] },
+    {
+      name: "gold g__next",
+      text: `${head}gold:\n  g__next: { from: silver.c }\n`,
+      key: "g__next:",
+      says: ["gold.g__next:", "the suffix __next is reserved", "gold.g__next, then swapped in", "rename the table"]
+    },
+    {
+      name: "silver c__quarantine",
+      text: `${head}  c__quarantine: { from: bronze.raw }\n`,
+      key: "c__quarantine:",
+      says: ["silver.c__quarantine: the suffix __quarantine is reserved for medallion's own tables (c's quarantine rows go to silver.c__quarantine); rename the table"]
+    },
+    {
+      name: "bronze raw__rejects",
+      text: head.replace("  raw: { from: raw }\n", "  raw: { from: raw }\n  raw__rejects: { from: raw }\n"),
+      key: "raw__rejects:",
+      says: ["bronze.raw__rejects: the suffix __rejects is reserved", "raw's malformed lines go to bronze.raw__rejects"]
+    },
+    {
+      name: "silver __hidden",
+      text: `${head}  __hidden: { from: bronze.raw }\n`,
+      key: "__hidden:",
+      says: ["silver.__hidden: names starting with __ are reserved", "rename the table"]
+    },
     { name: "a suffix in another case", text: `${head}  C__Quarantine: { from: bronze.raw }\n`, key: "C__Quarantine:", says: ["the suffix __quarantine is reserved"] }
   ]
   for (const c of cases) {
@@ -43,7 +63,11 @@ describe("buildPlan: reserved table names", () => {
 
   it("refuses every name the compiler makes beside a table", () => {
     const plan = planOf(`${head}gold:\n  g: { from: silver.c }\n`)
-    const ingest = compileIngest(duckdb, plan.nodes.get("bronze.raw" as TableId) as IngestNode, { batchId: "B", startedAt: "2024-05-01T00:00:00.000Z", files: [{ path: "data/raw.csv", name: "data/raw.csv", batchId: "B", ingestedAt: "2024-05-01T00:00:00.000Z" }] })
+    const ingest = compileIngest(duckdb, plan.nodes.get("bronze.raw" as TableId) as IngestNode, {
+      batchId: "B",
+      startedAt: "2024-05-01T00:00:00.000Z",
+      files: [{ path: "data/raw.csv", name: "data/raw.csv", batchId: "B", ingestedAt: "2024-05-01T00:00:00.000Z" }]
+    })
     const model = compileModel(duckdb, plan.nodes.get("silver.c" as TableId) as ModelNode, { batchId: "B", startedAt: "2024-05-01T00:00:00.000Z" })
     const made = new Set([...JSON.stringify([ingest, model]).matchAll(/\w*__\w+/g)].map((m) => m[0]))
     for (const name of ["raw", "c", "g", "c__quarantine", "raw__rejects"]) made.add(nextName(name))
@@ -55,7 +79,9 @@ describe("buildPlan: reserved table names", () => {
   })
 
   it("a quarantine table is an input like any other: read after its owner, and changed with it", () => {
-    const result = planText(`${head}gold:\n  bad_rows: { from: silver.c__quarantine }\n  joined: { from: bronze.raw, transforms: [ { join: { to: silver.c__quarantine, on: [id], columns: [_reason] } } ] }\n`)
+    const result = planText(
+      `${head}gold:\n  bad_rows: { from: silver.c__quarantine }\n  joined: { from: bronze.raw, transforms: [ { join: { to: silver.c__quarantine, on: [id], columns: [_reason] } } ] }\n`
+    )
     assert.isTrue(Result.isSuccess(result), Result.isFailure(result) ? result.failure.message : "")
     const plan = Result.getOrThrow(result)
     const bad = plan.nodes.get("gold.bad_rows" as TableId) as ModelNode
@@ -68,14 +94,16 @@ describe("buildPlan: reserved table names", () => {
   it("refuses a quarantine that is never written, a table's own, and the rejects", () => {
     const never = `${head}  d: { from: bronze.raw }\ngold:\n  bad_rows: { from: silver.d__quarantine }\n`
     assertProblem(onlyProblem(planText(never)), {
-      file, at: locate(never, "silver.d__quarantine"),
+      file,
+      at: locate(never, "silver.d__quarantine"),
       says: ["gold.bad_rows: silver.d__quarantine is never written: no cast, join or expectation of silver.d quarantines rows"]
     })
     const own = head.replace("    from: bronze.raw\n", "    from: bronze.raw\n    transforms: [ { join: { to: silver.c__quarantine, on: [id] } } ]\n")
     assertProblem(onlyProblem(planText(own)), { file, at: locate(own, "{ to: silver.c__quarantine"), says: ["silver.c cannot read its own quarantine"] })
     const rejects = `${head}gold:\n  bad_lines: { from: bronze.raw__rejects }\n`
     assertProblem(onlyProblem(planText(rejects)), {
-      file, at: locate(rejects, "bronze.raw__rejects"),
+      file,
+      at: locate(rejects, "bronze.raw__rejects"),
       says: ["gold.bad_lines: bronze.raw__rejects is bronze.raw's rejects table", "pipelines cannot read it", "medallion show bronze.raw__rejects"]
     })
   })

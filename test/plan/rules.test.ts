@@ -131,7 +131,7 @@ describe("buildPlan: sql steps and quarantining casts", () => {
       - aggregate: { by: [country], metrics: { total: sum(amount) } }
       - cast: { columns: { total: double }, on_error: quarantine }
 `)
-    assertValid(before.replace("on_error: quarantine", "on_error: \"null\""))
+    assertValid(before.replace("on_error: quarantine", 'on_error: "null"'))
   })
 })
 
@@ -156,7 +156,7 @@ describe("buildPlan: schedule", () => {
 
   it("refuses an invalid cron at the cron, and an unknown time zone at the timezone", () => {
     const bad = scheduled(`{ cron: "61 * * * *" }`)
-    assertProblem(onlyProblem(planOf(bad)), { file, at: locate(bad, "\"61"), says: ["schedule.cron", "61 * * * *", "five fields"] })
+    assertProblem(onlyProblem(planOf(bad)), { file, at: locate(bad, '"61'), says: ["schedule.cron", "61 * * * *", "five fields"] })
     const zone = scheduled(`{ cron: "0 * * * *", timezone: Mars/Olympus }`)
     assertProblem(onlyProblem(planOf(zone)), { file, at: locate(zone, "Mars/"), says: ["schedule.timezone", "Mars/Olympus", "IANA"] })
   })

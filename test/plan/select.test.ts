@@ -60,9 +60,7 @@ describe("selectTables", () => {
   })
 
   it("+table adds everything upstream, through from, join and sql", () => {
-    assert.deepStrictEqual(select("+gold.revenue"), [
-      "bronze.customers", "bronze.orders", "gold.revenue", "silver.customers", "silver.orders"
-    ])
+    assert.deepStrictEqual(select("+gold.revenue"), ["bronze.customers", "bronze.orders", "gold.revenue", "silver.customers", "silver.orders"])
     assert.deepStrictEqual(select("+gold.counts"), ["bronze.customers", "gold.counts", "silver.customers"])
   })
 
@@ -72,9 +70,7 @@ describe("selectTables", () => {
   })
 
   it("+table+ adds both directions", () => {
-    assert.deepStrictEqual(select("+silver.customers+"), [
-      "bronze.customers", "gold.counts", "gold.revenue", "gold.top", "silver.customers"
-    ])
+    assert.deepStrictEqual(select("+silver.customers+"), ["bronze.customers", "gold.counts", "gold.revenue", "gold.top", "silver.customers"])
   })
 
   it("layer:name selects a whole layer", () => {

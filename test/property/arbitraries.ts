@@ -30,26 +30,37 @@ export const everything: CaseOptions = { orderDependent: true, mergeSetsAside: t
 const onFail = fc.constantFrom<OnFail>("drop", "quarantine", "warn")
 
 const silverSpec = (incremental: boolean, options: CaseOptions, index: number): fc.Arbitrary<SilverSpec> =>
-  fc.constantFrom<Mode>(...(incremental ? ["replace", "append", "merge", "view"] as const : ["replace", "view"] as const)).chain((mode) => {
+  fc.constantFrom<Mode>(...(incremental ? (["replace", "append", "merge", "view"] as const) : (["replace", "view"] as const))).chain((mode) => {
     // A view cannot set rows aside.
     const warnOnly = mode === "view" || (mode === "merge" && !options.mergeSetsAside)
-    return fc.record({
-      dedupe: options.orderDependent && (mode === "replace" || mode === "view")
-        ? fc.option(fc.record({ order: fc.constantFrom<DedupeOrder>("none", "seq desc", "seq", "_ingested_at desc"), keep: fc.constantFrom<"first" | "last">("first", "last") }), { nil: undefined })
-        : fc.constant(undefined),
-      castOnError: warnOnly ? fc.constant<"null">("null") : fc.constantFrom<"quarantine" | "null">("quarantine", "null"),
-      check: fc.option(warnOnly ? fc.constant<OnFail>("warn") : onFail, { nil: undefined }),
-      notNull: fc.option(warnOnly ? fc.constant<OnFail>("warn") : onFail, { nil: undefined }),
-      unique: mode === "append" ? fc.option(options.uniqueFail ? fc.constantFrom<"fail" | "warn">("fail", "warn") : fc.constant<"warn">("warn"), { nil: undefined, freq: 2 }) : fc.constant(undefined)
-    }).map((r): SilverSpec => ({
-      name: `s${index}`,
-      mode,
-      castOnError: r.castOnError,
-      ...(r.dedupe === undefined ? {} : { dedupe: r.dedupe }),
-      ...(r.check === undefined ? {} : { check: r.check }),
-      ...(r.notNull === undefined ? {} : { notNull: r.notNull }),
-      ...(r.unique === undefined ? {} : { unique: r.unique })
-    }))
+    return fc
+      .record({
+        dedupe:
+          options.orderDependent && (mode === "replace" || mode === "view")
+            ? fc.option(
+                fc.record({ order: fc.constantFrom<DedupeOrder>("none", "seq desc", "seq", "_ingested_at desc"), keep: fc.constantFrom<"first" | "last">("first", "last") }),
+                { nil: undefined }
+              )
+            : fc.constant(undefined),
+        castOnError: warnOnly ? fc.constant<"null">("null") : fc.constantFrom<"quarantine" | "null">("quarantine", "null"),
+        check: fc.option(warnOnly ? fc.constant<OnFail>("warn") : onFail, { nil: undefined }),
+        notNull: fc.option(warnOnly ? fc.constant<OnFail>("warn") : onFail, { nil: undefined }),
+        unique:
+          mode === "append"
+            ? fc.option(options.uniqueFail ? fc.constantFrom<"fail" | "warn">("fail", "warn") : fc.constant<"warn">("warn"), { nil: undefined, freq: 2 })
+            : fc.constant(undefined)
+      })
+      .map(
+        (r): SilverSpec => ({
+          name: `s${index}`,
+          mode,
+          castOnError: r.castOnError,
+          ...(r.dedupe === undefined ? {} : { dedupe: r.dedupe }),
+          ...(r.check === undefined ? {} : { check: r.check }),
+          ...(r.notNull === undefined ? {} : { notNull: r.notNull }),
+          ...(r.unique === undefined ? {} : { unique: r.unique })
+        })
+      )
   })
 
 export const pipelineSpec = (options: CaseOptions): fc.Arbitrary<PipelineSpec> =>
@@ -89,47 +100,50 @@ const rawArrival: fc.Arbitrary<RawArrival> = fc.record({
  * what this property is about).
  */
 export const caseArbitrary = (options: CaseOptions): fc.Arbitrary<Case> =>
-  fc.record({
-    pipeline: pipelineSpec(options),
-    raw: fc.array(rawArrival, { minLength: 1, maxLength: 4 }),
-    names: fc.uniqueArray(fc.integer({ min: 10, max: 99 }), { minLength: 8, maxLength: 8 }),
-    noteFrom: options.newColumns ? fc.option(fc.nat(3), { nil: undefined }) : fc.constant(undefined),
-    crlf: fc.boolean()
-  }).map(({ pipeline, raw, names, noteFrom, crlf }): Case => {
-    const existing: Array<string> = []
-    const texts = new Set<string>()
-    let nextName = 0
-    const arrivals: Array<Arrival> = raw.map((a, k): Arrival => {
-      const note = noteFrom !== undefined && k >= noteFrom
-      const make = (name: string, rows: ReadonlyArray<CsvRow>, i: number): CsvFile => {
-        let file: CsvFile = { name, rows, note, crlf: options.mixedLineEndings ? a.crlf[i] === true : crlf }
-        while (texts.has(csvText(file))) file = { ...file, rows: [...file.rows, { id: "4", seq: String(file.rows.length % 5 + 1), amount: String(file.rows.length), cat: "a", note: "z" }] }
-        texts.add(csvText(file))
-        return file
-      }
-      const write: Array<CsvFile> = []
-      const remove: Array<string> = []
-      let files = a.files
-      if (!pipeline.incremental && existing.length > 0 && a.change.kind !== "none") {
-        const target = existing[a.change.pick % existing.length]!
-        if (a.change.kind === "rewrite") {
-          write.push(make(target, files[0]!, 0))
-          files = files.slice(1)
-        } else if (existing.length > 1 || files.length > 0) {
-          remove.push(target)
-          existing.splice(existing.indexOf(target), 1)
-        }
-      }
-      files.forEach((rows, i) => {
-        if (nextName >= names.length) return
-        const name = `f${names[nextName++]}.csv`
-        existing.push(name)
-        write.push(make(name, rows, i))
-      })
-      return { write, remove }
+  fc
+    .record({
+      pipeline: pipelineSpec(options),
+      raw: fc.array(rawArrival, { minLength: 1, maxLength: 4 }),
+      names: fc.uniqueArray(fc.integer({ min: 10, max: 99 }), { minLength: 8, maxLength: 8 }),
+      noteFrom: options.newColumns ? fc.option(fc.nat(3), { nil: undefined }) : fc.constant(undefined),
+      crlf: fc.boolean()
     })
-    return { pipeline, arrivals: options.orderDependent ? arrivals : distinctSequences(arrivals) }
-  })
+    .map(({ pipeline, raw, names, noteFrom, crlf }): Case => {
+      const existing: Array<string> = []
+      const texts = new Set<string>()
+      let nextName = 0
+      const arrivals: Array<Arrival> = raw.map((a, k): Arrival => {
+        const note = noteFrom !== undefined && k >= noteFrom
+        const make = (name: string, rows: ReadonlyArray<CsvRow>, i: number): CsvFile => {
+          let file: CsvFile = { name, rows, note, crlf: options.mixedLineEndings ? a.crlf[i] === true : crlf }
+          while (texts.has(csvText(file)))
+            file = { ...file, rows: [...file.rows, { id: "4", seq: String((file.rows.length % 5) + 1), amount: String(file.rows.length), cat: "a", note: "z" }] }
+          texts.add(csvText(file))
+          return file
+        }
+        const write: Array<CsvFile> = []
+        const remove: Array<string> = []
+        let files = a.files
+        if (!pipeline.incremental && existing.length > 0 && a.change.kind !== "none") {
+          const target = existing[a.change.pick % existing.length]!
+          if (a.change.kind === "rewrite") {
+            write.push(make(target, files[0]!, 0))
+            files = files.slice(1)
+          } else if (existing.length > 1 || files.length > 0) {
+            remove.push(target)
+            existing.splice(existing.indexOf(target), 1)
+          }
+        }
+        files.forEach((rows, i) => {
+          if (nextName >= names.length) return
+          const name = `f${names[nextName++]}.csv`
+          existing.push(name)
+          write.push(make(name, rows, i))
+        })
+        return { write, remove }
+      })
+      return { pipeline, arrivals: options.orderDependent ? arrivals : distinctSequences(arrivals) }
+    })
 
 /**
  * Without the order-dependent transforms, no two rows share a sequence value: `seq` becomes its

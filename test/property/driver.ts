@@ -15,12 +15,10 @@ import { pipelineYaml } from "./arbitraries.ts"
 import { type Case, csvText, expectedAfter, finalFiles } from "./model.ts"
 import { canonicalState, type Failed, land, readState, writeProject } from "./warehouse.ts"
 
-const failedIn = (report: RunReport): Failed =>
-  Object.fromEntries(report.tables.map((t) => [t.table, t.status === "failed" || t.status === "skipped"]))
+const failedIn = (report: RunReport): Failed => Object.fromEntries(report.tables.map((t) => [t.table, t.status === "failed" || t.status === "skipped"]))
 
 /** A failed table whose failure the model does not expect, with its error (for the message). */
-const errors = (report: RunReport) =>
-  report.tables.filter((t) => t.status === "failed").map((t) => `${t.table}: ${t.error ?? t.reason ?? ""}`)
+const errors = (report: RunReport) => report.tables.filter((t) => t.status === "failed").map((t) => `${t.table}: ${t.error ?? t.reason ?? ""}`)
 
 export interface Observed {
   readonly stage: string
@@ -43,7 +41,7 @@ const caseEngine = (project: TestProject) => engine(project, { threads: 1 })
  */
 let template: string | undefined
 const setUpWarehouse = (dir: string): Effect.Effect<void> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     if (template === undefined) {
       const made = makeProject()
       process.once("exit", made.remove)
@@ -68,18 +66,18 @@ const closeWithoutCheckpoint = rows("PRAGMA disable_checkpoint_on_shutdown")
  * not expect is in the observed errors).
  */
 export const runCase = (c: Case, options: { readonly sourceRow: boolean }): Effect.Effect<ReadonlyArray<Observed>, unknown> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const plan = planOf(pipelineYaml(c.pipeline))
     const expected = canonicalState(expectedAfter(c), options)
     const incremental = Effect.acquireUseRelease(
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const project = makeProject()
         writeProject(project.dir, c)
         yield* setUpWarehouse(project.dir)
         return project
       }),
       (project) =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           let report: RunReport | undefined
           for (const arrival of c.arrivals) {
             land(project.dir, arrival)
@@ -87,14 +85,19 @@ export const runCase = (c: Case, options: { readonly sourceRow: boolean }): Effe
           }
           const applied: Observed = { stage: "incremental", actual: canonicalState(yield* readState(c, rows, failedIn(report!)), options), expected, errors: errors(report!) }
           const refresh = yield* runPlan(project, plan, [], { fullRefresh: true })
-          const refreshed: Observed = { stage: "full refresh in place", actual: canonicalState(yield* readState(c, rows, failedIn(refresh)), options), expected, errors: errors(refresh) }
+          const refreshed: Observed = {
+            stage: "full refresh in place",
+            actual: canonicalState(yield* readState(c, rows, failedIn(refresh)), options),
+            expected,
+            errors: errors(refresh)
+          }
           yield* closeWithoutCheckpoint
           return [applied, refreshed]
         }).pipe(Effect.provide(caseEngine(project))),
       (project) => Effect.sync(project.remove)
     )
     const fresh = Effect.acquireUseRelease(
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const project = makeProject()
         writeProject(project.dir, c)
         land(project.dir, { write: finalFiles(c.arrivals), remove: [] })
@@ -102,10 +105,15 @@ export const runCase = (c: Case, options: { readonly sourceRow: boolean }): Effe
         return project
       }),
       (project) =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const once = canonicalState(expectedAfter(c, [{ write: finalFiles(c.arrivals), remove: [] }]), options)
           const report = yield* runPlan(project, plan, [], { fullRefresh: true })
-          const observed: Observed = { stage: "full refresh of the final files, fresh warehouse", actual: canonicalState(yield* readState(c, rows, failedIn(report)), options), expected: once, errors: errors(report) }
+          const observed: Observed = {
+            stage: "full refresh of the final files, fresh warehouse",
+            actual: canonicalState(yield* readState(c, rows, failedIn(report)), options),
+            expected: once,
+            errors: errors(report)
+          }
           yield* closeWithoutCheckpoint
           return [observed]
         }).pipe(Effect.provide(caseEngine(project))),
@@ -168,12 +176,22 @@ export const runCaseKilled = async (c: Case, kills: ReadonlyArray<number | undef
       const delay = kills[i % Math.max(1, kills.length)]
       if (delay !== undefined && (await applyProcess(crashProject, delay)).killed) killed++
       last = await applyProcess(crashProject, undefined, ["--json"])
-      if (last.code !== 0 && last.code !== 1) return { killed, differences: [`apply after arrival ${i + 1} exited ${last.code ?? last.signal}: ${last.stderr.trim().split("\n").slice(-3).join(" | ")}`] }
+      if (last.code !== 0 && last.code !== 1)
+        return { killed, differences: [`apply after arrival ${i + 1} exited ${last.code ?? last.signal}: ${last.stderr.trim().split("\n").slice(-3).join(" | ")}`] }
     }
     const report = JSON.parse(last!.stdout) as RunReport
     const actual = await withWarehouses([warehouse], (query) =>
-      Effect.runPromise(Effect.promise(() => query("USE w0")).pipe(Effect.andThen(readState(c, (sql) => Effect.promise(() => query(sql)), failedIn(report))))))
-    return { killed, differences: differences({ stage: `applied with ${killed} kill(s)`, actual: canonicalState(actual, options), expected: canonicalState(expectedAfter(c), options), errors: errors(report) }) }
+      Effect.runPromise(Effect.promise(() => query("USE w0")).pipe(Effect.andThen(readState(c, (sql) => Effect.promise(() => query(sql)), failedIn(report)))))
+    )
+    return {
+      killed,
+      differences: differences({
+        stage: `applied with ${killed} kill(s)`,
+        actual: canonicalState(actual, options),
+        expected: canonicalState(expectedAfter(c), options),
+        errors: errors(report)
+      })
+    }
   } finally {
     project.remove()
   }

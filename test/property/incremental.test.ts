@@ -52,9 +52,17 @@ const check = async (c: Case, sourceRow: boolean) => {
 }
 
 describe("incremental applies equal a full refresh and the model", () => {
-  it(`replace, append, merge and view tables; casts, expectations, dedupe, sequences; lineage (${runs} cases, seed ${seed}${streams > 1 ? ` and ${seed + 1}, two at a time` : ""})`, { timeout }, async () => {
-    const outcomes = await Promise.allSettled(Array.from({ length: streams }, (_, i) =>
-      fc.assert(fc.asyncProperty(caseArbitrary(everything), (c) => check(c, true)), { ...parameters, seed: seed + i, numRuns: streamRuns(i) })))
+  it(`replace, append, merge and view tables; casts, expectations, dedupe, sequences; lineage (${runs} cases, seed ${seed}${streams > 1 ? ` and ${seed + 1}, two at a time` : ""})`, {
+    timeout
+  }, async () => {
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: streams }, (_, i) =>
+        fc.assert(
+          fc.asyncProperty(caseArbitrary(everything), (c) => check(c, true)),
+          { ...parameters, seed: seed + i, numRuns: streamRuns(i) }
+        )
+      )
+    )
     const failures = outcomes.flatMap((o) => (o.status === "rejected" ? [o.reason as unknown] : []))
     if (failures.length === 1) throw failures[0]
     if (failures.length > 1) throw new Error(failures.map((f) => (f instanceof Error ? f.message : String(f))).join("\n\n"))
@@ -63,11 +71,15 @@ describe("incremental applies equal a full refresh and the model", () => {
   it(`with medallion apply SIGKILLed between and during arrivals (${killRuns} cases, seed ${seed})`, { timeout: 60_000 + killRuns * 60_000 }, async () => {
     let kills = 0
     await fc.assert(
-      fc.asyncProperty(caseArbitrary(everything), fc.array(fc.option(fc.integer({ min: 50, max: 2_500 }), { nil: undefined, freq: 4 }), { minLength: 1, maxLength: 4 }), async (c, delays) => {
-        const result = await runCaseKilled(c, delays, { sourceRow: true })
-        kills += result.killed
-        if (result.differences.length > 0) throw new Error(`${describeCase(c)}\nkills after ${delays.join(", ")} ms\n${result.differences.join("\n")}`)
-      }),
+      fc.asyncProperty(
+        caseArbitrary(everything),
+        fc.array(fc.option(fc.integer({ min: 50, max: 2_500 }), { nil: undefined, freq: 4 }), { minLength: 1, maxLength: 4 }),
+        async (c, delays) => {
+          const result = await runCaseKilled(c, delays, { sourceRow: true })
+          kills += result.killed
+          if (result.differences.length > 0) throw new Error(`${describeCase(c)}\nkills after ${delays.join(", ")} ms\n${result.differences.join("\n")}`)
+        }
+      ),
       { ...parameters, numRuns: killRuns }
     )
     console.log(`property with kills: ${killRuns} cases, ${kills} applies killed`)
@@ -78,9 +90,12 @@ describe("validate refuses what would see only the new batch", () => {
   /** A pipeline with one silver table made invalid in one of the refused ways. */
   const refused = pipelineSpec({ ...everything, orderDependent: false }).chain((p) =>
     fc.constantFrom("dedupe in append", "dedupe in merge", "unique drop in append", "unique quarantine in append").map((how) => {
-      const [mode, change] = how === "dedupe in append" ? ["append", "dedupe"] as const
-        : how === "dedupe in merge" ? ["merge", "dedupe"] as const
-        : ["append", how.includes("drop") ? "drop" : "quarantine"] as const
+      const [mode, change] =
+        how === "dedupe in append"
+          ? (["append", "dedupe"] as const)
+          : how === "dedupe in merge"
+            ? (["merge", "dedupe"] as const)
+            : (["append", how.includes("drop") ? "drop" : "quarantine"] as const)
       const spec = { ...p.silver[0]!, mode, ...(change === "dedupe" ? { dedupe: { order: "seq desc" as const, keep: "first" as const } } : { unique: change }) }
       return { how, pipeline: { ...p, incremental: true, silver: [spec, ...p.silver.slice(1)] } }
     })

@@ -150,8 +150,7 @@ const integer = (v: Value): { readonly ok: boolean; readonly value: Value } =>
 const dedupe = (rows: ReadonlyArray<BronzeRow>, spec: NonNullable<SilverSpec["dedupe"]>): ReadonlyArray<BronzeRow> => {
   const descending = spec.order === "seq desc" || spec.order === "_ingested_at desc"
   const position = new Map(rows.map((r, i) => [r, i]))
-  const primary = (r: BronzeRow): number | string =>
-    spec.order === "none" ? 0 : spec.order === "_ingested_at desc" ? r.apply : (r.values["seq"] ?? "")
+  const primary = (r: BronzeRow): number | string => (spec.order === "none" ? 0 : spec.order === "_ingested_at desc" ? r.apply : (r.values["seq"] ?? ""))
   const sorted = [...rows].sort((a, b) => {
     const pa = primary(a)
     const pb = primary(b)
@@ -197,7 +196,12 @@ const classify = (spec: SilverSpec, rows: ReadonlyArray<BronzeRow>): ReadonlyArr
   })
 
 const withFile = (c: Classified): Record<string, Value> => ({ ...c.values, _source_file: c.row.file })
-const quarantineRow = (c: Classified): Record<string, Value> => ({ id: c.values["id"] ?? null, seq: c.values["seq"] ?? null, cat: c.values["cat"] ?? null, _source_file: c.row.file })
+const quarantineRow = (c: Classified): Record<string, Value> => ({
+  id: c.values["id"] ?? null,
+  seq: c.values["seq"] ?? null,
+  cat: c.values["cat"] ?? null,
+  _source_file: c.row.file
+})
 
 /** A silver table over all of bronze (arrival order), as one run of it would leave it. */
 const silverOf = (spec: SilverSpec, bronze: ReadonlyArray<BronzeRow>): TableState => {

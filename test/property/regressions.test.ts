@@ -9,13 +9,20 @@ import { describeCase, differences, runCase } from "./driver.ts"
 import type { Case, CsvFile, CsvRow, PipelineSpec, SilverSpec } from "./model.ts"
 
 const rows = (text: string): ReadonlyArray<CsvRow> =>
-  text.trim().split("\n").map((line) => {
-    const [id = "", seq = "", amount = "", cat = "", note] = line.split(",")
-    return { id, seq, amount, cat, ...(note === undefined ? {} : { note }) }
-  })
+  text
+    .trim()
+    .split("\n")
+    .map((line) => {
+      const [id = "", seq = "", amount = "", cat = "", note] = line.split(",")
+      return { id, seq, amount, cat, ...(note === undefined ? {} : { note }) }
+    })
 
-const file = (name: string, text: string, options: { readonly note?: boolean; readonly crlf?: boolean } = {}): CsvFile =>
-  ({ name, rows: rows(text), note: options.note === true, crlf: options.crlf === true })
+const file = (name: string, text: string, options: { readonly note?: boolean; readonly crlf?: boolean } = {}): CsvFile => ({
+  name,
+  rows: rows(text),
+  note: options.note === true,
+  crlf: options.crlf === true
+})
 
 const pipeline = (incremental: boolean, ...silver: ReadonlyArray<Omit<SilverSpec, "name" | "castOnError"> & Partial<Pick<SilverSpec, "castOnError">>>): PipelineSpec => ({
   incremental,
@@ -34,31 +41,40 @@ describe("incremental property: regressions", () => {
   // A full refresh gave every row one `_ingested_at`, so "latest wins" picked any row (issue 16,
   // item 1); bronze had no `_source_row`.
   it("dedupe on _ingested_at desc keeps the latest arrival, also after a full refresh (a later file may sort first)", () =>
-    holds({
-      pipeline: pipeline(true, { mode: "replace", dedupe: { order: "_ingested_at desc", keep: "first" } }),
-      arrivals: [
-        { write: [file("f20.csv", "1,1,10,a\n2,1,5,b")], remove: [] },
-        { write: [file("f10.csv", "1,1,20,a")], remove: [] }
-      ]
-    }, { sourceRow: true }))
+    holds(
+      {
+        pipeline: pipeline(true, { mode: "replace", dedupe: { order: "_ingested_at desc", keep: "first" } }),
+        arrivals: [
+          { write: [file("f20.csv", "1,1,10,a\n2,1,5,b")], remove: [] },
+          { write: [file("f10.csv", "1,1,20,a")], remove: [] }
+        ]
+      },
+      { sourceRow: true }
+    ))
 
   // Found and shrunk by the property (seed 3, first case): rows tied under order_by (one file, one
   // `_ingested_at`) kept any row instead of the later one.
   it("dedupe on _ingested_at desc keeps the later of two rows of one file", () =>
-    holds({
-      pipeline: pipeline(false, { mode: "replace", dedupe: { order: "_ingested_at desc", keep: "first" } }),
-      arrivals: [{ write: [file("f15.csv", "1,1,0,a\n1,1,1,a")], remove: [] }]
-    }, { sourceRow: true }))
+    holds(
+      {
+        pipeline: pipeline(false, { mode: "replace", dedupe: { order: "_ingested_at desc", keep: "first" } }),
+        arrivals: [{ write: [file("f15.csv", "1,1,0,a\n1,1,1,a")], remove: [] }]
+      },
+      { sourceRow: true }
+    ))
 
   // Ties in sequence_by go to the later arrival; a rebuild broke them at random.
   it("merge: a tie in sequence_by goes to the later arrival, also after a full refresh", () =>
-    holds({
-      pipeline: pipeline(true, { mode: "merge" }),
-      arrivals: [
-        { write: [file("f10.csv", "1,1,10,a")], remove: [] },
-        { write: [file("f05.csv", "1,1,20,b")], remove: [] }
-      ]
-    }, { sourceRow: true }))
+    holds(
+      {
+        pipeline: pipeline(true, { mode: "merge" }),
+        arrivals: [
+          { write: [file("f10.csv", "1,1,10,a")], remove: [] },
+          { write: [file("f05.csv", "1,1,20,b")], remove: [] }
+        ]
+      },
+      { sourceRow: true }
+    ))
 
   // A rebuild of a merge table picked the newest row per key before the expectations ran, so a
   // newer row that is dropped took its key's older, valid row with it (id 1 disappeared after a
@@ -101,8 +117,6 @@ describe("incremental property: regressions", () => {
   it("LF and CRLF files in one glob load together", () =>
     holds({
       pipeline: pipeline(false, { mode: "replace" }),
-      arrivals: [
-        { write: [file("f10.csv", "1,1,10,a"), file("f11.csv", "2,1,20,b", { crlf: true })], remove: [] }
-      ]
+      arrivals: [{ write: [file("f10.csv", "1,1,10,a"), file("f11.csv", "2,1,20,b", { crlf: true })], remove: [] }]
     }))
 })

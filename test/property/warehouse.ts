@@ -39,7 +39,15 @@ const basename = (column: string) => `regexp_extract(${column}, '[^/\\\\]+$')`
 
 /** Rows as sorted JSON lines: tables compare as multisets, whatever order they were read in. */
 const canonical = (table: Table): ReadonlyArray<string> =>
-  table.map((r) => JSON.stringify(Object.keys(r).sort().map((k) => [k, r[k] ?? null]))).sort()
+  table
+    .map((r) =>
+      JSON.stringify(
+        Object.keys(r)
+          .sort()
+          .map((k) => [k, r[k] ?? null])
+      )
+    )
+    .sort()
 
 /** A model state with its tables in canonical order. */
 export const canonicalState = (e: Expected, options: { readonly sourceRow: boolean }) => ({
@@ -56,20 +64,24 @@ const canonicalTable = (t: TableState) => ({ exists: t.exists, failed: t.failed,
  * is left out; file paths are compared by file name.
  */
 export const readState = <R>(c: Case, query: Query<R>, failed: Failed) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     // The catalog functions, not information_schema (several times the CPU, in every stage of every case).
     const inDatabase = "database_name = current_database()"
-    const existing = new Set((yield* query(`SELECT schema_name || '.' || table_name AS id FROM duckdb_tables() WHERE ${inDatabase}
-      UNION ALL SELECT schema_name || '.' || view_name FROM duckdb_views() WHERE ${inDatabase}`)).map((r) => String(r["id"])))
+    const existing = new Set(
+      (yield* query(`SELECT schema_name || '.' || table_name AS id FROM duckdb_tables() WHERE ${inDatabase}
+      UNION ALL SELECT schema_name || '.' || view_name FROM duckdb_views() WHERE ${inDatabase}`)).map((r) => String(r["id"]))
+    )
     const read = (id: string, list: ReadonlyArray<string>) =>
       Effect.map(query(`SELECT ${list.join(", ")} FROM ${id}`), (rows) => rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, text(v)]))))
     /** The data columns as text: `note` only where the table has it (a column appearing in later files). */
     const data = (more: ReadonlyArray<string> = []) => `COLUMNS(c -> c IN (${["id", "seq", "amount", "cat", "note", ...more].map((n) => `'${n}'`).join(", ")}))::VARCHAR`
-    const bronze = !existing.has("bronze.raw") ? [] : (yield* read("bronze.raw", [
-      // `_source_row` is compared where the engine has it; a missing column shows as a difference.
-      data(["_source_row"]),
-      `${basename("_source_file")} AS _source_file`
-    ])).map((r) => ({ _source_row: null, ...r }))
+    const bronze = !existing.has("bronze.raw")
+      ? []
+      : (yield* read("bronze.raw", [
+          // `_source_row` is compared where the engine has it; a missing column shows as a difference.
+          data(["_source_row"]),
+          `${basename("_source_file")} AS _source_file`
+        ])).map((r) => ({ _source_row: null, ...r }))
     const silver: Record<string, TableState> = {}
     for (const s of c.pipeline.silver) {
       const id = `silver.${s.name}`

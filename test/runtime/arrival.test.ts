@@ -26,7 +26,7 @@ const rebuildAll = (project: TestProject, text: string) => runPlan(project, plan
 describe("incremental runs and a rebuild agree", () => {
   it.live("dedupe with order_by _ingested_at desc keeps the latest arrival, and a rebuild keeps it too, every time", () =>
     inProject({ "data/a.csv": "id,v\n1,old\n2,old\n" }, (project) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const text = source(`
 silver:
   latest:
@@ -37,17 +37,22 @@ silver:
         project.write("data/0-later.csv", "id,v\n2,new\n")
         succeeded(yield* runPlan(project, planOf(text)), "silver.latest")
         const latest = "SELECT id, v FROM silver.latest ORDER BY id"
-        const expected = [{ id: "1", v: "old" }, { id: "2", v: "new" }]
+        const expected = [
+          { id: "1", v: "old" },
+          { id: "2", v: "new" }
+        ]
         assert.deepStrictEqual(yield* query(latest), expected)
         for (let i = 0; i < 3; i++) {
           succeeded(yield* rebuildAll(project, text), "silver.latest")
           assert.deepStrictEqual(yield* query(latest), expected, `rebuild ${i + 1}`)
         }
-      })))
+      })
+    )
+  )
 
   it.live("ties within one file follow the row order: keep first takes the first row, keep last the last, order_by desc the later", () =>
     inProject({ "data/a.csv": "id,v,rank\n1,first,5\n1,second,5\n1,third,5\n" }, (project) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const text = source(`
 silver:
   first: { from: bronze.events, transforms: [ { dedupe: { keys: [id] } } ] }
@@ -55,7 +60,7 @@ silver:
   top: { from: bronze.events, transforms: [ { dedupe: { keys: [id], order_by: rank desc } } ] }
   bottom: { from: bronze.events, transforms: [ { filter: "v <> 'x'" }, { dedupe: { keys: [id], order_by: rank } } ] }
 `)
-        const picked = Effect.gen(function*() {
+        const picked = Effect.gen(function* () {
           const out: Record<string, unknown> = {}
           for (const t of ["first", "last", "top", "bottom"]) out[t] = (yield* query(`SELECT v FROM silver.${t}`)).map((r) => r["v"])
           return out
@@ -65,11 +70,13 @@ silver:
         assert.deepStrictEqual(yield* picked, expected)
         yield* rebuildAll(project, text)
         assert.deepStrictEqual(yield* picked, expected)
-      })))
+      })
+    )
+  )
 
   it.live("merge: a newer version that is quarantined never replaces the stored one; ties go to the later arrival; a rebuild agrees", () =>
     inProject({ "data/a.csv": "id,amount,seq\n1,10,1\n2,20,1\n3,30,1\n" }, (project) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const text = source(`
 silver:
   orders:
@@ -87,17 +94,23 @@ silver:
         const t = succeeded(second, "silver.orders")
         assert.strictEqual(t.quarantined, 1)
         const merged = "SELECT id, amount, seq FROM silver.orders ORDER BY id"
-        const expected = [{ id: "1", amount: 10, seq: 1 }, { id: "2", amount: 21, seq: 1 }, { id: "3", amount: 30, seq: 1 }]
+        const expected = [
+          { id: "1", amount: 10, seq: 1 },
+          { id: "2", amount: 21, seq: 1 },
+          { id: "3", amount: 30, seq: 1 }
+        ]
         assert.deepStrictEqual(yield* query(merged), expected)
         const rebuilt = yield* rebuildAll(project, text)
         const r = succeeded(rebuilt, "silver.orders")
         assert.deepStrictEqual([r.rows_in, r.rows_out, r.quarantined, r.duplicates], [6, 3, 1, 2])
         assert.deepStrictEqual(yield* query(merged), expected)
-      })))
+      })
+    )
+  )
 
   it.live("unique on an append looks at the rows already published: a key sent again fails the batch, as a rebuild would", () =>
     inProject({ "data/a.csv": "id,v\n1,a\n2,b\n" }, (project) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const text = source(`
 silver:
   events:
@@ -111,16 +124,21 @@ silver:
         const t = tableOf(second, "silver.events")
         assert.strictEqual(t.status, "failed")
         assert.include(t.error ?? "", "expectation unique(id) failed for 1 row(s)")
-        assert.deepStrictEqual(yield* query("SELECT id, v FROM silver.events ORDER BY id"), [{ id: "1", v: "a" }, { id: "2", v: "b" }])
+        assert.deepStrictEqual(yield* query("SELECT id, v FROM silver.events ORDER BY id"), [
+          { id: "1", v: "a" },
+          { id: "2", v: "b" }
+        ])
         const rebuilt = yield* rebuildAll(project, text)
         assert.strictEqual(tableOf(rebuilt, "silver.events").status, "failed")
-      })))
+      })
+    )
+  )
 })
 
 describe("unique counts only the rows that would be published", () => {
   it.live("a repeated key whose other row is quarantined passes, in an incremental run and a rebuild alike", () =>
     inProject({ "data/a.csv": "id,amount\n2,-1\n2,4\n1,6\n5,-3\n" }, (project) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const text = source(`
 silver:
   events:
@@ -136,12 +154,21 @@ silver:
         project.write("data/0-later.csv", "id,amount\n5,3\n")
         succeeded(yield* runPlan(project, planOf(text)), "silver.events")
         const published = "SELECT id, amount FROM silver.events ORDER BY id"
-        const expected = [{ id: 1, amount: 6 }, { id: 2, amount: 4 }, { id: 5, amount: 3 }]
+        const expected = [
+          { id: 1, amount: 6 },
+          { id: 2, amount: 4 },
+          { id: 5, amount: 3 }
+        ]
         assert.deepStrictEqual(yield* query(published), expected)
         succeeded(yield* rebuildAll(project, text), "silver.events")
         assert.deepStrictEqual(yield* query(published), expected)
-        assert.deepStrictEqual(yield* query("SELECT id, amount FROM silver.events__quarantine ORDER BY id"), [{ id: 2, amount: -1 }, { id: 5, amount: -3 }])
-      })))
+        assert.deepStrictEqual(yield* query("SELECT id, amount FROM silver.events__quarantine ORDER BY id"), [
+          { id: 2, amount: -1 },
+          { id: 5, amount: -3 }
+        ])
+      })
+    )
+  )
 })
 
 describe("validate refuses what only sees the new batch", () => {
@@ -159,15 +186,22 @@ describe("validate refuses what only sees the new batch", () => {
     const merge = problems("  s: { from: bronze.events, mode: merge, key: [id], sequence_by: ts, transforms: [ { dedupe: { keys: [id] } } ] }\n")
     assert.match(merge[0] ?? "", /mode: merge already keeps one row per key/)
     // A change of grain rebuilds the table every run: the dedupe then sees every row.
-    assert.deepStrictEqual(problems("  s: { from: bronze.events, mode: append, transforms: [ { dedupe: { keys: [id] } }, { aggregate: { by: [id], metrics: { n: count(*) } } } ] }\n"), [])
+    assert.deepStrictEqual(
+      problems("  s: { from: bronze.events, mode: append, transforms: [ { dedupe: { keys: [id] } }, { aggregate: { by: [id], metrics: { n: count(*) } } } ] }\n"),
+      []
+    )
   })
 
   it("unique with drop or quarantine on an append, and unique without the key on a merge", () => {
-    assert.match(problems("  s: { from: bronze.events, mode: append, expect: [ { unique: [id], on_fail: quarantine } ] }\n")[0] ?? "",
-      /an append table checks unique against the rows already published.*use on_fail: fail or warn/)
+    assert.match(
+      problems("  s: { from: bronze.events, mode: append, expect: [ { unique: [id], on_fail: quarantine } ] }\n")[0] ?? "",
+      /an append table checks unique against the rows already published.*use on_fail: fail or warn/
+    )
     assert.deepStrictEqual(problems("  s: { from: bronze.events, mode: append, expect: [ { unique: [id], on_fail: fail } ] }\n"), [])
-    assert.match(problems("  s: { from: bronze.events, mode: merge, key: [id], sequence_by: ts, expect: [ { unique: [email] } ] }\n")[0] ?? "",
-      /a merge table holds one row per key \(id\), so unique must include the key columns/)
+    assert.match(
+      problems("  s: { from: bronze.events, mode: merge, key: [id], sequence_by: ts, expect: [ { unique: [email] } ] }\n")[0] ?? "",
+      /a merge table holds one row per key \(id\), so unique must include the key columns/
+    )
     assert.deepStrictEqual(problems("  s: { from: bronze.events, mode: merge, key: [id], sequence_by: ts, expect: [ { unique: [id, email] } ] }\n"), [])
   })
 })

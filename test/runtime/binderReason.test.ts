@@ -21,8 +21,14 @@ describe("binderReason", () => {
   })
 
   it("says which type, function or table does not exist", () => {
-    assert.deepStrictEqual(binderReason(`Catalog Error: Type with name decmal does not exist!\nDid you mean "decimal"?\n\nLINE 1: ...`), { message: `type "decmal" does not exist; did you mean decimal?`, token: "decmal" })
-    assert.deepStrictEqual(binderReason(`Catalog Error: Scalar Function with name sume does not exist!\nDid you mean "sum"?`), { message: `function "sume" does not exist; did you mean sum?`, token: "sume" })
+    assert.deepStrictEqual(binderReason(`Catalog Error: Type with name decmal does not exist!\nDid you mean "decimal"?\n\nLINE 1: ...`), {
+      message: `type "decmal" does not exist; did you mean decimal?`,
+      token: "decmal"
+    })
+    assert.deepStrictEqual(binderReason(`Catalog Error: Scalar Function with name sume does not exist!\nDid you mean "sum"?`), {
+      message: `function "sume" does not exist; did you mean sum?`,
+      token: "sume"
+    })
     assert.deepStrictEqual(binderReason(`Catalog Error: Table with name evnts does not exist!\nDid you mean "__stage_silver_x"?`, undefined, ["bronze.events", "silver.orders"]), {
       message: `table "evnts" does not exist; did you mean {{ bronze.events }}? (a pipeline's tables are read as {{ layer.table }})`,
       token: "evnts"

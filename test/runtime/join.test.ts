@@ -10,21 +10,13 @@ import { assertBalanced, columnsOf, countsOf, expectationsOf, inProject, query, 
 
 // Flight 4 leaves from an airport the dimension does not know (XXX), flight 5 goes to one (YYY),
 // flight 6 does both.
-const flights = [
-  "flight_id,origin,dest,passengers",
-  "1,CDG,FCO,100",
-  "2,FCO,CDG,80",
-  "3,CDG,OSL,120",
-  "4,XXX,FCO,50",
-  "5,OSL,YYY,60",
-  "6,XXX,YYY,10",
-  ""
-].join("\n")
+const flights = ["flight_id,origin,dest,passengers", "1,CDG,FCO,100", "2,FCO,CDG,80", "3,CDG,OSL,120", "4,XXX,FCO,50", "5,OSL,YYY,60", "6,XXX,YYY,10", ""].join("\n")
 const airports = "iata,city,country\nCDG,Paris,FR\nFCO,Rome,IT\nOSL,Oslo,NO\n"
 const files = { "data/flights.csv": flights, "data/airports.csv": airports }
 
 /** Flights and airports in bronze, silver.airports keyed by iata, plus the given silver tables. */
-const flightsPipeline = (tables: string) => planOf(`
+const flightsPipeline = (tables: string) =>
+  planOf(`
 version: 1
 pipeline: flights
 sources:
@@ -43,8 +35,10 @@ const byFlight = (table: string, columns: string) => query(`SELECT ${columns} FR
 describe("join", () => {
   it.effect("columns: { new_name: column } joins one table twice under new names; the list form still works", () =>
     inProject(files, (project) =>
-      Effect.gen(function*() {
-        const report = yield* runPlan(project, flightsPipeline(`
+      Effect.gen(function* () {
+        const report = yield* runPlan(
+          project,
+          flightsPipeline(`
   routes:
     from: bronze.flights
     transforms:
@@ -58,7 +52,8 @@ describe("join", () => {
       - select: [flight_id, origin]
       - rename: { origin: iata }
       - join: { to: silver.airports, on: [iata], columns: [city] }
-`))
+`)
+        )
         const routes = succeeded(report, "silver.routes")
         // Unmatched rows are kept (the default), with NULL in what the join brings.
         assert.deepStrictEqual(countsOf(routes), { rows_in: 6, rows_out: 6, quarantined: 0, dropped: 0, duplicates: 0, rejected: 0, dropped_by_reason: {} })
@@ -73,15 +68,23 @@ describe("join", () => {
         ])
         assert.deepStrictEqual(yield* columnsOf("silver", "listed"), ["flight_id", "iata", "city"])
         assert.deepStrictEqual(yield* byFlight("silver.listed", "flight_id, city"), [
-          { flight_id: "1", city: "Paris" }, { flight_id: "2", city: "Rome" }, { flight_id: "3", city: "Paris" },
-          { flight_id: "4", city: null }, { flight_id: "5", city: "Oslo" }, { flight_id: "6", city: null }
+          { flight_id: "1", city: "Paris" },
+          { flight_id: "2", city: "Rome" },
+          { flight_id: "3", city: "Paris" },
+          { flight_id: "4", city: null },
+          { flight_id: "5", city: "Oslo" },
+          { flight_id: "6", city: null }
         ])
-      })))
+      })
+    )
+  )
 
   it.effect("on_unmatched: quarantine moves rows without a match to __quarantine, with the join named in _expectations", () =>
     inProject(files, (project) =>
-      Effect.gen(function*() {
-        const report = yield* runPlan(project, flightsPipeline(`
+      Effect.gen(function* () {
+        const report = yield* runPlan(
+          project,
+          flightsPipeline(`
   routes:
     from: bronze.flights
     transforms:
@@ -91,7 +94,8 @@ describe("join", () => {
       - join: { to: silver.airports, on: "l.dest = r.iata", columns: { dest_city: city }, on_unmatched: quarantine, name: known_destination }
     expect:
       - { name: enough_passengers, check: passengers >= 20, on_fail: quarantine }
-`))
+`)
+        )
         const routes = succeeded(report, "silver.routes")
         assert.deepStrictEqual(countsOf(routes), { rows_in: 6, rows_out: 3, quarantined: 3, dropped: 0, duplicates: 0, rejected: 0, dropped_by_reason: {} })
         assertBalanced(routes)
@@ -104,20 +108,40 @@ describe("join", () => {
         ])
         // The default name says which join: the same table is joined twice here. A step's reason comes before an expectation's.
         assert.deepStrictEqual(
-          yield* byFlight("silver.routes__quarantine", `flight_id, origin_city, dest_city, list_sort(_expectations) AS reasons, _reason, _quarantine_batch_id = '${report.run.batch_id}' AS this_run`),
+          yield* byFlight(
+            "silver.routes__quarantine",
+            `flight_id, origin_city, dest_city, list_sort(_expectations) AS reasons, _reason, _quarantine_batch_id = '${report.run.batch_id}' AS this_run`
+          ),
           [
-            { flight_id: 4, origin_city: null, dest_city: "Rome", reasons: ["join(silver.airports on l.origin = r.iata)"], _reason: "join(silver.airports on l.origin = r.iata)", this_run: true },
+            {
+              flight_id: 4,
+              origin_city: null,
+              dest_city: "Rome",
+              reasons: ["join(silver.airports on l.origin = r.iata)"],
+              _reason: "join(silver.airports on l.origin = r.iata)",
+              this_run: true
+            },
             { flight_id: 5, origin_city: "Oslo", dest_city: null, reasons: ["known_destination"], _reason: "known_destination", this_run: true },
-            { flight_id: 6, origin_city: null, dest_city: null, reasons: ["enough_passengers", "join(silver.airports on l.origin = r.iata)", "known_destination"],
-              _reason: "join(silver.airports on l.origin = r.iata)", this_run: true }
+            {
+              flight_id: 6,
+              origin_city: null,
+              dest_city: null,
+              reasons: ["enough_passengers", "join(silver.airports on l.origin = r.iata)", "known_destination"],
+              _reason: "join(silver.airports on l.origin = r.iata)",
+              this_run: true
+            }
           ]
         )
-      })))
+      })
+    )
+  )
 
   it.effect("on_unmatched: drop counts rows as join_unmatched (a named join as join_unmatched:<name>); how: inner is the same", () =>
     inProject(files, (project) =>
-      Effect.gen(function*() {
-        const report = yield* runPlan(project, flightsPipeline(`
+      Effect.gen(function* () {
+        const report = yield* runPlan(
+          project,
+          flightsPipeline(`
   dropped:
     from: bronze.flights
     transforms:
@@ -134,7 +158,8 @@ describe("join", () => {
       - select: [flight_id, origin, dest]
       - join: { to: silver.airports, on: "l.origin = r.iata", columns: {}, how: inner, on_unmatched: drop }
       - join: { to: silver.airports, on: "l.dest = r.iata", columns: {}, on_unmatched: drop, name: known_destination }
-`))
+`)
+        )
         for (const id of ["silver.dropped", "silver.inner"]) {
           const t = succeeded(report, id)
           assert.deepStrictEqual(countsOf(t), { rows_in: 6, rows_out: 4, quarantined: 0, dropped: 2, duplicates: 0, rejected: 0, dropped_by_reason: { join_unmatched: 2 } })
@@ -144,56 +169,77 @@ describe("join", () => {
         // Flight 6 misses both, and is counted once, by the first join that drops it.
         const both = succeeded(report, "silver.both")
         assert.deepStrictEqual(countsOf(both), {
-          rows_in: 6, rows_out: 3, quarantined: 0, dropped: 3, duplicates: 0, rejected: 0,
+          rows_in: 6,
+          rows_out: 3,
+          quarantined: 0,
+          dropped: 3,
+          duplicates: 0,
+          rejected: 0,
           dropped_by_reason: { join_unmatched: 2, "join_unmatched:known_destination": 1 }
         })
         assertBalanced(both)
         // columns: {} brings nothing: the join only checks that the key exists.
         assert.deepStrictEqual(yield* columnsOf("silver", "both"), ["flight_id", "origin", "dest"])
         assert.deepStrictEqual(yield* byFlight("silver.both", "flight_id"), [{ flight_id: "1" }, { flight_id: "2" }, { flight_id: "3" }])
-      })))
+      })
+    )
+  )
 
   it.effect("a key that matches several rows gives one row per match, counted in rows_in; a leading dedupe still counts its duplicates", () =>
-    inProject({
-      "data/flights.csv": `${flights}2,FCO,CDG,80\n`,
-      "data/airports.csv": `${airports}CDG,Roissy,FR\n`
-    }, (project) =>
-      Effect.gen(function*() {
-        const report = yield* runPlan(project, flightsPipeline(`
+    inProject(
+      {
+        "data/flights.csv": `${flights}2,FCO,CDG,80\n`,
+        "data/airports.csv": `${airports}CDG,Roissy,FR\n`
+      },
+      (project) =>
+        Effect.gen(function* () {
+          const report = yield* runPlan(
+            project,
+            flightsPipeline(`
   routes:
     from: bronze.flights
     transforms:
       - dedupe: { keys: [flight_id] }
       - select: [flight_id, origin]
       - join: { to: silver.airports, on: "l.origin = r.iata", columns: { origin_city: city }, on_unmatched: drop }
-`))
-        const routes = succeeded(report, "silver.routes")
-        // 7 rows in the file: flight 2 twice. Flights 1 and 3 leave from CDG, which matches two
-        // rows: 1 duplicate, 2 without a match (4, 6), 6 out (1 and 3 twice, 2, 5) of 9 staged.
-        assert.deepStrictEqual(countsOf(routes), { rows_in: 9, rows_out: 6, quarantined: 0, dropped: 2, duplicates: 1, rejected: 0, dropped_by_reason: { join_unmatched: 2 } })
-        assertBalanced(routes)
-        assert.deepStrictEqual(yield* query("SELECT flight_id, origin_city FROM silver.routes ORDER BY ALL"), [
-          { flight_id: "1", origin_city: "Paris" }, { flight_id: "1", origin_city: "Roissy" },
-          { flight_id: "2", origin_city: "Rome" },
-          { flight_id: "3", origin_city: "Paris" }, { flight_id: "3", origin_city: "Roissy" },
-          { flight_id: "5", origin_city: "Oslo" }
-        ])
-      })))
+`)
+          )
+          const routes = succeeded(report, "silver.routes")
+          // 7 rows in the file: flight 2 twice. Flights 1 and 3 leave from CDG, which matches two
+          // rows: 1 duplicate, 2 without a match (4, 6), 6 out (1 and 3 twice, 2, 5) of 9 staged.
+          assert.deepStrictEqual(countsOf(routes), { rows_in: 9, rows_out: 6, quarantined: 0, dropped: 2, duplicates: 1, rejected: 0, dropped_by_reason: { join_unmatched: 2 } })
+          assertBalanced(routes)
+          assert.deepStrictEqual(yield* query("SELECT flight_id, origin_city FROM silver.routes ORDER BY ALL"), [
+            { flight_id: "1", origin_city: "Paris" },
+            { flight_id: "1", origin_city: "Roissy" },
+            { flight_id: "2", origin_city: "Rome" },
+            { flight_id: "3", origin_city: "Paris" },
+            { flight_id: "3", origin_city: "Roissy" },
+            { flight_id: "5", origin_city: "Oslo" }
+          ])
+        })
+    )
+  )
 
   it.effect("on_unmatched: drop before an aggregate leaves the rows out; counting starts after the aggregate", () =>
     inProject(files, (project) =>
-      Effect.gen(function*() {
-        const report = yield* runPlan(project, flightsPipeline(`
+      Effect.gen(function* () {
+        const report = yield* runPlan(
+          project,
+          flightsPipeline(`
   by_country:
     from: bronze.flights
     transforms:
       - join: { to: silver.airports, on: "l.origin = r.iata", columns: { origin_country: country }, on_unmatched: drop }
       - aggregate: { by: [origin_country], metrics: { flights: "count(*)::INTEGER" } }
       - filter: flights > 1
-`))
+`)
+        )
         const byCountry = succeeded(report, "silver.by_country")
         assert.deepStrictEqual(countsOf(byCountry), { rows_in: 3, rows_out: 1, quarantined: 0, dropped: 2, duplicates: 0, rejected: 0, dropped_by_reason: { filter: 2 } })
         assertBalanced(byCountry)
         assert.deepStrictEqual(yield* query("SELECT origin_country, flights FROM silver.by_country"), [{ origin_country: "FR", flights: 2 }])
-      })))
+      })
+    )
+  )
 })

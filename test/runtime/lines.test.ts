@@ -37,37 +37,50 @@ const valid = (b: Uint8Array) => {
 }
 
 const piece = fc.oneof(
-  fc.constantFrom("a,b", "é", "€", "𝄞", "\r", "\r\n", "\n", "\n", "\xff", "\xe9", "\xe2\x82", "x".repeat(100)).map((p) =>
-    Buffer.from(p, /^[^\u0100-\uffff]*$/.test(p) && !["é"].includes(p) ? "latin1" : "utf8")
-  ),
+  fc
+    .constantFrom("a,b", "é", "€", "𝄞", "\r", "\r\n", "\n", "\n", "\xff", "\xe9", "\xe2\x82", "x".repeat(100))
+    .map((p) => Buffer.from(p, /^[^\u0100-\uffff]*$/.test(p) && !["é"].includes(p) ? "latin1" : "utf8")),
   fc.string({ maxLength: 20 }).map((p) => Buffer.from(p, "utf8"))
 )
 const file = fc.array(piece, { minLength: 1, maxLength: 60 }).map((pieces) => new Uint8Array(Buffer.concat(pieces)))
 
 describe("line scanner", () => {
-  it.effect("finds the same long lines and non-UTF-8 lines as the reference, and copies a file without the long ones", () =>
-    Effect.gen(function*() {
-      const dir = mkdtempSync(join(tmpdir(), "medallion-lines-"))
-      yield* Effect.promise(() =>
-        fc.assert(
-          fc.asyncProperty(file, fc.integer({ min: 1, max: 120 }), fc.integer({ min: 1, max: 70 }), async (bytes, limit, chunk) => {
-            const path = join(dir, "f.csv")
-            writeFileSync(path, bytes)
-            const lines = reference(bytes)
-            const long = await Effect.runPromise(longLines(path, limit, chunk).pipe(Effect.provide(NodeServices.layer)))
-            assert.deepStrictEqual(long, lines.filter((l) => l.end - l.start > limit))
-            const bad = await Effect.runPromise(nonUtf8Lines(path, chunk).pipe(Effect.provide(NodeServices.layer)))
-            const expected = lines.filter((l) => !valid(bytes.subarray(l.start, l.end)))
-            assert.deepStrictEqual(bad.map(({ line, start, end }) => ({ line, start, end })), expected)
-            for (const b of bad) assert.deepStrictEqual(b.bytes, bytes.subarray(b.start, b.end))
-            await Effect.runPromise(copyWithout(path, join(dir, "copy.csv"), long, chunk).pipe(Effect.provide(NodeServices.layer)))
-            const kept = lines.filter((l) => l.end - l.start <= limit)
-            // The copy holds the other lines, each with its own line break.
-            const copy = readFileSync(join(dir, "copy.csv"))
-            assert.deepStrictEqual(reference(copy).map((l) => Buffer.from(copy.subarray(l.start, l.end)).toString("hex")), kept.map((l) => Buffer.from(bytes.subarray(l.start, l.end)).toString("hex")))
-          }),
-          { seed: 7, numRuns: 300 }
-        )
-      ).pipe(Effect.ensuring(Effect.sync(() => rmSync(dir, { recursive: true, force: true }))))
-    }), 120_000)
+  it.effect(
+    "finds the same long lines and non-UTF-8 lines as the reference, and copies a file without the long ones",
+    () =>
+      Effect.gen(function* () {
+        const dir = mkdtempSync(join(tmpdir(), "medallion-lines-"))
+        yield* Effect.promise(() =>
+          fc.assert(
+            fc.asyncProperty(file, fc.integer({ min: 1, max: 120 }), fc.integer({ min: 1, max: 70 }), async (bytes, limit, chunk) => {
+              const path = join(dir, "f.csv")
+              writeFileSync(path, bytes)
+              const lines = reference(bytes)
+              const long = await Effect.runPromise(longLines(path, limit, chunk).pipe(Effect.provide(NodeServices.layer)))
+              assert.deepStrictEqual(
+                long,
+                lines.filter((l) => l.end - l.start > limit)
+              )
+              const bad = await Effect.runPromise(nonUtf8Lines(path, chunk).pipe(Effect.provide(NodeServices.layer)))
+              const expected = lines.filter((l) => !valid(bytes.subarray(l.start, l.end)))
+              assert.deepStrictEqual(
+                bad.map(({ line, start, end }) => ({ line, start, end })),
+                expected
+              )
+              for (const b of bad) assert.deepStrictEqual(b.bytes, bytes.subarray(b.start, b.end))
+              await Effect.runPromise(copyWithout(path, join(dir, "copy.csv"), long, chunk).pipe(Effect.provide(NodeServices.layer)))
+              const kept = lines.filter((l) => l.end - l.start <= limit)
+              // The copy holds the other lines, each with its own line break.
+              const copy = readFileSync(join(dir, "copy.csv"))
+              assert.deepStrictEqual(
+                reference(copy).map((l) => Buffer.from(copy.subarray(l.start, l.end)).toString("hex")),
+                kept.map((l) => Buffer.from(bytes.subarray(l.start, l.end)).toString("hex"))
+              )
+            }),
+            { seed: 7, numRuns: 300 }
+          )
+        ).pipe(Effect.ensuring(Effect.sync(() => rmSync(dir, { recursive: true, force: true }))))
+      }),
+    120_000
+  )
 })

@@ -32,10 +32,16 @@ const withLongLine = `id,v\n1,a\n2,b\n9,${long}\n3,c\n4,d,extra\n5,e\n`
 describe("lines the reader cannot keep exactly", () => {
   it.effect("a line longer than max_line_bytes goes to the rejects with its bytes; the rest of the file loads with the file's line numbers", () =>
     inProject({ "data/a.csv": withLongLine, "data/b.csv": "id,v\n6,f\n" }, (project) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const report = yield* runPlan(project, pipeline("replace", "max_line_bytes: 1000"))
         assert.deepStrictEqual(countsOf(succeeded(report, "bronze.feed")), {
-          rows_in: 7, rows_out: 5, quarantined: 0, dropped: 0, duplicates: 0, rejected: 2, dropped_by_reason: {}
+          rows_in: 7,
+          rows_out: 5,
+          quarantined: 0,
+          dropped: 0,
+          duplicates: 0,
+          rejected: 2,
+          dropped_by_reason: {}
         })
         assert.deepStrictEqual(yield* rejects, [
           { file: "a.csv", line: 4, error_type: "LINE SIZE OVER MAXIMUM", bytes: 5_002, hex: null },
@@ -44,47 +50,62 @@ describe("lines the reader cannot keep exactly", () => {
         const bytes = yield* query("SELECT raw_bytes::VARCHAR = '9,' || repeat('x', 5000) AS same FROM bronze.feed__rejects WHERE line = 4")
         assert.deepStrictEqual(bytes, [{ same: true }])
         // The rows read from the copy are named by the file, and numbered in it as they come.
-        assert.deepStrictEqual(
-          yield* query("SELECT id, regexp_extract(_source_file, '[^/\\\\]+$') AS file, _source_row::INTEGER AS r FROM bronze.feed ORDER BY id"),
-          [
-            { id: "1", file: "a.csv", r: 1 }, { id: "2", file: "a.csv", r: 2 }, { id: "3", file: "a.csv", r: 3 },
-            { id: "5", file: "a.csv", r: 4 }, { id: "6", file: "b.csv", r: 1 }
-          ]
-        )
-      })))
+        assert.deepStrictEqual(yield* query("SELECT id, regexp_extract(_source_file, '[^/\\\\]+$') AS file, _source_row::INTEGER AS r FROM bronze.feed ORDER BY id"), [
+          { id: "1", file: "a.csv", r: 1 },
+          { id: "2", file: "a.csv", r: 2 },
+          { id: "3", file: "a.csv", r: 3 },
+          { id: "5", file: "a.csv", r: 4 },
+          { id: "6", file: "b.csv", r: 1 }
+        ])
+      })
+    )
+  )
 
   it.effect("a CRLF file and the default limit: a 3 MB line is set aside in an append table, and a rebuild gives the same rejects", () =>
     inProject({}, (project) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         project.write("data/a.csv", `id,v\r\n1,a\r\n2,${"y".repeat(3_000_000)}\r\n3,c\r\n`)
         const plan = pipeline("append")
         const first = yield* runPlan(project, plan)
         assert.deepStrictEqual(countsOf(succeeded(first, "bronze.feed")), {
-          rows_in: 3, rows_out: 2, quarantined: 0, dropped: 0, duplicates: 0, rejected: 1, dropped_by_reason: {}
+          rows_in: 3,
+          rows_out: 2,
+          quarantined: 0,
+          dropped: 0,
+          duplicates: 0,
+          rejected: 1,
+          dropped_by_reason: {}
         })
         const expected = [{ file: "a.csv", line: 3, error_type: "LINE SIZE OVER MAXIMUM", bytes: 3_000_002, hex: null }]
         assert.deepStrictEqual(yield* rejects, expected)
         const rebuilt = yield* runPlan(project, plan, [], { fullRefresh: true })
         assert.strictEqual(tableOf(rebuilt, "bronze.feed").status, "succeeded")
         assert.deepStrictEqual(yield* rejects, expected)
-        assert.deepStrictEqual(yield* query("SELECT id, v FROM bronze.feed ORDER BY id"), [{ id: "1", v: "a" }, { id: "3", v: "c" }])
-      })))
+        assert.deepStrictEqual(yield* query("SELECT id, v FROM bronze.feed ORDER BY id"), [
+          { id: "1", v: "a" },
+          { id: "3", v: "c" }
+        ])
+      })
+    )
+  )
 
   it.effect("a header line longer than max_line_bytes fails the table, naming the file, the size and what to do", () =>
     inProject({ "data/a.csv": `id,${long}\n1,a\n` }, (project) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const report = yield* runPlan(project, pipeline("replace", "max_line_bytes: 1000"))
         const t = tableOf(report, "bronze.feed")
         assert.strictEqual(t.status, "failed")
         assert.match(t.error ?? "", /line 1, the header, is 5003 bytes.*max_line_bytes \(1000\).*a\.csv/s)
-      })))
+      })
+    )
+  )
 
   it.effect("a line that is not UTF-8 is rejected with its exact bytes in raw_bytes, LF or CRLF, in replace and append mode", () =>
     inProject({}, (project) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         mkdirSync(join(project.dir, "data"), { recursive: true })
         // Latin-1 "café" (0xE9), and a quoted field across two lines before the second bad line.
-        writeFileSync(join(project.dir, "data", "a.csv"), Buffer.from("id,v\n1,ok\n2,caf\xe9 au lait\n3,\"x\ny\"\n4,\xe9t\xe9\n5,fine\n", "latin1"))
+        writeFileSync(join(project.dir, "data", "a.csv"), Buffer.from('id,v\n1,ok\n2,caf\xe9 au lait\n3,"x\ny"\n4,\xe9t\xe9\n5,fine\n', "latin1"))
         writeFileSync(join(project.dir, "data", "b.csv"), Buffer.from("id,v\r\n6,\xff\xfe\r\n7,ok\r\n", "latin1"))
         for (const mode of ["replace", "append"] as const) {
           const report = yield* runPlan(project, pipeline(mode), [], { fullRefresh: true })
@@ -102,5 +123,7 @@ describe("lines the reader cannot keep exactly", () => {
           assert.deepStrictEqual(yield* query("SELECT count(*)::INTEGER AS n FROM bronze.feed__rejects WHERE raw_line SIMILAR TO '[0-9],.*'"), [{ n: 3 }], mode)
           assert.deepStrictEqual(yield* query("SELECT id FROM bronze.feed ORDER BY id"), [{ id: "1" }, { id: "3" }, { id: "5" }, { id: "7" }], mode)
         }
-      })))
+      })
+    )
+  )
 })

@@ -28,14 +28,12 @@ gold:
 `
 
 const database = (project: TestProject) => join(project.dir, ".medallion", "warehouse.duckdb")
-const clean = (project: TestProject) =>
-  Layer.provideMerge(SqlMetadataStore.layer, DuckDbExecutor.layer({ path: database(project) })).pipe(Layer.provideMerge(NodeServices.layer))
+const clean = (project: TestProject) => Layer.provideMerge(SqlMetadataStore.layer, DuckDbExecutor.layer({ path: database(project) })).pipe(Layer.provideMerge(NodeServices.layer))
 /** The metadata store writes through the flaky executor too: its statements must survive retries as well. */
 const flaky = (project: TestProject, options: FlakyExecutor.FlakyOptions) =>
-  Layer.provideMerge(
-    SqlMetadataStore.layer,
-    FlakyExecutor.layer(options).pipe(Layer.provide(DuckDbExecutor.layer({ path: database(project) })))
-  ).pipe(Layer.provideMerge(NodeServices.layer))
+  Layer.provideMerge(SqlMetadataStore.layer, FlakyExecutor.layer(options).pipe(Layer.provide(DuckDbExecutor.layer({ path: database(project) })))).pipe(
+    Layer.provideMerge(NodeServices.layer)
+  )
 
 const gold = rows("SELECT n::INT AS n, total::INT AS total FROM gold.totals")
 
@@ -43,7 +41,7 @@ describe("resilience", () => {
   it.live("succeeds through transient failures of every 25th statement and records the attempts", () => {
     const project = makeProject({ "data/a.csv": "id,amount\n1,10\n2,-1\n", "data/b.csv": "id,amount\n3,5\n" })
     const plan = planOf(pipeline)
-    return Effect.gen(function*() {
+    return Effect.gen(function* () {
       const report = yield* runPlan(project, plan).pipe(Effect.provide(flaky(project, { every: 25 })))
       assert.strictEqual(report.run.status, "succeeded", JSON.stringify(report.tables.map((t) => [t.table, t.status, t.error])))
       const retried = report.tables.filter((t) => t.attempts > 1)
@@ -58,13 +56,11 @@ describe("resilience", () => {
   it.effect("a permanent failure stops the table with a typed error and leaves published tables as they were", () => {
     const project = makeProject({ "data/a.csv": "id,amount\n1,10\n" })
     const plan = planOf(pipeline)
-    return Effect.gen(function*() {
+    return Effect.gen(function* () {
       yield* runPlan(project, plan).pipe(Effect.provide(clean(project)))
       const before = yield* gold.pipe(Effect.provide(clean(project)))
       project.write("data/b.csv", "id,amount\n3,5\n")
-      const report = yield* runPlan(project, plan).pipe(
-        Effect.provide(flaky(project, { failPermanently: (sql) => sql.startsWith("INSERT INTO \"silver\".\"orders\" ") }))
-      )
+      const report = yield* runPlan(project, plan).pipe(Effect.provide(flaky(project, { failPermanently: (sql) => sql.startsWith('INSERT INTO "silver"."orders" ') })))
       const silver = report.tables.find((t) => t.table === "silver.orders")!
       assert.strictEqual(silver.status, "failed")
       assert.strictEqual(silver.attempts, 1, "a permanent failure is not retried")

@@ -6,7 +6,7 @@ import { ExecutorError, QueryFailed, Unavailable } from "../../src/executor/Exec
 import { retrySchedule as retryPolicy } from "../../src/executor/policy.ts"
 
 const failing = (attempts: Ref.Ref<number>, failFirst: number, reason: () => Unavailable | QueryFailed) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const n = yield* Ref.updateAndGet(attempts, (a) => a + 1)
     if (n <= failFirst) return yield* new ExecutorError({ statement: "SELECT 1", reason: reason() })
     return n
@@ -14,42 +14,37 @@ const failing = (attempts: Ref.Ref<number>, failFirst: number, reason: () => Una
 
 describe("retryPolicy", () => {
   it.effect("retries transient failures with backoff until one succeeds", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const attempts = yield* Ref.make(0)
       const fiber = yield* Effect.forkChild(
-        failing(attempts, 2, () => new Unavailable({ detail: "Could not set lock on file" })).pipe(
-          Effect.retry(retryPolicy({ attempts: 3, initial: "1s", max: "30s" }))
-        )
+        failing(attempts, 2, () => new Unavailable({ detail: "Could not set lock on file" })).pipe(Effect.retry(retryPolicy({ attempts: 3, initial: "1s", max: "30s" })))
       )
       yield* TestClock.adjust("500 millis")
       assert.strictEqual(yield* Ref.get(attempts), 1) // still waiting for the first backoff
       yield* TestClock.adjust("10 seconds")
       assert.strictEqual(yield* Fiber.join(fiber), 3)
-    }))
+    })
+  )
 
   it.effect("gives up after the configured attempts", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const attempts = yield* Ref.make(0)
       const fiber = yield* Effect.forkChild(
-        failing(attempts, 10, () => new Unavailable({ detail: "busy" })).pipe(
-          Effect.retry(retryPolicy({ attempts: 2, backoff: "fixed", initial: "1s" })),
-          Effect.flip
-        )
+        failing(attempts, 10, () => new Unavailable({ detail: "busy" })).pipe(Effect.retry(retryPolicy({ attempts: 2, backoff: "fixed", initial: "1s" })), Effect.flip)
       )
       yield* TestClock.adjust("1 minute")
       const error = yield* Fiber.join(fiber)
       assert.strictEqual(error.reason._tag, "Unavailable")
       assert.strictEqual(yield* Ref.get(attempts), 2)
-    }))
+    })
+  )
 
   it.effect("does not retry permanent failures", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const attempts = yield* Ref.make(0)
-      const error = yield* failing(attempts, 10, () => new QueryFailed({ detail: "Binder Error" })).pipe(
-        Effect.retry(retryPolicy(undefined)),
-        Effect.flip
-      )
+      const error = yield* failing(attempts, 10, () => new QueryFailed({ detail: "Binder Error" })).pipe(Effect.retry(retryPolicy(undefined)), Effect.flip)
       assert.strictEqual(error.reason._tag, "QueryFailed")
       assert.strictEqual(yield* Ref.get(attempts), 1)
-    }))
+    })
+  )
 })

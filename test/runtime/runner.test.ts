@@ -60,7 +60,7 @@ silver: { customers: { from: bronze.customers } }
 describe("runner", () => {
   it.effect("a failing table skips its dependents, naming the upstream; independent tables succeed", () =>
     inProject(files, (project) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const report = yield* runPlan(project, plan)
         assert.strictEqual(report.run.status, "failed")
         const status = Object.fromEntries(report.tables.map((t) => [t.table, t.status]))
@@ -90,23 +90,40 @@ describe("runner", () => {
         assert.deepStrictEqual(gold, ["customer_count"])
         assert.deepStrictEqual(yield* query("SELECT n::INTEGER AS n FROM gold.customer_count"), [{ n: 2 }])
         assert.strictEqual(report.run.errors, 2)
-      })))
+      })
+    )
+  )
 
   it.effect("the run and its tables, expectations and batches are recorded in _medallion", () =>
     inProject(files, (project) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const report = yield* runPlan(project, plan)
         const id = report.run.batch_id
 
-        const runs = yield* query(`SELECT batch_id, status, pipelines, env, engine, errors::INTEGER AS errors, records_in::INTEGER AS records_in, records_out::INTEGER AS records_out FROM _medallion.runs`)
-        assert.deepStrictEqual(runs, [{
-          batch_id: id, status: "failed", pipelines: "dag", env: "test", engine: "duckdb", errors: 2,
-          records_in: report.run.records_in, records_out: report.run.records_out
-        }])
+        const runs = yield* query(
+          `SELECT batch_id, status, pipelines, env, engine, errors::INTEGER AS errors, records_in::INTEGER AS records_in, records_out::INTEGER AS records_out FROM _medallion.runs`
+        )
+        assert.deepStrictEqual(runs, [
+          {
+            batch_id: id,
+            status: "failed",
+            pipelines: "dag",
+            env: "test",
+            engine: "duckdb",
+            errors: 2,
+            records_in: report.run.records_in,
+            records_out: report.run.records_out
+          }
+        ])
         assert.isAbove(report.run.records_in, 0)
 
-        const tables = yield* query(`SELECT table_id, status, reason, rows_in::INTEGER AS rows_in, rows_out::INTEGER AS rows_out FROM _medallion.run_tables WHERE batch_id = '${id}' ORDER BY table_id`)
-        assert.deepStrictEqual(tables.map((t) => t["table_id"]), report.tables.map((t) => t.table).toSorted())
+        const tables = yield* query(
+          `SELECT table_id, status, reason, rows_in::INTEGER AS rows_in, rows_out::INTEGER AS rows_out FROM _medallion.run_tables WHERE batch_id = '${id}' ORDER BY table_id`
+        )
+        assert.deepStrictEqual(
+          tables.map((t) => t["table_id"]),
+          report.tables.map((t) => t.table).toSorted()
+        )
         for (const stored of tables) {
           const t = tableOf(report, String(stored["table_id"]))
           assert.deepStrictEqual(stored, { table_id: t.table, status: t.status, reason: t.reason, rows_in: t.rows_in, rows_out: t.rows_out })
@@ -138,12 +155,17 @@ describe("runner", () => {
           report.tables.toSorted((a, b) => a.table.localeCompare(b.table)).map((t) => [t.table, t.status, t.rows_in, t.rows_out, t.expectations.length, t.dropped_by_reason])
         )
         const recent = yield* store.recentRuns(5)
-        assert.deepStrictEqual(recent.map((r) => [r.batch_id, r.status]), [[id, "failed"]])
-      })))
+        assert.deepStrictEqual(
+          recent.map((r) => [r.batch_id, r.status]),
+          [[id, "failed"]]
+        )
+      })
+    )
+  )
 
   it.live("two runs get different batch ids, and both are recorded with their own tables", () =>
     inProject(files, (project) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const first = yield* runPlan(project, small)
         const second = yield* runPlan(project, small, [], { fullRefresh: true })
         assert.strictEqual(first.run.status, "succeeded")
@@ -153,20 +175,31 @@ describe("runner", () => {
         succeeded(second, "silver.customers")
 
         const runs = yield* query("SELECT batch_id, status FROM _medallion.runs ORDER BY batch_id")
-        assert.deepStrictEqual(runs, [first, second].map((r) => ({ batch_id: r.run.batch_id, status: "succeeded" })).toSorted((a, b) => a.batch_id.localeCompare(b.batch_id)))
+        assert.deepStrictEqual(
+          runs,
+          [first, second].map((r) => ({ batch_id: r.run.batch_id, status: "succeeded" })).toSorted((a, b) => a.batch_id.localeCompare(b.batch_id))
+        )
         const perRun = yield* query("SELECT batch_id, count(*)::INTEGER AS n FROM _medallion.run_tables GROUP BY 1 ORDER BY 1")
-        assert.deepStrictEqual(perRun.map((r) => r["n"]), [2, 2])
+        assert.deepStrictEqual(
+          perRun.map((r) => r["n"]),
+          [2, 2]
+        )
         // The published rows carry the latest run's batch id.
         assert.deepStrictEqual(yield* column("SELECT DISTINCT _batch_id FROM silver.customers", "_batch_id"), [second.run.batch_id])
-      })))
+      })
+    )
+  )
 
   it.live("a run names its unchanged tables on the run row and records only the tables that ran", () =>
     inProject(files, (project) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const first = yield* runPlan(project, small)
         assert.deepStrictEqual(first.run.unchanged_tables, [])
         const noop = yield* runPlan(project, small)
-        assert.deepStrictEqual(noop.tables.map((t) => t.status), ["unchanged", "unchanged"])
+        assert.deepStrictEqual(
+          noop.tables.map((t) => t.status),
+          ["unchanged", "unchanged"]
+        )
         assert.deepStrictEqual(noop.run.unchanged_tables, ["bronze.customers", "silver.customers"])
 
         const stored = yield* query("SELECT batch_id, unchanged_tables FROM _medallion.runs ORDER BY batch_id")
@@ -180,13 +213,18 @@ describe("runner", () => {
         const store = yield* MetadataStore
         assert.deepStrictEqual(yield* store.runTables(noop.run.batch_id), [])
         assert.deepStrictEqual((yield* store.findRun(noop.run.batch_id))?.unchanged_tables, ["bronze.customers", "silver.customers"])
-        assert.deepStrictEqual((yield* store.recentRuns(5)).map((r) => r.unchanged_tables.length), [2, 0])
+        assert.deepStrictEqual(
+          (yield* store.recentRuns(5)).map((r) => r.unchanged_tables.length),
+          [2, 0]
+        )
         assert.isUndefined(yield* store.findRun("no-such-run"))
-      })))
+      })
+    )
+  )
 
   it.live("a table's record commits with the table: while a later table runs, the run lists the published ones with their counts", () =>
     inProject(files, (project) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const three = planOf(`
 version: 1
 pipeline: three
@@ -205,9 +243,8 @@ gold:
         const reached = yield* Deferred.make<void>()
         const release = yield* Deferred.make<void>()
         const held = aroundStatements(yield* Executor, (sql, statement) =>
-          sql.startsWith("CREATE") && sql.includes("tally")
-            ? Effect.andThen(Deferred.succeed(reached, undefined), Effect.andThen(Deferred.await(release), statement))
-            : statement)
+          sql.startsWith("CREATE") && sql.includes("tally") ? Effect.andThen(Deferred.succeed(reached, undefined), Effect.andThen(Deferred.await(release), statement)) : statement
+        )
         const running = yield* Effect.forkChild(runPlan(project, three).pipe(Effect.provideService(Executor, held)))
         yield* Deferred.await(reached)
         const during = yield* query(`SELECT r.status AS run, t.table_id, t.status, t.rows_in::INTEGER AS rows_in, t.rows_out::INTEGER AS rows_out
@@ -223,13 +260,18 @@ gold:
         assert.strictEqual(report.run.status, "succeeded")
         // Each table recorded once, as the report has it.
         const store = yield* MetadataStore
-        assert.deepStrictEqual(yield* store.runTables(report.run.batch_id), report.tables.toSorted((a, b) => a.table.localeCompare(b.table)))
+        assert.deepStrictEqual(
+          yield* store.runTables(report.run.batch_id),
+          report.tables.toSorted((a, b) => a.table.localeCompare(b.table))
+        )
         assert.deepStrictEqual(yield* column("SELECT count(*)::INTEGER AS n FROM _medallion.expectation_results", "n"), [1])
-      })))
+      })
+    )
+  )
 
   it.live("a table's duration is its own time, not the time it waited for a concurrency slot", () =>
     inProject(files, (project) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const two = planOf(`
 version: 1
 pipeline: two
@@ -243,12 +285,18 @@ bronze:
         // Each bronze build takes at least 2 s; with one slot the second table waits for the first, and
         // would measure 4 s or more if the wait counted (the margin leaves room for a busy machine).
         const slow = aroundStatements(yield* Executor, (sql, statement) =>
-          /^CREATE OR REPLACE TABLE "bronze"\."(orders|customers)__next"/.test(sql) ? Effect.andThen(Effect.sleep("2 seconds"), statement) : statement)
+          /^CREATE OR REPLACE TABLE "bronze"\."(orders|customers)__next"/.test(sql) ? Effect.andThen(Effect.sleep("2 seconds"), statement) : statement
+        )
         const report = yield* runPlan(project, two, [], { concurrency: 1 }).pipe(Effect.provideService(Executor, slow))
         const durations = report.tables.map((t) => t.duration_seconds)
-        assert.deepStrictEqual(report.tables.map((t) => t.status), ["succeeded", "succeeded"])
+        assert.deepStrictEqual(
+          report.tables.map((t) => t.status),
+          ["succeeded", "succeeded"]
+        )
         for (const d of durations) assert.isAtLeast(d, 2)
         assert.isBelow(Math.max(...durations), 3.8, `durations ${durations.join(", ")}: the wait is not counted`)
         assert.isAtLeast(report.run.duration_seconds, 4)
-      })))
+      })
+    )
+  )
 })

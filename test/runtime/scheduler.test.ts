@@ -26,14 +26,14 @@ interface Started {
  * once instead of waiting for a TestClock that no one moves.
  */
 const fakeRuns = (duration: Duration.Input, grace: Duration.Input = 0) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const started = yield* Ref.make<ReadonlyArray<Started>>([])
     const finished = yield* Ref.make<ReadonlyArray<string>>([])
     const interrupted = yield* Ref.make<ReadonlyArray<string>>([])
     const layer = Coordinator.layer({
       grace,
       run: (request, batchId) =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const at = yield* Effect.clockWith((c) => c.currentTimeMillis)
           yield* Ref.update(started, (s) => [...s, { pipeline: request.pipeline, trigger: request.trigger, at, batchId }])
           yield* Effect.sleep(duration)
@@ -51,7 +51,7 @@ const withScheduler = (
 
 describe("Scheduler", () => {
   it.effect("fires on the cron schedule in its time zone", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const runs = yield* fakeRuns("1 second")
       const scope = yield* Scope.fork(yield* Effect.scope)
       // 03:00 in Berlin; TestClock starts at 1970-01-01T00:00Z, which is 01:00 there (UTC+1 in winter).
@@ -62,21 +62,26 @@ describe("Scheduler", () => {
       assert.strictEqual((yield* Ref.get(runs.started)).length, 0)
       yield* TestClock.adjust("1 minute")
       const first = yield* Ref.get(runs.started)
-      assert.deepStrictEqual(first.map((s) => [s.pipeline, s.trigger, s.at]), [["shop", "schedule", 2 * 60 * minute]])
+      assert.deepStrictEqual(
+        first.map((s) => [s.pipeline, s.trigger, s.at]),
+        [["shop", "schedule", 2 * 60 * minute]]
+      )
       assert.strictEqual((yield* scheduler.info("shop"))!.nextRun, "1970-01-02T02:00:00.000Z")
       yield* TestClock.adjust("2 days")
-      assert.deepStrictEqual((yield* Ref.get(runs.started)).map((s) => new Date(s.at).toISOString()), [
-        "1970-01-01T02:00:00.000Z", "1970-01-02T02:00:00.000Z", "1970-01-03T02:00:00.000Z"
-      ])
+      assert.deepStrictEqual(
+        (yield* Ref.get(runs.started)).map((s) => new Date(s.at).toISOString()),
+        ["1970-01-01T02:00:00.000Z", "1970-01-02T02:00:00.000Z", "1970-01-03T02:00:00.000Z"]
+      )
       const recent = (yield* scheduler.info("shop"))!.recent
       assert.strictEqual(recent.length, 3)
       assert.isTrue(recent.every((e) => e.outcome === "submitted" && e.batchId !== undefined))
       assert.strictEqual(yield* scheduler.info("other"), undefined)
       yield* Scope.close(scope, Exit.void)
-    }))
+    })
+  )
 
   it.effect("reads a schedule without a time zone, or with UTC, in UTC", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       for (const timezone of [undefined, "UTC"]) {
         const runs = yield* fakeRuns("1 second")
         const scope = yield* Scope.fork(yield* Effect.scope)
@@ -85,10 +90,11 @@ describe("Scheduler", () => {
         assert.strictEqual((yield* scheduler.info("shop"))!.nextRun, "1970-01-01T03:30:00.000Z")
         yield* Scope.close(scope, Exit.void)
       }
-    }))
+    })
+  )
 
   it.effect("skips a firing while the pipeline's previous run is still going, and records why", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const runs = yield* fakeRuns("12 minutes")
       const scope = yield* Scope.fork(yield* Effect.scope)
       const context = yield* Layer.buildWithScope(withScheduler([{ pipeline: "shop", cron: "*/5 * * * *" }], runs.layer), scope)
@@ -96,40 +102,74 @@ describe("Scheduler", () => {
       yield* TestClock.adjust("26 minutes")
       const recent = [...(yield* scheduler.info("shop"))!.recent].reverse()
       // 00:05 runs until 00:17, so 00:10 and 00:15 are skipped; 00:20 runs until 00:32, so 00:25 is skipped.
-      assert.deepStrictEqual(recent.map((e) => [e.scheduledFor.slice(11, 16), e.outcome]), [
-        ["00:05", "submitted"], ["00:10", "skipped"], ["00:15", "skipped"], ["00:20", "submitted"], ["00:25", "skipped"]
-      ])
+      assert.deepStrictEqual(
+        recent.map((e) => [e.scheduledFor.slice(11, 16), e.outcome]),
+        [
+          ["00:05", "submitted"],
+          ["00:10", "skipped"],
+          ["00:15", "skipped"],
+          ["00:20", "submitted"],
+          ["00:25", "skipped"]
+        ]
+      )
       assert.match(recent[1]!.reason!, /pipeline shop is already running \(run .+\)/)
       assert.strictEqual(recent[1]!.batchId, undefined)
       assert.strictEqual(recent[0]!.batchId, (yield* Ref.get(runs.started))[0]!.batchId)
-      assert.deepStrictEqual((yield* Ref.get(runs.started)).map((s) => s.at / minute), [5, 20])
+      assert.deepStrictEqual(
+        (yield* Ref.get(runs.started)).map((s) => s.at / minute),
+        [5, 20]
+      )
       yield* Scope.close(scope, Exit.void)
-    }))
+    })
+  )
 
   it.effect("queues firings of different pipelines one after another (one writer)", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const runs = yield* fakeRuns("12 minutes")
       const scope = yield* Scope.fork(yield* Effect.scope)
-      const context = yield* Layer.buildWithScope(withScheduler([{ pipeline: "shop", cron: "*/5 * * * *" }, { pipeline: "other", cron: "*/5 * * * *" }], runs.layer), scope)
+      const context = yield* Layer.buildWithScope(
+        withScheduler(
+          [
+            { pipeline: "shop", cron: "*/5 * * * *" },
+            { pipeline: "other", cron: "*/5 * * * *" }
+          ],
+          runs.layer
+        ),
+        scope
+      )
       const scheduler = context.mapUnsafe.get(Scheduler.key) as Scheduler["Service"]
       yield* TestClock.adjust("30 minutes")
       // shop 00:05-00:17, other (queued at 00:05) 00:17-00:29, shop (queued at 00:20) from 00:29.
-      assert.deepStrictEqual((yield* Ref.get(runs.started)).map((s) => [s.pipeline, s.at / minute]), [["shop", 5], ["other", 17], ["shop", 29]])
+      assert.deepStrictEqual(
+        (yield* Ref.get(runs.started)).map((s) => [s.pipeline, s.at / minute]),
+        [
+          ["shop", 5],
+          ["other", 17],
+          ["shop", 29]
+        ]
+      )
       const other = [...(yield* scheduler.info("other"))!.recent].reverse()
-      assert.deepStrictEqual(other.map((e) => e.outcome), ["submitted", "skipped", "skipped", "skipped", "skipped", "submitted"])
+      assert.deepStrictEqual(
+        other.map((e) => e.outcome),
+        ["submitted", "skipped", "skipped", "skipped", "skipped", "submitted"]
+      )
       assert.match(other[1]!.reason!, /pipeline other is already queued/)
       yield* Scope.close(scope, Exit.void)
-    }))
+    })
+  )
 
   it.effect("runs a missed schedule once at start when catch_up is set, and not otherwise", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       yield* TestClock.setTime(Date.UTC(2026, 0, 10, 12, 30))
       const hourly = "0 * * * *"
       const case_ = (spec: Omit<ScheduleSpec, "cron">, last: number | undefined) =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const runs = yield* fakeRuns("1 second")
           const scope = yield* Scope.fork(yield* Effect.scope)
-          yield* Layer.buildWithScope(withScheduler([{ ...spec, cron: hourly }], runs.layer, () => Effect.succeed(last)), scope)
+          yield* Layer.buildWithScope(
+            withScheduler([{ ...spec, cron: hourly }], runs.layer, () => Effect.succeed(last)),
+            scope
+          )
           yield* TestClock.adjust("10 seconds")
           const started = yield* Ref.get(runs.started)
           yield* Scope.close(scope, Exit.void)
@@ -144,10 +184,11 @@ describe("Scheduler", () => {
       // Missed, but catch_up is off.
       assert.deepStrictEqual(yield* case_({ pipeline: "d" }, Date.UTC(2026, 0, 10, 11, 0)), [])
       assert.deepStrictEqual(yield* case_({ pipeline: "e", catchUp: false }, undefined), [])
-    }))
+    })
+  )
 
   it.effect("records the missed time of a catch-up run", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       yield* TestClock.setTime(Date.UTC(2026, 0, 10, 12, 30))
       const runs = yield* fakeRuns("1 second")
       const scope = yield* Scope.fork(yield* Effect.scope)
@@ -161,22 +202,24 @@ describe("Scheduler", () => {
       assert.include(info.recent[0]!.reason!, "last run never")
       assert.strictEqual(info.nextRun, "2026-01-10T13:00:00.000Z")
       yield* Scope.close(scope, Exit.void)
-    }))
+    })
+  )
 
   it.effect("refuses a bad cron or time zone, naming the pipeline", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const runs = yield* fakeRuns("1 second")
       const bad = yield* Effect.flip(Effect.scoped(Layer.build(withScheduler([{ pipeline: "shop", cron: "61 * * * *" }], runs.layer))))
       assert.strictEqual(bad._tag, "ScheduleError")
-      assert.include(bad.message, "pipeline shop: invalid cron \"61 * * * *\"")
+      assert.include(bad.message, 'pipeline shop: invalid cron "61 * * * *"')
       const zone = yield* Effect.flip(Effect.scoped(Layer.build(withScheduler([{ pipeline: "shop", cron: "0 * * * *", timezone: "Mars/Olympus" }], runs.layer))))
-      assert.include(zone.message, "unknown time zone \"Mars/Olympus\"")
-    }))
+      assert.include(zone.message, 'unknown time zone "Mars/Olympus"')
+    })
+  )
 })
 
 describe("RunCoordinator", () => {
   it.effect("refuses a second run of a pipeline that is queued or running, and runs pipelines one at a time", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const runs = yield* fakeRuns("10 minutes")
       const scope = yield* Scope.fork(yield* Effect.scope)
       const context = yield* Layer.buildWithScope(runs.layer, scope)
@@ -189,18 +232,28 @@ describe("RunCoordinator", () => {
       assert.strictEqual((again as Coordinator.RunInProgress).batchId, a.batchId)
       const queued = yield* Effect.flip(coordinator.submit({ pipeline: "b", trigger: "api" }))
       assert.strictEqual((queued as Coordinator.RunInProgress).state, "queued")
-      assert.deepStrictEqual((yield* coordinator.active).map((r) => [r.pipeline, r.state]), [["a", "running"], ["b", "queued"]])
+      assert.deepStrictEqual(
+        (yield* coordinator.active).map((r) => [r.pipeline, r.state]),
+        [
+          ["a", "running"],
+          ["b", "queued"]
+        ]
+      )
       yield* TestClock.adjust("10 minutes")
-      assert.deepStrictEqual((yield* coordinator.active).map((r) => [r.pipeline, r.state]), [["b", "running"]])
+      assert.deepStrictEqual(
+        (yield* coordinator.active).map((r) => [r.pipeline, r.state]),
+        [["b", "running"]]
+      )
       yield* TestClock.adjust("10 minutes")
       assert.deepStrictEqual(yield* Ref.get(runs.finished), [a.batchId, b.batchId])
       // Once finished, the pipeline may run again.
       yield* coordinator.submit({ pipeline: "a", trigger: "api" })
       yield* Scope.close(scope, Exit.void)
-    }))
+    })
+  )
 
   it.effect("on shutdown lets a running run finish within the grace period and refuses new ones", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const runs = yield* fakeRuns("20 seconds", "30 seconds")
       const scope = yield* Scope.fork(yield* Effect.scope)
       const context = yield* Layer.buildWithScope(runs.layer, scope)
@@ -219,10 +272,11 @@ describe("RunCoordinator", () => {
       assert.deepStrictEqual(yield* Ref.get(runs.interrupted), [])
       // The queued run never started.
       assert.isFalse((yield* Ref.get(runs.started)).some((s) => s.batchId === queued.batchId))
-    }))
+    })
+  )
 
   it.effect("cancels a run that outlasts the grace period", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const runs = yield* fakeRuns("1 hour", "30 seconds")
       const scope = yield* Scope.fork(yield* Effect.scope)
       const context = yield* Layer.buildWithScope(runs.layer, scope)
@@ -238,5 +292,6 @@ describe("RunCoordinator", () => {
       yield* Deferred.await(done)
       assert.deepStrictEqual(yield* Ref.get(runs.interrupted), [run.batchId])
       assert.deepStrictEqual(yield* Ref.get(runs.finished), [])
-    }))
+    })
+  )
 })

@@ -15,8 +15,10 @@ describe("_source_file", () => {
     const outside = mkdtempSync(join(tmpdir(), "medallion-outside-"))
     writeFileSync(join(outside, "far.csv"), "id,name\n9,far\n")
     return inProject({ "data/in/sub/a.csv": "id,name\n1,a\n2,b,extra\n", "data/in/b.csv": "id,name\n3,c\n" }, (project) =>
-      Effect.gen(function*() {
-        const report = yield* runPlan(project, planOf(`
+      Effect.gen(function* () {
+        const report = yield* runPlan(
+          project,
+          planOf(`
 version: 1
 pipeline: names
 sources:
@@ -25,7 +27,8 @@ sources:
 bronze:
   near: { from: near, mode: append }
   far: { from: far }
-`))
+`)
+        )
         assert.strictEqual(report.run.status, "succeeded")
         assert.deepStrictEqual(yield* query("SELECT id, _source_file FROM bronze.near ORDER BY id"), [
           { id: "1", _source_file: "data/in/sub/a.csv" },
@@ -33,6 +36,7 @@ bronze:
         ])
         assert.deepStrictEqual(yield* query("SELECT source_file, line FROM bronze.near__rejects"), [{ source_file: "data/in/sub/a.csv", line: "3" }])
         assert.deepStrictEqual(yield* query("SELECT _source_file FROM bronze.far"), [{ _source_file: join(outside, "far.csv") }])
-      })).pipe(Effect.ensuring(Effect.sync(() => rmSync(outside, { recursive: true, force: true }))))
+      })
+    ).pipe(Effect.ensuring(Effect.sync(() => rmSync(outside, { recursive: true, force: true }))))
   })
 })

@@ -8,7 +8,8 @@ import { planOf, runPlan } from "../support/project.ts"
 import { assertBalanced, countsOf, inProject, query, succeeded } from "./harness.ts"
 
 /** A pipeline over data/routes.csv (origin, dest, passengers) in bronze.routes, plus the given tables. */
-const routesPipeline = (tables: string) => planOf(`
+const routesPipeline = (tables: string) =>
+  planOf(`
 version: 1
 pipeline: routes
 sources: { routes: { format: csv, path: data/routes.csv } }
@@ -16,27 +17,17 @@ bronze: { routes: { from: routes } }
 ${tables}
 `)
 
-const routes = [
-  "origin,dest,passengers",
-  "CDG,FCO,100",
-  "CDG,OSL,100",
-  "CDG,LHR,90",
-  "CDG,MAD,50",
-  "FCO,CDG,70",
-  "FCO,LHR,70",
-  "FCO,OSL,70",
-  "OSL,CDG,10",
-  ""
-].join("\n")
+const routes = ["origin,dest,passengers", "CDG,FCO,100", "CDG,OSL,100", "CDG,LHR,90", "CDG,MAD,50", "FCO,CDG,70", "FCO,LHR,70", "FCO,OSL,70", "OSL,CDG,10", ""].join("\n")
 
-const pairs = (table: string) =>
-  Effect.map(query(`SELECT origin, dest FROM ${table} ORDER BY origin, dest`), (rows) => rows.map((r) => `${r["origin"]}-${r["dest"]}`))
+const pairs = (table: string) => Effect.map(query(`SELECT origin, dest FROM ${table} ORDER BY origin, dest`), (rows) => rows.map((r) => `${r["origin"]}-${r["dest"]}`))
 
 describe("top", () => {
   it.effect("keeps the first n rows per group; ties go to arrival, then to the whole row; with_ties keeps every tied row", () =>
     inProject({ "data/routes.csv": routes }, (project) =>
-      Effect.gen(function*() {
-        const report = yield* runPlan(project, routesPipeline(`
+      Effect.gen(function* () {
+        const report = yield* runPlan(
+          project,
+          routesPipeline(`
 silver:
   routes:
     from: bronze.routes
@@ -61,7 +52,8 @@ gold:
     from: silver.routes
     transforms:
       - top: { n: 3, order_by: passengers desc }
-`))
+`)
+        )
         for (const id of ["gold.by_arrival", "gold.by_row", "gold.with_ties", "gold.overall"]) assertBalanced(succeeded(report, id))
         // FCO's three routes tie. With the arrival columns, "desc" keeps the latest arrivals (the
         // file's last two FCO lines, as dedupe would); without them, the whole row decides,
@@ -71,18 +63,30 @@ gold:
         assert.deepStrictEqual(yield* pairs("gold.with_ties"), ["CDG-FCO", "CDG-OSL", "FCO-CDG", "FCO-LHR", "FCO-OSL", "OSL-CDG"])
         assert.deepStrictEqual(yield* pairs("gold.overall"), ["CDG-FCO", "CDG-LHR", "CDG-OSL"])
         // The rows past n are not counted anywhere: the grain changed.
-        assert.deepStrictEqual(countsOf(succeeded(report, "gold.by_row")), { rows_in: 5, rows_out: 5, quarantined: 0, dropped: 0, duplicates: 0, rejected: 0, dropped_by_reason: {} })
+        assert.deepStrictEqual(countsOf(succeeded(report, "gold.by_row")), {
+          rows_in: 5,
+          rows_out: 5,
+          quarantined: 0,
+          dropped: 0,
+          duplicates: 0,
+          rejected: 0,
+          dropped_by_reason: {}
+        })
         // A top keeps whole rows, lineage included.
-        assert.deepStrictEqual((yield* query("SELECT DISTINCT _source_file IS NOT NULL AS has_lineage FROM gold.with_ties")), [{ has_lineage: true }])
-      })))
+        assert.deepStrictEqual(yield* query("SELECT DISTINCT _source_file IS NOT NULL AS has_lineage FROM gold.with_ties"), [{ has_lineage: true }])
+      })
+    )
+  )
 
   it.effect("picks the same rows whatever the engine's order: many tied rows, decided by arrival or by the whole row", () => {
     // 4,000 rows over 8 origins, all with the same passengers, shuffled so that file order is not
     // the order of dest; read by two threads.
     const lines = Array.from({ length: 4_000 }, (_, i) => `O${i % 8},D${String((i * 7919) % 4_000).padStart(4, "0")},100`)
     return inProject({ "data/routes.csv": `origin,dest,passengers\n${lines.join("\n")}\n` }, (project) =>
-      Effect.gen(function*() {
-        const report = yield* runPlan(project, routesPipeline(`
+      Effect.gen(function* () {
+        const report = yield* runPlan(
+          project,
+          routesPipeline(`
 gold:
   latest:
     from: bronze.routes
@@ -93,7 +97,8 @@ gold:
     transforms:
       - select: [origin, dest, passengers]
       - top: { n: 3, order_by: passengers desc, by: [origin] }
-`))
+`)
+        )
         succeeded(report, "gold.latest")
         succeeded(report, "gold.smallest")
         // By arrival, descending: the last three lines of each origin in the file.
@@ -105,13 +110,16 @@ gold:
           SELECT origin, dest FROM bronze.routes QUALIFY row_number() OVER (PARTITION BY origin ORDER BY dest) <= 3 ORDER BY origin, dest`)
         assert.deepStrictEqual(yield* query("SELECT origin, dest FROM gold.smallest ORDER BY origin, dest"), expectedSmallest)
         assert.strictEqual(expectedSmallest.length, 24)
-      }))
+      })
+    )
   })
 
   it.effect("changes the grain: rows past n are not dropped (as with row_number and a filter), while the steps after it are counted", () =>
     inProject({ "data/routes.csv": `${routes}CDG,FCO,100\n` }, (project) =>
-      Effect.gen(function*() {
-        const report = yield* runPlan(project, routesPipeline(`
+      Effect.gen(function* () {
+        const report = yield* runPlan(
+          project,
+          routesPipeline(`
 gold:
   top_routes:
     from: bronze.routes
@@ -133,7 +141,8 @@ gold:
       - cast: { passengers: integer }
       - aggregate: { by: [origin], metrics: { total: "sum(passengers)::INTEGER" } }
       - top: { n: 2, order_by: total desc }
-`))
+`)
+        )
         // The duplicate line and the routes past 3 are not counted: only the filter after the top is.
         const top = succeeded(report, "gold.top_routes")
         assert.deepStrictEqual(countsOf(top), { rows_in: 3, rows_out: 2, quarantined: 0, dropped: 1, duplicates: 0, rejected: 0, dropped_by_reason: { filter: 1 } })
@@ -149,5 +158,7 @@ gold:
           { origin: "CDG", total: 440 },
           { origin: "FCO", total: 210 }
         ])
-      })))
+      })
+    )
+  )
 })

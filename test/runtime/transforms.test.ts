@@ -19,7 +19,8 @@ const people = [
 ].join("\n")
 
 /** A pipeline reading data/people.csv into bronze.people, plus the given silver/gold YAML. */
-const peoplePipeline = (tables: string) => planOf(`
+const peoplePipeline = (tables: string) =>
+  planOf(`
 version: 1
 pipeline: people
 sources: { people: { format: csv, path: data/people.csv } }
@@ -32,8 +33,10 @@ const sha256 = (text: string) => createHash("sha256").update(text).digest("hex")
 describe("transforms", () => {
   it.effect("select (with `expr as name`), drop and rename shape the columns", () =>
     inProject({ "data/people.csv": people }, (project) =>
-      Effect.gen(function*() {
-        const report = yield* runPlan(project, peoplePipeline(`
+      Effect.gen(function* () {
+        const report = yield* runPlan(
+          project,
+          peoplePipeline(`
 silver:
   picked:
     from: bronze.people
@@ -53,7 +56,8 @@ silver:
     transforms:
       - rename: { city: at }
       - select: [id, at]
-`))
+`)
+        )
         for (const id of ["silver.picked", "silver.dropped", "silver.renamed"]) {
           const t = succeeded(report, id)
           assert.deepStrictEqual(countsOf(t), { rows_in: 5, rows_out: 5, quarantined: 0, dropped: 0, duplicates: 0, rejected: 0, dropped_by_reason: {} })
@@ -62,43 +66,40 @@ silver:
         assert.deepStrictEqual(yield* columnsOf("silver", "picked"), ["id", "name_up", "double_amount"])
         // A bare name is quoted, so a column named after a keyword can be selected.
         assert.deepStrictEqual(yield* columnsOf("silver", "keywords"), ["id", "at"])
-        assert.deepStrictEqual(
-          yield* query("SELECT id, name_up, double_amount FROM silver.picked ORDER BY id, name_up"),
-          [
-            { id: "1", name_up: "ALICE", double_amount: 21 },
-            { id: "2", name_up: "BOB", double_amount: 40 },
-            { id: "2", name_up: "BOB2", double_amount: 50 },
-            { id: "3", name_up: "CAROL", double_amount: null },
-            { id: "4", name_up: "DAN", double_amount: 10 }
-          ]
-        )
+        assert.deepStrictEqual(yield* query("SELECT id, name_up, double_amount FROM silver.picked ORDER BY id, name_up"), [
+          { id: "1", name_up: "ALICE", double_amount: 21 },
+          { id: "2", name_up: "BOB", double_amount: 40 },
+          { id: "2", name_up: "BOB2", double_amount: 50 },
+          { id: "3", name_up: "CAROL", double_amount: null },
+          { id: "4", name_up: "DAN", double_amount: 10 }
+        ])
         assert.deepStrictEqual(yield* columnsOf("silver", "dropped"), ["id", "name", "city", "amount", "_source_row", "_batch_id"])
         assert.deepStrictEqual(yield* columnsOf("silver", "renamed"), ["id", "full_name", "town"])
-        assert.deepStrictEqual(
-          yield* query("SELECT id, full_name, town FROM silver.renamed WHERE id IN ('2', '4') ORDER BY full_name"),
-          [
-            { id: "2", full_name: "Bob", town: null },
-            { id: "2", full_name: "Bob2", town: "Rome" },
-            { id: "4", full_name: "Dan", town: "Oslo" }
-          ]
-        )
+        assert.deepStrictEqual(yield* query("SELECT id, full_name, town FROM silver.renamed WHERE id IN ('2', '4') ORDER BY full_name"), [
+          { id: "2", full_name: "Bob", town: null },
+          { id: "2", full_name: "Bob2", town: "Rome" },
+          { id: "4", full_name: "Dan", town: "Oslo" }
+        ])
         // No marker or stage columns leak into published tables.
-        const leaked = yield* query(
-          "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'silver' AND column_name LIKE '\\_\\_%' ESCAPE '\\'"
-        )
+        const leaked = yield* query("SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'silver' AND column_name LIKE '\\_\\_%' ESCAPE '\\'")
         assert.deepStrictEqual(leaked, [])
-      })))
+      })
+    )
+  )
 
   it.effect("cast with on_error: null keeps every row and nulls what cannot be cast", () =>
     inProject({ "data/people.csv": people }, (project) =>
-      Effect.gen(function*() {
-        const report = yield* runPlan(project, peoplePipeline(`
+      Effect.gen(function* () {
+        const report = yield* runPlan(
+          project,
+          peoplePipeline(`
 silver:
   typed:
     from: bronze.people
     transforms:
       - cast: { columns: { id: integer, amount: double, ts: timestamp }, on_error: "null" }
-`))
+`)
+        )
         const t = succeeded(report, "silver.typed")
         assert.deepStrictEqual(countsOf(t), { rows_in: 5, rows_out: 5, quarantined: 0, dropped: 0, duplicates: 0, rejected: 0, dropped_by_reason: {} })
         assertBalanced(t)
@@ -110,45 +111,49 @@ silver:
           { column_name: "id", data_type: "INTEGER" },
           { column_name: "ts", data_type: "TIMESTAMP" }
         ])
-        assert.deepStrictEqual(
-          yield* query("SELECT id, amount, CAST(ts AS VARCHAR) AS ts FROM silver.typed ORDER BY id, amount"),
-          [
-            { id: 1, amount: 10.5, ts: "2024-01-01 10:15:00" },
-            { id: 2, amount: 20, ts: "2024-01-01 11:30:00" },
-            { id: 2, amount: 25, ts: "2024-01-02 11:30:00" },
-            { id: 3, amount: null, ts: "2024-01-02 09:00:00" },
-            { id: 4, amount: 5, ts: null }
-          ]
-        )
+        assert.deepStrictEqual(yield* query("SELECT id, amount, CAST(ts AS VARCHAR) AS ts FROM silver.typed ORDER BY id, amount"), [
+          { id: 1, amount: 10.5, ts: "2024-01-01 10:15:00" },
+          { id: 2, amount: 20, ts: "2024-01-01 11:30:00" },
+          { id: 2, amount: 25, ts: "2024-01-02 11:30:00" },
+          { id: 3, amount: null, ts: "2024-01-02 09:00:00" },
+          { id: 4, amount: 5, ts: null }
+        ])
         // Nothing is quarantined with on_error: null, so no quarantine table is created.
         assert.notProperty(yield* objectsIn("silver"), "typed__quarantine")
-      })))
+      })
+    )
+  )
 
   it.effect("cast with on_error: quarantine moves uncastable rows to __quarantine naming cast(col)", () =>
     inProject({ "data/people.csv": `${people}5,Eve,eve@x.com,Nice,zz,never\n` }, (project) =>
-      Effect.gen(function*() {
-        const report = yield* runPlan(project, peoplePipeline(`
+      Effect.gen(function* () {
+        const report = yield* runPlan(
+          project,
+          peoplePipeline(`
 silver:
   typed:
     from: bronze.people
     transforms:
       - cast: { columns: { amount: double, ts: timestamp }, on_error: quarantine }
-`))
+`)
+        )
         const t = succeeded(report, "silver.typed")
         assert.deepStrictEqual(countsOf(t), { rows_in: 6, rows_out: 3, quarantined: 3, dropped: 0, duplicates: 0, rejected: 0, dropped_by_reason: {} })
         assertBalanced(t)
-        assert.deepStrictEqual(
-          yield* query("SELECT name, amount FROM silver.typed ORDER BY name"),
-          [{ name: "  Alice  ", amount: 10.5 }, { name: "Bob", amount: 20 }, { name: "Bob2", amount: 25 }]
-        )
-        const quarantined = yield* query(
-          "SELECT name, _expectations, _quarantine_batch_id FROM silver.typed__quarantine ORDER BY name"
-        )
-        assert.deepStrictEqual(quarantined.map((r) => [r["name"], r["_expectations"]]), [
-          ["Carol", ["cast(amount)"]],
-          ["Dan", ["cast(ts)"]],
-          ["Eve", ["cast(amount)", "cast(ts)"]]
+        assert.deepStrictEqual(yield* query("SELECT name, amount FROM silver.typed ORDER BY name"), [
+          { name: "  Alice  ", amount: 10.5 },
+          { name: "Bob", amount: 20 },
+          { name: "Bob2", amount: 25 }
         ])
+        const quarantined = yield* query("SELECT name, _expectations, _quarantine_batch_id FROM silver.typed__quarantine ORDER BY name")
+        assert.deepStrictEqual(
+          quarantined.map((r) => [r["name"], r["_expectations"]]),
+          [
+            ["Carol", ["cast(amount)"]],
+            ["Dan", ["cast(ts)"]],
+            ["Eve", ["cast(amount)", "cast(ts)"]]
+          ]
+        )
         for (const r of quarantined) assert.strictEqual(r["_quarantine_batch_id"], report.run.batch_id)
         // The typed column holds NULL; the value as it arrived is kept beside it.
         assert.deepStrictEqual(yield* query("SELECT name, amount, _raw_amount, _raw_ts FROM silver.typed__quarantine ORDER BY name"), [
@@ -156,12 +161,16 @@ silver:
           { name: "Dan", amount: 5, _raw_amount: null, _raw_ts: "bad" },
           { name: "Eve", amount: null, _raw_amount: "zz", _raw_ts: "never" }
         ])
-      })))
+      })
+    )
+  )
 
   it.effect("trim, lowercase, fill_nulls and drop_nulls (counted in dropped_by_reason)", () =>
     inProject({ "data/people.csv": people }, (project) =>
-      Effect.gen(function*() {
-        const report = yield* runPlan(project, peoplePipeline(`
+      Effect.gen(function* () {
+        const report = yield* runPlan(
+          project,
+          peoplePipeline(`
 silver:
   clean:
     from: bronze.people
@@ -176,31 +185,33 @@ silver:
       - cast: { columns: { amount: double }, on_error: "null" }
       - fill_nulls: { amount: 0, email: none }
       - select: [name, email, amount]
-`))
+`)
+        )
         const clean = succeeded(report, "silver.clean")
         assert.deepStrictEqual(countsOf(clean), { rows_in: 5, rows_out: 4, quarantined: 0, dropped: 1, duplicates: 0, rejected: 0, dropped_by_reason: { drop_nulls: 1 } })
         assertBalanced(clean)
-        assert.deepStrictEqual(
-          yield* query("SELECT id, name, email, city FROM silver.clean ORDER BY id, name"),
-          [
-            { id: "1", name: "alice", email: "alice@x.com", city: "Paris" },
-            { id: "2", name: "bob", email: "bob@x.com", city: "Unknown" },
-            { id: "2", name: "bob2", email: "bob2@x.com", city: "Rome" },
-            { id: "4", name: "dan", email: "dan@x.com", city: "Oslo" }
-          ]
-        )
+        assert.deepStrictEqual(yield* query("SELECT id, name, email, city FROM silver.clean ORDER BY id, name"), [
+          { id: "1", name: "alice", email: "alice@x.com", city: "Paris" },
+          { id: "2", name: "bob", email: "bob@x.com", city: "Unknown" },
+          { id: "2", name: "bob2", email: "bob2@x.com", city: "Rome" },
+          { id: "4", name: "dan", email: "dan@x.com", city: "Oslo" }
+        ])
         const amounts = succeeded(report, "silver.amounts")
         assert.deepStrictEqual(countsOf(amounts), { rows_in: 5, rows_out: 5, quarantined: 0, dropped: 0, duplicates: 0, rejected: 0, dropped_by_reason: {} })
-        assert.deepStrictEqual(
-          yield* query("SELECT name, email, amount FROM silver.amounts WHERE name IN ('Carol', 'Bob') ORDER BY name"),
-          [{ name: "Bob", email: "bob@x.com", amount: 20 }, { name: "Carol", email: "none", amount: 0 }]
-        )
-      })))
+        assert.deepStrictEqual(yield* query("SELECT name, email, amount FROM silver.amounts WHERE name IN ('Carol', 'Bob') ORDER BY name"), [
+          { name: "Bob", email: "bob@x.com", amount: 20 },
+          { name: "Carol", email: "none", amount: 0 }
+        ])
+      })
+    )
+  )
 
   it.effect("dedupe keeps the first or last row per key by order_by and counts duplicates", () =>
     inProject({ "data/people.csv": `${people}4,Dan2,dan2@x.com,Oslo,6,2024-01-03 00:00:00\n4,Dan3,dan3@x.com,Oslo,7,2024-01-04 00:00:00\n` }, (project) =>
-      Effect.gen(function*() {
-        const report = yield* runPlan(project, peoplePipeline(`
+      Effect.gen(function* () {
+        const report = yield* runPlan(
+          project,
+          peoplePipeline(`
 silver:
   newest:
     from: bronze.people
@@ -223,9 +234,9 @@ silver:
     transforms:
       - filter: "name not in ('Bob2', 'Dan2', 'Dan3')"
       - dedupe: { keys: [id], order_by: name }
-`))
-        const names = (table: string) =>
-          Effect.map(query(`SELECT id, name FROM silver.${table} ORDER BY id, name`), (r) => r.map((x) => `${x["id"]}:${x["name"]}`))
+`)
+        )
+        const names = (table: string) => Effect.map(query(`SELECT id, name FROM silver.${table} ORDER BY id, name`), (r) => r.map((x) => `${x["id"]}:${x["name"]}`))
         const newest = succeeded(report, "silver.newest")
         assert.deepStrictEqual(countsOf(newest), { rows_in: 7, rows_out: 4, quarantined: 0, dropped: 0, duplicates: 3, rejected: 0, dropped_by_reason: {} })
         assertBalanced(newest)
@@ -244,33 +255,39 @@ silver:
         const afterFilter = succeeded(report, "silver.after_filter")
         assert.deepStrictEqual(countsOf(afterFilter), { rows_in: 7, rows_out: 4, quarantined: 0, dropped: 3, duplicates: 0, rejected: 0, dropped_by_reason: { filter: 3 } })
         assertBalanced(afterFilter)
-      })))
+      })
+    )
+  )
 
   it.effect("filter keeps rows where the predicate is true; false and null are counted as dropped", () =>
     inProject({ "data/people.csv": people }, (project) =>
-      Effect.gen(function*() {
-        const report = yield* runPlan(project, peoplePipeline(`
+      Effect.gen(function* () {
+        const report = yield* runPlan(
+          project,
+          peoplePipeline(`
 silver:
   not_oslo:
     from: bronze.people
     transforms:
       - filter: "city <> 'Oslo'"
       - filter: "name <> 'Carol'"
-`))
+`)
+        )
         const t = succeeded(report, "silver.not_oslo")
         // Dan (Oslo) and Bob (city NULL) fail the first filter; Carol the second.
         assert.deepStrictEqual(countsOf(t), { rows_in: 5, rows_out: 2, quarantined: 0, dropped: 3, duplicates: 0, rejected: 0, dropped_by_reason: { filter: 3 } })
         assertBalanced(t)
-        assert.deepStrictEqual(
-          yield* query("SELECT name FROM silver.not_oslo ORDER BY name"),
-          [{ name: "  Alice  " }, { name: "Bob2" }]
-        )
-      })))
+        assert.deepStrictEqual(yield* query("SELECT name FROM silver.not_oslo ORDER BY name"), [{ name: "  Alice  " }, { name: "Bob2" }])
+      })
+    )
+  )
 
   it.effect("derive adds and replaces columns; later entries and steps see earlier ones", () =>
     inProject({ "data/people.csv": people }, (project) =>
-      Effect.gen(function*() {
-        const report = yield* runPlan(project, peoplePipeline(`
+      Effect.gen(function* () {
+        const report = yield* runPlan(
+          project,
+          peoplePipeline(`
 silver:
   derived:
     from: bronze.people
@@ -281,34 +298,45 @@ silver:
           label: "trim(name) || '#' || id"
       - derive: { quadrupled: doubled * 2, label: "upper(label)" }
       - select: [id, label, amount, doubled, quadrupled]
-`))
+`)
+        )
         const t = succeeded(report, "silver.derived")
         assert.deepStrictEqual(countsOf(t), { rows_in: 5, rows_out: 5, quarantined: 0, dropped: 0, duplicates: 0, rejected: 0, dropped_by_reason: {} })
         const types = yield* query(
           "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = 'silver' AND table_name = 'derived' ORDER BY ordinal_position"
         )
-        assert.deepStrictEqual(types.map((r) => [r["column_name"], r["data_type"]]), [
-          ["id", "VARCHAR"], ["label", "VARCHAR"], ["amount", "DOUBLE"], ["doubled", "DOUBLE"], ["quadrupled", "DOUBLE"]
-        ])
         assert.deepStrictEqual(
-          yield* query("SELECT label, amount, doubled, quadrupled FROM silver.derived ORDER BY label"),
+          types.map((r) => [r["column_name"], r["data_type"]]),
           [
-            { label: "ALICE#1", amount: 10.5, doubled: 21, quadrupled: 42 },
-            { label: "BOB#2", amount: 20, doubled: 40, quadrupled: 80 },
-            { label: "BOB2#2", amount: 25, doubled: 50, quadrupled: 100 },
-            { label: "CAROL#3", amount: null, doubled: null, quadrupled: null },
-            { label: "DAN#4", amount: 5, doubled: 10, quadrupled: 20 }
+            ["id", "VARCHAR"],
+            ["label", "VARCHAR"],
+            ["amount", "DOUBLE"],
+            ["doubled", "DOUBLE"],
+            ["quadrupled", "DOUBLE"]
           ]
         )
-      })))
+        assert.deepStrictEqual(yield* query("SELECT label, amount, doubled, quadrupled FROM silver.derived ORDER BY label"), [
+          { label: "ALICE#1", amount: 10.5, doubled: 21, quadrupled: 42 },
+          { label: "BOB#2", amount: 20, doubled: 40, quadrupled: 80 },
+          { label: "BOB2#2", amount: 25, doubled: 50, quadrupled: 100 },
+          { label: "CAROL#3", amount: null, doubled: null, quadrupled: null },
+          { label: "DAN#4", amount: 5, doubled: 10, quadrupled: 20 }
+        ])
+      })
+    )
+  )
 
   it.effect("mask: hash is sha256 hex, redact, partial keeps the last 4 characters, null; nulls stay null", () =>
-    inProject({
-      "data/people.csv": people,
-      "data/contacts.csv": "cid,email,phone,ssn,note\n1,a@x.com,555-123-4567,123-45-6789,hello\n2,,12,,x\n3,b@y.org,98765,000,\n"
-    }, (project) =>
-      Effect.gen(function*() {
-        const report = yield* runPlan(project, planOf(`
+    inProject(
+      {
+        "data/people.csv": people,
+        "data/contacts.csv": "cid,email,phone,ssn,note\n1,a@x.com,555-123-4567,123-45-6789,hello\n2,,12,,x\n3,b@y.org,98765,000,\n"
+      },
+      (project) =>
+        Effect.gen(function* () {
+          const report = yield* runPlan(
+            project,
+            planOf(`
 version: 1
 pipeline: pii
 sources: { contacts: { format: csv, path: data/contacts.csv } }
@@ -319,27 +347,31 @@ silver:
     transforms:
       - mask: { email: hash, phone: partial, ssn: redact, note: "null" }
       - select: [cid, email, phone, ssn, note]
-`))
-        const t = succeeded(report, "silver.contacts")
-        assert.deepStrictEqual([t.rows_in, t.rows_out], [3, 3])
-        assert.deepStrictEqual(
-          yield* query("SELECT cid, email, phone, ssn, note FROM silver.contacts ORDER BY cid"),
-          [
+`)
+          )
+          const t = succeeded(report, "silver.contacts")
+          assert.deepStrictEqual([t.rows_in, t.rows_out], [3, 3])
+          assert.deepStrictEqual(yield* query("SELECT cid, email, phone, ssn, note FROM silver.contacts ORDER BY cid"), [
             { cid: "1", email: sha256("a@x.com"), phone: "********4567", ssn: "[REDACTED]", note: null },
             { cid: "2", email: null, phone: "**", ssn: null, note: null },
             { cid: "3", email: sha256("b@y.org"), phone: "*8765", ssn: "[REDACTED]", note: null }
-          ]
-        )
-        assert.match(String((yield* query("SELECT email FROM silver.contacts WHERE cid = '1'"))[0]!["email"]), /^[0-9a-f]{64}$/)
-      })))
+          ])
+          assert.match(String((yield* query("SELECT email FROM silver.contacts WHERE cid = '1'"))[0]!["email"]), /^[0-9a-f]{64}$/)
+        })
+    )
+  )
 
   it.effect("join: left and inner on a key list or an expression; inner unmatched rows are dropped as join_unmatched", () =>
-    inProject({
-      "data/orders.csv": "order_id,customer_id,amount\n10,1,5\n11,2,7\n12,9,3\n13,1,4\n",
-      "data/customers.csv": "customer_id,segment,country\n1,gold,FR\n2,silver,IT\n3,bronze,ES\n"
-    }, (project) =>
-      Effect.gen(function*() {
-        const report = yield* runPlan(project, planOf(`
+    inProject(
+      {
+        "data/orders.csv": "order_id,customer_id,amount\n10,1,5\n11,2,7\n12,9,3\n13,1,4\n",
+        "data/customers.csv": "customer_id,segment,country\n1,gold,FR\n2,silver,IT\n3,bronze,ES\n"
+      },
+      (project) =>
+        Effect.gen(function* () {
+          const report = yield* runPlan(
+            project,
+            planOf(`
 version: 1
 pipeline: shop
 sources:
@@ -365,45 +397,41 @@ silver:
     transforms:
       - select: [order_id, customer_id]
       - join: { to: silver.customers, on: "l.customer_id = r.customer_id and r.country = 'FR'", how: inner, columns: [country] }
-`))
-        const left = succeeded(report, "silver.orders_left")
-        assert.deepStrictEqual(countsOf(left), { rows_in: 4, rows_out: 4, quarantined: 0, dropped: 0, duplicates: 0, rejected: 0, dropped_by_reason: {} })
-        assert.deepStrictEqual(yield* columnsOf("silver", "orders_left"), ["order_id", "customer_id", "amount", "segment", "country"])
-        assert.deepStrictEqual(
-          yield* query("SELECT order_id, segment, country FROM silver.orders_left ORDER BY order_id"),
-          [
+`)
+          )
+          const left = succeeded(report, "silver.orders_left")
+          assert.deepStrictEqual(countsOf(left), { rows_in: 4, rows_out: 4, quarantined: 0, dropped: 0, duplicates: 0, rejected: 0, dropped_by_reason: {} })
+          assert.deepStrictEqual(yield* columnsOf("silver", "orders_left"), ["order_id", "customer_id", "amount", "segment", "country"])
+          assert.deepStrictEqual(yield* query("SELECT order_id, segment, country FROM silver.orders_left ORDER BY order_id"), [
             { order_id: "10", segment: "gold", country: "FR" },
             { order_id: "11", segment: "silver", country: "IT" },
             { order_id: "12", segment: null, country: null },
             { order_id: "13", segment: "gold", country: "FR" }
-          ]
-        )
-        const inner = succeeded(report, "silver.orders_inner")
-        assert.deepStrictEqual(countsOf(inner), { rows_in: 4, rows_out: 3, quarantined: 0, dropped: 1, duplicates: 0, rejected: 0, dropped_by_reason: { join_unmatched: 1 } })
-        assertBalanced(inner)
-        assert.deepStrictEqual(yield* columnsOf("silver", "orders_inner"), ["order_id", "customer_id", "amount", "segment"])
-        assert.deepStrictEqual(
-          yield* query("SELECT order_id, segment FROM silver.orders_inner ORDER BY order_id"),
-          [{ order_id: "10", segment: "gold" }, { order_id: "11", segment: "silver" }, { order_id: "13", segment: "gold" }]
-        )
-        const expr = succeeded(report, "silver.orders_expr")
-        assert.deepStrictEqual(countsOf(expr), { rows_in: 4, rows_out: 2, quarantined: 0, dropped: 2, duplicates: 0, rejected: 0, dropped_by_reason: { join_unmatched: 2 } })
-        assert.deepStrictEqual(
-          yield* query("SELECT order_id, country FROM silver.orders_expr ORDER BY order_id"),
-          [{ order_id: "10", country: "FR" }, { order_id: "13", country: "FR" }]
-        )
-      })))
+          ])
+          const inner = succeeded(report, "silver.orders_inner")
+          assert.deepStrictEqual(countsOf(inner), { rows_in: 4, rows_out: 3, quarantined: 0, dropped: 1, duplicates: 0, rejected: 0, dropped_by_reason: { join_unmatched: 1 } })
+          assertBalanced(inner)
+          assert.deepStrictEqual(yield* columnsOf("silver", "orders_inner"), ["order_id", "customer_id", "amount", "segment"])
+          assert.deepStrictEqual(yield* query("SELECT order_id, segment FROM silver.orders_inner ORDER BY order_id"), [
+            { order_id: "10", segment: "gold" },
+            { order_id: "11", segment: "silver" },
+            { order_id: "13", segment: "gold" }
+          ])
+          const expr = succeeded(report, "silver.orders_expr")
+          assert.deepStrictEqual(countsOf(expr), { rows_in: 4, rows_out: 2, quarantined: 0, dropped: 2, duplicates: 0, rejected: 0, dropped_by_reason: { join_unmatched: 2 } })
+          assert.deepStrictEqual(yield* query("SELECT order_id, country FROM silver.orders_expr ORDER BY order_id"), [
+            { order_id: "10", country: "FR" },
+            { order_id: "13", country: "FR" }
+          ])
+        })
+    )
+  )
 
-  const events = [
-    "ts,kind,amount",
-    "2024-01-01 10:15:00,a,1",
-    "2024-01-01 10:45:00,a,2",
-    "2024-01-01 11:05:00,b,3",
-    "2024-01-02 09:00:00,a,4",
-    "2024-01-02 09:59:59,b,5",
-    ""
-  ].join("\n")
-  const eventsPipeline = (tables: string) => planOf(`
+  const events = ["ts,kind,amount", "2024-01-01 10:15:00,a,1", "2024-01-01 10:45:00,a,2", "2024-01-01 11:05:00,b,3", "2024-01-02 09:00:00,a,4", "2024-01-02 09:59:59,b,5", ""].join(
+    "\n"
+  )
+  const eventsPipeline = (tables: string) =>
+    planOf(`
 version: 1
 pipeline: events
 sources: { events: { format: csv, path: data/events.csv } }
@@ -419,8 +447,10 @@ ${tables}
 
   it.effect("aggregate and tumbling windows of 1 day and 1 hour", () =>
     inProject({ "data/events.csv": events }, (project) =>
-      Effect.gen(function*() {
-        const report = yield* runPlan(project, eventsPipeline(`
+      Effect.gen(function* () {
+        const report = yield* runPlan(
+          project,
+          eventsPipeline(`
 gold:
   by_kind:
     from: silver.events
@@ -440,33 +470,35 @@ gold:
     transforms:
       - window: { column: ts, every: 1h, as: hour }
       - aggregate: { by: [hour, kind], metrics: { n: "count(*)" } }
-`))
-        for (const id of ["gold.by_kind", "gold.overall", "gold.daily", "gold.hourly"]) assertBalanced(succeeded(report, id))
-        assert.deepStrictEqual(
-          yield* query("SELECT kind, n::INTEGER AS n, total::INTEGER AS total, biggest FROM gold.by_kind ORDER BY kind"),
-          [{ kind: "a", n: 3, total: 7, biggest: 4 }, { kind: "b", n: 2, total: 8, biggest: 5 }]
+`)
         )
+        for (const id of ["gold.by_kind", "gold.overall", "gold.daily", "gold.hourly"]) assertBalanced(succeeded(report, id))
+        assert.deepStrictEqual(yield* query("SELECT kind, n::INTEGER AS n, total::INTEGER AS total, biggest FROM gold.by_kind ORDER BY kind"), [
+          { kind: "a", n: 3, total: 7, biggest: 4 },
+          { kind: "b", n: 2, total: 8, biggest: 5 }
+        ])
         assert.deepStrictEqual(succeeded(report, "gold.by_kind").rows_out, 2)
         assert.deepStrictEqual(yield* query("SELECT n::INTEGER AS n, total::INTEGER AS total FROM gold.overall"), [{ n: 5, total: 15 }])
-        assert.deepStrictEqual(
-          yield* query("SELECT CAST(day AS VARCHAR) AS day, n::INTEGER AS n, total::INTEGER AS total FROM gold.daily ORDER BY day"),
-          [{ day: "2024-01-01 00:00:00", n: 3, total: 6 }, { day: "2024-01-02 00:00:00", n: 2, total: 9 }]
-        )
-        assert.deepStrictEqual(
-          yield* query("SELECT CAST(hour AS VARCHAR) AS hour, kind, n::INTEGER AS n FROM gold.hourly ORDER BY hour, kind"),
-          [
-            { hour: "2024-01-01 10:00:00", kind: "a", n: 2 },
-            { hour: "2024-01-01 11:00:00", kind: "b", n: 1 },
-            { hour: "2024-01-02 09:00:00", kind: "a", n: 1 },
-            { hour: "2024-01-02 09:00:00", kind: "b", n: 1 }
-          ]
-        )
-      })))
+        assert.deepStrictEqual(yield* query("SELECT CAST(day AS VARCHAR) AS day, n::INTEGER AS n, total::INTEGER AS total FROM gold.daily ORDER BY day"), [
+          { day: "2024-01-01 00:00:00", n: 3, total: 6 },
+          { day: "2024-01-02 00:00:00", n: 2, total: 9 }
+        ])
+        assert.deepStrictEqual(yield* query("SELECT CAST(hour AS VARCHAR) AS hour, kind, n::INTEGER AS n FROM gold.hourly ORDER BY hour, kind"), [
+          { hour: "2024-01-01 10:00:00", kind: "a", n: 2 },
+          { hour: "2024-01-01 11:00:00", kind: "b", n: 1 },
+          { hour: "2024-01-02 09:00:00", kind: "a", n: 1 },
+          { hour: "2024-01-02 09:00:00", kind: "b", n: 1 }
+        ])
+      })
+    )
+  )
 
   it.effect("a sql step reads {{ input }}; a table-level sql reads {{ layer.table }} references", () =>
     inProject({ "data/events.csv": events, "data/kinds.csv": "kind,label\na,Alpha\nb,Beta\n" }, (project) =>
-      Effect.gen(function*() {
-        const report = yield* runPlan(project, planOf(`
+      Effect.gen(function* () {
+        const report = yield* runPlan(
+          project,
+          planOf(`
 version: 1
 pipeline: events
 sources:
@@ -485,20 +517,23 @@ silver:
       select k.label, sum(e.amount10)::INTEGER as total
       from {{ silver.events }} e join {{ bronze.kinds }} k using (kind)
       group by 1
-`))
+`)
+        )
         const events = succeeded(report, "silver.events")
         // Accounting restarts after the sql step: its 3 rows are the input; the filter drops one.
         assert.deepStrictEqual(countsOf(events), { rows_in: 3, rows_out: 2, quarantined: 0, dropped: 1, duplicates: 0, rejected: 0, dropped_by_reason: { filter: 1 } })
         assertBalanced(events)
-        assert.deepStrictEqual(
-          yield* query("SELECT kind, amount10 FROM silver.events ORDER BY amount10"),
-          [{ kind: "a", amount10: 20 }, { kind: "a", amount10: 40 }]
-        )
+        assert.deepStrictEqual(yield* query("SELECT kind, amount10 FROM silver.events ORDER BY amount10"), [
+          { kind: "a", amount10: 20 },
+          { kind: "a", amount10: 40 }
+        ])
         const labelled = succeeded(report, "silver.labelled")
         assert.deepStrictEqual([labelled.rows_in, labelled.rows_out], [1, 1])
         assert.deepStrictEqual(yield* query("SELECT label, total FROM silver.labelled"), [{ label: "Alpha", total: 60 }])
         // The sql table ran after both of its references.
         const order = report.tables.map((t) => t.table)
         assert.isTrue(order.indexOf("silver.labelled") > order.indexOf("silver.events"))
-      })))
+      })
+    )
+  )
 })

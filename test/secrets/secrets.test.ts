@@ -5,7 +5,7 @@ import * as Secrets from "../../src/secrets/Secrets.ts"
 
 const secret = "s3cret-value-for-scrub-tests"
 Secrets.register(secret, Redacted.make("redacted-value-for-scrub-tests"), "short", undefined)
-Secrets.register("a \"quoted\" secret\\value")
+Secrets.register('a "quoted" secret\\value')
 Secrets.registerAll({ nested: [{ key: Redacted.make("nested-secret-0123456789") }], plain: "not-a-secret-0123456789" })
 
 describe("Secrets.scrub", () => {
@@ -17,7 +17,7 @@ describe("Secrets.scrub", () => {
   })
 
   it("finds a secret inside JSON text, escaped as JSON writes it", () => {
-    const json = JSON.stringify({ message: "a \"quoted\" secret\\value" })
+    const json = JSON.stringify({ message: 'a "quoted" secret\\value' })
     assert.notInclude(Secrets.scrub(json), "quoted")
     assert.deepStrictEqual(JSON.parse(Secrets.scrub(json)), { message: "[redacted]" })
   })
@@ -47,23 +47,26 @@ describe("Secrets.scrubSpan", () => {
     span.attribute("db.query.text", `SELECT '${secret}'`)
     span.event(`log ${secret}`, 0n, { message: secret })
     span.end(0n, Exit.fail(new Error(`Bearer ${secret}`)))
-    assert.deepStrictEqual(seen, [
-      ["db.query.text", "SELECT '[redacted]'"],
-      ["log [redacted]", { message: "[redacted]" }],
-      "Bearer [redacted]"
-    ])
+    assert.deepStrictEqual(seen, [["db.query.text", "SELECT '[redacted]'"], ["log [redacted]", { message: "[redacted]" }], "Bearer [redacted]"])
   })
 })
 
 describe("Secrets.scrubbingConsole", () => {
   it("scrubs what log and error print, and leaves the rest of the console alone", () => {
     const printed: Array<unknown> = []
-    const target = { log: (...a: Array<unknown>) => void printed.push(a), error: (...a: Array<unknown>) => void printed.push(a), warn: () => {}, info: () => {}, debug: () => {}, table: () => "table" }
+    const target = {
+      log: (...a: Array<unknown>) => void printed.push(a),
+      error: (...a: Array<unknown>) => void printed.push(a),
+      warn: () => {},
+      info: () => {},
+      debug: () => {},
+      table: () => "table"
+    }
     const console = Secrets.scrubbingConsole(target)
     console.log(`{"token":"${secret}"}`, 3)
     console.error(new Error(`no: ${secret}`))
     assert.deepStrictEqual(printed[0], ['{"token":"[redacted]"}', 3])
-    assert.strictEqual(((printed[1] as Array<Error>)[0]!).message, "no: [redacted]")
+    assert.strictEqual((printed[1] as Array<Error>)[0]!.message, "no: [redacted]")
     assert.strictEqual(console.table(), "table")
   })
 })

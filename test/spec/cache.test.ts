@@ -30,7 +30,7 @@ const planOf = (files: ReadonlyArray<string>, cache?: SpecCache) =>
 describe("spec cache", () => {
   it.effect("a plan from cached files equals the plan from parsing them, locations included", () =>
     inDir((dir) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const cache = { dir: join(dir, "cache"), build: "b1" }
         const fresh = yield* planOf(examples)
         const writing = yield* planOf(examples, cache)
@@ -42,11 +42,12 @@ describe("spec cache", () => {
         }
         assert.include(reading.nodes.get("gold.daily_revenue" as never)?.location ?? "", "pipelines/retail_orders.yaml:")
       })
-    ))
+    )
+  )
 
   it.effect("reads an entry only for the same text and build; problems elsewhere are still positioned", () =>
     inDir((dir) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const file = join(dir, "shop.yaml")
         const text = "version: 1\npipeline: shop\nsources: { orders: { format: csv, path: data/*.csv } }\nbronze:\n  orders: { from: orders }\n"
         writeFileSync(file, text)
@@ -76,11 +77,12 @@ describe("spec cache", () => {
         assert.strictEqual(corrupt!.spec.description, "edited")
         assert.strictEqual(JSON.parse(readFileSync(entryPath, "utf8")).spec.description, "edited", "the entry is written again")
       })
-    ))
+    )
+  )
 
   it.effect("a file that does not decode is never cached", () =>
     inDir((dir) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const file = join(dir, "bad.yaml")
         writeFileSync(file, "version: 1\npipeline: shop\nbronze: { orders: { from: nowhere, modee: append } }\n")
         const cache = { dir: join(dir, "cache"), build: "b1" }
@@ -88,5 +90,6 @@ describe("spec cache", () => {
         assert.strictEqual(error._tag, "SpecError")
         assert.deepStrictEqual(readdirSync(dir), ["bad.yaml"])
       })
-    ))
+    )
+  )
 })

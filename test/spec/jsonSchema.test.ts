@@ -22,10 +22,12 @@ const at = (schema: Json, path: ReadonlyArray<string>): Json =>
 const membersByKey = (union: Json): Map<string, Json> => {
   const members = union["anyOf"] as ReadonlyArray<Json> | undefined
   if (!Array.isArray(members)) assert.fail(`expected an anyOf, got ${JSON.stringify(union)}`)
-  return new Map(members.map((m) => {
-    const required = m["required"] as ReadonlyArray<string>
-    return [required[0]!, m]
-  }))
+  return new Map(
+    members.map((m) => {
+      const required = m["required"] as ReadonlyArray<string>
+      return [required[0]!, m]
+    })
+  )
 }
 
 /** Every object schema that lists properties, with where it is. */
@@ -44,7 +46,17 @@ describe("pipelineJsonSchema", () => {
     assert.strictEqual(schema["type"], "object")
     assert.includeMembers(schema["required"] as Array<string>, ["version", "pipeline"])
     assert.deepStrictEqual(Object.keys(object(schema["properties"], "properties")).toSorted(), [
-      "$schema", "bronze", "description", "gold", "pipeline", "retry", "schedule", "silver", "sources", "timeout", "version"
+      "$schema",
+      "bronze",
+      "description",
+      "gold",
+      "pipeline",
+      "retry",
+      "schedule",
+      "silver",
+      "sources",
+      "timeout",
+      "version"
     ])
   })
 
@@ -60,7 +72,9 @@ describe("pipelineJsonSchema", () => {
   })
 
   it("closes every object that lists its properties", () => {
-    const open = objectsWithProperties(schema).filter(([, o]) => o["additionalProperties"] !== false).map(([where]) => where)
+    const open = objectsWithProperties(schema)
+      .filter(([, o]) => o["additionalProperties"] !== false)
+      .map(([where]) => where)
     assert.deepStrictEqual(open, [])
   })
 
@@ -68,8 +82,10 @@ describe("pipelineJsonSchema", () => {
     for (const layer of ["silver", "gold"]) {
       const steps = membersByKey(at(schema, [layer, "*", "transforms", "[]"]))
       assert.deepStrictEqual([...steps.keys()].toSorted(), [...stepKinds].toSorted())
-      assert.includeMembers([...stepKinds], ["select", "drop", "rename", "cast", "trim", "lowercase", "fill_nulls",
-        "drop_nulls", "dedupe", "filter", "derive", "mask", "join", "aggregate", "window", "sql"])
+      assert.includeMembers(
+        [...stepKinds],
+        ["select", "drop", "rename", "cast", "trim", "lowercase", "fill_nulls", "drop_nulls", "dedupe", "filter", "derive", "mask", "join", "aggregate", "window", "sql"]
+      )
     }
   })
 

@@ -28,7 +28,7 @@ describe("messages", () => {
     assert.include(problem.message, `quote values that contain commas inside { }, e.g. "decimal(12,2)"`)
   })
 
-  it("says that an unquoted null is YAML's null when the word \"null\" was expected", () => {
+  it('says that an unquoted null is YAML\'s null when the word "null" was expected', () => {
     const text = "version: 1\npipeline: p\nsilver:\n  a:\n    from: silver.b\n    transforms:\n      - cast: { columns: { n: integer }, on_error: null }\n"
     const problem = onlyProblem(parsePipeline("p.yaml", text))
     assert.include(problem.message, `Expected "null" | "quarantine" | "fail"; YAML reads an unquoted null as no value: write "null" in quotes`)
@@ -46,8 +46,14 @@ describe("messages", () => {
     const result = plan(text)
     assert.isTrue(Result.isFailure(result))
     const messages = Result.isFailure(result) ? result.failure.problems.map((p) => p.message) : []
-    assert.isTrue(messages.some((m) => m.includes("{{ input }} is the previous step inside a sql transform")), messages.join("\n"))
-    assert.isTrue(messages.some((m) => m.includes(`unknown table "orders"; did you mean silver.orders?`)), messages.join("\n"))
+    assert.isTrue(
+      messages.some((m) => m.includes("{{ input }} is the previous step inside a sql transform")),
+      messages.join("\n")
+    )
+    assert.isTrue(
+      messages.some((m) => m.includes(`unknown table "orders"; did you mean silver.orders?`)),
+      messages.join("\n")
+    )
   })
 
   it("ignores MEDALLION_ variables that name no setting, and reads override values as YAML", () => {

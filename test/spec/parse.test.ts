@@ -70,8 +70,10 @@ gold:
     assert.deepStrictEqual(spec.sources?.["orders_raw"]?.options, { delimiter: ";", header: true })
     assert.deepStrictEqual(spec.bronze?.["orders"], { from: "orders_raw", mode: "append" })
     const orders = spec.silver?.["orders"]
-    assert.deepStrictEqual(orders?.transforms?.map((step) => Object.keys(step)[0]),
-      ["dedupe", "cast", "cast", "fill_nulls", "mask", "derive", "join"])
+    assert.deepStrictEqual(
+      orders?.transforms?.map((step) => Object.keys(step)[0]),
+      ["dedupe", "cast", "cast", "fill_nulls", "mask", "derive", "join"]
+    )
     assert.deepStrictEqual(orders?.transforms?.[1], { cast: { order_id: "bigint", amount: "decimal(12,2)" } })
     assert.deepStrictEqual(orders?.expect?.[0], { name: "positive_amount", check: "amount >= 0", on_fail: "quarantine" })
     assert.strictEqual(spec.silver?.["customers"]?.sql, "select 1 as id")
@@ -185,9 +187,7 @@ describe("parsePipeline: wrong values", () => {
   })
 
   it("reports a bad cast on_error and a bad mask at their values", () => {
-    const text = silverWith(
-      "    transforms:\n      - cast: { columns: { id: int }, on_error: skip }\n      - mask: { email: hsh }\n"
-    )
+    const text = silverWith("    transforms:\n      - cast: { columns: { id: int }, on_error: skip }\n      - mask: { email: hsh }\n")
     const problems = problemsOf(parsePipeline(file, text))
     assert.strictEqual(problems.length, 2, problems.map(formatProblem).join("\n"))
     assertProblem(problems[0]!, { file, at: locate(text, "skip"), says: ["transforms[0].cast.on_error", '"quarantine"'] })
@@ -237,10 +237,7 @@ describe("parsePipeline: wrong values", () => {
     const version = onlyProblem(parsePipeline(file, head.replace("version: 1", "version: 2")))
     assertProblem(version, { file, at: { line: 1, column: 10 }, says: ["version", "Expected 1"] })
     const missing = problemsOf(parsePipeline(file, "description: nothing else\n"))
-    assert.deepStrictEqual(missing.map((p) => p.message).toSorted(), [
-      'missing required key "pipeline"',
-      'missing required key "version"'
-    ])
+    assert.deepStrictEqual(missing.map((p) => p.message).toSorted(), ['missing required key "pipeline"', 'missing required key "version"'])
     const bronze = `${head.replace("{ from: orders_raw }", "{ mode: append }")}`
     assertProblem(onlyProblem(parsePipeline(file, bronze)), {
       file,
@@ -260,10 +257,13 @@ describe("parsePipeline: wrong values", () => {
   it("reports every problem of a file at once, in file order", () => {
     const text = silverWith("    mdoe: view\n    transforms:\n      - dedup: { keys: [id] }\n")
     const problems = problemsOf(parsePipeline(file, text))
-    assert.deepStrictEqual(problems.map((p) => [p.line, p.column]), [
-      [locate(text, "mdoe").line, locate(text, "mdoe").column],
-      [locate(text, "dedup").line, locate(text, "dedup").column]
-    ])
+    assert.deepStrictEqual(
+      problems.map((p) => [p.line, p.column]),
+      [
+        [locate(text, "mdoe").line, locate(text, "mdoe").column],
+        [locate(text, "dedup").line, locate(text, "dedup").column]
+      ]
+    )
   })
 })
 

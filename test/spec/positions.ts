@@ -41,10 +41,7 @@ export const onlyProblem = (result: Result.Result<unknown, SpecError>): Problem 
 }
 
 /** Asserts that `problem` is in `file` at `position` and that its message contains every fact. */
-export const assertProblem = (
-  problem: Problem,
-  expected: { readonly file: string; readonly at: Position; readonly says: ReadonlyArray<string> }
-): void => {
+export const assertProblem = (problem: Problem, expected: { readonly file: string; readonly at: Position; readonly says: ReadonlyArray<string> }): void => {
   const where = `${problem.file}:${problem.line}:${problem.column}: ${problem.message}`
   assert.strictEqual(problem.file, expected.file, where)
   assert.deepStrictEqual({ line: problem.line, column: problem.column }, expected.at, where)

@@ -12,9 +12,11 @@ if (left === undefined || right === undefined) {
 const db = await DuckDBInstance.create(":memory:")
 const connection = await db.connect()
 await connection.run(`ATTACH '${left.replaceAll("'", "''")}' AS l (READ_ONLY); ATTACH '${right.replaceAll("'", "''")}' AS r (READ_ONLY)`)
-const tables = (await connection.runAndReadAll(
-  "SELECT table_name FROM information_schema.tables WHERE table_catalog = 'l' AND table_schema = 'gold' AND table_type = 'BASE TABLE' ORDER BY 1"
-)).getRowObjectsJson().map((row) => String(row["table_name"]))
+const tables = (
+  await connection.runAndReadAll("SELECT table_name FROM information_schema.tables WHERE table_catalog = 'l' AND table_schema = 'gold' AND table_type = 'BASE TABLE' ORDER BY 1")
+)
+  .getRowObjectsJson()
+  .map((row) => String(row["table_name"]))
 if (tables.length === 0) {
   console.error("no gold tables to compare")
   process.exit(1)

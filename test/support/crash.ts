@@ -233,7 +233,10 @@ const sqlText = (s: string) => `'${s.replaceAll("'", "''")}'`
 type Connection = Awaited<ReturnType<DuckDBInstance["connect"]>>
 
 /** Opens the given warehouses read-only, attached as w0, w1, ..., for one body; closes them after. */
-export const withWarehouses = async <A>(paths: ReadonlyArray<string>, body: (query: (sql: string) => Promise<ReadonlyArray<Record<string, unknown>>>) => Promise<A>): Promise<A> => {
+export const withWarehouses = async <A>(
+  paths: ReadonlyArray<string>,
+  body: (query: (sql: string) => Promise<ReadonlyArray<Record<string, unknown>>>) => Promise<A>
+): Promise<A> => {
   const db = await DuckDBInstance.create(":memory:")
   let connection: Connection | undefined
   try {
@@ -249,9 +252,14 @@ export const withWarehouses = async <A>(paths: ReadonlyArray<string>, body: (que
 
 /** The tables compared with the reference: all of gold, and the data tables of bronze and silver. */
 const comparedTables = [
-  "gold.status_totals", "gold.daily_events", "gold.customer_value",
-  "silver.orders", "silver.orders__quarantine", "silver.order_state",
-  "bronze.orders", "bronze.orders__rejects"
+  "gold.status_totals",
+  "gold.daily_events",
+  "gold.customer_value",
+  "silver.orders",
+  "silver.orders__quarantine",
+  "silver.order_state",
+  "bronze.orders",
+  "bronze.orders__rejects"
 ] as const
 
 interface TrialCheck {
@@ -267,9 +275,11 @@ const checkTrial = (warehouse: string, reference: string, dataset: Dataset, appl
   withWarehouses([warehouse, reference], async (query): Promise<TrialCheck> => {
     const failures: Array<string> = []
     const n = async (sql: string) => Number((await query(sql))[0]?.["n"] ?? Number.NaN)
-    const existing = new Set((await query(
-      "SELECT table_catalog || '.' || table_schema || '.' || table_name AS id FROM information_schema.tables WHERE table_catalog IN ('w0', 'w1')"
-    )).map((r) => String(r["id"])))
+    const existing = new Set(
+      (await query("SELECT table_catalog || '.' || table_schema || '.' || table_name AS id FROM information_schema.tables WHERE table_catalog IN ('w0', 'w1')")).map((r) =>
+        String(r["id"])
+      )
+    )
 
     // Every gold (and bronze, silver) table equals the reference, lineage columns aside.
     for (const table of comparedTables) {
@@ -283,10 +293,13 @@ const checkTrial = (warehouse: string, reference: string, dataset: Dataset, appl
         continue
       }
       // Lineage columns name the run; file paths name the project directory: both differ by design.
-      const columns = (await query(`SELECT column_name AS c FROM information_schema.columns
-        WHERE table_catalog = 'w1' AND table_schema = ${sqlText(layer)} AND table_name = ${sqlText(name)} ORDER BY ordinal_position`))
-        .map((r) => String(r["c"])).filter((c) => !lineage.includes(c))
-      const list = columns.map((c) => filePathColumns.includes(c) ? `regexp_extract("${c}", '[^/\\\\]+$') AS "${c}"` : `"${c}"`).join(", ")
+      const columns = (
+        await query(`SELECT column_name AS c FROM information_schema.columns
+        WHERE table_catalog = 'w1' AND table_schema = ${sqlText(layer)} AND table_name = ${sqlText(name)} ORDER BY ordinal_position`)
+      )
+        .map((r) => String(r["c"]))
+        .filter((c) => !lineage.includes(c))
+      const list = columns.map((c) => (filePathColumns.includes(c) ? `regexp_extract("${c}", '[^/\\\\]+$') AS "${c}"` : `"${c}"`)).join(", ")
       const data = (side: string) => `SELECT ${list} FROM ${side}.${layer}."${name}"`
       try {
         const extra = await n(`SELECT count(*) AS n FROM (${data("w0")} EXCEPT ALL ${data("w1")})`)
@@ -341,7 +354,10 @@ const checkTrial = (warehouse: string, reference: string, dataset: Dataset, appl
     const unbalanced = await query(`SELECT batch_id, table_id, rows_in, rows_out, quarantined, dropped, duplicates, rejected, accounting_ok
       FROM w0._medallion.run_tables WHERE status = 'succeeded'
         AND (rows_in <> rows_out + quarantined + dropped + duplicates + rejected OR NOT accounting_ok)`)
-    for (const r of unbalanced) failures.push(`run ${r["batch_id"]} ${r["table_id"]}: rows_in ${r["rows_in"]} <> out ${r["rows_out"]} + quarantined ${r["quarantined"]} + dropped ${r["dropped"]} + duplicates ${r["duplicates"]} + rejected ${r["rejected"]} (accounting_ok ${r["accounting_ok"]})`)
+    for (const r of unbalanced)
+      failures.push(
+        `run ${r["batch_id"]} ${r["table_id"]}: rows_in ${r["rows_in"]} <> out ${r["rows_out"]} + quarantined ${r["quarantined"]} + dropped ${r["dropped"]} + duplicates ${r["duplicates"]} + rejected ${r["rejected"]} (accounting_ok ${r["accounting_ok"]})`
+      )
 
     // History: every table a run published (its batch) is recorded in that run with the batch's rows,
     // in the same transaction; a crashed run lists exactly those, and its totals are their sums.
@@ -362,7 +378,11 @@ const checkTrial = (warehouse: string, reference: string, dataset: Dataset, appl
     // found nothing to do may still wait in the pending-runs file (a line cut short by a kill is no run).
     const status = new Map((await query("SELECT batch_id, status FROM w0._medallion.runs")).map((r) => [String(r["batch_id"]), String(r["status"])]))
     const pendingFile = `${warehouse}.pending-runs.jsonl`
-    const pendingLines = existsSync(pendingFile) ? readFileSync(pendingFile, "utf8").split("\n").filter((line) => line.trim() !== "") : []
+    const pendingLines = existsSync(pendingFile)
+      ? readFileSync(pendingFile, "utf8")
+          .split("\n")
+          .filter((line) => line.trim() !== "")
+      : []
     for (const line of pendingLines) {
       try {
         const run = JSON.parse(line) as { batch_id: string; status: string }
@@ -405,7 +425,11 @@ export interface Reference {
 /** Applies all files once into a clean warehouse: the expected result of every trial. */
 export const buildReference = async (dataset: Dataset, root?: string): Promise<Reference & { readonly project: CrashProject }> => {
   const project = makeCrashProject(root)
-  land(project, dataset, dataset.files.map((f) => f.name))
+  land(
+    project,
+    dataset,
+    dataset.files.map((f) => f.name)
+  )
   const result = await applyProcess(project)
   if (result.code !== 0) throw new Error(`the reference apply failed (exit ${result.code}):\n${result.stdout}\n${result.stderr}`)
   return { project, warehouse: project.warehouse, applyMs: result.ms, lockMs: Math.round(result.lockMs ?? 0) }
@@ -499,12 +523,20 @@ const runTrial = async (options: TrialOptions): Promise<TrialResult> => {
   const project = makeCrashProject(options.root)
   const failures: Array<string> = []
   const killTimes: Array<number> = []
-  let kills = 0, killsHoldingLock = 0, missed = 0, takeovers = 0, completed = 0
+  let kills = 0,
+    killsHoldingLock = 0,
+    missed = 0,
+    takeovers = 0,
+    completed = 0
   const steps = stepsOf(random, options.dataset.files.length, options.threeSteps)
   try {
     let landed = 0
     for (const [s, size] of steps.entries()) {
-      land(project, options.dataset, options.dataset.files.slice(landed, landed + size).map((f) => f.name))
+      land(
+        project,
+        options.dataset,
+        options.dataset.files.slice(landed, landed + size).map((f) => f.name)
+      )
       landed += size
       let killsThisStep = 0
       let killNext = true
@@ -577,13 +609,15 @@ export const runTrials = async (
 ): Promise<ReadonlyArray<TrialResult>> => {
   const results: Array<TrialResult> = []
   let next = 0
-  await Promise.all(Array.from({ length: Math.max(1, concurrency) }, async () => {
-    while (next < count) {
-      const trial = next++
-      const result = await runTrial({ ...options, trial, seed: seed * 1000 + trial })
-      results.push(result)
-      onResult?.(result)
-    }
-  }))
+  await Promise.all(
+    Array.from({ length: Math.max(1, concurrency) }, async () => {
+      while (next < count) {
+        const trial = next++
+        const result = await runTrial({ ...options, trial, seed: seed * 1000 + trial })
+        results.push(result)
+        onResult?.(result)
+      }
+    })
+  )
   return results.sort((a, b) => a.trial - b.trial)
 }

@@ -46,7 +46,9 @@ export const unreapedChild = async () => {
   // Once sh is `sleep`, nothing reaps the child; before, sh itself might.
   await until("sh to start its child and become sleep", () => {
     if (procStat(parent.pid!)?.name !== "sleep") return false
-    pid = readdirSync("/proc").filter((entry) => /^\d+$/.test(entry)).map(Number)
+    pid = readdirSync("/proc")
+      .filter((entry) => /^\d+$/.test(entry))
+      .map(Number)
       .find((candidate) => procStat(candidate)?.ppid === parent.pid && procStat(candidate)?.state !== "Z")
     return pid !== undefined
   })
@@ -103,8 +105,6 @@ export const startCli = (started: Array<ChildProcess>, cwd: string, args: Readon
   let stderr = ""
   child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()))
   child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
-  const done = new Promise<Finished>((resolve) =>
-    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr, at: Date.now() }))
-  )
+  const done = new Promise<Finished>((resolve) => child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr, at: Date.now() })))
   return { child, done, output: () => ({ stdout, stderr }) }
 }

@@ -23,8 +23,7 @@ export const bundleIsFresh = (): boolean => {
   const bundle = join(repoRoot, "dist", "medallion.cjs")
   if (!existsSync(bundle)) return false
   const built = statSync(bundle).mtimeMs
-  return readdirSync(join(repoRoot, "src"), { withFileTypes: true, recursive: true })
-    .every((e) => !e.isFile() || statSync(join(e.parentPath, e.name)).mtimeMs <= built)
+  return readdirSync(join(repoRoot, "src"), { withFileTypes: true, recursive: true }).every((e) => !e.isFile() || statSync(join(e.parentPath, e.name)).mtimeMs <= built)
 }
 
 export interface TestProject {
@@ -58,25 +57,27 @@ export const planOf = (...texts: ReadonlyArray<string>): Plan => {
 
 /** Executor and metadata store on a real DuckDB file in the project (two DuckDB threads unless told). */
 export const engine = (project: TestProject, options: { readonly threads?: number } = {}) =>
-  Layer.provideMerge(
-    SqlMetadataStore.layer,
-    DuckDbExecutor.layer({ path: join(project.dir, ".medallion", "warehouse.duckdb"), threads: options.threads ?? 2 })
-  ).pipe(Layer.provideMerge(NodeServices.layer))
+  Layer.provideMerge(SqlMetadataStore.layer, DuckDbExecutor.layer({ path: join(project.dir, ".medallion", "warehouse.duckdb"), threads: options.threads ?? 2 })).pipe(
+    Layer.provideMerge(NodeServices.layer)
+  )
 
 /** Run the pipelines (all tables, or the selected ones) and return the report. */
 export const runPlan = (project: TestProject, plan: Plan, select: ReadonlyArray<string> = [], options: { readonly fullRefresh?: boolean; readonly concurrency?: number } = {}) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const selected = selectTables(plan, select)
     if (Result.isFailure(selected)) return yield* Effect.die(selected.failure)
     return yield* apply(plan, {
-      projectDir: project.dir, env: "test", selected: selected.success, concurrency: options.concurrency ?? 2,
+      projectDir: project.dir,
+      env: "test",
+      selected: selected.success,
+      concurrency: options.concurrency ?? 2,
       fullRefresh: options.fullRefresh === true ? selected.success : new Set()
     })
   })
 
 /** Rows of a query, ordered as written. */
 export const rows = (sql: string) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const executor = yield* Executor
     return yield* executor.withSession((s) => s.query(sql))
   })

@@ -29,7 +29,11 @@ const points = (bodies: ReadonlyArray<any>): Array<Point> =>
             value: p.asDouble ?? (p.asInt === undefined ? undefined : Number(p.asInt)),
             count: p.count === undefined ? undefined : Number(p.count),
             sum: p.sum
-          }))))))
+          }))
+        )
+      )
+    )
+  )
 
 /** The last reported point of `metric` whose attributes include `attributes` (cumulative: the final value). */
 const last = (all: ReadonlyArray<Point>, metric: string, attributes: Record<string, unknown> = {}) =>
@@ -71,7 +75,9 @@ describe("metrics (OTLP/HTTP JSON)", () => {
     assert.isAbove(run!.sum ?? 0, 0)
     assert.strictEqual(last(all, "medallion.runs", { status: "succeeded" })?.value, 1)
     // Units as the OpenTelemetry conventions write them: durations in seconds, counts annotated.
-    const units = Object.fromEntries(bodies.flatMap((b) => b.resourceMetrics.flatMap((rm: any) => rm.scopeMetrics.flatMap((sm: any) => sm.metrics.map((m: any) => [m.name, m.unit])))))
+    const units = Object.fromEntries(
+      bodies.flatMap((b) => b.resourceMetrics.flatMap((rm: any) => rm.scopeMetrics.flatMap((sm: any) => sm.metrics.map((m: any) => [m.name, m.unit]))))
+    )
     assert.deepInclude(units, { "medallion.table.duration": "s", "medallion.run.duration": "s", "medallion.rows.processed": "{row}", "medallion.runs": "{run}" })
     // Traces still go out alongside.
     assert.isTrue(collector.spans().some((s) => s.name === "medallion.apply"))

@@ -50,14 +50,20 @@ export const receiver = async () => {
           ss.spans.map((s: any) => ({
             ...s,
             attributes: Object.fromEntries((s.attributes ?? []).map((a: any) => [a.key, value(a.value)]))
-          })))))
+          }))
+        )
+      )
+    )
   const resources = (): Array<Record<string, unknown>> =>
     received["/v1/traces"]!.flatMap((b) => b.resourceSpans.map((rs: any) => Object.fromEntries(rs.resource.attributes.map((a: any) => [a.key, value(a.value)]))))
   const logs = (): Array<{ body: unknown; severityNumber: number; traceId: string; spanId: string }> =>
     received["/v1/logs"]!.flatMap((b) =>
       b.resourceLogs.flatMap((rl: any) =>
         rl.scopeLogs.flatMap((sl: any) =>
-          sl.logRecords.map((r: any) => ({ body: r.body === undefined ? undefined : value(r.body), severityNumber: r.severityNumber, traceId: r.traceId, spanId: r.spanId })))))
+          sl.logRecords.map((r: any) => ({ body: r.body === undefined ? undefined : value(r.body), severityNumber: r.severityNumber, traceId: r.traceId, spanId: r.spanId }))
+        )
+      )
+    )
   return {
     endpoint: `http://127.0.0.1:${port}`,
     spans,
@@ -92,7 +98,10 @@ export const cliAsync = (cwd: string, args: ReadonlyArray<string>, env: Readonly
   new Promise<{ code: number; stdout: string; stderr: string; millis: number }>((resolve, reject) => {
     const started = Date.now()
     const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("OTEL_")))
-    const child = spawn(process.execPath, entry === undefined ? cliArgs(args) : [entry, ...args], { cwd, env: { ...clean, OTEL_EXPORTER_OTLP_PROTOCOL: "http/json", ...env, NO_COLOR: "1" } })
+    const child = spawn(process.execPath, entry === undefined ? cliArgs(args) : [entry, ...args], {
+      cwd,
+      env: { ...clean, OTEL_EXPORTER_OTLP_PROTOCOL: "http/json", ...env, NO_COLOR: "1" }
+    })
     let stdout = ""
     let stderr = ""
     child.stdout.on("data", (c) => (stdout += c))

@@ -21,10 +21,16 @@ describe("describeStatement", () => {
 
   it("names a statement {operation} {target}, the table it acts on, as written without needless quotes", () => {
     assert.deepStrictEqual(describeStatement(`SELECT version FROM "_medallion"."meta"`), {
-      operation: "SELECT", targets: ["_medallion.meta"], collection: "_medallion.meta", summary: "SELECT _medallion.meta"
+      operation: "SELECT",
+      targets: ["_medallion.meta"],
+      collection: "_medallion.meta",
+      summary: "SELECT _medallion.meta"
     })
     assert.deepStrictEqual(describeStatement(`CREATE OR REPLACE TABLE "silver"."orders__next" AS SELECT * FROM "bronze"."orders"`), {
-      operation: "CREATE TABLE", targets: ["silver.orders__next"], collection: "silver.orders__next", summary: "CREATE TABLE silver.orders__next"
+      operation: "CREATE TABLE",
+      targets: ["silver.orders__next"],
+      collection: "silver.orders__next",
+      summary: "CREATE TABLE silver.orders__next"
     })
     assert.strictEqual(summary(`INSERT INTO "_medallion"."runs" VALUES ('x', 1)`), "INSERT _medallion.runs")
     assert.strictEqual(summary(`DELETE FROM "_medallion"."table_state" WHERE table_id = 'silver.orders'`), "DELETE _medallion.table_state")
@@ -37,7 +43,12 @@ describe("describeStatement", () => {
   })
 
   it("names schema statements by the schema, without a collection", () => {
-    assert.deepStrictEqual(describeStatement(`CREATE SCHEMA IF NOT EXISTS "bronze"`), { operation: "CREATE SCHEMA", targets: ["bronze"], collection: undefined, summary: "CREATE SCHEMA bronze" })
+    assert.deepStrictEqual(describeStatement(`CREATE SCHEMA IF NOT EXISTS "bronze"`), {
+      operation: "CREATE SCHEMA",
+      targets: ["bronze"],
+      collection: undefined,
+      summary: "CREATE SCHEMA bronze"
+    })
   })
 
   it("leaves out what is not a table: subqueries, CTEs, table functions, literals", () => {
@@ -72,10 +83,7 @@ describe("describeStatement", () => {
 
 describe("sanitizeStatement", () => {
   it("replaces string and number literals with ?", () => {
-    assert.strictEqual(
-      sanitizeStatement("INSERT INTO t VALUES ('a''b', 42, -3.5, 1e10, .5, NULL, true)"),
-      "INSERT INTO t VALUES (?, ?, -?, ?, ?, NULL, true)"
-    )
+    assert.strictEqual(sanitizeStatement("INSERT INTO t VALUES ('a''b', 42, -3.5, 1e10, .5, NULL, true)"), "INSERT INTO t VALUES (?, ?, -?, ?, ?, NULL, true)")
     assert.strictEqual(sanitizeStatement("SELECT * FROM read_csv(['/data/x.csv'], header = true)"), "SELECT * FROM read_csv([?], header = true)")
     assert.strictEqual(sanitizeStatement("SELECT E'x\\'' AS a, X'FF' AS b, 0x1F AS c"), "SELECT ? AS a, ? AS b, ? AS c")
   })
@@ -87,7 +95,7 @@ describe("sanitizeStatement", () => {
 
   it("knows Spark's strings: backslash escapes, and double quotes", () => {
     assert.strictEqual(sanitizeStatement("SELECT 'it\\'s a secret', \"also\\\" secret\" AS `it's`", "spark"), "SELECT ?, ? AS `it's`")
-    assert.strictEqual(sanitizeStatement("SELECT \"col\" FROM t WHERE a = 'x\\'", "duckdb"), "SELECT \"col\" FROM t WHERE a = ?")
+    assert.strictEqual(sanitizeStatement("SELECT \"col\" FROM t WHERE a = 'x\\'", "duckdb"), 'SELECT "col" FROM t WHERE a = ?')
   })
 
   it("survives an unterminated string", () => {

@@ -51,7 +51,10 @@ describe("tracing (OTLP/HTTP JSON)", () => {
     const batchId = root.attributes["medallion.batch_id"]
     assert.isString(batchId)
     // One trace for the whole command: loading the specs and opening the store are under the root too.
-    assert.deepStrictEqual(spans.filter((s) => s.parentSpanId === undefined || s.parentSpanId === "").map((s) => s.name), ["medallion.apply"])
+    assert.deepStrictEqual(
+      spans.filter((s) => s.parentSpanId === undefined || s.parentSpanId === "").map((s) => s.name),
+      ["medallion.apply"]
+    )
     assert.isTrue(spans.every((s) => s.traceId === root.traceId))
     assert.isTrue(descends(spans, spans.find((s) => s.name === "spec.load")!, root))
     const run = spans.find((s) => s.name === "medallion.run")!
@@ -64,10 +67,18 @@ describe("tracing (OTLP/HTTP JSON)", () => {
     for (const t of tables) assert.isTrue(descends(spans, t, root), `${t.attributes["medallion.table"]} under medallion.apply`)
     const silver = tables.find((s) => s.attributes["medallion.table"] === "silver.orders")!
     assert.deepInclude(silver.attributes, {
-      "medallion.layer": "silver", "medallion.mode": "replace", "medallion.status": "succeeded",
-      "medallion.rows_in": 4, "medallion.rows_out": 1, "medallion.quarantined": 2, "medallion.dropped": 1,
-      "medallion.duplicates": 0, "medallion.rejected": 0, "medallion.attempts": 1,
-      "medallion.expectation.positive_amount.failed": 3, "medallion.expectation.positive_amount.passed": 1
+      "medallion.layer": "silver",
+      "medallion.mode": "replace",
+      "medallion.status": "succeeded",
+      "medallion.rows_in": 4,
+      "medallion.rows_out": 1,
+      "medallion.quarantined": 2,
+      "medallion.dropped": 1,
+      "medallion.duplicates": 0,
+      "medallion.rejected": 0,
+      "medallion.attempts": 1,
+      "medallion.expectation.positive_amount.failed": 3,
+      "medallion.expectation.positive_amount.passed": 1
     })
     assert.strictEqual(silver.status.code, 1)
 
@@ -99,7 +110,10 @@ describe("tracing (OTLP/HTTP JSON)", () => {
     assert.isTrue(underTables.some((s) => s.attributes["db.operation.name"] === "SELECT" && typeof s.attributes["db.response.returned_rows"] === "number"))
 
     // A first apply on a new warehouse: the probe of _medallion.meta fails, as expected, and is no error.
-    assert.deepStrictEqual(spans.filter((s) => s.status.code === 2).map((s) => `${s.name}: ${s.status.message ?? ""}`), [])
+    assert.deepStrictEqual(
+      spans.filter((s) => s.status.code === 2).map((s) => `${s.name}: ${s.status.message ?? ""}`),
+      []
+    )
     const probe = spans.find((s) => s.name === "SELECT _medallion.meta")!
     assert.strictEqual(probe.attributes["medallion.expected_failure"], true)
   }, 60_000)
@@ -151,27 +165,35 @@ describe("tracing (OTLP/HTTP JSON)", () => {
   }, 60_000)
 
   // The installed CLI runs the bundle in dist/ (built by npm ci); the SDK stays outside it.
-  it.skipIf("Deno" in globalThis)("the bundled CLI exports the same trace", async () => {
-    const bundle = join(repoRoot, "dist", "medallion.cjs")
-    assert.isTrue(existsSync(bundle), "dist/medallion.cjs is missing: run npm run build")
-    assert.isTrue(bundleIsFresh(), "dist/ is older than src/, so bin/medallion.js would run the sources: run npm run build")
-    const p = project("drop")
-    projects.push(p)
-    collector.reset()
-    const result = await cliAsync(p.dir, ["apply"], { OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint }, join(repoRoot, "bin", "medallion.js"))
-    assert.strictEqual(result.code, 0, result.stderr)
-    // Loading the SDK's metric exporter on demand printed Node's ExperimentalWarning (vm.USE_MAIN_CONTEXT_DEFAULT_LOADER).
-    assert.notInclude(result.stderr, "ExperimentalWarning")
-    assert.notInclude(result.stderr, "Warning:")
-    const spans = collector.spans()
-    const root = spans.find((s) => s.name === "medallion.apply")!
-    assert.isDefined(root)
-    const tables = tableSpans(spans)
-    assert.deepStrictEqual(tables.map((s) => s.name).sort(), ["bronze.orders", "silver.orders"])
-    assert.deepStrictEqual(spans.filter((s) => s.status.code === 2).map((s) => s.name), [], "no error span on a first apply")
-    for (const t of tables) assert.isTrue(descends(spans, t, root))
-    assert.isAbove(collector.metrics().length, 0)
-  }, 60_000)
+  it.skipIf("Deno" in globalThis)(
+    "the bundled CLI exports the same trace",
+    async () => {
+      const bundle = join(repoRoot, "dist", "medallion.cjs")
+      assert.isTrue(existsSync(bundle), "dist/medallion.cjs is missing: run npm run build")
+      assert.isTrue(bundleIsFresh(), "dist/ is older than src/, so bin/medallion.js would run the sources: run npm run build")
+      const p = project("drop")
+      projects.push(p)
+      collector.reset()
+      const result = await cliAsync(p.dir, ["apply"], { OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint }, join(repoRoot, "bin", "medallion.js"))
+      assert.strictEqual(result.code, 0, result.stderr)
+      // Loading the SDK's metric exporter on demand printed Node's ExperimentalWarning (vm.USE_MAIN_CONTEXT_DEFAULT_LOADER).
+      assert.notInclude(result.stderr, "ExperimentalWarning")
+      assert.notInclude(result.stderr, "Warning:")
+      const spans = collector.spans()
+      const root = spans.find((s) => s.name === "medallion.apply")!
+      assert.isDefined(root)
+      const tables = tableSpans(spans)
+      assert.deepStrictEqual(tables.map((s) => s.name).sort(), ["bronze.orders", "silver.orders"])
+      assert.deepStrictEqual(
+        spans.filter((s) => s.status.code === 2).map((s) => s.name),
+        [],
+        "no error span on a first apply"
+      )
+      for (const t of tables) assert.isTrue(descends(spans, t, root))
+      assert.isAbove(collector.metrics().length, 0)
+    },
+    60_000
+  )
 
   it("speaks the SDK's default protocol, http/protobuf, when none is set", async () => {
     const p = project("drop")
@@ -199,7 +221,11 @@ describe("logs correlated with traces", () => {
     projects.push(p)
     const result = await cliAsync(p.dir, ["apply", "--log-format", "json"], { OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint })
     assert.strictEqual(result.code, 1, result.stdout + result.stderr)
-    const lines = result.stderr.trim().split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l))
+    const lines = result.stderr
+      .trim()
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l))
     const failed = lines.find((l) => l.level === "ERROR" && String(l.message).startsWith("silver.orders: failed"))
     assert.isDefined(failed, result.stderr)
     assert.include(failed.message, "positive_amount")

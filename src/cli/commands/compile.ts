@@ -35,21 +35,28 @@ const compiledSql = (d: Dialect, node: PlanNode): ReadonlyArray<readonly [string
   ]
 }
 
-export const compile = Command.make("compile", {
-  tables: Argument.String("tables").pipe(Argument.withDescription("Tables, as for apply --select (default: all)"), Argument.variadic()),
-  engine: Flag.ChoiceWithValue("engine", [["duckdb", "duckdb"], ["spark", "spark"]] as const).pipe(Flag.withDescription("The SQL of this engine (default: the configured one)"), Flag.optional),
-  env: envFlag
-}, ({ tables, engine, env }) =>
-  Effect.gen(function*() {
-    const settings = yield* settingsFor(Option.getOrUndefined(env))
-    const plan = yield* planFor([])
-    const selected = selectTables(plan, tables)
-    if (Result.isFailure(selected)) return yield* selected.failure
-    const onSpark = Option.getOrElse(engine, () => (settings.engine === "databricks" ? "spark" : "duckdb")) === "spark"
-    const d = onSpark ? spark({ catalog: settings.databricks.catalog, schemaPrefix: settings.databricks.schemaPrefix }) : duckdb
-    for (const id of plan.order.filter((t) => selected.success.has(t))) {
-      const node = plan.nodes.get(id)!
-      yield* Console.log(`-- ${id} (${node.mode}), declared at ${node.location}, ${d.name} SQL`)
-      for (const [what, sql] of compiledSql(d, node)) yield* Console.log(`-- ${what}\n${sql};\n`)
-    }
-  })).pipe(Command.withDescription("Print the SQL each table runs (as a first build does), for the configured engine or --engine"))
+export const compile = Command.make(
+  "compile",
+  {
+    tables: Argument.String("tables").pipe(Argument.withDescription("Tables, as for apply --select (default: all)"), Argument.variadic()),
+    engine: Flag.ChoiceWithValue("engine", [
+      ["duckdb", "duckdb"],
+      ["spark", "spark"]
+    ] as const).pipe(Flag.withDescription("The SQL of this engine (default: the configured one)"), Flag.optional),
+    env: envFlag
+  },
+  ({ tables, engine, env }) =>
+    Effect.gen(function* () {
+      const settings = yield* settingsFor(Option.getOrUndefined(env))
+      const plan = yield* planFor([])
+      const selected = selectTables(plan, tables)
+      if (Result.isFailure(selected)) return yield* selected.failure
+      const onSpark = Option.getOrElse(engine, () => (settings.engine === "databricks" ? "spark" : "duckdb")) === "spark"
+      const d = onSpark ? spark({ catalog: settings.databricks.catalog, schemaPrefix: settings.databricks.schemaPrefix }) : duckdb
+      for (const id of plan.order.filter((t) => selected.success.has(t))) {
+        const node = plan.nodes.get(id)!
+        yield* Console.log(`-- ${id} (${node.mode}), declared at ${node.location}, ${d.name} SQL`)
+        for (const [what, sql] of compiledSql(d, node)) yield* Console.log(`-- ${what}\n${sql};\n`)
+      }
+    })
+).pipe(Command.withDescription("Print the SQL each table runs (as a first build does), for the configured engine or --engine"))

@@ -68,38 +68,44 @@ const gitignore = `.medallion/
 *.duckdb.wal
 `
 
-export const init = Command.make("init", {
-  dir: Argument.String("dir").pipe(Argument.withDescription("The project directory (created if missing; default: the current one)"), Argument.withDefault("."))
-}, ({ dir }) =>
-  Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    const path = yield* Path.Path
-    const files: ReadonlyArray<readonly [string, string]> = [
-      ["config/default.yaml", settings],
-      ["pipelines/orders.yaml", pipeline],
-      ["data/orders/2026-01-07.csv", sample],
-      ["medallion.schema.json", `${JSON.stringify(pipelineJsonSchema(), null, 2)}\n`],
-      [".gitignore", gitignore]
-    ]
-    const written: Array<string> = []
-    const kept: Array<string> = []
-    for (const [file, text] of files) {
-      const target = path.join(dir, file)
-      if (yield* fs.exists(target).pipe(Effect.orElseSucceed(() => false))) {
-        kept.push(file)
-        continue
+export const init = Command.make(
+  "init",
+  {
+    dir: Argument.String("dir").pipe(Argument.withDescription("The project directory (created if missing; default: the current one)"), Argument.withDefault("."))
+  },
+  ({ dir }) =>
+    Effect.gen(function* () {
+      const fs = yield* FileSystem.FileSystem
+      const path = yield* Path.Path
+      const files: ReadonlyArray<readonly [string, string]> = [
+        ["config/default.yaml", settings],
+        ["pipelines/orders.yaml", pipeline],
+        ["data/orders/2026-01-07.csv", sample],
+        ["medallion.schema.json", `${JSON.stringify(pipelineJsonSchema(), null, 2)}\n`],
+        [".gitignore", gitignore]
+      ]
+      const written: Array<string> = []
+      const kept: Array<string> = []
+      for (const [file, text] of files) {
+        const target = path.join(dir, file)
+        if (yield* fs.exists(target).pipe(Effect.orElseSucceed(() => false))) {
+          kept.push(file)
+          continue
+        }
+        yield* fs.makeDirectory(path.dirname(target), { recursive: true }).pipe(
+          Effect.andThen(fs.writeFileString(target, text)),
+          Effect.mapError((e) => new UsageError({ reason: `cannot write ${target}: ${e.message}` }))
+        )
+        written.push(file)
       }
-      yield* fs.makeDirectory(path.dirname(target), { recursive: true }).pipe(
-        Effect.andThen(fs.writeFileString(target, text)),
-        Effect.mapError((e) => new UsageError({ reason: `cannot write ${target}: ${e.message}` }))
+      const where = dir === "." ? "" : `cd ${dir} && `
+      yield* Console.log(
+        [
+          ...written.map((f) => `created ${path.join(dir, f)}`),
+          ...kept.map((f) => `kept    ${path.join(dir, f)} (exists)`),
+          "",
+          `next: ${where}medallion apply pipelines/*.yaml, then medallion show gold.daily_revenue`
+        ].join("\n")
       )
-      written.push(file)
-    }
-    const where = dir === "." ? "" : `cd ${dir} && `
-    yield* Console.log([
-      ...written.map((f) => `created ${path.join(dir, f)}`),
-      ...kept.map((f) => `kept    ${path.join(dir, f)} (exists)`),
-      "",
-      `next: ${where}medallion apply pipelines/*.yaml, then medallion show gold.daily_revenue`
-    ].join("\n"))
-  })).pipe(Command.withDescription("Create a working project: settings, an example pipeline over a sample file, the pipeline schema"))
+    })
+).pipe(Command.withDescription("Create a working project: settings, an example pipeline over a sample file, the pipeline schema"))

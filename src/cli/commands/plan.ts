@@ -14,7 +14,9 @@ import { n } from "../format.ts"
 
 const describe = (t: PlannedTable): string => {
   const counts = [
-    ...(t.new_inputs === null ? [] : [`${t.new_inputs} new ${t.table.startsWith("bronze.") ? "file" : "batch"}${t.new_inputs === 1 ? "" : t.table.startsWith("bronze.") ? "s" : "es"}`]),
+    ...(t.new_inputs === null
+      ? []
+      : [`${t.new_inputs} new ${t.table.startsWith("bronze.") ? "file" : "batch"}${t.new_inputs === 1 ? "" : t.table.startsWith("bronze.") ? "s" : "es"}`]),
     ...(t.new_rows === null ? [] : [`${n(t.new_rows)} rows`]),
     ...(t.new_columns.length === 0 ? [] : [`new columns: ${t.new_columns.join(", ")}`])
   ]
@@ -29,17 +31,22 @@ const nothingYet: Situation = { states: new Map(), existing: new Set<string>() }
  * offline from the Spark SQL the tables compile to, every table showing as create.
  */
 const databricksPlan = (settings: Settings) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const options = databricksOptions(settings)
     const label = `databricks ${settings.databricks.host ?? "(workspace not configured)"} catalog ${settings.databricks.catalog}`
     if (Result.isFailure(options)) {
       const dialect = spark({ catalog: settings.databricks.catalog, schemaPrefix: settings.databricks.schemaPrefix })
       const offline = new ExecutorError({ statement: "(plan)", reason: new QueryFailed({ detail: "planning offline: not connected to Databricks" }) })
       const executor = Layer.succeed(Executor, Executor.of({ engine: "databricks", dialect, withSession: () => Effect.fail(offline), healthCheck: Effect.fail(offline) }))
-      return { label, note: " (offline: not connected, so every table shows as create; configure the workspace to compare with what exists)", engine: Layer.provideMerge(SqlMetadataStore.layerReadOnly, executor), situation: Effect.succeed(nothingYet) }
+      return {
+        label,
+        note: " (offline: not connected, so every table shows as create; configure the workspace to compare with what exists)",
+        engine: Layer.provideMerge(SqlMetadataStore.layerReadOnly, executor),
+        situation: Effect.succeed(nothingYet)
+      }
     }
     const DatabricksExecutor = yield* Effect.promise(() => import("../../executor/DatabricksExecutor.ts"))
-    const situation = Effect.gen(function*() {
+    const situation = Effect.gen(function* () {
       const executor = yield* Executor
       const schemas = yield* executor.withSession((s) => s.query(executor.dialect.listSchemas))
       const recorded = schemas.some((r) => r["schema_name"] === executor.dialect.schemaOf("_medallion"))
@@ -48,47 +55,52 @@ const databricksPlan = (settings: Settings) =>
     return { label, note: "", engine: Layer.provideMerge(SqlMetadataStore.layerReadOnly, DatabricksExecutor.layerFetch(options.success)), situation }
   })
 
-export const plan = Command.make("plan", {
-  files: Argument.String("files").pipe(Argument.withDescription("Pipeline files (default: pipelines/*.yaml)"), Argument.variadic()),
-  select: Flag.String("select").pipe(Flag.withDescription("Tables to plan, as for apply"), Flag.atLeast(0)),
-  fullRefresh: Flag.Boolean("full-refresh").pipe(Flag.withDescription("Plan a rebuild of the (selected) tables"), Flag.withDefault(false)),
-  diff: Flag.Boolean("diff").pipe(Flag.withDescription("Show what changed in each table's definition since it was last built"), Flag.withDefault(false)),
-  env: envFlag,
-  json: jsonFlag
-}, ({ files, select, fullRefresh, diff, env, json }) =>
-  Effect.gen(function*() {
-    const settings = yield* settingsFor(Option.getOrUndefined(env))
-    const dag = yield* planFor(files)
-    const selected = selectTables(dag, select)
-    if (Result.isFailure(selected)) return yield* selected.failure
-    if (settings.engine === "databricks") {
-      const target = yield* databricksPlan(settings)
-      const planned = yield* Effect.gen(function*() {
-        return yield* planChanges(dag, selected.success, yield* target.situation, {
+export const plan = Command.make(
+  "plan",
+  {
+    files: Argument.String("files").pipe(Argument.withDescription("Pipeline files (default: pipelines/*.yaml)"), Argument.variadic()),
+    select: Flag.String("select").pipe(Flag.withDescription("Tables to plan, as for apply"), Flag.atLeast(0)),
+    fullRefresh: Flag.Boolean("full-refresh").pipe(Flag.withDescription("Plan a rebuild of the (selected) tables"), Flag.withDefault(false)),
+    diff: Flag.Boolean("diff").pipe(Flag.withDescription("Show what changed in each table's definition since it was last built"), Flag.withDefault(false)),
+    env: envFlag,
+    json: jsonFlag
+  },
+  ({ files, select, fullRefresh, diff, env, json }) =>
+    Effect.gen(function* () {
+      const settings = yield* settingsFor(Option.getOrUndefined(env))
+      const dag = yield* planFor(files)
+      const selected = selectTables(dag, select)
+      if (Result.isFailure(selected)) return yield* selected.failure
+      if (settings.engine === "databricks") {
+        const target = yield* databricksPlan(settings)
+        const planned = yield* Effect.gen(function* () {
+          return yield* planChanges(dag, selected.success, yield* target.situation, {
+            projectDir: yield* projectDir,
+            fullRefresh: fullRefresh ? selected.success : new Set()
+          })
+        }).pipe(Effect.provide(target.engine))
+        return yield* report(planned, settings.env, target.label, target.note, json, diff)
+      }
+      const fs = yield* FileSystem.FileSystem
+      const exists = settings.duckdb.path === ":memory:" ? false : yield* fs.exists(settings.duckdb.path).pipe(Effect.orElseSucceed(() => false))
+      // A warehouse that does not exist yet is planned against an empty in-memory one: nothing is created.
+      const engine = Layer.provideMerge(
+        SqlMetadataStore.layerReadOnly,
+        exists ? DuckDbExecutor.layer({ path: settings.duckdb.path, readOnly: true }) : DuckDbExecutor.layer({ path: ":memory:" })
+      )
+      const planned = yield* Effect.gen(function* () {
+        const situation = exists ? yield* loadSituation : { states: new Map(), existing: new Set<string>() }
+        return yield* planChanges(dag, selected.success, situation, {
           projectDir: yield* projectDir,
           fullRefresh: fullRefresh ? selected.success : new Set()
         })
-      }).pipe(Effect.provide(target.engine))
-      return yield* report(planned, settings.env, target.label, target.note, json, diff)
-    }
-    const fs = yield* FileSystem.FileSystem
-    const exists = settings.duckdb.path === ":memory:" ? false : yield* fs.exists(settings.duckdb.path).pipe(Effect.orElseSucceed(() => false))
-    // A warehouse that does not exist yet is planned against an empty in-memory one: nothing is created.
-    const engine = Layer.provideMerge(SqlMetadataStore.layerReadOnly, exists
-      ? DuckDbExecutor.layer({ path: settings.duckdb.path, readOnly: true })
-      : DuckDbExecutor.layer({ path: ":memory:" }))
-    const planned = yield* Effect.gen(function*() {
-      const situation = exists ? yield* loadSituation : { states: new Map(), existing: new Set<string>() }
-      return yield* planChanges(dag, selected.success, situation, {
-        projectDir: yield* projectDir,
-        fullRefresh: fullRefresh ? selected.success : new Set()
-      })
-    }).pipe(readingWarehouse(settings, engine))
-    return yield* report(planned, settings.env, settings.duckdb.path, exists ? "" : " (not created yet)", json, diff)
-  })).pipe(Command.withDescription("Show what apply would do to each table, and why, without writing anything"))
+      }).pipe(readingWarehouse(settings, engine))
+      return yield* report(planned, settings.env, settings.duckdb.path, exists ? "" : " (not created yet)", json, diff)
+    })
+).pipe(Command.withDescription("Show what apply would do to each table, and why, without writing anything"))
 
 const report = (planned: ReadonlyArray<PlannedTable>, env: string, warehouse: string, note: string, json: boolean, diff: boolean) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     if (json) return yield* Console.log(JSON.stringify({ env, warehouse, tables: planned }, null, 2))
     yield* Console.log(`medallion plan: ${planned.length} table(s), env ${env}, warehouse ${warehouse}${note}`)
     for (const t of planned) {

@@ -19,7 +19,7 @@ import { AlreadyReported, envFlag, jsonFlag, loadPlan, projectDir, settingsFor }
  * what `apply` would otherwise find missing; an unreadable file is still apply's to report.
  */
 const hasData = (pattern: string) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
     const root = yield* projectDir
@@ -33,19 +33,29 @@ const hasData = (pattern: string) =>
 
 /** A problem at the `path` of every source read by a bronze table whose data is not there. */
 const checkData = (plan: Plan, parsed: ReadonlyArray<ParsedPipeline>) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const byFile = new Map(parsed.map((p) => [p.file, p]))
     const sources = new Map<string, IngestNode>()
     for (const node of plan.nodes.values()) if (node._tag === "Ingest") sources.set(`${node.file}\0${node.sourceName}`, node)
     // Many at a time: each is a stat or a directory listing, and a spec may have thousands.
-    const problems = yield* Effect.forEach(sources.values(), (node) =>
-      Effect.map(hasData(node.source.path), (found): ReadonlyArray<Problem> => {
-        if (found) return []
-        const pattern = node.source.path
-        const missing = hasGlobSyntax(pattern) ? `no file matches ${pattern}` : `there is no file ${pattern}`
-        return [byFile.get(node.file)!.problemAt(["sources", node.sourceName, "path"],
-          `sources.${node.sourceName}.path: ${missing} (paths are relative to the project directory); put the data there, or pass --no-data-check if it arrives later`)]
-      }), { concurrency: 16 })
+    const problems = yield* Effect.forEach(
+      sources.values(),
+      (node) =>
+        Effect.map(hasData(node.source.path), (found): ReadonlyArray<Problem> => {
+          if (found) return []
+          const pattern = node.source.path
+          const missing = hasGlobSyntax(pattern) ? `no file matches ${pattern}` : `there is no file ${pattern}`
+          return [
+            byFile
+              .get(node.file)!
+              .problemAt(
+                ["sources", node.sourceName, "path"],
+                `sources.${node.sourceName}.path: ${missing} (paths are relative to the project directory); put the data there, or pass --no-data-check if it arrives later`
+              )
+          ]
+        }),
+      { concurrency: 16 }
+    )
     if (problems.flat().length > 0) return yield* new SpecError({ problems: problems.flat() })
   })
 
@@ -54,8 +64,11 @@ const checkData = (plan: Plan, parsed: ReadonlyArray<ParsedPipeline>) =>
  * (never the warehouse). Databricks runs Spark SQL, which DuckDB's binder would misjudge: not checked.
  */
 const checkSql = (plan: Plan, parsed: ReadonlyArray<ParsedPipeline>, engine: "duckdb" | "databricks") =>
-  Effect.gen(function*() {
-    if (engine === "databricks") return { skipped: "engine: databricks runs Spark SQL, which this check (DuckDB's binder) does not know; apply reports such mistakes at the part of the table that holds them" }
+  Effect.gen(function* () {
+    if (engine === "databricks")
+      return {
+        skipped: "engine: databricks runs Spark SQL, which this check (DuckDB's binder) does not know; apply reports such mistakes at the part of the table that holds them"
+      }
     const report = yield* bindPlan(plan, parsed, yield* projectDir).pipe(Effect.provide(DuckDbExecutor.layer({ path: ":memory:", threads: 1 })))
     if (report.problems.length > 0) return yield* new SpecError({ problems: report.problems })
     return { report }
@@ -64,9 +77,11 @@ const checkSql = (plan: Plan, parsed: ReadonlyArray<ParsedPipeline>, engine: "du
 type SqlCheck = { readonly skipped: string; readonly report?: undefined } | { readonly report: BindReport; readonly skipped?: undefined } | undefined
 
 const sqlCheckJson = (check: SqlCheck) =>
-  check === undefined ? null
-    : check.report === undefined ? { checked: [], not_checked: [], note: check.skipped }
-    : { checked: check.report.checked, not_checked: check.report.unchecked }
+  check === undefined
+    ? null
+    : check.report === undefined
+      ? { checked: [], not_checked: [], note: check.skipped }
+      : { checked: check.report.checked, not_checked: check.report.unchecked }
 
 const sqlCheckLines = (check: SqlCheck): ReadonlyArray<string> => {
   if (check === undefined) return []
@@ -78,42 +93,47 @@ const sqlCheckLines = (check: SqlCheck): ReadonlyArray<string> => {
   ]
 }
 
-export const validate = Command.make("validate", {
-  files: Argument.String("files").pipe(Argument.withDescription("Pipeline files (default: pipelines/*.yaml)"), Argument.variadic()),
-  dataCheck: Flag.Boolean("data-check").pipe(
-    Flag.withDescription("Check that each source's path names a file or its glob matches one; --no-data-check when the data arrives later"),
-    Flag.withDefault(true)
-  ),
-  sqlCheck: Flag.Boolean("sql-check").pipe(
-    Flag.withDescription("Check every table's SQL (columns, types, functions, syntax) against its inputs' columns, reading no rows; --no-sql-check to skip it"),
-    Flag.withDefault(true)
-  ),
-  env: envFlag,
-  json: jsonFlag
-}, ({ files, dataCheck, sqlCheck, env, json }) =>
-  Effect.gen(function*() {
-    const { plan, sql } = yield* Effect.gen(function*() {
-      const { parsed, plan } = yield* loadPlan(files)
-      if (dataCheck) yield* checkData(plan, parsed)
-      // The settings say only which engine the SQL is for.
-      const sql: SqlCheck = sqlCheck ? yield* checkSql(plan, parsed, (yield* settingsFor(Option.getOrUndefined(env))).engine) : undefined
-      return { plan, sql }
-    }).pipe(
-      Effect.catchTag("SpecError", (error): Effect.Effect<never, SpecError | AlreadyReported> =>
-        json
-          ? Console.log(JSON.stringify({ valid: false, problems: error.problems }, null, 2)).pipe(
-            Effect.andThen(Effect.fail(new AlreadyReported({ exitCode: 2 })))
-          )
-          : Effect.fail(error))
-    )
-    const tables = plan.order.map((id) => {
-      const node = plan.nodes.get(id)!
-      return { table: id, pipeline: node.pipeline, mode: node.mode, depends_on: node.dependsOn }
+export const validate = Command.make(
+  "validate",
+  {
+    files: Argument.String("files").pipe(Argument.withDescription("Pipeline files (default: pipelines/*.yaml)"), Argument.variadic()),
+    dataCheck: Flag.Boolean("data-check").pipe(
+      Flag.withDescription("Check that each source's path names a file or its glob matches one; --no-data-check when the data arrives later"),
+      Flag.withDefault(true)
+    ),
+    sqlCheck: Flag.Boolean("sql-check").pipe(
+      Flag.withDescription("Check every table's SQL (columns, types, functions, syntax) against its inputs' columns, reading no rows; --no-sql-check to skip it"),
+      Flag.withDefault(true)
+    ),
+    env: envFlag,
+    json: jsonFlag
+  },
+  ({ files, dataCheck, sqlCheck, env, json }) =>
+    Effect.gen(function* () {
+      const { plan, sql } = yield* Effect.gen(function* () {
+        const { parsed, plan } = yield* loadPlan(files)
+        if (dataCheck) yield* checkData(plan, parsed)
+        // The settings say only which engine the SQL is for.
+        const sql: SqlCheck = sqlCheck ? yield* checkSql(plan, parsed, (yield* settingsFor(Option.getOrUndefined(env))).engine) : undefined
+        return { plan, sql }
+      }).pipe(
+        Effect.catchTag(
+          "SpecError",
+          (error): Effect.Effect<never, SpecError | AlreadyReported> =>
+            json
+              ? Console.log(JSON.stringify({ valid: false, problems: error.problems }, null, 2)).pipe(Effect.andThen(Effect.fail(new AlreadyReported({ exitCode: 2 }))))
+              : Effect.fail(error)
+        )
+      )
+      const tables = plan.order.map((id) => {
+        const node = plan.nodes.get(id)!
+        return { table: id, pipeline: node.pipeline, mode: node.mode, depends_on: node.dependsOn }
+      })
+      if (json) {
+        return yield* Console.log(JSON.stringify({ valid: true, pipelines: plan.pipelines.map((p) => p.pipeline), tables, sql_check: sqlCheckJson(sql) }, null, 2))
+      }
+      yield* Console.log(`ok: ${plan.pipelines.length} pipeline(s), ${tables.length} table(s)`)
+      for (const t of tables) yield* Console.log(`  ${t.table.padEnd(32)} ${t.mode.padEnd(8)} ${t.depends_on.length > 0 ? `<- ${t.depends_on.join(", ")}` : ""}`)
+      for (const line of sqlCheckLines(sql)) yield* Console.log(line)
     })
-    if (json) {
-      return yield* Console.log(JSON.stringify({ valid: true, pipelines: plan.pipelines.map((p) => p.pipeline), tables, sql_check: sqlCheckJson(sql) }, null, 2))
-    }
-    yield* Console.log(`ok: ${plan.pipelines.length} pipeline(s), ${tables.length} table(s)`)
-    for (const t of tables) yield* Console.log(`  ${t.table.padEnd(32)} ${t.mode.padEnd(8)} ${t.depends_on.length > 0 ? `<- ${t.depends_on.join(", ")}` : ""}`)
-    for (const line of sqlCheckLines(sql)) yield* Console.log(line)
-  })).pipe(Command.withDescription("Check pipeline files: YAML, schema, references, cycles, that the sources' data is there, and every table's SQL"))
+).pipe(Command.withDescription("Check pipeline files: YAML, schema, references, cycles, that the sources' data is there, and every table's SQL"))

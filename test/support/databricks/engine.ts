@@ -45,8 +45,9 @@ export const compareGold = async (standIn: StandIn, duckdbFile: string, catalog 
   await standIn.query(`ATTACH '${duckdbFile.replaceAll("'", "''")}' AS duck (READ_ONLY)`)
   try {
     const names = async (db: string, s: string) =>
-      (await standIn.query(`SELECT table_name FROM information_schema.tables WHERE table_catalog = '${db}' AND table_schema = '${s}' AND table_type = 'BASE TABLE' ORDER BY 1`))
-        .map((r) => String(r["table_name"]))
+      (
+        await standIn.query(`SELECT table_name FROM information_schema.tables WHERE table_catalog = '${db}' AND table_schema = '${s}' AND table_type = 'BASE TABLE' ORDER BY 1`)
+      ).map((r) => String(r["table_name"]))
     // Spark's CSV reader keeps no rejected lines: DuckDB's __rejects tables have no counterpart.
     const left = (await names("duck", layer)).filter((t) => !t.endsWith("__rejects"))
     const right = await names(catalog, schema)
@@ -56,7 +57,9 @@ export const compareGold = async (standIn: StandIn, duckdbFile: string, catalog 
     for (const table of left.filter((t) => right.includes(t))) {
       const columns = async (db: string, s: string) =>
         (await standIn.query(`SELECT column_name FROM information_schema.columns WHERE table_catalog = '${db}' AND table_schema = '${s}' AND table_name = '${table}'`))
-          .map((r) => String(r["column_name"])).filter((c) => !lineage.has(c)).sort()
+          .map((r) => String(r["column_name"]))
+          .filter((c) => !lineage.has(c))
+          .sort()
       const l = await columns("duck", layer)
       const r = await columns(catalog, schema)
       if (l.join(",") !== r.join(",")) {

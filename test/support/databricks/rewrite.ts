@@ -56,7 +56,7 @@ interface Token {
 
 const sparkEscapes: Readonly<Record<string, string>> = { n: "\n", t: "\t", r: "\r", "0": "\0", b: "\b", Z: "\u001a" }
 const duckString = (value: string) => `'${value.replaceAll("'", "''")}'`
-const duckIdent = (value: string) => `"${value.replaceAll("\"", "\"\"")}"`
+const duckIdent = (value: string) => `"${value.replaceAll('"', '""')}"`
 
 const tokenize = (sql: string): Array<Token> => {
   const tokens: Array<Token> = []
@@ -78,14 +78,14 @@ const tokenize = (sql: string): Array<Token> => {
       const j = end === -1 ? sql.length : end + 2
       tokens.push({ kind: "comment", text: sql.slice(i, j), value: "" })
       i = j
-    } else if (c === "'" || c === "\"") {
+    } else if (c === "'" || c === '"') {
       let value = ""
       let j = i + 1
       for (; j < sql.length && sql[j] !== c; j++) {
         if (sql[j] === "\\" && j + 1 < sql.length) {
           const e = sql[++j]!
           // \% and \_ keep their backslash (LIKE patterns), as in Spark.
-          value += e === "%" || e === "_" ? `\\${e}` : sparkEscapes[e] ?? e
+          value += e === "%" || e === "_" ? `\\${e}` : (sparkEscapes[e] ?? e)
         } else value += sql[j]
       }
       if (j >= sql.length) throw new RewriteError(`unterminated string literal at offset ${i}`)
@@ -128,8 +128,7 @@ const tokenize = (sql: string): Array<Token> => {
   return tokens
 }
 
-const isWord = (t: Token | undefined, ...words: ReadonlyArray<string>) =>
-  t !== undefined && t.kind === "word" && words.some((w) => w.toUpperCase() === t.value.toUpperCase())
+const isWord = (t: Token | undefined, ...words: ReadonlyArray<string>) => t !== undefined && t.kind === "word" && words.some((w) => w.toUpperCase() === t.value.toUpperCase())
 const isPunct = (t: Token | undefined, p: string) => t !== undefined && t.kind === "punct" && t.value === p
 
 /** Index of the next significant token at or after `i`. */
@@ -191,7 +190,13 @@ const readerFor = (args: ReadonlyArray<Array<Token>>, filenameColumn: string | u
   for (const arg of rest) {
     const parts = arg.filter((t) => t.kind !== "ws")
     if (parts.length < 3 || !isPunct(parts[1], "=>")) throw new RewriteError(`read_files option not understood: ${text(arg)}`)
-    options.set(parts[0]!.value.toLowerCase(), parts.slice(2).map((t) => t.value).join(""))
+    options.set(
+      parts[0]!.value.toLowerCase(),
+      parts
+        .slice(2)
+        .map((t) => t.value)
+        .join("")
+    )
   }
   const files = `[${expandGlob(path[0]!.value).map(duckString).join(", ")}]`
   const filename = filenameColumn === undefined ? [] : [`filename = ${duckString(filenameColumn)}`]
@@ -233,7 +238,7 @@ const splitArgs = (tokens: ReadonlyArray<Token>, open: number, close: number): A
 
 const infoSchemaCatalogColumn: Readonly<Record<string, string>> = { schemata: "catalog_name", tables: "table_catalog", columns: "table_catalog", views: "table_catalog" }
 
-const sparkToDuckType = (type: string) => type.toUpperCase() === "STRING" ? "VARCHAR" : type
+const sparkToDuckType = (type: string) => (type.toUpperCase() === "STRING" ? "VARCHAR" : type)
 
 /** Spark SQL (as medallion writes it) to DuckDB SQL; throws RewriteError on what it cannot translate. */
 export const rewrite = (sql: string, parameters: ReadonlyArray<Parameter> = []): string => {
@@ -270,7 +275,10 @@ export const rewrite = (sql: string, parameters: ReadonlyArray<Parameter> = []):
     const after = next(tokens, i + 1)
     // 10. `, _metadata.file_path AS x` (with its comma) and the read_files call it belongs to.
     if (isWord(t, "_metadata")) {
-      const dot = next(tokens, i + 1), field = next(tokens, dot + 1), as = next(tokens, field + 1), alias = next(tokens, as + 1)
+      const dot = next(tokens, i + 1),
+        field = next(tokens, dot + 1),
+        as = next(tokens, field + 1),
+        alias = next(tokens, as + 1)
       if (!isPunct(tokens[dot], ".") || !isWord(tokens[field], "file_path") || !isWord(tokens[as], "AS")) {
         throw new RewriteError("only `_metadata.file_path AS name` is supported by the stand-in")
       }

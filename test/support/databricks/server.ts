@@ -125,16 +125,19 @@ export interface StandIn {
   readonly close: () => Promise<void>
 }
 
-const matches = (match: Match, sql: string) =>
-  typeof match === "string" ? sql.includes(match) : match instanceof RegExp ? match.test(sql) : match(sql)
+const matches = (match: Match, sql: string) => (typeof match === "string" ? sql.includes(match) : match instanceof RegExp ? match.test(sql) : match(sql))
 
 const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, ms)
-    signal.addEventListener("abort", () => {
-      clearTimeout(timer)
-      resolve()
-    }, { once: true })
+    signal.addEventListener(
+      "abort",
+      () => {
+        clearTimeout(timer)
+        resolve()
+      },
+      { once: true }
+    )
   })
 
 /** DuckDB's type as the Statement Execution API names it (type_name, type_text). */
@@ -149,18 +152,36 @@ const columnOf = (name: string, position: number, duckType: string): Column => {
   if (t.startsWith("STRUCT")) return simple("STRUCT", t)
   if (t.startsWith("MAP")) return simple("MAP", t)
   switch (t) {
-    case "BOOLEAN": return simple("BOOLEAN")
-    case "TINYINT": return simple("BYTE", "TINYINT")
-    case "SMALLINT": case "UTINYINT": return simple("SHORT", "SMALLINT")
-    case "INTEGER": case "USMALLINT": return simple("INT")
-    case "BIGINT": case "UINTEGER": return simple("LONG", "BIGINT")
-    case "HUGEINT": case "UBIGINT": case "UHUGEINT": return { name, position, type_name: "DECIMAL", type_text: "DECIMAL(38,0)", type_precision: 38, type_scale: 0 }
-    case "FLOAT": return simple("FLOAT")
-    case "DOUBLE": return simple("DOUBLE")
-    case "DATE": return simple("DATE")
-    case "INTERVAL": return simple("INTERVAL")
-    case "BLOB": return simple("BINARY")
-    case '"NULL"': case "NULL": return simple("NULL", "VOID")
+    case "BOOLEAN":
+      return simple("BOOLEAN")
+    case "TINYINT":
+      return simple("BYTE", "TINYINT")
+    case "SMALLINT":
+    case "UTINYINT":
+      return simple("SHORT", "SMALLINT")
+    case "INTEGER":
+    case "USMALLINT":
+      return simple("INT")
+    case "BIGINT":
+    case "UINTEGER":
+      return simple("LONG", "BIGINT")
+    case "HUGEINT":
+    case "UBIGINT":
+    case "UHUGEINT":
+      return { name, position, type_name: "DECIMAL", type_text: "DECIMAL(38,0)", type_precision: 38, type_scale: 0 }
+    case "FLOAT":
+      return simple("FLOAT")
+    case "DOUBLE":
+      return simple("DOUBLE")
+    case "DATE":
+      return simple("DATE")
+    case "INTERVAL":
+      return simple("INTERVAL")
+    case "BLOB":
+      return simple("BINARY")
+    case '"NULL"':
+    case "NULL":
+      return simple("NULL", "VOID")
     default:
       return t.startsWith("TIMESTAMP") ? simple("TIMESTAMP") : simple("STRING")
   }
@@ -218,7 +239,7 @@ const parseWait = (text: unknown): number | undefined => {
 export const startStandIn = async (options: StandInOptions): Promise<StandIn> => {
   const instance = await DuckDBInstance.create(":memory:")
   const setup = await instance.connect()
-  const catalog = `"${options.catalog.replaceAll("\"", "\"\"")}"`
+  const catalog = `"${options.catalog.replaceAll('"', '""')}"`
   await setup.run(`ATTACH '${(options.databasePath ?? ":memory:").replaceAll("'", "''")}' AS ${catalog}`)
   await setup.run(`USE ${catalog}`)
   for (const m of macros) await setup.run(m.replace("MACRO ", `MACRO ${catalog}.main.`))
@@ -302,7 +323,8 @@ export const startStandIn = async (options: StandInOptions): Promise<StandIn> =>
         st.columns = reader.columnNames().map((name, i) => columnOf(name, i, types[i]!))
         st.rows = (reader.getRowsJson() as ReadonlyArray<ReadonlyArray<unknown>>).map((row) => row.map((v, i) => cell(v, st.columns[i]!)))
         // DESCRIBE QUERY names Spark types (string, decimal(12,2), array<string>, ...).
-        if (/^\s*DESCRIBE\s+QUERY\b/i.test(st.sql)) st.rows = st.rows.map(([name, type, comment]) => [name ?? null, type == null ? null : columnOf("", 0, type).type_text.toLowerCase(), comment ?? null])
+        if (/^\s*DESCRIBE\s+QUERY\b/i.test(st.sql))
+          st.rows = st.rows.map(([name, type, comment]) => [name ?? null, type == null ? null : columnOf("", 0, type).type_text.toLowerCase(), comment ?? null])
       } else if (["INSERT", "MERGE", "UPDATE", "DELETE"].includes(keyword) || /^\s*CREATE\s+(OR\s+REPLACE\s+)?TABLE\b[\s\S]*?\bAS\s+(SELECT|WITH|\()/i.test(st.sql)) {
         const counted = reader.columnNames()[0] === "Count" ? String(reader.getRowsJson()[0]?.[0] ?? "0") : String(reader.rowsChanged)
         const long = (name: string, i: number) => columnOf(name, i, "BIGINT")
@@ -394,8 +416,7 @@ export const startStandIn = async (options: StandInOptions): Promise<StandIn> =>
 
     if (method === "POST" && path === "/oidc/v1/token") {
       tokenRequests++
-      const basic = req.headers.authorization?.startsWith("Basic ") === true
-        ? Buffer.from(req.headers.authorization.slice(6), "base64").toString("utf8") : ""
+      const basic = req.headers.authorization?.startsWith("Basic ") === true ? Buffer.from(req.headers.authorization.slice(6), "base64").toString("utf8") : ""
       const [id, secret] = [basic.slice(0, basic.indexOf(":")), basic.slice(basic.indexOf(":") + 1)]
       const form = new URLSearchParams(body)
       if (form.get("grant_type") !== "client_credentials") return reply(400, { error: "unsupported_grant_type", error_description: "only client_credentials" })
@@ -412,10 +433,13 @@ export const startStandIn = async (options: StandInOptions): Promise<StandIn> =>
     const cancelMatch = /^\/api\/2\.0\/sql\/statements\/([^/]+)\/cancel$/.exec(path)
     const injected = takeHttpFault(method === "POST" && path === "/api/2.0/sql/statements" ? "submit" : "poll")
     if (injected !== undefined) {
-      return reply(injected.status, injected.status === 429
-        ? { error_code: "REQUEST_LIMIT_EXCEEDED", message: "Too many requests (injected by the stand-in)" }
-        : { error_code: "TEMPORARILY_UNAVAILABLE", message: "The service is temporarily unavailable (injected by the stand-in)" },
-        injected.retryAfter === undefined ? {} : { "retry-after": String(injected.retryAfter) })
+      return reply(
+        injected.status,
+        injected.status === 429
+          ? { error_code: "REQUEST_LIMIT_EXCEEDED", message: "Too many requests (injected by the stand-in)" }
+          : { error_code: "TEMPORARILY_UNAVAILABLE", message: "The service is temporarily unavailable (injected by the stand-in)" },
+        injected.retryAfter === undefined ? {} : { "retry-after": String(injected.retryAfter) }
+      )
     }
 
     if (method === "POST" && path === "/api/2.0/sql/statements") {
