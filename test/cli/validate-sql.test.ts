@@ -475,8 +475,11 @@ describe("medallion validate: the SQL of every table", () => {
     assert.isAtLeast(new Set(mistakes.map((m) => m.says)).size, 15)
   })
 
-  // Each its own process, a few at a time.
+  // Each its own process, a few at a time. The check is the same SQL and text on Deno: there, every
+  // fourth mistake shows that the command runs and reports the same way (the file-at-once test
+  // below has them all in one process).
   mistakes.forEach((m, i) => {
+    if ("Deno" in globalThis && i % 4 !== 0) return
     it.concurrent(`exits 2 on ${m.name}, at the word that holds it`, async () => {
       const result = await startCli(started, project.dir, ["validate", `bad/${i}.yaml`]).done
       assert.strictEqual(result.code, 2, result.stdout + result.stderr)
