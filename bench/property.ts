@@ -1,7 +1,7 @@
 /**
  * The incremental property of test/property/incremental.test.ts, as many cases as you like: the same
  * generator, so a seed gives the cases of the test's stream of that seed, in order (the test runs
- * 120 of seed 16 and 120 of seed 17), each run through the real engine in-process like the test
+ * 110 of seed 16 and 110 of seed 17), each run through the real engine in-process like the test
  * does (applied arrival by arrival, a full refresh in place, a full refresh of the final files into
  * a fresh warehouse, all compared with the model). BENCHMARKS.md has the figures.
  *
